@@ -1,0 +1,48 @@
+// The daemon's core: serves the Peer and Status services, opens a link to every neighbour, and feeds
+// what neighbours send to the node program on one algorithm thread (the caller of Run).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/dadmm_node.h"
+#include "common/problem.h"
+#include "common/topology.h"
+
+namespace dadmm::agent {
+
+struct AgentOptions {
+  NodeId node_id = 0;
+  std::string listen_address;       // host:port to serve on
+  DadmmSettings settings;
+  std::string output_path;          // JSON result; empty: none
+  std::chrono::milliseconds linger{30000};  // after finishing: how long to wait for neighbours to close
+  bool log_iterations = false;
+};
+
+class Agent {
+ public:
+  Agent(Topology topology, std::unique_ptr<LocalProblem> problem, AgentOptions options);
+  ~Agent();
+
+  // Runs to the end. OK when the node program finished and the result was written; Cancelled when
+  // Stop() was called first; another error when the agent could not serve or start.
+  absl::Status Run();
+
+  // Asks Run to return soon. Async-signal-unsafe: call from a normal thread.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The address to listen on when none is given: the node's own address from the topology when its
+// host is an IP literal or "localhost", else all interfaces on its port (DNS names such as compose
+// service names resolve to an interface address the agent cannot always bind by name).
+std::string DefaultListenAddress(const std::string& topology_address);
+
+}  // namespace dadmm::agent

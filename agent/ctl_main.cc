@@ -1,0 +1,154 @@
+// dadmm-ctl: looks at a dadmm network from outside.
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/string_view.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/results.h"
+#include "common/colouring.h"
+#include "common/consensus.h"
+#include "common/csv.h"
+#include "common/dadmm_node.h"
+#include "common/simulator.h"
+#include "common/topology.h"
+#include "dadmm/proto/dadmm.grpc.pb.h"
+
+ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");
+ABSL_FLAG(std::string, data_dir, "", "report: directory with every node's node-<id>.csv (to compute x*).");
+ABSL_FLAG(double, timeout_seconds, 5.0, "status: deadline of the call.");
+
+namespace {
+
+namespace pb = ::dadmm::v1;
+
+int Fail(absl::string_view message, int code = 2) {
+  std::cerr << "dadmm-ctl: " << message << std::endl;
+  return code;
+}
+
+std::string StateName(pb::AgentState s) {
+  std::string name = pb::AgentState_Name(s);
+  return name.substr(std::string("AGENT_STATE_").size());
+}
+
+int Status(const std::string& address) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = pb::Status::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_timeout_seconds) * 1000)));
+  pb::StatusReply reply;
+  const grpc::Status status = stub->GetStatus(&context, pb::StatusRequest(), &reply);
+  if (!status.ok()) return Fail(absl::StrCat(address, ": ", status.error_message()), 1);
+  std::cout << absl::StrFormat("node %d  state %s  iteration %d  colour %d  version %s\n", reply.node_id(),
+                               StateName(reply.state()), reply.iteration(), reply.colour(), reply.version());
+  std::cout << absl::StrFormat("messages sent %d  received %d\n", reply.messages_sent(), reply.messages_received());
+  if (!reply.waiting_for().empty()) std::cout << "waiting for " << reply.waiting_for() << "\n";
+  for (const pb::NeighbourCounters& n : reply.neighbours()) {
+    std::cout << absl::StrFormat("  neighbour %-6d sent %-8d received %-8d payload bytes sent %d\n", n.node_id(),
+                                 n.messages_sent(), n.messages_received(), n.payload_bytes_sent());
+  }
+  return 0;
+}
+
+int Nodes(const std::string& topology_path) {
+  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
+  if (!topology.ok()) return Fail(topology.status().message());
+  for (const dadmm::NodeSpec& n : topology->nodes()) std::cout << n.id << " " << n.address << "\n";
+  return 0;
+}
+
+// Prints what a finished network computed, and checks it against the simulator run on the same inputs.
+int Report(const std::string& topology_path) {
+  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
+  if (!topology.ok()) return Fail(topology.status().message());
+  const std::string results_dir = absl::GetFlag(FLAGS_results);
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (results_dir.empty() || data_dir.empty()) return Fail("report needs --results and --data_dir");
+  auto results = dadmm::agent::ReadNetworkResults(*topology, results_dir);
+  if (!results.ok()) return Fail(results.status().message());
+
+  std::map<dadmm::NodeId, dadmm::Vector> thetas;
+  for (const dadmm::NodeSpec& n : topology->nodes()) {
+    absl::StatusOr<dadmm::Vector> theta = dadmm::ReadVectorCsv(absl::StrCat(data_dir, "/node-", n.id, ".csv"));
+    if (!theta.ok()) return Fail(theta.status().message());
+    thetas.emplace(n.id, *std::move(theta));
+  }
+  const pb::AgentResult& first = results->begin()->second;
+  dadmm::DadmmSettings settings{.rho = first.rho(), .max_iterations = first.iterations()};
+  for (const auto& [id, r] : *results) {
+    if (r.rho() != settings.rho || r.iterations() != settings.max_iterations) {
+      return Fail(absl::StrCat("node ", id, " ran rho ", r.rho(), ", ", r.iterations(), " steps; node ",
+                               first.node_id(), " ran rho ", settings.rho, ", ", settings.max_iterations));
+    }
+  }
+
+  // The same programs in the simulator.
+  const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(*topology);
+  std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
+  for (const auto& [id, theta] : thetas) {
+    auto node = dadmm::MakeDadmmNode(*topology, colouring, id, std::make_unique<dadmm::ConsensusProblem>(theta),
+                                     settings);
+    if (!node.ok()) return Fail(node.status().message());
+    programs.emplace(id, *std::move(node));
+  }
+  auto simulated = dadmm::Simulate(*topology, programs);
+  if (!simulated.ok()) return Fail(simulated.status().message());
+
+  const dadmm::Vector x_star = dadmm::ConsensusSolution(thetas);
+  std::vector<dadmm::Vector> estimates;
+  std::vector<dadmm::NodeId> differ;
+  uint64_t messages = 0, payload = 0, message_bytes = 0;
+  std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-10s %-14s %-14s %s\n", "node", "colour", "estimate x_p",
+                               "steps", "msgs sent", "payload bytes", "message bytes", "= simulator");
+  for (const dadmm::SimulatedNode& s : simulated->nodes) {
+    const pb::AgentResult& r = results->at(s.id);
+    const dadmm::Vector x = Eigen::Map<const dadmm::Vector>(r.x().data(), r.x_size());
+    estimates.push_back(x);
+    const bool same = x.size() == s.x.size() && std::memcmp(x.data(), s.x.data(), sizeof(double) * x.size()) == 0 &&
+                      r.iterations() == s.steps;
+    if (!same) differ.push_back(s.id);
+    messages += r.messages_sent();
+    payload += r.payload_bytes_sent();
+    message_bytes += r.message_bytes_sent();
+    std::cout << absl::StrFormat("%-6d %-7d %-24.17g %-7d %-10d %-14d %-14d %s\n", s.id, r.colour(), x[0],
+                                 r.iterations(), r.messages_sent(), r.payload_bytes_sent(), r.message_bytes_sent(),
+                                 same ? "yes" : "NO");
+  }
+  const uint64_t expected = 2 * topology->num_edges() * settings.max_iterations;
+  std::cout << absl::StrFormat(
+      "\ntrue average            %.17g\nrelative error          %.3e\ncommunication steps     %d\n"
+      "messages sent           %d (2E x steps = %d x %d = %d)\npayload bytes sent      %d\n"
+      "message bytes sent      %d (serialized protobuf)\nbit-identical to simulator: %s\n",
+      x_star[0], dadmm::RelativeError(estimates, x_star), settings.max_iterations, messages,
+      2 * topology->num_edges(), settings.max_iterations, expected, payload, message_bytes,
+      differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
+  return differ.empty() && messages == expected ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "looks at a dadmm network.\n\n"
+      "  dadmm-ctl status HOST:PORT          one agent's state and counters\n"
+      "  dadmm-ctl nodes TOPOLOGY            the nodes of a topology file: id and address per line\n"
+      "  dadmm-ctl report TOPOLOGY --results=DIR --data_dir=DIR\n"
+      "                                      what a finished network computed, checked against the\n"
+      "                                      simulator on the same inputs (exit 1 if they differ)");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 3) return Fail("expected a command and its argument (see --help)");
+  const std::string command = args[1];
+  if (command == "status") return Status(args[2]);
+  if (command == "nodes") return Nodes(args[2]);
+  if (command == "report") return Report(args[2]);
+  return Fail(absl::StrCat("unknown command '", command, "' (expected status, nodes or report)"));
+}

@@ -1,0 +1,117 @@
+// dadmm-agent: one node of a network that solves a separable convex problem with D-ADMM, talking
+// only to its neighbours.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/agent.h"
+#include "common/consensus.h"
+#include "common/csv.h"
+#include "common/topology.h"
+
+ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (required).");
+ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
+ABSL_FLAG(std::string, theta, "",
+          "Consensus problem: this node's private value theta_p, or a comma-separated vector.");
+ABSL_FLAG(std::string, data, "",
+          "Consensus problem: a CSV file holding theta_p (numbers separated by commas, spaces or newlines).");
+ABSL_FLAG(std::string, listen, "",
+          "Address to serve on (host:port). Default: this node's address from the topology file "
+          "(all interfaces on its port when the host there is a DNS name).");
+ABSL_FLAG(double, rho, 1.0, "D-ADMM penalty rho > 0.");
+ABSL_FLAG(int64_t, iterations, 100, "Communication steps to run (>= 1); every agent must be given the same.");
+ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
+ABSL_FLAG(double, linger_seconds, 30.0,
+          "After finishing, how long to wait for neighbours to receive the last estimates and close.");
+ABSL_FLAG(bool, log_iterations, false, "Log a line per iteration.");
+
+namespace {
+
+int Fail(const std::string& message, int code = 2) {
+  std::cerr << "dadmm-agent: " << message << std::endl;
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "runs one node of a dadmm network.\n\n"
+      "  dadmm-agent --node_id=3 --topology=net.yaml --theta=12.5 [--rho=1] [--iterations=100]\n\n"
+      "The agent serves its neighbours on its address from the topology file, streams its estimates to\n"
+      "each neighbour (waiting for neighbours that are not up yet), runs D-ADMM (Mota et al., Algorithm 2)\n"
+      "for the given number of iterations, prints its result and exits 0. SIGINT/SIGTERM stop it early.");
+  // Block the stop signals in every thread; one thread below waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR2);  // internal: wakes the signal thread when the agent finished
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
+
+  const int64_t node_id = absl::GetFlag(FLAGS_node_id);
+  if (node_id < 0 || node_id > UINT32_MAX) return Fail("--node_id is required (an id from the topology file)");
+  if (absl::GetFlag(FLAGS_topology).empty()) return Fail("--topology is required");
+  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(absl::GetFlag(FLAGS_topology));
+  if (!topology.ok()) return Fail(std::string(topology.status().message()));
+  const auto self = static_cast<dadmm::NodeId>(node_id);
+  if (!topology->Contains(self)) {
+    return Fail(absl::StrCat("node ", self, " is not in ", absl::GetFlag(FLAGS_topology), " (it declares ",
+                             topology->size(), " nodes)"));
+  }
+
+  const std::string theta_flag = absl::GetFlag(FLAGS_theta);
+  const std::string data_flag = absl::GetFlag(FLAGS_data);
+  if (theta_flag.empty() == data_flag.empty()) return Fail("give exactly one of --theta and --data");
+  absl::StatusOr<dadmm::Vector> theta = theta_flag.empty() ? dadmm::ReadVectorCsv(data_flag)
+                                                            : dadmm::ParseVectorCsv(theta_flag, "--theta");
+  if (!theta.ok()) return Fail(std::string(theta.status().message()));
+
+  dadmm::agent::AgentOptions options;
+  options.node_id = self;
+  options.listen_address = absl::GetFlag(FLAGS_listen).empty()
+                               ? dadmm::agent::DefaultListenAddress(topology->node(self).address)
+                               : absl::GetFlag(FLAGS_listen);
+  options.settings.rho = absl::GetFlag(FLAGS_rho);
+  const int64_t iterations = absl::GetFlag(FLAGS_iterations);
+  if (iterations < 1) return Fail("--iterations must be >= 1");
+  options.settings.max_iterations = static_cast<uint64_t>(iterations);
+  if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
+  options.output_path = absl::GetFlag(FLAGS_output);
+  const double linger = absl::GetFlag(FLAGS_linger_seconds);
+  if (!(linger >= 0.0 && linger <= 86400.0)) return Fail("--linger_seconds must be in [0, 86400]");
+  options.linger = std::chrono::milliseconds(static_cast<int64_t>(linger * 1000.0));
+  options.log_iterations = absl::GetFlag(FLAGS_log_iterations);
+
+  dadmm::agent::Agent agent(*std::move(topology), std::make_unique<dadmm::ConsensusProblem>(*std::move(theta)),
+                            std::move(options));
+  std::atomic<int> signal_received{0};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    if (sigwait(&stop_signals, &sig) == 0 && sig != SIGUSR2) {
+      signal_received = sig;
+      agent.Stop();
+    }
+  });
+  const absl::Status status = agent.Run();
+  if (signal_received == 0) pthread_kill(signal_thread.native_handle(), SIGUSR2);
+  signal_thread.join();
+  if (signal_received != 0) {
+    std::cerr << "dadmm-agent: node " << self << ": stopped by signal " << signal_received << std::endl;
+    return 128 + signal_received;
+  }
+  if (!status.ok()) return Fail(absl::StrCat("node ", self, ": ", status.message()), 1);
+  return 0;
+}

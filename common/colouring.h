@@ -1,0 +1,23 @@
+// Node colourings: colours are 1, 2, ..., C and adjacent nodes never share one (seed 000, §II).
+#pragma once
+
+#include <cstdint>
+#include <map>
+
+#include "absl/status/status.h"
+#include "common/topology.h"
+
+namespace dadmm {
+
+using Colouring = std::map<NodeId, std::uint32_t>;
+
+// Centralized greedy colouring, largest degree first (ties: smaller id first); each node takes the
+// smallest colour none of its already-coloured neighbours has. Deterministic.
+Colouring GreedyLargestFirstColouring(const Topology& topology);
+
+// OK if every node has a colour >= 1 and no edge joins two nodes of the same colour.
+absl::Status CheckColouring(const Topology& topology, const Colouring& colouring);
+
+std::uint32_t NumColours(const Colouring& colouring);
+
+}  // namespace dadmm

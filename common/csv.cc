@@ -1,0 +1,54 @@
+#include "absl/strings/string_view.h"
+#include "common/csv.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace dadmm {
+
+absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source) {
+  std::vector<double> values;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
+      double value = 0.0;
+      if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
+      }
+      values.push_back(value);
+    }
+  }
+  if (values.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no numbers found"));
+  return Eigen::Map<const Vector>(values.data(), static_cast<Eigen::Index>(values.size()));
+}
+
+absl::StatusOr<Vector> ReadVectorCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseVectorCsv(buffer.str(), path);
+}
+
+absl::Status WriteVectorCsv(const std::string& path, const Eigen::Ref<const Vector>& values) {
+  std::ofstream out(path);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  out.precision(17);
+  for (Eigen::Index i = 0; i < values.size(); ++i) out << values[i] << "\n";
+  out.close();
+  if (!out) return absl::DataLossError(absl::StrCat(path, ": write failed"));
+  return absl::OkStatus();
+}
+
+}  // namespace dadmm

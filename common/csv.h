@@ -1,0 +1,21 @@
+// Reading and writing numeric data files: the format a user produces with numpy.savetxt,
+// pandas.to_csv(header=False, index=False) or MATLAB's writematrix. Values are separated by commas
+// and/or whitespace; blank lines and lines starting with '#' are ignored.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "common/types.h"
+
+namespace dadmm {
+
+// All numbers of the file, row by row, as one vector. Errors name the file, line and value.
+absl::StatusOr<Vector> ReadVectorCsv(const std::string& path);
+absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source);
+
+// One value per line, written with 17 significant digits (reads back bit for bit).
+absl::Status WriteVectorCsv(const std::string& path, const Eigen::Ref<const Vector>& values);
+
+}  // namespace dadmm

@@ -1,0 +1,97 @@
+// D-ADMM at one node: seed 000, Algorithm 2 (D-ADMM for general networks).
+//
+// Node p of colour c_p, at iteration k, holds x_j^k of every neighbour and gamma_p^k. It waits for
+// x_j^{k+1} from every neighbour of lower colour, computes x_p^{k+1} (steps 3-4), sends it (step 5),
+// waits for x_j^{k+1} from every neighbour of higher colour and updates gamma_p (step 8).
+// A lower-coloured neighbour may already send x_j^{k+2} while p waits for its higher neighbours, so
+// two slots per neighbour hold received estimates; nothing else can arrive from a correct neighbour.
+#pragma once
+
+#include <array>
+#include <map>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/node_program.h"
+#include "common/problem.h"
+
+namespace dadmm {
+
+struct DadmmSettings {
+  double rho = 1.0;                    // the augmented Lagrangian's penalty, rho > 0
+  std::uint64_t max_iterations = 100;  // communication steps to run, >= 1
+
+  absl::Status Validate() const;
+};
+
+struct NeighbourColour {
+  NodeId id = 0;
+  std::uint32_t colour = 0;
+};
+
+class DadmmNode final : public NodeProgram {
+ public:
+  // `neighbours` must be non-repeating, exclude `self`, and have colours different from `colour`.
+  static absl::StatusOr<std::unique_ptr<DadmmNode>> Create(NodeId self, std::uint32_t colour,
+                                                           std::vector<NeighbourColour> neighbours,
+                                                           std::unique_ptr<LocalProblem> problem,
+                                                           const DadmmSettings& settings);
+
+  void Start(std::vector<Broadcast>& out) override;
+  absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) override;
+  Outcome outcome() const override { return outcome_; }
+  std::uint64_t steps() const override { return k_ - 1; }
+  const Vector& x() const override { return x_; }
+  std::vector<NodeId> awaited() const override;
+
+  const Vector& gamma() const { return gamma_; }
+
+ private:
+  enum class Phase { kNotStarted, kAwaitLower, kAwaitHigher, kDone };
+
+  struct Neighbour {
+    NodeId id = 0;
+    bool lower = false;                           // colour lower than ours
+    Vector x_k;                                   // x_j^k
+    std::array<std::optional<Vector>, 2> slot;    // x_j^{k+1}, x_j^{k+2}
+    std::uint64_t next_iteration = 2;             // the iteration of the next estimate expected from j
+  };
+
+  DadmmNode(NodeId self, std::vector<Neighbour> neighbours, std::unique_ptr<LocalProblem> problem,
+            const DadmmSettings& settings);
+
+  // Runs every step the received estimates allow.
+  void Advance(std::vector<Broadcast>& out);
+  bool HaveAll(bool lower) const;
+
+  NodeId self_;
+  std::vector<Neighbour> neighbours_;  // sorted by id
+  std::unique_ptr<LocalProblem> problem_;
+  DadmmSettings settings_;
+  double degree_rho_;  // D_p * rho
+  std::uint64_t k_ = 1;
+  Phase phase_ = Phase::kNotStarted;
+  Outcome outcome_ = Outcome::kRunning;
+  Vector x_;      // x_p^k
+  Vector gamma_;  // gamma_p^k
+  Vector v_;      // workspace for v_p^k
+};
+
+}  // namespace dadmm
+
+namespace dadmm {
+
+class Topology;
+
+// The D-ADMM program of node `self` of `topology`, with colours from `colouring` (which must cover
+// `self` and its neighbours).
+absl::StatusOr<std::unique_ptr<DadmmNode>> MakeDadmmNode(const Topology& topology,
+                                                         const std::map<NodeId, std::uint32_t>& colouring,
+                                                         NodeId self, std::unique_ptr<LocalProblem> problem,
+                                                         const DadmmSettings& settings);
+
+}  // namespace dadmm

@@ -1,0 +1,58 @@
+// The contract between an algorithm and the driver that runs it (the simulator or the agent).
+//
+// A node program is a deterministic state machine for ONE node: it is given its private problem,
+// its neighbours and parameters, consumes estimates received from neighbours and emits estimates to
+// send. It never waits, sleeps, locks or does I/O. Its iterates depend only on the messages' contents,
+// never on the order in which messages from different neighbours arrive, so that every driver gets
+// bit-identical results. Not thread-safe: a driver calls it from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/types.h"
+
+namespace dadmm {
+
+// x_sender^iteration, as received from a neighbour.
+struct Estimate {
+  NodeId sender = 0;
+  std::uint64_t iteration = 0;
+  Vector x;
+};
+
+// x_self^iteration, to be sent once to every neighbour (the driver fans it out and counts each copy).
+struct Broadcast {
+  std::uint64_t iteration = 0;
+  Vector x;
+};
+
+// How a run ended, apart from errors.
+enum class Outcome { kRunning, kMaxIterations };
+
+class NodeProgram {
+ public:
+  virtual ~NodeProgram() = default;
+
+  // Starts the program; appends what must be sent now to `out`. Called once, before Receive.
+  virtual void Start(std::vector<Broadcast>& out) = 0;
+
+  // Consumes one estimate from a neighbour; appends what must be sent as a result to `out`.
+  // A message this node cannot have been sent by a correct neighbour (unknown sender, wrong
+  // dimension, non-finite entries, an iteration outside the window, a duplicate, or anything after
+  // the program finished) is rejected with InvalidArgument and leaves the state unchanged.
+  virtual absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) = 0;
+
+  virtual Outcome outcome() const = 0;
+  bool done() const { return outcome() != Outcome::kRunning; }
+
+  // Communication steps completed (the paper's k - 1).
+  virtual std::uint64_t steps() const = 0;
+  // The node's current estimate x_p.
+  virtual const Vector& x() const = 0;
+  // Neighbours whose next estimate the program is waiting for, sorted by id.
+  virtual std::vector<NodeId> awaited() const = 0;
+};
+
+}  // namespace dadmm
