@@ -38,6 +38,7 @@ for tool in agent/dadmm-agent agent/dadmm-ctl common/dadmm-sim; do
 done
 [[ -n "$out" ]] || out=$(mktemp -d /tmp/dadmm-cluster.XXXXXX)
 mkdir -p "$out/data" "$out/results" "$out/logs"
+rm -f "$out"/results/*.json "$out"/data/*.csv
 
 "$bin/common/dadmm-sim" --topology "$topology" --seed "$seed" --write_data "$out/data" >/dev/null
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit, simulator and multi-process).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+"$root/deploy/build.sh"
+# Serially: the process tests start many agents and the example cluster uses fixed ports.
+ctest --test-dir "$build_dir" --output-on-failure --timeout 600

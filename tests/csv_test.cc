@@ -1,0 +1,42 @@
+#include "common/csv.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+namespace dadmm {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Csv, ReadsCommasSpacesNewlinesAndComments) {
+  absl::StatusOr<Vector> v = ParseVectorCsv("# theta\n1.5, -2\n\n3e2\t4\r\n", "d.csv");
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->size(), 4);
+  EXPECT_EQ((*v)[0], 1.5);
+  EXPECT_EQ((*v)[1], -2.0);
+  EXPECT_EQ((*v)[2], 300.0);
+  EXPECT_EQ((*v)[3], 4.0);
+}
+
+TEST(Csv, NamesFileLineAndValueOnError) {
+  EXPECT_EQ(ParseVectorCsv("1\n2, x3\n", "d.csv").status().message(), "d.csv:2: 'x3' is not a finite number");
+  EXPECT_EQ(ParseVectorCsv("1, nan\n", "d.csv").status().message(), "d.csv:1: 'nan' is not a finite number");
+  EXPECT_EQ(ParseVectorCsv("# nothing\n", "d.csv").status().message(), "d.csv: no numbers found");
+  EXPECT_EQ(ReadVectorCsv("/nonexistent.csv").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Csv, WritesValuesThatReadBackBitForBit) {
+  Vector v(3);
+  v << 0.1, -1.0 / 3.0, 92.926100263564066;
+  const std::string path = ::testing::TempDir() + "/csv_test.csv";
+  ASSERT_TRUE(WriteVectorCsv(path, v).ok());
+  absl::StatusOr<Vector> back = ReadVectorCsv(path);
+  ASSERT_TRUE(back.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ((*back)[i], v[i]);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace dadmm
