@@ -379,8 +379,11 @@ absl::Status Agent::Impl::Run() {
   SetState(pb::AGENT_STATE_DONE, program->steps(), "");
   // Flush every link (its last messages are what the neighbours still need), then give the
   // neighbours time to finish and close their streams to us before the server goes away.
-  for (auto& [j, link] : links) link->Close(options.linger);
-  if (!peer_service.WaitAllClosed(options.linger)) {
+  const Clock::time_point deadline = Clock::now() + options.linger;
+  for (auto& [j, link] : links) link->BeginClose();
+  for (auto& [j, link] : links) link->FinishClose(deadline);
+  if (!peer_service.WaitAllClosed(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();

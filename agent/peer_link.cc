@@ -33,12 +33,18 @@ bool PeerLink::connected() const {
   return connected_;
 }
 
-void PeerLink::Close(std::chrono::milliseconds timeout) {
+void PeerLink::BeginClose() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+}
+
+void PeerLink::FinishClose(std::chrono::steady_clock::time_point deadline) {
   {
     std::unique_lock lock(mu_);
-    closing_ = true;
-    cv_.notify_all();
-    if (!cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !connected_; })) {
+    if (!cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !connected_; })) {
       if (!queue_.empty()) {
         log_->Info(absl::StrCat("giving up on neighbour ", peer_, " at ", address_, ": ", queue_.size(),
                                 " message(s) not sent"));

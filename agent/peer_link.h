@@ -28,8 +28,10 @@ class PeerLink {
   void Start();
   // Queues one message; it is sent in order after those queued before it.
   void Send(dadmm::v1::PeerMessage message);
-  // Sends what is queued, closes the stream and joins the thread. Gives up (cancels) after `timeout`.
-  void Close(std::chrono::milliseconds timeout);
+  // Asks the link to send what is queued and close the stream; returns at once.
+  void BeginClose();
+  // Waits for BeginClose to complete until `deadline`, then cancels what is left, and joins the thread.
+  void FinishClose(std::chrono::steady_clock::time_point deadline);
   // Cancels at once and joins.
   void Abort();
 
