@@ -34,7 +34,9 @@ using Clock = std::chrono::steady_clock;
 namespace pb = ::dadmm::v1;
 
 struct Incoming {
-  Estimate estimate;
+  NodeId sender = 0;
+  std::uint64_t iteration = 0;
+  Vector x;
   std::uint64_t message_bytes = 0;
   std::string peer;  // transport address, for logs
 };
@@ -82,9 +84,9 @@ class PeerService final : public pb::Peer::Service {
       }
       const pb::Estimate& e = message.estimate();
       sender = e.sender();
-      Incoming in{.estimate = {.sender = e.sender(),
-                               .iteration = e.iteration(),
-                               .x = Eigen::Map<const Vector>(e.x().data(), e.x_size())},
+      Incoming in{.sender = e.sender(),
+                  .iteration = e.iteration(),
+                  .x = Eigen::Map<const Vector>(e.x().data(), e.x_size()),
                   .message_bytes = message.ByteSizeLong(),
                   .peer = context->peer()};
       inbox_->Push(std::move(in));
@@ -121,13 +123,11 @@ void FillNeighbourCounters(const CountersSnapshot& c, google::protobuf::Repeated
   for (NodeId j : neighbours) {
     pb::NeighbourCounters* n = out->Add();
     n->set_node_id(j);
-    auto it = c.algorithm.per_neighbour().find(j);
-    if (it != c.algorithm.per_neighbour().end()) {
-      n->set_messages_sent(it->second.messages_sent);
-      n->set_messages_received(it->second.messages_received);
-      n->set_payload_bytes_sent(it->second.payload_bytes_sent);
-      n->set_payload_bytes_received(it->second.payload_bytes_received);
-    }
+    const LinkCounters link = c.algorithm.of(j);
+    n->set_messages_sent(link.messages_sent);
+    n->set_messages_received(link.messages_received);
+    n->set_payload_bytes_sent(link.payload_bytes_sent);
+    n->set_payload_bytes_received(link.payload_bytes_received);
     auto wb = c.message_bytes.find(j);
     if (wb != c.message_bytes.end()) {
       n->set_message_bytes_sent(wb->second.sent);
@@ -342,12 +342,13 @@ absl::Status Agent::Impl::Run() {
     std::optional<Incoming> in = inbox.Pop(std::chrono::milliseconds(500));
     if (in.has_value()) {
       const std::uint64_t before = program->steps();
-      if (absl::Status s = program->Receive(in->estimate, out); !s.ok()) {
+      const Estimate estimate{.sender = in->sender, .iteration = in->iteration, .x = Eigen::Map<const Vector>(in->x.data(), in->x.size())};
+      if (absl::Status s = program->Receive(estimate, out); !s.ok()) {
         counters.RecordRejected();
         log.Info(absl::StrCat("rejected a message from peer ", in->peer, ": ", s.message()));
         continue;
       }
-      counters.RecordReceived(in->estimate.sender, PayloadBytes(in->estimate.x.size()), in->message_bytes);
+      counters.RecordReceived(in->sender, PayloadBytes(in->x.size()), in->message_bytes);
       dispatch();
       if (options.log_iterations && program->steps() != before) {
         log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0]));

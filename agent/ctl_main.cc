@@ -114,7 +114,7 @@ int Report(const std::string& topology_path) {
     const dadmm::Vector x = Eigen::Map<const dadmm::Vector>(r.x().data(), r.x_size());
     estimates.push_back(x);
     const bool same = x.size() == s.x.size() && std::memcmp(x.data(), s.x.data(), sizeof(double) * x.size()) == 0 &&
-                      r.iterations() == s.steps;
+                      r.iterations() == simulated->steps;
     if (!same) differ.push_back(s.id);
     messages += r.messages_sent();
     payload += r.payload_bytes_sent();

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "common/types.h"
 
@@ -24,19 +26,32 @@ struct LinkCounters {
   }
 };
 
+// Counters of one node, one entry per neighbour (neighbours sorted by id).
 class NodeCounters {
  public:
+  NodeCounters() = default;
+  explicit NodeCounters(const std::vector<NodeId>& neighbours) {
+    for (NodeId j : neighbours) per_neighbour_.push_back({j, {}});
+  }
+
   void RecordSent(NodeId to, std::uint64_t payload_bytes) {
-    LinkCounters& c = per_neighbour_[to];
+    LinkCounters& c = At(to);
     ++c.messages_sent;
     c.payload_bytes_sent += payload_bytes;
   }
   void RecordReceived(NodeId from, std::uint64_t payload_bytes) {
-    LinkCounters& c = per_neighbour_[from];
+    LinkCounters& c = At(from);
     ++c.messages_received;
     c.payload_bytes_received += payload_bytes;
   }
-  const std::map<NodeId, LinkCounters>& per_neighbour() const { return per_neighbour_; }
+  // (neighbour, counters), sorted by neighbour id.
+  const std::vector<std::pair<NodeId, LinkCounters>>& per_neighbour() const { return per_neighbour_; }
+  // j's counters (zero if nothing was exchanged with j).
+  LinkCounters of(NodeId j) const {
+    auto it = std::lower_bound(per_neighbour_.begin(), per_neighbour_.end(), j,
+                               [](const auto& e, NodeId id) { return e.first < id; });
+    return it == per_neighbour_.end() || it->first != j ? LinkCounters{} : it->second;
+  }
   LinkCounters Total() const {
     LinkCounters t;
     for (const auto& [id, c] : per_neighbour_) t += c;
@@ -44,7 +59,15 @@ class NodeCounters {
   }
 
  private:
-  std::map<NodeId, LinkCounters> per_neighbour_;
+  // Finds j's entry, adding it (in order) if j was not given at construction.
+  LinkCounters& At(NodeId j) {
+    auto it = std::lower_bound(per_neighbour_.begin(), per_neighbour_.end(), j,
+                               [](const auto& e, NodeId id) { return e.first < id; });
+    if (it == per_neighbour_.end() || it->first != j) it = per_neighbour_.insert(it, {j, {}});
+    return it->second;
+  }
+
+  std::vector<std::pair<NodeId, LinkCounters>> per_neighbour_;
 };
 
 }  // namespace dadmm

@@ -26,7 +26,8 @@ absl::StatusOr<std::unique_ptr<DadmmNode>> DadmmNode::Create(NodeId self, std::u
   }
   std::sort(neighbours.begin(), neighbours.end(),
             [](const NeighbourColour& a, const NeighbourColour& b) { return a.id < b.id; });
-  std::vector<Neighbour> list;
+  std::vector<NodeId> ids;
+  std::vector<std::uint8_t> lower;
   for (std::size_t i = 0; i < neighbours.size(); ++i) {
     const NeighbourColour& n = neighbours[i];
     if (n.id == self) return absl::InvalidArgumentError(absl::StrCat("node ", self, " lists itself as a neighbour"));
@@ -37,27 +38,27 @@ absl::StatusOr<std::unique_ptr<DadmmNode>> DadmmNode::Create(NodeId self, std::u
       return absl::InvalidArgumentError(
           absl::StrCat("node ", self, " and its neighbour ", n.id, " share colour ", colour));
     }
-    Neighbour j;
-    j.id = n.id;
-    j.lower = n.colour < colour;
-    list.push_back(std::move(j));
+    ids.push_back(n.id);
+    lower.push_back(n.colour < colour ? 1 : 0);
   }
-  return std::unique_ptr<DadmmNode>(new DadmmNode(self, std::move(list), std::move(problem), settings));
+  return std::unique_ptr<DadmmNode>(
+      new DadmmNode(self, std::move(ids), std::move(lower), std::move(problem), settings));
 }
 
-DadmmNode::DadmmNode(NodeId self, std::vector<Neighbour> neighbours, std::unique_ptr<LocalProblem> problem,
-                     const DadmmSettings& settings)
+DadmmNode::DadmmNode(NodeId self, std::vector<NodeId> ids, std::vector<std::uint8_t> lower,
+                     std::unique_ptr<LocalProblem> problem, const DadmmSettings& settings)
     : self_(self),
-      neighbours_(std::move(neighbours)),
+      // Initialization of Algorithm 2: x_p^1 = 0 at every node, so the x_j^1 a node assumes are zero
+      // and the first estimate it receives is x_j^2.
+      neighbours_(self, std::move(ids), problem->dimension(), 2),
+      lower_(std::move(lower)),
       problem_(std::move(problem)),
       settings_(settings),
       degree_rho_(static_cast<double>(neighbours_.size()) * settings.rho) {
   const Eigen::Index n = problem_->dimension();
-  // Initialization of Algorithm 2: gamma_p^1 = x_p^1 = 0, and so are the x_j^1 a node assumes.
-  x_ = Vector::Zero(n);
-  gamma_ = Vector::Zero(n);
+  x_ = Vector::Zero(n);      // x_p^1 = 0
+  gamma_ = Vector::Zero(n);  // gamma_p^1 = 0
   v_ = Vector::Zero(n);
-  for (Neighbour& j : neighbours_) j.x_k = Vector::Zero(n);
 }
 
 void DadmmNode::Start(std::vector<Broadcast>& out) {
@@ -67,8 +68,10 @@ void DadmmNode::Start(std::vector<Broadcast>& out) {
 }
 
 bool DadmmNode::HaveAll(bool lower) const {
-  return std::all_of(neighbours_.begin(), neighbours_.end(),
-                     [lower](const Neighbour& j) { return j.lower != lower || j.slot[0].has_value(); });
+  for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+    if ((lower_[i] != 0) == lower && !neighbours_.has_next(i)) return false;
+  }
+  return true;
 }
 
 void DadmmNode::Advance(std::vector<Broadcast>& out) {
@@ -78,7 +81,13 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       // Step 3: v_p^k = gamma_p^k - rho sum_{lower j} x_j^{k+1} - rho sum_{higher j} x_j^k,
       // summed in neighbour-id order so that every driver rounds identically.
       v_.setZero();
-      for (const Neighbour& j : neighbours_) v_ += j.lower ? *j.slot[0] : j.x_k;
+      for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+        if (lower_[i] != 0) {
+          v_ += neighbours_.next(i);
+        } else {
+          v_ += neighbours_.current(i);
+        }
+      }
       v_ = gamma_ - settings_.rho * v_;
       // Step 4: x_p^{k+1} = argmin_{x in X_p} f_p(x) + v'x + (D_p rho / 2) ||x||^2.
       problem_->Solve(v_, degree_rho_, x_);
@@ -90,13 +99,9 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       if (!HaveAll(/*lower=*/false)) return;
       // Step 8: gamma_p^{k+1} = gamma_p^k + rho sum_j (x_p^{k+1} - x_j^{k+1}).
       v_.setZero();
-      for (const Neighbour& j : neighbours_) v_ += *j.slot[0];
+      for (std::size_t i = 0; i < neighbours_.size(); ++i) v_ += neighbours_.next(i);
       gamma_ += settings_.rho * (static_cast<double>(neighbours_.size()) * x_ - v_);
-      for (Neighbour& j : neighbours_) {
-        j.x_k = std::move(*j.slot[0]);
-        j.slot[0] = std::move(j.slot[1]);
-        j.slot[1].reset();
-      }
+      neighbours_.Shift();
       ++k_;  // step 10
       if (steps() >= settings_.max_iterations) {
         phase_ = Phase::kDone;
@@ -111,38 +116,23 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
 }
 
 absl::Status DadmmNode::Receive(const Estimate& m, std::vector<Broadcast>& out) {
-  auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), m.sender,
-                             [](const Neighbour& j, NodeId id) { return j.id < id; });
-  const std::string from = absl::StrCat("node ", self_, ": estimate from ", m.sender, " for iteration ",
-                                        m.iteration, ": ");
-  if (it == neighbours_.end() || it->id != m.sender) {
-    return absl::InvalidArgumentError(absl::StrCat(from, "sender is not a neighbour"));
-  }
-  Neighbour& j = *it;
   if (phase_ == Phase::kDone || phase_ == Phase::kNotStarted) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(from, phase_ == Phase::kDone ? "this node has finished" : "this node has not started"));
+    return absl::InvalidArgumentError(absl::StrCat("node ", self_, ": estimate from ", m.sender, " for iteration ",
+                                                   m.iteration, ": this node ",
+                                                   phase_ == Phase::kDone ? "has finished" : "has not started"));
   }
-  if (m.x.size() != problem_->dimension()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(from, "dimension ", m.x.size(), ", expected ", problem_->dimension()));
-  }
-  if (!m.x.allFinite()) return absl::InvalidArgumentError(absl::StrCat(from, "non-finite entries"));
-  if (m.iteration != j.next_iteration) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(from, "out of sequence, expected iteration ", j.next_iteration));
-  }
-  // Which estimates a correct neighbour can have sent by now (see the class comment).
-  const std::uint64_t ahead = m.iteration - (k_ + 1);
-  const bool we_sent = phase_ == Phase::kAwaitHigher;  // x_p^{k+1} is out
-  const bool possible = ahead == 0 ? (j.lower || we_sent) : (ahead == 1 && j.lower && we_sent);
+  absl::StatusOr<NeighbourEstimates::Placement> p = neighbours_.Check(m, k_ + 1);
+  if (!p.ok()) return p.status();
+  // Which estimates a correct neighbour can have sent by now (see the class comment): x_j^{k+1}
+  // from a lower neighbour at any time, from a higher one only after we sent x_p^{k+1}; x_j^{k+2}
+  // only from a lower neighbour, after we sent x_p^{k+1}.
+  const bool lower = lower_[p->index] != 0;
+  const bool we_sent = phase_ == Phase::kAwaitHigher;
+  const bool possible = p->ahead == 0 ? (lower || we_sent) : (p->ahead == 1 && lower && we_sent);
   if (!possible) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        from, "too early: this node is at iteration ", k_, " and the sender's colour is ",
-        j.lower ? "lower" : "higher"));
+    return neighbours_.TooEarly(m, k_ + 1, lower ? "the sender's colour is lower" : "the sender's colour is higher");
   }
-  j.slot[ahead] = m.x;
-  ++j.next_iteration;
+  neighbours_.Store(*p, m);
   Advance(out);
   return absl::OkStatus();
 }
@@ -151,8 +141,8 @@ std::vector<NodeId> DadmmNode::awaited() const {
   std::vector<NodeId> ids;
   if (phase_ != Phase::kAwaitLower && phase_ != Phase::kAwaitHigher) return ids;
   const bool lower = phase_ == Phase::kAwaitLower;
-  for (const Neighbour& j : neighbours_) {
-    if (j.lower == lower && !j.slot[0].has_value()) ids.push_back(j.id);
+  for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+    if ((lower_[i] != 0) == lower && !neighbours_.has_next(i)) ids.push_back(neighbours_.id(i));
   }
   return ids;
 }

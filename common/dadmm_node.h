@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/neighbour_estimates.h"
 #include "common/node_program.h"
 #include "common/problem.h"
 
@@ -46,6 +47,8 @@ class DadmmNode final : public NodeProgram {
   Outcome outcome() const override { return outcome_; }
   std::uint64_t steps() const override { return k_ - 1; }
   const Vector& x() const override { return x_; }
+  std::uint64_t estimate_step() const override { return phase_ == Phase::kAwaitHigher ? k_ : k_ - 1; }
+  std::uint64_t first_label() const override { return 2; }
   std::vector<NodeId> awaited() const override;
 
   const Vector& gamma() const { return gamma_; }
@@ -53,30 +56,23 @@ class DadmmNode final : public NodeProgram {
  private:
   enum class Phase { kNotStarted, kAwaitLower, kAwaitHigher, kDone };
 
-  struct Neighbour {
-    NodeId id = 0;
-    bool lower = false;                           // colour lower than ours
-    Vector x_k;                                   // x_j^k
-    std::array<std::optional<Vector>, 2> slot;    // x_j^{k+1}, x_j^{k+2}
-    std::uint64_t next_iteration = 2;             // the iteration of the next estimate expected from j
-  };
-
-  DadmmNode(NodeId self, std::vector<Neighbour> neighbours, std::unique_ptr<LocalProblem> problem,
-            const DadmmSettings& settings);
+  DadmmNode(NodeId self, std::vector<NodeId> ids, std::vector<std::uint8_t> lower,
+            std::unique_ptr<LocalProblem> problem, const DadmmSettings& settings);
 
   // Runs every step the received estimates allow.
   void Advance(std::vector<Broadcast>& out);
   bool HaveAll(bool lower) const;
 
   NodeId self_;
-  std::vector<Neighbour> neighbours_;  // sorted by id
+  NeighbourEstimates neighbours_;
+  std::vector<std::uint8_t> lower_;  // per neighbour: its colour is lower than ours
   std::unique_ptr<LocalProblem> problem_;
   DadmmSettings settings_;
   double degree_rho_;  // D_p * rho
   std::uint64_t k_ = 1;
   Phase phase_ = Phase::kNotStarted;
   Outcome outcome_ = Outcome::kRunning;
-  Vector x_;      // x_p^k
+  Vector x_;      // x_p^k, or x_p^{k+1} once computed
   Vector gamma_;  // gamma_p^k
   Vector v_;      // workspace for v_p^k
 };

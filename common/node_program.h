@@ -15,11 +15,12 @@
 
 namespace dadmm {
 
-// x_sender^iteration, as received from a neighbour.
+// x_sender^iteration, as received from a neighbour. A view: the vector stays owned by the driver
+// and is valid only during the Receive call it is passed to.
 struct Estimate {
   NodeId sender = 0;
   std::uint64_t iteration = 0;
-  Vector x;
+  Eigen::Map<const Vector> x{nullptr, 0};
 };
 
 // x_self^iteration, to be sent once to every neighbour (the driver fans it out and counts each copy).
@@ -47,10 +48,15 @@ class NodeProgram {
   virtual Outcome outcome() const = 0;
   bool done() const { return outcome() != Outcome::kRunning; }
 
-  // Communication steps completed (the paper's k - 1).
+  // Communication steps completed.
   virtual std::uint64_t steps() const = 0;
-  // The node's current estimate x_p.
+  // The node's current estimate x_p, and the number of communication steps it is the result of
+  // (the paper's x_p^{k+1} after k steps). It grows by at most one per Start or Receive call.
   virtual const Vector& x() const = 0;
+  virtual std::uint64_t estimate_step() const = 0;
+  // The iteration label of the first estimate the program broadcasts; in the first k steps it
+  // broadcasts labels first_label() .. first_label() + k - 1, one per step.
+  virtual std::uint64_t first_label() const = 0;
   // Neighbours whose next estimate the program is waiting for, sorted by id.
   virtual std::vector<NodeId> awaited() const = 0;
 };

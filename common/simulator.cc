@@ -10,10 +10,18 @@
 namespace dadmm {
 namespace {
 
-struct Edge {
-  NodeId from = 0;
-  NodeId to = 0;
-  std::deque<Estimate> queue;
+struct Message {
+  std::uint32_t edge = 0;  // directed edge index
+  std::uint32_t seq = 0;   // position on its edge
+  std::uint64_t label = 0;
+  std::shared_ptr<const Vector> x;  // shared by the copies of one broadcast
+};
+
+// The estimates of every node after one step, until all have reported it.
+struct StepRecord {
+  std::size_t reported = 0;
+  double squared_error = 0.0;
+  std::vector<Vector> x;  // by node index; kept only when stopping on a tolerance
 };
 
 }  // namespace
@@ -21,88 +29,149 @@ struct Edge {
 absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
                                           std::map<NodeId, std::unique_ptr<NodeProgram>>& programs,
                                           const SimulatorOptions& options) {
-  for (const NodeSpec& n : topology.nodes()) {
-    if (!programs.contains(n.id) || programs.at(n.id) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("simulator: no program for node ", n.id));
+  const std::size_t P = topology.size();
+  std::vector<NodeProgram*> program(P, nullptr);
+  for (auto& [id, p] : programs) {
+    if (!topology.Contains(id) || p == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("simulator: node ", id, " is not in the topology"));
+    }
+    program[topology.IndexOf(id)] = p.get();
+  }
+  for (std::size_t i = 0; i < P; ++i) {
+    if (program[i] == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("simulator: no program for node ", topology.nodes()[i].id));
     }
   }
-  if (programs.size() != topology.size()) {
-    return absl::InvalidArgumentError("simulator: programs given for nodes not in the topology");
-  }
+  const bool measure = options.x_star.has_value();
+  const bool stop_on_tolerance = measure && options.tolerance > 0.0;
+  const double x_star_norm = measure ? options.x_star->norm() : 0.0;
 
-  // Directed edges in a fixed order; edge_index[(from, to)] finds one.
-  std::vector<Edge> edges;
-  std::map<std::pair<NodeId, NodeId>, std::size_t> edge_index;
-  for (const auto& [a, b] : topology.edges()) {
-    for (auto [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
-      edge_index[{from, to}] = edges.size();
-      edges.push_back({.from = from, .to = to, .queue = {}});
+  // Directed edges: node i's out-edges are out_begin[i] .. out_begin[i + 1], in neighbour-id order.
+  std::vector<std::uint32_t> out_begin(P + 1, 0), edge_from, edge_to;
+  for (std::size_t i = 0; i < P; ++i) {
+    const NodeId id = topology.nodes()[i].id;
+    out_begin[i + 1] = out_begin[i] + static_cast<std::uint32_t>(topology.degree(id));
+    for (NodeId j : topology.neighbours(id)) {
+      edge_from.push_back(static_cast<std::uint32_t>(i));
+      edge_to.push_back(static_cast<std::uint32_t>(topology.IndexOf(j)));
     }
   }
-  std::map<NodeId, NodeCounters> counters;
-  // Global send order, for kFifo: the edge of each message in flight, oldest first.
-  std::deque<std::size_t> fifo;
-  std::vector<std::size_t> nonempty;  // for kShuffled: edges with messages in flight (may repeat)
+  std::vector<std::uint32_t> edge_sent(edge_from.size(), 0), edge_delivered(edge_from.size(), 0);
+  std::vector<NodeCounters> counters;
+  counters.reserve(P);
+  for (const NodeSpec& n : topology.nodes()) counters.emplace_back(topology.neighbours(n.id));
+
+  std::deque<Message> fifo;      // kFifo: messages in send order
+  std::vector<Message> pool;     // kShuffled: messages in flight, in any order
   Rng rng(options.seed);
+  std::map<std::uint64_t, std::uint64_t> messages_by_label;
+  std::map<std::uint64_t, StepRecord> steps_in_progress;
+  std::vector<std::uint64_t> last_step(P, 0);
   SimulationResult result;
+  std::optional<std::uint64_t> stop_step;
+  std::vector<Vector> final_x;
 
   std::vector<Broadcast> out;
-  auto send_all = [&](NodeId from) {
+  // Sends what node i's program emitted, and records its estimate if it completed a step.
+  auto after_call = [&](std::size_t i) -> absl::Status {
+    const NodeId from = topology.nodes()[i].id;
     for (Broadcast& b : out) {
-      for (NodeId to : topology.neighbours(from)) {
-        const std::size_t e = edge_index.at({from, to});
-        edges[e].queue.push_back({.sender = from, .iteration = b.iteration, .x = b.x});
-        counters[from].RecordSent(to, PayloadBytes(b.x.size()));
-        ++result.messages;
-        result.payload_bytes += PayloadBytes(b.x.size());
-        fifo.push_back(e);
-        nonempty.push_back(e);
+      auto payload = std::make_shared<const Vector>(std::move(b.x));
+      for (std::uint32_t e = out_begin[i]; e < out_begin[i + 1]; ++e) {
+        Message m{.edge = e, .seq = edge_sent[e]++, .label = b.iteration, .x = payload};
+        counters[i].RecordSent(topology.nodes()[edge_to[e]].id, PayloadBytes(payload->size()));
+        ++messages_by_label[b.iteration];
+        if (options.delivery == Delivery::kFifo) {
+          fifo.push_back(std::move(m));
+        } else {
+          pool.push_back(std::move(m));
+        }
       }
     }
     out.clear();
+    const NodeProgram& p = *program[i];
+    if (!measure || p.estimate_step() == last_step[i]) return absl::OkStatus();
+    if (p.estimate_step() != last_step[i] + 1) {
+      return absl::InternalError(absl::StrCat("simulator: node ", from, " jumped from step ", last_step[i], " to ",
+                                              p.estimate_step()));
+    }
+    const std::uint64_t k = ++last_step[i];
+    StepRecord& r = steps_in_progress[k];
+    r.squared_error += (p.x() - *options.x_star).squaredNorm();
+    if (stop_on_tolerance) {
+      if (r.x.empty()) r.x.resize(P);
+      r.x[i] = p.x();
+    }
+    if (++r.reported == P) {
+      // Steps complete in order: a node reports step k only after reporting k - 1.
+      const double error = std::sqrt(r.squared_error) / (std::sqrt(static_cast<double>(P)) * x_star_norm);
+      result.errors.push_back(error);
+      if (stop_on_tolerance && error <= options.tolerance && !stop_step) {
+        stop_step = k;
+        final_x = std::move(r.x);
+      }
+      steps_in_progress.erase(k);
+    }
+    return absl::OkStatus();
   };
 
-  for (auto& [id, program] : programs) {
-    program->Start(out);
-    send_all(id);
+  for (std::size_t i = 0; i < P && !stop_step; ++i) {
+    program[i]->Start(out);
+    if (absl::Status s = after_call(i); !s.ok()) return s;
   }
-  while (!fifo.empty()) {
-    std::size_t e;
+  while (!stop_step && (!fifo.empty() || !pool.empty())) {
+    Message m;
     if (options.delivery == Delivery::kFifo) {
-      e = fifo.front();
+      m = std::move(fifo.front());
       fifo.pop_front();
     } else {
-      // Draw a message in flight uniformly and deliver the head of its edge: per-edge order holds.
-      const std::size_t pick = rng.Below(nonempty.size());
-      e = nonempty[pick];
-      nonempty[pick] = nonempty.back();
-      nonempty.pop_back();
-      fifo.pop_back();  // only its size matters in this mode
+      // Draw until the message is the head of its edge: at least half of those in flight are, for
+      // the algorithms here keep at most two messages in flight per edge.
+      std::size_t pick = rng.Below(pool.size());
+      while (pool[pick].seq != edge_delivered[pool[pick].edge]) pick = rng.Below(pool.size());
+      m = std::move(pool[pick]);
+      pool[pick] = std::move(pool.back());
+      pool.pop_back();
     }
-    Edge& edge = edges[e];
-    Estimate m = std::move(edge.queue.front());
-    edge.queue.pop_front();
-    counters[edge.to].RecordReceived(edge.from, PayloadBytes(m.x.size()));
-    if (absl::Status s = programs.at(edge.to)->Receive(m, out); !s.ok()) {
+    ++edge_delivered[m.edge];
+    const std::size_t to = edge_to[m.edge];
+    const NodeId from = topology.nodes()[edge_from[m.edge]].id;
+    counters[to].RecordReceived(from, PayloadBytes(m.x->size()));
+    const Estimate estimate{.sender = from, .iteration = m.label, .x = Eigen::Map<const Vector>(m.x->data(), m.x->size())};
+    if (absl::Status s = program[to]->Receive(estimate, out); !s.ok()) {
       return absl::InternalError(absl::StrCat("simulator: ", s.message()));
     }
-    send_all(edge.to);
+    if (absl::Status s = after_call(to); !s.ok()) return s;
   }
 
   std::vector<std::string> stalled;
-  for (auto& [id, program] : programs) {
-    if (!program->done()) {
-      stalled.push_back(absl::StrCat(id, " (waits for ", absl::StrJoin(program->awaited(), ","), ")"));
+  std::uint64_t max_steps = 0;
+  for (std::size_t i = 0; i < P; ++i) {
+    const NodeProgram& p = *program[i];
+    if (!stop_step && !p.done()) {
+      stalled.push_back(
+          absl::StrCat(topology.nodes()[i].id, " (waits for ", absl::StrJoin(p.awaited(), ","), ")"));
     }
-    result.nodes.push_back({.id = id,
-                            .outcome = program->outcome(),
-                            .steps = program->steps(),
-                            .x = program->x(),
-                            .counters = counters[id]});
+    max_steps = std::max(max_steps, p.estimate_step());
+    result.nodes.push_back({.id = topology.nodes()[i].id,
+                            .outcome = p.outcome(),
+                            .x = stop_step ? std::move(final_x[i]) : p.x(),
+                            .counters = std::move(counters[i])});
   }
   if (!stalled.empty()) {
     return absl::InternalError(absl::StrCat("simulator: deadlock, no message in flight and nodes still running: ",
                                             absl::StrJoin(stalled, "; ")));
+  }
+  result.steps = stop_step.value_or(max_steps);
+  result.reached_tolerance = stop_step.has_value();
+  if (result.errors.size() > result.steps) result.errors.resize(result.steps);
+  const std::uint64_t first = program[0]->first_label();
+  for (const auto& [label, count] : messages_by_label) {
+    if (label >= first && label < first + result.steps) {
+      result.messages += count;
+      // Every estimate of a run has the problem's dimension.
+      result.payload_bytes += count * PayloadBytes(result.nodes.front().x.size());
+    }
   }
   return result;
 }

@@ -1,14 +1,17 @@
-// The in-process driver: all node programs of a network in one process, messages delivered through
-// one FIFO queue per directed edge (as a stream per edge delivers them in the agent). The next message
-// delivered is either the oldest in flight (kFifo) or one drawn at random among those in flight
-// (kShuffled, seeded; the head of its edge is delivered, so per-edge order holds), to show that
-// results do not depend on arrival order.
+// The in-process driver: all node programs of a network in one process, messages delivered in the
+// order a stream per directed edge keeps (as in the agent). The next message delivered is either the
+// oldest in flight (kFifo) or one drawn at random among those at the head of their edge (kShuffled,
+// seeded), to show that results do not depend on arrival order.
+//
+// For experiments the simulator can also play the oracle of seed 000, §V: given the solution x*, it
+// measures the relative error of all nodes' estimates after every communication step and can stop
+// the network at the first step where it is below a tolerance.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,25 +26,36 @@ enum class Delivery { kFifo, kShuffled };
 struct SimulatorOptions {
   Delivery delivery = Delivery::kFifo;
   std::uint64_t seed = 1;  // for kShuffled
+  // The solution, to measure the relative error after every step (empty: not measured).
+  std::optional<Vector> x_star;
+  // With x_star: stop at the first step whose relative error is <= tolerance (0: never).
+  double tolerance = 0.0;
 };
 
 struct SimulatedNode {
   NodeId id = 0;
   Outcome outcome = Outcome::kRunning;
-  std::uint64_t steps = 0;
-  Vector x;
-  NodeCounters counters;
+  Vector x;               // the estimate after `SimulationResult::steps` steps
+  NodeCounters counters;  // everything actually sent and received, to the end of the run
 };
 
 struct SimulationResult {
   std::vector<SimulatedNode> nodes;  // sorted by id
-  std::uint64_t messages = 0;        // total transmissions (each copy to each neighbour counts)
+  // Communication steps of the run: the programs' maximum, or the step at which the tolerance was
+  // reached.
+  std::uint64_t steps = 0;
+  bool reached_tolerance = false;
+  // Messages (each copy to each neighbour counts) and their payload bytes within those steps:
+  // 2E x steps for the single-looped algorithms.
+  std::uint64_t messages = 0;
   std::uint64_t payload_bytes = 0;
+  // With x_star: errors[k - 1] is the relative error after k steps.
+  std::vector<double> errors;
 };
 
-// Runs `programs` (one per node of `topology`) until every program is done. Fails if a program
-// rejects a message (a bug: simulated neighbours are correct) or if the network stalls with programs
-// still running (a deadlock).
+// Runs `programs` (one per node of `topology`) until every program is done or the tolerance is
+// reached. Fails if a program rejects a message (simulated neighbours are correct, so it is a bug) or
+// if the network stalls with programs still running (a deadlock).
 absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
                                           std::map<NodeId, std::unique_ptr<NodeProgram>>& programs,
                                           const SimulatorOptions& options = {});

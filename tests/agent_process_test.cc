@@ -97,7 +97,7 @@ TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
     estimates.push_back(Vector::Constant(1, x));
     EXPECT_EQ(std::memcmp(&x, s.x.data(), sizeof x), 0)
         << "node " << s.id << ": agent " << x << " vs simulator " << s.x[0];
-    EXPECT_EQ(r.iterations(), s.steps) << "node " << s.id;
+    EXPECT_EQ(r.iterations(), simulated->steps) << "node " << s.id;
     EXPECT_EQ(r.iterations(), kSteps);
     EXPECT_EQ(r.colour(), colouring.at(s.id));
     EXPECT_EQ(r.messages_sent(), topology->degree(s.id) * kSteps) << "node " << s.id;
@@ -108,7 +108,7 @@ TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
     for (const v1::NeighbourCounters& n : r.neighbours()) {
       EXPECT_EQ(n.messages_sent(), kSteps) << "edge " << s.id << "->" << n.node_id();
       EXPECT_EQ(n.messages_received(), kSteps) << "edge " << n.node_id() << "->" << s.id;
-      EXPECT_EQ(n.messages_sent(), s.counters.per_neighbour().at(n.node_id()).messages_sent);
+      EXPECT_EQ(n.messages_sent(), s.counters.of(n.node_id()).messages_sent);
     }
     messages += r.messages_sent();
     // The agent's stdout carries its result line.

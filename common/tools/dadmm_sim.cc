@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "true average x*[0] %.17g\nrelative error %.3e\ncommunication steps %d\ncolours %d\n"
       "messages %d (2E x steps = %d)\npayload bytes %d\n",
-      x_star[0], dadmm::RelativeError(estimates, x_star), result->nodes.front().steps, dadmm::NumColours(colouring),
-      result->messages, 2 * topology->num_edges() * result->nodes.front().steps, result->payload_bytes);
+      x_star[0], dadmm::RelativeError(estimates, x_star), result->steps, dadmm::NumColours(colouring),
+      result->messages, 2 * topology->num_edges() * result->steps, result->payload_bytes);
   return 0;
 }
