@@ -16,6 +16,7 @@ class ConsensusProblem final : public LocalProblem {
   Eigen::Index dimension() const override { return theta_.size(); }
   void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
   double Objective(const Eigen::Ref<const Vector>& x) const override;
+  Vector Subgradient(const Eigen::Ref<const Vector>& x) const override { return 2.0 * (x - theta_); }
 
   const Vector& theta() const { return theta_; }
 

@@ -24,6 +24,12 @@ class LocalProblem {
 
   // f_p(x).
   virtual double Objective(const Eigen::Ref<const Vector>& x) const = 0;
+
+  // For the subgradient method (seed 000, (14)): a subgradient of f_p at x, and the projection onto
+  // X_p. Problems whose X_p has no simple projection return false from HasProjection.
+  virtual Vector Subgradient(const Eigen::Ref<const Vector>& x) const = 0;
+  virtual bool HasProjection() const { return true; }
+  virtual void Project(Vector& /*x*/) const {}  // X_p = R^n
 };
 
 }  // namespace dadmm
