@@ -28,6 +28,7 @@ class ConsensusProblem final : public LocalProblem {
 
 #include <map>
 
+#include "common/instance.h"
 #include "common/topology.h"
 
 namespace dadmm {
@@ -39,5 +40,22 @@ std::map<NodeId, Vector> GenerateConsensusData(const Topology& topology, Eigen::
 
 // The solution of (18): the entrywise average of the theta_p.
 Vector ConsensusSolution(const std::map<NodeId, Vector>& thetas);
+
+class ConsensusInstance final : public ProblemInstance {
+ public:
+  explicit ConsensusInstance(std::map<NodeId, Vector> thetas)
+      : thetas_(std::move(thetas)), solution_(ConsensusSolution(thetas_)) {}
+  std::string kind() const override { return "consensus"; }
+  Eigen::Index dimension() const override { return solution_.size(); }
+  std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override {
+    return std::make_unique<ConsensusProblem>(thetas_.at(id));
+  }
+  const Vector& solution() const override { return solution_; }
+  const std::map<NodeId, Vector>& thetas() const { return thetas_; }
+
+ private:
+  std::map<NodeId, Vector> thetas_;
+  Vector solution_;
+};
 
 }  // namespace dadmm

@@ -1,33 +1,46 @@
-// dadmm-sim: runs node programs of a whole network in one process (the simulator driver).
+// dadmm-sim: runs the node programs of a whole network in one process (the simulator driver), as in
+// the experiments of Mota et al., §V.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 
-#include "absl/strings/string_view.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/algorithms.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
 #include "common/csv.h"
-#include "common/dadmm_node.h"
-#include "common/simulator.h"
+#include "common/experiment.h"
+#include "common/generators.h"
+#include "common/instances.h"
 #include "common/topology.h"
 
-ABSL_FLAG(std::string, topology, "", "Topology file (required).");
+ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
+ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nodes and --net_seed.");
+ABSL_FLAG(int64_t, nodes, 50, "Nodes of the --table2 network.");
+ABSL_FLAG(uint64_t, net_seed, 1, "Seed of the --table2 network.");
+ABSL_FLAG(std::string, problem, "consensus", "consensus, bpdn-gaussian, bpdn-dct or svm-iris.");
+ABSL_FLAG(std::string, algorithm, "d-admm", "d-admm, algorithm3, subgradient or averaging (consensus only).");
 ABSL_FLAG(std::string, data_dir, "",
-          "Directory with one file node-<id>.csv per node holding theta_p. Default: generate theta_p "
-          "~ N(10, 100^2) from --seed.");
-ABSL_FLAG(uint64_t, seed, 1, "Seed for generated data and for --delivery=shuffled.");
-ABSL_FLAG(int64_t, dimension, 1, "Dimension n of generated theta_p.");
+          "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
+          "--seed, theta_p ~ N(10, 100^2)).");
+ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the problem data (and of --delivery=shuffled).");
+ABSL_FLAG(int64_t, dimension, 1, "consensus: dimension n of generated theta_p.");
 ABSL_FLAG(std::string, write_data, "",
-          "Write the generated data as node-<id>.csv into this directory and exit (for agents' --data).");
-ABSL_FLAG(double, rho, 1.0, "D-ADMM penalty rho > 0.");
-ABSL_FLAG(int64_t, iterations, 100, "Communication steps (>= 1).");
+          "consensus: write the data as node-<id>.csv into this directory and exit (for agents' --data).");
+ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 of the subgradient method.");
+ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
+ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
+ABSL_FLAG(int64_t, max_steps, 0, "Maximum communication steps (default 1000; 10000 for svm-iris).");
 ABSL_FLAG(std::string, delivery, "fifo", "Message delivery order: fifo or shuffled.");
+ABSL_FLAG(std::string, errors_csv, "", "Write the relative error after every step (step,error) to this file.");
+ABSL_FLAG(bool, per_node, false, "Print every node's estimate (first entry) and counters.");
 
 namespace {
 
@@ -40,18 +53,39 @@ int Fail(absl::string_view message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "runs D-ADMM (Mota et al., Algorithm 2) on the average consensus problem (18) for a whole network\n"
-      "in one process, and prints each node's estimate, the relative error and the message counts.\n\n"
-      "  dadmm-sim --topology=net.yaml [--data_dir=DIR | --seed=1] [--rho=1] [--iterations=100]\n"
-      "  dadmm-sim --topology=net.yaml --seed=1 --write_data=DIR");
+      "runs one algorithm on one problem over a whole network in one process, until the relative error\n"
+      "||x^k - 1 x*|| / (sqrt(P) ||x*||) reaches --tol or --max_steps, and prints the communication steps,\n"
+      "messages and bytes (Mota et al., D-ADMM, section V).\n\n"
+      "  dadmm-sim --table2=3 --nodes=50 --problem=consensus --algorithm=d-admm --rho_grid\n"
+      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --algorithm=algorithm3 --rho=0.1 --errors_csv=e.csv\n"
+      "  dadmm-sim --topology=net.yaml --seed=1 --write_data=DIR      (consensus data for agents)");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
-  if (absl::GetFlag(FLAGS_topology).empty()) return Fail("--topology is required");
-  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(absl::GetFlag(FLAGS_topology));
-  if (!topology.ok()) return Fail(topology.status().message());
 
-  std::map<dadmm::NodeId, dadmm::Vector> thetas;
-  if (const std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
+  std::optional<dadmm::Topology> topology;
+  if (!absl::GetFlag(FLAGS_topology).empty()) {
+    absl::StatusOr<dadmm::Topology> t = dadmm::LoadTopologyFile(absl::GetFlag(FLAGS_topology));
+    if (!t.ok()) return Fail(t.status().message());
+    topology = *std::move(t);
+  } else if (absl::GetFlag(FLAGS_table2) != 0) {
+    const int64_t nodes = absl::GetFlag(FLAGS_nodes);
+    if (nodes < 2 || nodes > 100000) return Fail("--nodes must be in 2..100000");
+    absl::StatusOr<dadmm::NetworkSpec> spec =
+        dadmm::TableIISpec(absl::GetFlag(FLAGS_table2), nodes, absl::GetFlag(FLAGS_net_seed));
+    if (!spec.ok()) return Fail(spec.status().message());
+    absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
+    if (!net.ok()) return Fail(net.status().message());
+    topology = std::move(net->topology);
+  } else {
+    return Fail("give --topology=FILE or --table2=N --nodes=P");
+  }
+
+  const std::string problem = absl::GetFlag(FLAGS_problem);
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  std::unique_ptr<dadmm::ProblemInstance> instance;
+  if (problem == "consensus" && !absl::GetFlag(FLAGS_data_dir).empty()) {
+    const std::string dir = absl::GetFlag(FLAGS_data_dir);
+    std::map<dadmm::NodeId, dadmm::Vector> thetas;
     for (const dadmm::NodeSpec& n : topology->nodes()) {
       absl::StatusOr<dadmm::Vector> theta = dadmm::ReadVectorCsv(absl::StrCat(dir, "/node-", n.id, ".csv"));
       if (!theta.ok()) return Fail(theta.status().message());
@@ -61,62 +95,83 @@ int main(int argc, char** argv) {
       }
       thetas.emplace(n.id, *std::move(theta));
     }
+    instance = std::make_unique<dadmm::ConsensusInstance>(std::move(thetas));
   } else {
     const int64_t n = absl::GetFlag(FLAGS_dimension);
     if (n < 1 || n > 100000000) return Fail("--dimension must be in 1..1e8");
-    thetas = dadmm::GenerateConsensusData(*topology, n, absl::GetFlag(FLAGS_seed));
+    auto made = dadmm::MakeInstance(problem, *topology, seed, absl::GetFlag(FLAGS_datasets), n);
+    if (!made.ok()) return Fail(made.status().message());
+    instance = *std::move(made);
   }
   if (const std::string dir = absl::GetFlag(FLAGS_write_data); !dir.empty()) {
+    const auto* consensus = dynamic_cast<const dadmm::ConsensusInstance*>(instance.get());
+    if (consensus == nullptr) return Fail("--write_data writes consensus data only");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Fail(absl::StrCat(dir, ": ", ec.message()));
-    for (const auto& [id, theta] : thetas) {
+    for (const auto& [id, theta] : consensus->thetas()) {
       if (absl::Status s = dadmm::WriteVectorCsv(absl::StrCat(dir, "/node-", id, ".csv"), theta); !s.ok()) {
         return Fail(s.message());
       }
     }
-    std::cout << "wrote " << thetas.size() << " data files to " << dir << std::endl;
+    std::cout << "wrote " << consensus->thetas().size() << " data files to " << dir << std::endl;
     return 0;
   }
 
-  dadmm::DadmmSettings settings;
-  settings.rho = absl::GetFlag(FLAGS_rho);
-  const int64_t iterations = absl::GetFlag(FLAGS_iterations);
-  if (iterations < 1) return Fail("--iterations must be >= 1");
-  settings.max_iterations = static_cast<uint64_t>(iterations);
-  if (absl::Status s = settings.Validate(); !s.ok()) return Fail(s.message());
-  dadmm::SimulatorOptions options;
-  options.seed = absl::GetFlag(FLAGS_seed);
+  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
+  if (!algorithm.ok()) return Fail(algorithm.status().message());
+  int64_t max_steps = absl::GetFlag(FLAGS_max_steps);
+  if (max_steps == 0) max_steps = problem == "svm-iris" ? 10000 : 1000;
+  if (max_steps < 1) return Fail("--max_steps must be >= 1");
+  const double tol = absl::GetFlag(FLAGS_tol);
+  if (!(tol >= 0.0 && tol < 1.0)) return Fail("--tol must be in [0, 1)");
+  dadmm::RunSpec spec{.settings = {.algorithm = *algorithm,
+                                   .rho = absl::GetFlag(FLAGS_rho),
+                                   .max_iterations = static_cast<uint64_t>(max_steps)},
+                      .tolerance = tol,
+                      .delivery_seed = seed};
+  if (!(spec.settings.rho > 0.0)) return Fail("--rho must be > 0");
   if (const std::string d = absl::GetFlag(FLAGS_delivery); d == "shuffled") {
-    options.delivery = dadmm::Delivery::kShuffled;
+    spec.delivery = dadmm::Delivery::kShuffled;
   } else if (d != "fifo") {
     return Fail(absl::StrCat("--delivery: expected fifo or shuffled, got '", d, "'"));
   }
 
   const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(*topology);
-  std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
-  for (const auto& [id, theta] : thetas) {
-    auto node = dadmm::MakeDadmmNode(*topology, colouring, id, std::make_unique<dadmm::ConsensusProblem>(theta),
-                                     settings);
-    if (!node.ok()) return Fail(node.status().message());
-    programs.emplace(id, *std::move(node));
-  }
-  absl::StatusOr<dadmm::SimulationResult> result = dadmm::Simulate(*topology, programs, options);
-  if (!result.ok()) return Fail(result.status().message());
-
-  const dadmm::Vector x_star = dadmm::ConsensusSolution(thetas);
-  std::vector<dadmm::Vector> estimates;
-  std::cout << absl::StrFormat("%-6s %-6s %-24s %-10s %-10s\n", "node", "colour", "x_p[0]", "sent", "received");
-  for (const dadmm::SimulatedNode& n : result->nodes) {
-    estimates.push_back(n.x);
-    const dadmm::LinkCounters c = n.counters.Total();
-    std::cout << absl::StrFormat("%-6d %-6d %-24.17g %-10d %-10d\n", n.id, colouring.at(n.id), n.x[0],
-                                 c.messages_sent, c.messages_received);
+  std::cout << absl::StrFormat("network   %s: %d nodes, %d edges, %d colours\n", topology->name(), topology->size(),
+                               topology->num_edges(), dadmm::NumColours(colouring));
+  std::cout << absl::StrFormat("problem   %s (n = %d)\nalgorithm %s\n", problem, instance->dimension(),
+                               dadmm::AlgorithmName(*algorithm));
+  dadmm::RunOutcome best;
+  if (absl::GetFlag(FLAGS_rho_grid) && dadmm::HasRho(*algorithm)) {
+    absl::StatusOr<dadmm::GridOutcome> grid =
+        dadmm::RunRhoGrid(*topology, colouring, *instance, spec, dadmm::PaperRhoGrid());
+    if (!grid.ok()) return Fail(grid.status().message());
+    for (const dadmm::RunOutcome& r : grid->runs) {
+      std::cout << absl::StrFormat("  rho %-8g %s after %d steps (error %.3e)\n", r.rho,
+                                   r.reached ? "reached" : "not reached", r.steps, r.final_error);
+    }
+    best = grid->best;
+  } else {
+    absl::StatusOr<dadmm::RunOutcome> r = dadmm::RunExperiment(*topology, colouring, *instance, spec);
+    if (!r.ok()) return Fail(r.status().message());
+    best = *std::move(r);
   }
   std::cout << absl::StrFormat(
-      "true average x*[0] %.17g\nrelative error %.3e\ncommunication steps %d\ncolours %d\n"
-      "messages %d (2E x steps = %d)\npayload bytes %d\n",
-      x_star[0], dadmm::RelativeError(estimates, x_star), result->steps, dadmm::NumColours(colouring),
-      result->messages, 2 * topology->num_edges() * result->steps, result->payload_bytes);
+      "rho                 %g\nrelative error      %.3e%s\ncommunication steps %d\n"
+      "messages            %d (2E x steps = %d)\npayload bytes       %d\n",
+      best.rho, best.final_error,
+      tol > 0 ? (best.reached ? absl::StrFormat(" (tolerance %g reached)", tol)
+                              : absl::StrFormat(" (tolerance %g NOT reached)", tol))
+              : "",
+      best.steps, best.messages, 2 * topology->num_edges() * best.steps, best.payload_bytes);
+  if (const std::string path = absl::GetFlag(FLAGS_errors_csv); !path.empty()) {
+    std::ofstream out(path);
+    out << "step,relative_error\n";
+    out.precision(17);
+    for (std::size_t k = 0; k < best.errors.size(); ++k) out << k + 1 << "," << best.errors[k] << "\n";
+    out.close();
+    if (!out) return Fail(absl::StrCat(path, ": cannot write"));
+  }
   return 0;
 }

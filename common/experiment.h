@@ -1,0 +1,51 @@
+// The experiments of seed 000, §V: run an algorithm on an instance over a network until the relative
+// error reaches a tolerance or a maximum of communication steps, and pick the best rho of a grid.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/algorithms.h"
+#include "common/colouring.h"
+#include "common/instance.h"
+#include "common/simulator.h"
+#include "common/topology.h"
+
+namespace dadmm {
+
+struct RunSpec {
+  AlgorithmSettings settings;   // max_iterations is the maximum of communication steps
+  double tolerance = 1e-4;      // relative error to stop at; 0 runs max_iterations steps
+  Delivery delivery = Delivery::kFifo;
+  std::uint64_t delivery_seed = 1;
+};
+
+struct RunOutcome {
+  double rho = 0.0;
+  std::uint64_t steps = 0;       // communication steps run
+  bool reached = false;          // the tolerance was reached within the maximum
+  std::uint64_t messages = 0;    // within those steps (2E x steps)
+  std::uint64_t payload_bytes = 0;
+  double final_error = 0.0;
+  std::vector<double> errors;    // after each step
+};
+
+absl::StatusOr<RunOutcome> RunExperiment(const Topology& topology, const Colouring& colouring,
+                                         const ProblemInstance& instance, const RunSpec& spec);
+
+// The paper's grid {1e-4, 1e-3, ..., 1e2}.
+const std::vector<double>& PaperRhoGrid();
+
+struct GridOutcome {
+  RunOutcome best;               // fewest steps to the tolerance (ties: the value tried first)
+  std::vector<RunOutcome> runs;  // every rho tried, in grid order
+};
+
+// Runs spec for every rho of `grid` and keeps the best. A run is cut once it needs more steps than the
+// best so far (it cannot win); such runs are reported with reached = false at the cut.
+absl::StatusOr<GridOutcome> RunRhoGrid(const Topology& topology, const Colouring& colouring,
+                                       const ProblemInstance& instance, RunSpec spec, const std::vector<double>& grid);
+
+}  // namespace dadmm

@@ -1,0 +1,25 @@
+// A problem instance: the data of a whole network, split into each node's private problem, with the
+// centralized solution x* to measure the distributed algorithms against (seed 000, §V). Only the
+// simulator and the tests see an instance; an agent sees its own LocalProblem only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/problem.h"
+#include "common/topology.h"
+
+namespace dadmm {
+
+class ProblemInstance {
+ public:
+  virtual ~ProblemInstance() = default;
+  virtual std::string kind() const = 0;
+  virtual Eigen::Index dimension() const = 0;
+  // Node `id`'s private problem (f_p, X_p).
+  virtual std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const = 0;
+  // The solution of (1), from a centralized solver.
+  virtual const Vector& solution() const = 0;
+};
+
+}  // namespace dadmm

@@ -1,0 +1,39 @@
+#include "common/instances.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/bpdn.h"
+#include "common/consensus.h"
+#include "common/svm.h"
+
+namespace dadmm {
+
+const std::vector<std::string>& InstanceNames() {
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "svm-iris"};
+  return names;
+}
+
+absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string& name, const Topology& topology,
+                                                              std::uint64_t seed, const std::string& data_dir,
+                                                              Eigen::Index dimension) {
+  if (name == "consensus") {
+    return std::make_unique<ConsensusInstance>(GenerateConsensusData(topology, dimension, seed));
+  }
+  if (name == "bpdn-gaussian" || name == "bpdn-dct") {
+    BpdnData data = name == "bpdn-gaussian" ? MakeGaussianBpdn(seed) : MakeDctBpdn(seed);
+    absl::StatusOr<std::unique_ptr<BpdnInstance>> inst = BpdnInstance::Create(std::move(data), topology);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  if (name == "svm-iris") {
+    absl::StatusOr<SvmData> iris = LoadIrisSetosaVersicolor(data_dir + "/iris.csv");
+    if (!iris.ok()) return iris.status();
+    absl::StatusOr<std::unique_ptr<SvmInstance>> inst = SvmInstance::Create(*std::move(iris), topology, seed);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown problem '", name, "' (expected ", absl::StrJoin(InstanceNames(), ", "), ")"));
+}
+
+}  // namespace dadmm

@@ -1,0 +1,24 @@
+// The problem instances of seed 000, §V, by name, for the simulator commands.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/instance.h"
+#include "common/topology.h"
+
+namespace dadmm {
+
+// "consensus"     theta_p ~ N(10, 100^2) (n = `dimension`), seeded
+// "bpdn-gaussian" BPDN (21) on a 600 x 2560 Gaussian matrix (like Sparco 7), beta = 1
+// "bpdn-dct"      BPDN (21) on a 200 x 1000 partial DCT (like Sparco 902), beta = 0.3
+// "svm-iris"      SVM (27) on Iris setosa vs versicolor (100 points, 4 features)
+// `data_dir` holds deploy/data (for svm-iris).
+absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string& name, const Topology& topology,
+                                                              std::uint64_t seed, const std::string& data_dir,
+                                                              Eigen::Index dimension = 1);
+const std::vector<std::string>& InstanceNames();
+
+}  // namespace dadmm

@@ -1,0 +1,197 @@
+#include "common/svm.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include <Eigen/Cholesky>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/random.h"
+
+namespace dadmm {
+
+SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels) {
+  const Eigen::Index m = points.rows(), n = points.cols();
+  G_.resize(m, n + 1);
+  for (Eigen::Index i = 0; i < m; ++i) {
+    G_.row(i).head(n) = labels[i] * points.row(i);
+    G_(i, n) = -labels[i];
+  }
+  alpha_ = Vector::Zero(m);
+}
+
+void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
+  const Eigen::Index m = G_.rows(), n1 = G_.cols();
+  // Q^-1 = diag(1/(2+c), ..., 1/(2+c), 1/c).
+  Vector q_inv = Vector::Constant(n1, 1.0 / (2.0 + c));
+  q_inv[n1 - 1] = 1.0 / c;
+  const Eigen::MatrixXd GQ = G_ * q_inv.asDiagonal();  // G Q^-1
+  const Eigen::MatrixXd M = GQ * G_.transpose();
+  const Vector q = Vector::Ones(m) + GQ * v;
+  const double tol = 1e-12 * (1.0 + q.cwiseAbs().maxCoeff());
+
+  auto projected_gradient = [&](const Vector& alpha, const Vector& Ma) {
+    double worst = 0.0;
+    for (Eigen::Index i = 0; i < m; ++i) {
+      const double g = Ma[i] - q[i];
+      worst = std::max(worst, alpha[i] > 0.0 ? std::abs(g) : std::max(-g, 0.0));
+    }
+    return worst;
+  };
+  // Cyclic coordinate descent on min alpha'M alpha / 2 - q'alpha, alpha >= 0, warm-started.
+  Vector Ma = M * alpha_;
+  for (int sweep = 0; sweep < 100000 && projected_gradient(alpha_, Ma) > tol; ++sweep) {
+    for (Eigen::Index i = 0; i < m; ++i) {
+      if (M(i, i) <= 0.0) continue;
+      const double updated = std::max(0.0, alpha_[i] - (Ma[i] - q[i]) / M(i, i));
+      const double delta = updated - alpha_[i];
+      if (delta != 0.0) {
+        Ma += delta * M.col(i);
+        alpha_[i] = updated;
+      }
+    }
+  }
+  // Polish: solve M_FF alpha_F = q_F on the free set; keep it if it is a KKT point at least as good.
+  std::vector<Eigen::Index> F;
+  for (Eigen::Index i = 0; i < m; ++i) {
+    if (alpha_[i] > 0.0) F.push_back(i);
+  }
+  if (!F.empty()) {
+    const auto f = static_cast<Eigen::Index>(F.size());
+    Eigen::MatrixXd MFF(f, f);
+    Vector qF(f);
+    for (Eigen::Index a = 0; a < f; ++a) {
+      qF[a] = q[F[a]];
+      for (Eigen::Index b = 0; b < f; ++b) MFF(a, b) = M(F[a], F[b]);
+    }
+    const Vector aF = MFF.ldlt().solve(qF);
+    Vector polished = Vector::Zero(m);
+    for (Eigen::Index a = 0; a < f; ++a) polished[F[a]] = aF[a];
+    if (aF.allFinite() && (aF.array() >= 0.0).all()) {
+      const Vector Mp = M * polished;
+      if (projected_gradient(polished, Mp) <= projected_gradient(alpha_, Ma)) alpha_ = polished;
+    }
+  }
+  y = q_inv.asDiagonal() * (G_.transpose() * alpha_ - v);
+}
+
+double SvmProblem::Objective(const Eigen::Ref<const Vector>& y) const {
+  return y.head(y.size() - 1).squaredNorm();
+}
+
+Vector SvmProblem::Subgradient(const Eigen::Ref<const Vector>& y) const {
+  Vector g = 2.0 * y;
+  g[g.size() - 1] = 0.0;
+  return g;
+}
+
+absl::StatusOr<SvmData> LoadIrisSetosaVersicolor(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the Iris data"));
+  std::string line;
+  std::getline(in, line);  // header: 150,4,setosa,versicolor,virginica
+  std::vector<std::array<double, 4>> rows;
+  std::vector<double> labels;
+  int line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    std::array<double, 4> a{};
+    int cls = -1;
+    bool ok = f.size() == 5 && absl::SimpleAtoi(f[4], &cls);
+    for (int k = 0; ok && k < 4; ++k) ok = absl::SimpleAtod(f[k], &a[k]);
+    if (!ok) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected 4 numbers and a class"));
+    if (cls == 0 || cls == 1) {
+      rows.push_back(a);
+      labels.push_back(cls == 0 ? 1.0 : -1.0);
+    }
+  }
+  if (rows.size() != 100) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected 100 setosa and versicolor rows, found ", rows.size()));
+  }
+  SvmData d{.name = "iris setosa/versicolor"};
+  d.points.resize(100, 4);
+  d.labels.resize(100);
+  for (Eigen::Index i = 0; i < 100; ++i) {
+    for (Eigen::Index k = 0; k < 4; ++k) d.points(i, k) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
+    d.labels[i] = labels[static_cast<std::size_t>(i)];
+  }
+  return d;
+}
+
+double SvmKktResidual(const SvmData& data, const Vector& y, const Vector& alpha) {
+  const Eigen::Index n = data.points.cols();
+  const Vector s = y.head(n);
+  const double r = y[n];
+  Vector weighted = Vector::Zero(n);
+  double balance = 0.0, worst = 0.0;
+  for (Eigen::Index i = 0; i < data.points.rows(); ++i) {
+    weighted += alpha[i] * data.labels[i] * data.points.row(i).transpose();
+    balance += alpha[i] * data.labels[i];
+    const double margin = data.labels[i] * (data.points.row(i).dot(s) - r) - 1.0;
+    worst = std::max({worst, -margin, std::abs(alpha[i] * margin), -alpha[i]});
+  }
+  return std::max({worst, (2.0 * s - weighted).norm(), std::abs(balance)});
+}
+
+absl::StatusOr<Vector> SolveSvmCentralized(const SvmData& data) {
+  SvmProblem all(data.points, data.labels);
+  const double c = 1.0;
+  Vector y = Vector::Zero(data.points.cols() + 1), y_prev;
+  for (int it = 0; it < 200000; ++it) {
+    y_prev = y;
+    all.Solve(-c * y_prev, c, y);  // argmin ||s||^2 + (c/2)||y - y_prev||^2 over Gy >= 1
+    if ((y - y_prev).norm() <= 1e-13 * (1.0 + y.norm())) {
+      const double kkt = SvmKktResidual(data, y, all.alpha());
+      if (kkt > 1e-8) {
+        return absl::InternalError(absl::StrCat("svm: centralized solution has KKT residual ", kkt,
+                                                " (data not linearly separable?)"));
+      }
+      return y;
+    }
+  }
+  return absl::InternalError("svm: centralized proximal point method did not settle");
+}
+
+absl::StatusOr<std::unique_ptr<SvmInstance>> SvmInstance::Create(SvmData data, const Topology& topology,
+                                                                  std::uint64_t seed) {
+  const auto P = static_cast<Eigen::Index>(topology.size());
+  const Eigen::Index m = data.points.rows();
+  if (m < P) return absl::InvalidArgumentError(absl::StrCat("svm: ", m, " points cannot be split over ", P, " nodes"));
+  absl::StatusOr<Vector> solution = SolveSvmCentralized(data);
+  if (!solution.ok()) return solution.status();
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(m));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(seed);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
+  auto inst = std::unique_ptr<SvmInstance>(new SvmInstance());
+  std::size_t next = 0;
+  for (Eigen::Index p = 0; p < P; ++p) {
+    const Eigen::Index count = m / P + (p < m % P ? 1 : 0);
+    auto& rows = inst->rows_[topology.nodes()[static_cast<std::size_t>(p)].id];
+    for (Eigen::Index k = 0; k < count; ++k) rows.push_back(order[next++]);
+  }
+  inst->data_ = std::move(data);
+  inst->solution_ = *std::move(solution);
+  return inst;
+}
+
+std::unique_ptr<LocalProblem> SvmInstance::MakeLocal(NodeId id) const {
+  const std::vector<Eigen::Index>& rows = rows_.at(id);
+  Eigen::MatrixXd points(static_cast<Eigen::Index>(rows.size()), data_.points.cols());
+  Vector labels(static_cast<Eigen::Index>(rows.size()));
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    points.row(static_cast<Eigen::Index>(k)) = data_.points.row(rows[k]);
+    labels[static_cast<Eigen::Index>(k)] = data_.labels[rows[k]];
+  }
+  return std::make_unique<SvmProblem>(std::move(points), std::move(labels));
+}
+
+}  // namespace dadmm
