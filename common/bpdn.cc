@@ -132,20 +132,30 @@ BpdnData MakeDctBpdn(std::uint64_t seed, Eigen::Index m, Eigen::Index n) {
   return d;
 }
 
-absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data) {
-  const Eigen::MatrixXd& A = data.A;
-  const Vector& b = data.b;
-  const double beta = data.beta;
-  // L = 2 ||A||_2^2, by power iteration on A'A (then 1% margin).
+double SquaredSpectralNorm(const Eigen::MatrixXd& A) {
+  // Power iteration on A'A.
   Vector u = Vector::Ones(A.cols()).normalized();
   double sigma2 = 0.0;
   for (int i = 0; i < 200; ++i) {
     Vector w = A.transpose() * (A * u);
     sigma2 = w.norm();
+    if (sigma2 == 0.0) return 0.0;
     u = w / sigma2;
   }
-  const double L = 2.0 * sigma2 * 1.01;
-  Vector x = Vector::Zero(A.cols()), x_prev = x, y = x, grad;
+  return sigma2;
+}
+
+absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data) {
+  return SolveL1Penalized(data.A, data.b, data.beta, Vector::Zero(data.A.cols()), SquaredSpectralNorm(data.A));
+}
+
+absl::StatusOr<Vector> SolveL1Penalized(const Eigen::MatrixXd& A, const Vector& b, double beta, Vector x,
+                                        double squared_norm) {
+  const double L = 2.0 * squared_norm * 1.01;  // Lipschitz constant of the gradient, with a 1% margin
+  if (x.size() != A.cols()) x = Vector::Zero(A.cols());
+  // x = 0 is the solution iff ||2 A'b||_inf <= beta (no support to polish on).
+  if ((2.0 * A.transpose() * b).lpNorm<Eigen::Infinity>() <= beta) return Vector::Zero(A.cols());
+  Vector x_prev = x, y = x, grad;
   double t = 1.0;
   auto kkt = [&](const Vector& z) { return L1OptimalityResidual(2.0 * A.transpose() * (A * z - b), z, beta); };
   int stable = 0;
@@ -183,8 +193,8 @@ absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data) {
     }
     if (signs_hold && kkt(polished) <= 1e-9 * beta) return polished;
   }
-  return absl::InternalError(absl::StrCat("bpdn: centralized solver did not converge on ", data.name,
-                                          " (KKT residual ", kkt(x), ")"));
+  return absl::InternalError(absl::StrCat("bpdn: centralized solver did not converge (beta ", beta,
+                                          ", KKT residual ", kkt(x), ")"));
 }
 
 absl::StatusOr<std::unique_ptr<BpdnInstance>> BpdnInstance::Create(BpdnData data, const Topology& topology) {

@@ -66,6 +66,11 @@ BpdnData MakeDctBpdn(std::uint64_t seed, Eigen::Index m = 200, Eigen::Index n = 
 // reduced problem on the support solved exactly; accepted only when its KKT residual is below
 // 1e-9 beta. Fails otherwise.
 absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data);
+// The same for any A, b, beta, from the start x, given ||A||_2^2.
+absl::StatusOr<Vector> SolveL1Penalized(const Eigen::MatrixXd& A, const Vector& b, double beta, Vector x,
+                                        double squared_norm);
+// ||A||_2^2 by power iteration.
+double SquaredSpectralNorm(const Eigen::MatrixXd& A);
 
 class BpdnInstance final : public ProblemInstance {
  public:
@@ -75,6 +80,7 @@ class BpdnInstance final : public ProblemInstance {
   Eigen::Index dimension() const override { return data_.A.cols(); }
   std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override;
   const Vector& solution() const override { return solution_; }
+  ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
   const BpdnData& data() const { return data_; }
 
  private:

@@ -51,6 +51,7 @@ class ConsensusInstance final : public ProblemInstance {
     return std::make_unique<ConsensusProblem>(thetas_.at(id));
   }
   const Vector& solution() const override { return solution_; }
+  ErrorMeasure error_measure() const override { return DistanceTo(solution_, thetas_.size()); }
   const std::map<NodeId, Vector>& thetas() const { return thetas_; }
 
  private:

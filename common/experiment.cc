@@ -18,7 +18,7 @@ absl::StatusOr<RunOutcome> RunExperiment(const Topology& topology, const Colouri
   }
   SimulatorOptions options{.delivery = spec.delivery,
                            .seed = spec.delivery_seed,
-                           .x_star = instance.solution(),
+                           .error = instance.error_measure(),
                            .tolerance = spec.tolerance};
   absl::StatusOr<SimulationResult> r = Simulate(topology, programs, options);
   if (!r.ok()) return r.status();
@@ -30,7 +30,7 @@ absl::StatusOr<RunOutcome> RunExperiment(const Topology& topology, const Colouri
                  .errors = std::move(r->errors)};
   std::vector<Vector> xs;
   for (const SimulatedNode& n : r->nodes) xs.push_back(n.x);
-  out.final_error = RelativeError(xs, instance.solution());
+  out.final_error = instance.error_measure()(xs);
   return out;
 }
 

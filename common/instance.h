@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/problem.h"
+#include "common/simulator.h"
 #include "common/topology.h"
 
 namespace dadmm {
@@ -18,8 +19,12 @@ class ProblemInstance {
   virtual Eigen::Index dimension() const = 0;
   // Node `id`'s private problem (f_p, X_p).
   virtual std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const = 0;
-  // The solution of (1), from a centralized solver.
+  // The solution of the original problem, from a centralized solver: for most problems the x* of (1)
+  // that every node's estimate approaches; for LASSO (a dual method) the primal x* of (20).
   virtual const Vector& solution() const = 0;
+  // The error of the nodes' estimates (in topology order), seed 000 §V: by default the relative
+  // distance of every estimate to solution().
+  virtual ErrorMeasure error_measure() const = 0;
 };
 
 }  // namespace dadmm

@@ -4,12 +4,13 @@
 #include "absl/strings/str_join.h"
 #include "common/bpdn.h"
 #include "common/consensus.h"
+#include "common/lasso.h"
 #include "common/svm.h"
 
 namespace dadmm {
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "svm-iris"};
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "lasso-gaussian", "lasso-dct", "svm-iris"};
   return names;
 }
 
@@ -22,6 +23,12 @@ absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string&
   if (name == "bpdn-gaussian" || name == "bpdn-dct") {
     BpdnData data = name == "bpdn-gaussian" ? MakeGaussianBpdn(seed) : MakeDctBpdn(seed);
     absl::StatusOr<std::unique_ptr<BpdnInstance>> inst = BpdnInstance::Create(std::move(data), topology);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  if (name == "lasso-gaussian" || name == "lasso-dct") {
+    LassoData data = name == "lasso-gaussian" ? MakeGaussianLasso(seed) : MakeDctLasso(seed);
+    absl::StatusOr<std::unique_ptr<LassoInstance>> inst = LassoInstance::Create(std::move(data), topology);
     if (!inst.ok()) return inst.status();
     return std::unique_ptr<ProblemInstance>(*std::move(inst));
   }

@@ -14,6 +14,7 @@ namespace dadmm {
 // "consensus"     theta_p ~ N(10, 100^2) (n = `dimension`), seeded
 // "bpdn-gaussian" BPDN (21) on a 600 x 2560 Gaussian matrix (like Sparco 7), beta = 1
 // "bpdn-dct"      BPDN (21) on a 200 x 1000 partial DCT (like Sparco 902), beta = 0.3
+// "lasso-gaussian", "lasso-dct"  LASSO (20) on the same data, sigma = 0.5 / 0.1, column partition
 // "svm-iris"      SVM (27) on Iris setosa vs versicolor (100 points, 4 features)
 // `data_dir` holds deploy/data (for svm-iris).
 absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string& name, const Topology& topology,

@@ -42,9 +42,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
       return absl::InvalidArgumentError(absl::StrCat("simulator: no program for node ", topology.nodes()[i].id));
     }
   }
-  const bool measure = options.x_star.has_value();
+  const bool measure = options.error.has_value();
   const bool stop_on_tolerance = measure && options.tolerance > 0.0;
-  const double x_star_norm = measure ? options.x_star->norm() : 0.0;
 
   // Directed edges: node i's out-edges are out_begin[i] .. out_begin[i + 1], in neighbour-id order.
   std::vector<std::uint32_t> out_begin(P + 1, 0), edge_from, edge_to;
@@ -97,14 +96,14 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     }
     const std::uint64_t k = ++last_step[i];
     StepRecord& r = steps_in_progress[k];
-    r.squared_error += (p.x() - *options.x_star).squaredNorm();
+    r.squared_error += options.error->squared_error(i, p.x());
     if (stop_on_tolerance) {
       if (r.x.empty()) r.x.resize(P);
       r.x[i] = p.x();
     }
     if (++r.reported == P) {
       // Steps complete in order: a node reports step k only after reporting k - 1.
-      const double error = std::sqrt(r.squared_error) / (std::sqrt(static_cast<double>(P)) * x_star_norm);
+      const double error = std::sqrt(r.squared_error) / options.error->scale;
       result.errors.push_back(error);
       if (stop_on_tolerance && error <= options.tolerance && !stop_step) {
         stop_step = k;
@@ -174,6 +173,20 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     }
   }
   return result;
+}
+
+double ErrorMeasure::operator()(const std::vector<Vector>& estimates) const {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < estimates.size(); ++i) sum += squared_error(i, estimates[i]);
+  return std::sqrt(sum) / scale;
+}
+
+ErrorMeasure DistanceTo(Vector x_star, std::size_t num_nodes) {
+  const double scale = std::sqrt(static_cast<double>(num_nodes)) * x_star.norm();
+  return ErrorMeasure{.squared_error = [x_star = std::move(x_star)](std::size_t, const Vector& x) {
+                        return (x - x_star).squaredNorm();
+                      },
+                      .scale = scale};
 }
 
 double RelativeError(const std::vector<Vector>& estimates, const Vector& x_star) {

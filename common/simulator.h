@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,12 +24,25 @@ namespace dadmm {
 
 enum class Delivery { kFifo, kShuffled };
 
+// How far a network's estimates are from the solution: after a step, with x_i node i's estimate (nodes
+// in topology order), the error is sqrt(sum_i squared_error(i, x_i)) / scale. The paper's relative
+// error (DistanceTo) is one; LASSO measures the primal blocks each node recovers from its dual estimate.
+struct ErrorMeasure {
+  std::function<double(std::size_t node_index, const Vector& x)> squared_error;
+  double scale = 1.0;
+
+  double operator()(const std::vector<Vector>& estimates) const;
+};
+
+// ||x - 1 (x) x*|| / (sqrt(P) ||x*||), seed 000 §V.
+ErrorMeasure DistanceTo(Vector x_star, std::size_t num_nodes);
+
 struct SimulatorOptions {
   Delivery delivery = Delivery::kFifo;
   std::uint64_t seed = 1;  // for kShuffled
-  // The solution, to measure the relative error after every step (empty: not measured).
-  std::optional<Vector> x_star;
-  // With x_star: stop at the first step whose relative error is <= tolerance (0: never).
+  // To measure the error after every step (empty: not measured).
+  std::optional<ErrorMeasure> error;
+  // With error: stop at the first step whose relative error is <= tolerance (0: never).
   double tolerance = 0.0;
 };
 
@@ -49,7 +63,7 @@ struct SimulationResult {
   // 2E x steps for the single-looped algorithms.
   std::uint64_t messages = 0;
   std::uint64_t payload_bytes = 0;
-  // With x_star: errors[k - 1] is the relative error after k steps.
+  // With an error measure: errors[k - 1] is the error after k steps.
   std::vector<double> errors;
 };
 

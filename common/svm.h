@@ -68,6 +68,7 @@ class SvmInstance final : public ProblemInstance {
   Eigen::Index dimension() const override { return data_.points.cols() + 1; }
   std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override;
   const Vector& solution() const override { return solution_; }
+  ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
 
  private:
   SvmData data_;

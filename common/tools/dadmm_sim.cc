@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes
 ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nodes and --net_seed.");
 ABSL_FLAG(int64_t, nodes, 50, "Nodes of the --table2 network.");
 ABSL_FLAG(uint64_t, net_seed, 1, "Seed of the --table2 network.");
-ABSL_FLAG(std::string, problem, "consensus", "consensus, bpdn-gaussian, bpdn-dct or svm-iris.");
+ABSL_FLAG(std::string, problem, "consensus", "consensus, bpdn-gaussian, bpdn-dct, lasso-gaussian, lasso-dct or svm-iris.");
 ABSL_FLAG(std::string, algorithm, "d-admm", "d-admm, algorithm3, subgradient or averaging (consensus only).");
 ABSL_FLAG(std::string, data_dir, "",
           "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
