@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -30,7 +31,8 @@ absl::StatusOr<RunOutcome> RunExperiment(const Topology& topology, const Colouri
                  .errors = std::move(r->errors)};
   std::vector<Vector> xs;
   for (const SimulatedNode& n : r->nodes) xs.push_back(n.x);
-  out.final_error = instance.error_measure()(xs);
+  out.diverged = r->diverged;
+  out.final_error = r->diverged ? std::numeric_limits<double>::infinity() : instance.error_measure()(xs);
   return out;
 }
 

@@ -26,6 +26,7 @@ struct RunOutcome {
   double rho = 0.0;
   std::uint64_t steps = 0;       // communication steps run
   bool reached = false;          // the tolerance was reached within the maximum
+  bool diverged = false;         // an estimate became non-finite (final_error is then infinite)
   std::uint64_t messages = 0;    // within those steps (2E x steps)
   std::uint64_t payload_bytes = 0;
   double final_error = 0.0;

@@ -68,6 +68,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   std::vector<std::uint64_t> last_step(P, 0);
   SimulationResult result;
   std::optional<std::uint64_t> stop_step;
+  std::optional<std::uint64_t> diverged_step;
   std::vector<Vector> final_x;
 
   std::vector<Broadcast> out;
@@ -89,6 +90,11 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     }
     out.clear();
     const NodeProgram& p = *program[i];
+    // A program whose estimate is no longer finite has diverged (a step size too large): the run ends.
+    if (!diverged_step && !p.x().allFinite()) {
+      diverged_step = std::max<std::uint64_t>(p.estimate_step(), 1);
+      return absl::OkStatus();
+    }
     if (!measure || p.estimate_step() == last_step[i]) return absl::OkStatus();
     if (p.estimate_step() != last_step[i] + 1) {
       return absl::InternalError(absl::StrCat("simulator: node ", from, " jumped from step ", last_step[i], " to ",
@@ -114,11 +120,11 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     return absl::OkStatus();
   };
 
-  for (std::size_t i = 0; i < P && !stop_step; ++i) {
+  for (std::size_t i = 0; i < P && !stop_step && !diverged_step; ++i) {
     program[i]->Start(out);
     if (absl::Status s = after_call(i); !s.ok()) return s;
   }
-  while (!stop_step && (!fifo.empty() || !pool.empty())) {
+  while (!stop_step && !diverged_step && (!fifo.empty() || !pool.empty())) {
     Message m;
     if (options.delivery == Delivery::kFifo) {
       m = std::move(fifo.front());
@@ -147,7 +153,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   std::uint64_t max_steps = 0;
   for (std::size_t i = 0; i < P; ++i) {
     const NodeProgram& p = *program[i];
-    if (!stop_step && !p.done()) {
+    if (!stop_step && !diverged_step && !p.done()) {
       stalled.push_back(
           absl::StrCat(topology.nodes()[i].id, " (waits for ", absl::StrJoin(p.awaited(), ","), ")"));
     }
@@ -161,7 +167,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     return absl::InternalError(absl::StrCat("simulator: deadlock, no message in flight and nodes still running: ",
                                             absl::StrJoin(stalled, "; ")));
   }
-  result.steps = stop_step.value_or(max_steps);
+  result.steps = diverged_step ? *diverged_step : stop_step.value_or(max_steps);
+  result.diverged = diverged_step.has_value();
   result.reached_tolerance = stop_step.has_value();
   if (result.errors.size() > result.steps) result.errors.resize(result.steps);
   const std::uint64_t first = program[0]->first_label();

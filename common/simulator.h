@@ -59,6 +59,8 @@ struct SimulationResult {
   // reached.
   std::uint64_t steps = 0;
   bool reached_tolerance = false;
+  // Some program's estimate stopped being finite (at step `steps`); the run was ended there.
+  bool diverged = false;
   // Messages (each copy to each neighbour counts) and their payload bytes within those steps:
   // 2E x steps for the single-looped algorithms.
   std::uint64_t messages = 0;

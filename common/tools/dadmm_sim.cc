@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/algorithms.h"
@@ -40,7 +41,6 @@ ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps st
 ABSL_FLAG(int64_t, max_steps, 0, "Maximum communication steps (default 1000; 10000 for svm-iris).");
 ABSL_FLAG(std::string, delivery, "fifo", "Message delivery order: fifo or shuffled.");
 ABSL_FLAG(std::string, errors_csv, "", "Write the relative error after every step (step,error) to this file.");
-ABSL_FLAG(bool, per_node, false, "Print every node's estimate (first entry) and counters.");
 
 namespace {
 
@@ -52,7 +52,7 @@ int Fail(absl::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  dadmm::SetUsage(
       "runs one algorithm on one problem over a whole network in one process, until the relative error\n"
       "||x^k - 1 x*|| / (sqrt(P) ||x*||) reaches --tol or --max_steps, and prints the communication steps,\n"
       "messages and bytes (Mota et al., D-ADMM, section V).\n\n"
@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
     if (!grid.ok()) return Fail(grid.status().message());
     for (const dadmm::RunOutcome& r : grid->runs) {
       std::cout << absl::StrFormat("  rho %-8g %s after %d steps (error %.3e)\n", r.rho,
-                                   r.reached ? "reached" : "not reached", r.steps, r.final_error);
+                                   r.reached ? "reached" : (r.diverged ? "diverged" : "not reached"), r.steps,
+                                   r.final_error);
     }
     best = grid->best;
   } else {

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/colouring.h"
@@ -29,7 +30,7 @@ int Fail(absl::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  dadmm::SetUsage(
       "writes a topology file for a network model of Mota et al., Table I.\n\n"
       "  dadmm-topogen --table2=6 --nodes=50 --seed=1 --out=geometric50.yaml\n"
       "  dadmm-topogen --model=erdos-renyi --nodes=20 --p=0.3 --host=10.0.0.1 --base_port=7000\n\n"

@@ -1,0 +1,302 @@
+// dadmm-sweep: the experiments of seed 000, §V (Figs. 3-7), in the simulator: every algorithm at the
+// best rho of the paper's grid on every network, written as CSV and Markdown tables.
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/algorithms.h"
+#include "common/colouring.h"
+#include "common/experiment.h"
+#include "common/generators.h"
+#include "common/instances.h"
+#include "common/tools/usage.h"
+
+ABSL_FLAG(std::string, experiment, "", "fig3, fig4, fig5, fig6, fig7, or a comma-separated list of them.");
+ABSL_FLAG(std::string, out, "results", "Directory for <experiment>.csv, <experiment>_grid.csv and <experiment>.md.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the networks and of the problem data.");
+ABSL_FLAG(std::string, networks, "1,2,3,4,5,6,7", "Table II network numbers to run.");
+ABSL_FLAG(std::string, sizes, "", "fig4 only: network sizes to run (default: all of Table II's).");
+ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
+
+namespace {
+
+using dadmm::Algorithm;
+
+int Fail(absl::string_view message) {
+  std::cerr << "dadmm-sweep: " << message << std::endl;
+  return 1;
+}
+
+struct Experiment {
+  std::string name;
+  std::string title;
+  std::vector<std::string> problems;
+  std::vector<std::size_t> sizes;
+  std::vector<Algorithm> algorithms;
+  std::uint64_t max_steps = 1000;
+  double tolerance = 1e-4;
+  int curves_network = 0;  // write the error along the steps for this network (Fig. 3(b))
+};
+
+std::vector<Experiment> AllExperiments() {
+  const std::vector<Algorithm> two = {Algorithm::kDadmm, Algorithm::kAlgorithm3};
+  return {
+      {.name = "fig3",
+       .title = "Fig. 3: consensus, all algorithms, 50-node networks",
+       .problems = {"consensus"},
+       .sizes = {50},
+       .algorithms = {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kSubgradient, Algorithm::kAveraging},
+       .curves_network = 3},
+      {.name = "fig4",
+       .title = "Fig. 4: consensus, D-ADMM, Algorithm 3 and [26] on all networks of Table II",
+       .problems = {"consensus"},
+       .sizes = dadmm::TableIISizes(),
+       .algorithms = {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kAveraging}},
+      {.name = "fig5",
+       .title = "Fig. 5: BPDN (a) Gaussian 600x2560 like Sparco 7, (b) partial DCT 200x1000 like Sparco 902; 50 nodes",
+       .problems = {"bpdn-gaussian", "bpdn-dct"},
+       .sizes = {50},
+       .algorithms = two},
+      {.name = "fig6",
+       .title = "Fig. 6: LASSO (20), column partition, same data, sigma 0.5 / 0.1, delta 1e-3; 10 nodes; tolerance 1e-3",
+       .problems = {"lasso-gaussian", "lasso-dct"},
+       .sizes = {10},
+       .algorithms = two,
+       .tolerance = 1e-3},
+      {.name = "fig7",
+       .title = "Fig. 7: SVM on Iris setosa/versicolor, 50 nodes, at most 1e4 steps",
+       .problems = {"svm-iris"},
+       .sizes = {50},
+       .algorithms = two,
+       .max_steps = 10000},
+  };
+}
+
+struct Row {
+  std::string problem;
+  int network = 0;
+  std::string model;
+  std::size_t nodes = 0, edges = 0;
+  std::uint32_t colours = 0;
+  Algorithm algorithm = Algorithm::kDadmm;
+  dadmm::RunOutcome best;
+  double seconds = 0.0;
+};
+
+double PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+std::string Cell(const dadmm::RunOutcome& r, std::uint64_t max_steps, bool has_rho) {
+  if (r.diverged) return absl::StrFormat("diverged (rho %g)", r.rho);
+  if (!r.reached) return absl::StrFormat("> %d (error %.1e)", max_steps, r.final_error);
+  return has_rho ? absl::StrFormat("%d (rho %g)", r.steps, r.rho) : absl::StrCat(r.steps);
+}
+
+void WriteMarkdown(const Experiment& e, const std::vector<Row>& rows, const std::string& path, std::uint64_t seed,
+                   absl::Duration elapsed) {
+  std::ofstream md(path);
+  md << "# " << e.title << "\n\n";
+  md << absl::StrFormat(
+      "Communication steps to a relative error of %g (at most %d steps); for every algorithm with a parameter "
+      "(rho; the step scale of the subgradient method) the best of {1e-4, ..., 1e2}, shown with it. Seed %d. "
+      "Made by `dadmm-sweep --experiment=%s --seed=%d` in %s (peak memory %.0f MiB).\n\n",
+      e.tolerance, e.max_steps, seed, e.name, seed, absl::FormatDuration(absl::Trunc(elapsed, absl::Seconds(1))),
+      PeakRssMiB());
+  std::vector<std::string> header = {"problem", "network", "model", "P", "avg degree", "colours"};
+  for (Algorithm a : e.algorithms) header.push_back(dadmm::AlgorithmName(a));
+  md << "| " << absl::StrJoin(header, " | ") << " |\n|";
+  for (std::size_t i = 0; i < header.size(); ++i) md << " --- |";
+  md << "\n";
+  // One line per (problem, size, network), algorithms side by side.
+  std::map<std::tuple<std::string, std::size_t, int>, std::map<Algorithm, const Row*>> lines;
+  for (const Row& r : rows) lines[{r.problem, r.nodes, r.network}][r.algorithm] = &r;
+  for (const auto& [key, by_algorithm] : lines) {
+    const Row& any = *by_algorithm.begin()->second;
+    std::vector<std::string> cells = {any.problem, absl::StrCat(any.network), any.model, absl::StrCat(any.nodes),
+                                      absl::StrFormat("%.1f", 2.0 * static_cast<double>(any.edges) / static_cast<double>(any.nodes)), absl::StrCat(any.colours)};
+    for (Algorithm a : e.algorithms) {
+      auto it = by_algorithm.find(a);
+      cells.push_back(it == by_algorithm.end() ? "" : Cell(it->second->best, e.max_steps, dadmm::HasRho(a)));
+    }
+    md << "| " << absl::StrJoin(cells, " | ") << " |\n";
+  }
+}
+
+absl::StatusOr<std::vector<int>> ParseInts(const std::string& list, const std::string& flag) {
+  std::vector<int> out;
+  for (absl::string_view s : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (!absl::SimpleAtoi(s, &v) || v < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", s, "' is not a positive integer"));
+    }
+    out.push_back(v);
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is empty"));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dadmm::SetUsage(
+      "dadmm-sweep: regenerates the experiments of Mota et al., D-ADMM, section V, in the simulator:\n"
+      "  fig3  consensus, D-ADMM, Algorithm 3, subgradient (14), averaging [26], 50-node networks\n"
+      "        (and the error along the steps on network 3, Fig. 3(b))\n"
+      "  fig4  consensus, D-ADMM, Algorithm 3, averaging, all 56 networks of Table II (10 to 2000 nodes)\n"
+      "  fig5  BPDN on both datasets, D-ADMM and Algorithm 3, 50-node networks\n"
+      "  fig6  LASSO on both datasets, 10-node networks (tolerance 1e-3)\n"
+      "  fig7  SVM on Iris, 50-node networks (at most 1e4 steps)\n"
+      "Every point is the best rho of {1e-4, ..., 1e2}. Writes OUT/<fig>.csv (best runs), OUT/<fig>_grid.csv\n"
+      "(every rho), OUT/<fig>.md (tables); prints a progress line per run.\n\n"
+      "  dadmm-sweep --experiment=fig3,fig5,fig6,fig7 --out=results/seed1\n"
+      "  dadmm-sweep --experiment=fig4 --sizes=10,50,100 --out=/tmp/fig4");
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
+
+  std::vector<Experiment> chosen;
+  const std::vector<Experiment> all = AllExperiments();
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_experiment), ',', absl::SkipEmpty())) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const Experiment& e) { return e.name == name; });
+    if (it == all.end()) return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7)"));
+    chosen.push_back(*it);
+  }
+  if (chosen.empty()) return Fail("give --experiment (see --help)");
+  absl::StatusOr<std::vector<int>> networks = ParseInts(absl::GetFlag(FLAGS_networks), "networks");
+  if (!networks.ok()) return Fail(networks.status().message());
+  for (int n : *networks) {
+    if (n > 7) return Fail(absl::StrCat("--networks: ", n, " is not a network of Table II (1..7)"));
+  }
+  std::optional<std::vector<std::size_t>> sizes;
+  if (!absl::GetFlag(FLAGS_sizes).empty()) {
+    absl::StatusOr<std::vector<int>> s = ParseInts(absl::GetFlag(FLAGS_sizes), "sizes");
+    if (!s.ok()) return Fail(s.status().message());
+    sizes.emplace(s->begin(), s->end());
+  }
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return Fail(absl::StrCat(out_dir, ": ", ec.message()));
+  const std::uint64_t seed = absl::GetFlag(FLAGS_seed);
+
+  for (Experiment& e : chosen) {
+    if (sizes && e.name == "fig4") e.sizes = *sizes;
+    const absl::Time start = absl::Now();
+    const std::string csv_path = absl::StrCat(out_dir, "/", e.name, ".csv");
+    std::ofstream csv(csv_path), grid_csv(absl::StrCat(out_dir, "/", e.name, "_grid.csv"));
+    if (!csv || !grid_csv) return Fail(absl::StrCat(out_dir, ": cannot write"));
+    const std::string columns = "problem,network,model,nodes,edges,colours,algorithm,rho,steps,reached,final_error,messages,payload_bytes";
+    csv << columns << ",seconds\n";
+    grid_csv << columns << "\n";
+    std::vector<Row> rows;
+    std::map<Algorithm, std::vector<double>> curves;
+    const std::size_t total = e.problems.size() * e.sizes.size() * networks->size() * e.algorithms.size();
+    std::size_t done = 0;
+    for (const std::string& problem : e.problems) {
+      for (std::size_t nodes : e.sizes) {
+        for (int number : *networks) {
+          absl::StatusOr<dadmm::NetworkSpec> spec = dadmm::TableIISpec(number, nodes, seed);
+          if (!spec.ok()) return Fail(spec.status().message());
+          absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
+          if (!net.ok()) return Fail(net.status().message());
+          const dadmm::Topology& topology = net->topology;
+          absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance =
+              dadmm::MakeInstance(problem, topology, seed, absl::GetFlag(FLAGS_datasets));
+          if (!instance.ok()) return Fail(instance.status().message());
+          const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(topology);
+          for (Algorithm a : e.algorithms) {
+            const absl::Time run_start = absl::Now();
+            dadmm::RunSpec run{.settings = {.algorithm = a, .rho = 1.0, .max_iterations = e.max_steps},
+                               .tolerance = e.tolerance};
+            std::vector<dadmm::RunOutcome> tried;
+            dadmm::RunOutcome best;
+            if (dadmm::HasRho(a)) {
+              absl::StatusOr<dadmm::GridOutcome> g =
+                  dadmm::RunRhoGrid(topology, colouring, **instance, run, dadmm::PaperRhoGrid());
+              if (!g.ok()) return Fail(g.status().message());
+              best = g->best;
+              tried = g->runs;
+            } else {
+              absl::StatusOr<dadmm::RunOutcome> r = dadmm::RunExperiment(topology, colouring, **instance, run);
+              if (!r.ok()) return Fail(r.status().message());
+              best = *r;
+              tried = {*r};
+            }
+            const double seconds = absl::ToDoubleSeconds(absl::Now() - run_start);
+            Row row{.problem = problem,
+                    .network = number,
+                    .model = dadmm::ModelName(spec->model),
+                    .nodes = topology.size(),
+                    .edges = topology.num_edges(),
+                    .colours = dadmm::NumColours(colouring),
+                    .algorithm = a,
+                    .best = best,
+                    .seconds = seconds};
+            auto line = [&](const dadmm::RunOutcome& r) {
+              return absl::StrFormat("%s,%d,%s,%d,%d,%d,%s,%g,%d,%d,%.6e,%d,%d", problem, number, row.model, row.nodes,
+                                     row.edges, row.colours, dadmm::AlgorithmName(a), r.rho, r.steps, r.reached ? 1 : 0,
+                                     r.final_error, r.messages, r.payload_bytes);
+            };
+            csv << line(best) << absl::StrFormat(",%.3f\n", seconds) << std::flush;
+            for (const dadmm::RunOutcome& r : tried) grid_csv << line(r) << "\n";
+            grid_csv.flush();
+            if (number == e.curves_network) curves[a] = best.errors;
+            row.best.errors.clear();
+            rows.push_back(std::move(row));
+            ++done;
+            std::cerr << absl::StrFormat("[%s %d/%d] %s network %d (%s, P=%d, E=%d): %-11s %s  %.1f s, elapsed %s, peak %.0f MiB\n",
+                                         e.name, done, total, problem, number, rows.back().model, topology.size(),
+                                         topology.num_edges(), dadmm::AlgorithmName(a),
+                                         Cell(best, e.max_steps, dadmm::HasRho(a)), seconds,
+                                         absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
+                                         PeakRssMiB());
+          }
+        }
+      }
+    }
+    if (!curves.empty()) {
+      std::ofstream c(absl::StrCat(out_dir, "/", e.name, "_errors_network", e.curves_network, ".csv"));
+      c << "step";
+      std::size_t longest = 0;
+      for (const auto& [a, errors] : curves) {
+        c << "," << dadmm::AlgorithmName(a);
+        longest = std::max(longest, errors.size());
+      }
+      c << "\n";
+      for (std::size_t k = 0; k < longest; ++k) {
+        c << k + 1;
+        for (const auto& [a, errors] : curves) {
+          c << ",";
+          if (k < errors.size()) c << absl::StrFormat("%.6e", errors[k]);
+        }
+        c << "\n";
+      }
+    }
+    const absl::Duration elapsed = absl::Now() - start;
+    WriteMarkdown(e, rows, absl::StrCat(out_dir, "/", e.name, ".md"), seed, elapsed);
+    std::cout << absl::StrFormat("%s: %d runs in %s, peak memory %.0f MiB; wrote %s/%s.{csv,md}\n", e.name, rows.size(),
+                                 absl::FormatDuration(absl::Trunc(elapsed, absl::Seconds(1))), PeakRssMiB(), out_dir,
+                                 e.name);
+  }
+  return 0;
+}
