@@ -44,6 +44,15 @@ class NodeCounters {
     ++c.messages_received;
     c.payload_bytes_received += payload_bytes;
   }
+  // Adds counts for the k-th neighbour given at construction (the simulator counts per edge).
+  void AddSentToIndex(std::size_t k, std::uint64_t messages, std::uint64_t payload_bytes) {
+    per_neighbour_[k].second.messages_sent += messages;
+    per_neighbour_[k].second.payload_bytes_sent += payload_bytes;
+  }
+  void AddReceivedFromIndex(std::size_t k, std::uint64_t messages, std::uint64_t payload_bytes) {
+    per_neighbour_[k].second.messages_received += messages;
+    per_neighbour_[k].second.payload_bytes_received += payload_bytes;
+  }
   // (neighbour, counters), sorted by neighbour id.
   const std::vector<std::pair<NodeId, LinkCounters>>& per_neighbour() const { return per_neighbour_; }
   // j's counters (zero if nothing was exchanged with j).

@@ -1,5 +1,6 @@
 #include "common/simulator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 
@@ -55,10 +56,18 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
       edge_to.push_back(static_cast<std::uint32_t>(topology.IndexOf(j)));
     }
   }
+  // For edge e = (i -> j): i's position among j's neighbours (where j counts what it receives).
+  std::vector<std::uint32_t> position_at_receiver(edge_from.size());
+  for (std::size_t e = 0; e < edge_from.size(); ++e) {
+    const std::vector<NodeId>& of_receiver = topology.neighbours(topology.nodes()[edge_to[e]].id);
+    const NodeId sender = topology.nodes()[edge_from[e]].id;
+    position_at_receiver[e] = static_cast<std::uint32_t>(
+        std::lower_bound(of_receiver.begin(), of_receiver.end(), sender) - of_receiver.begin());
+  }
   std::vector<std::uint32_t> edge_sent(edge_from.size(), 0), edge_delivered(edge_from.size(), 0);
-  std::vector<NodeCounters> counters;
-  counters.reserve(P);
-  for (const NodeSpec& n : topology.nodes()) counters.emplace_back(topology.neighbours(n.id));
+  // Bytes sent / delivered per directed edge; turned into each node's counters at the end (counting
+  // into the receivers' counters per message would touch scattered memory for every delivery).
+  std::vector<std::uint64_t> edge_bytes_sent(edge_from.size(), 0), edge_bytes_delivered(edge_from.size(), 0);
 
   std::deque<Message> fifo;      // kFifo: messages in send order
   std::vector<Message> pool;     // kShuffled: messages in flight, in any order
@@ -76,11 +85,11 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   auto after_call = [&](std::size_t i) -> absl::Status {
     const NodeId from = topology.nodes()[i].id;
     for (Broadcast& b : out) {
+      messages_by_label[b.iteration] += out_begin[i + 1] - out_begin[i];
       auto payload = std::make_shared<const Vector>(std::move(b.x));
       for (std::uint32_t e = out_begin[i]; e < out_begin[i + 1]; ++e) {
         Message m{.edge = e, .seq = edge_sent[e]++, .label = b.iteration, .x = payload};
-        counters[i].RecordSent(topology.nodes()[edge_to[e]].id, PayloadBytes(payload->size()));
-        ++messages_by_label[b.iteration];
+        edge_bytes_sent[e] += PayloadBytes(payload->size());
         if (options.delivery == Delivery::kFifo) {
           fifo.push_back(std::move(m));
         } else {
@@ -141,12 +150,20 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     ++edge_delivered[m.edge];
     const std::size_t to = edge_to[m.edge];
     const NodeId from = topology.nodes()[edge_from[m.edge]].id;
-    counters[to].RecordReceived(from, PayloadBytes(m.x->size()));
+    edge_bytes_delivered[m.edge] += PayloadBytes(m.x->size());
     const Estimate estimate{.sender = from, .iteration = m.label, .x = Eigen::Map<const Vector>(m.x->data(), m.x->size())};
     if (absl::Status s = program[to]->Receive(estimate, out); !s.ok()) {
       return absl::InternalError(absl::StrCat("simulator: ", s.message()));
     }
     if (absl::Status s = after_call(to); !s.ok()) return s;
+  }
+
+  std::vector<NodeCounters> counters;
+  counters.reserve(P);
+  for (const NodeSpec& n : topology.nodes()) counters.emplace_back(topology.neighbours(n.id));
+  for (std::size_t e = 0; e < edge_from.size(); ++e) {
+    counters[edge_from[e]].AddSentToIndex(e - out_begin[edge_from[e]], edge_sent[e], edge_bytes_sent[e]);
+    counters[edge_to[e]].AddReceivedFromIndex(position_at_receiver[e], edge_delivered[e], edge_bytes_delivered[e]);
   }
 
   std::vector<std::string> stalled;
