@@ -21,45 +21,84 @@ Vector SoftThreshold(const Vector& w, double lambda) {
 BpdnProblem::BpdnProblem(Eigen::MatrixXd A, Vector b, double lambda)
     : A_(std::move(A)), b_(std::move(b)), lambda_(lambda), mu_(Vector::Zero(b_.size())) {}
 
+namespace {
+
+// Exact line search for the concave piecewise-quadratic dual along d: the t >= 0 where
+//   f'(t) = -(mu + t d)'d / 2 - b'd - (1/c) sum_i S_lambda(w_i + t g_i) g_i,   g = A'd,
+// vanishes. f' is piecewise linear and nonincreasing; walk its breakpoints (where w_i + t g_i = +-lambda)
+// in order until it changes sign.
+// `events` and `state` are scratch space, kept by the caller to spare allocations.
+double ExactStep(const Vector& mu, const Vector& d, const Vector& b, const Vector& w, const Vector& g, double lambda,
+                 double c, std::vector<LineSearchEvent>& events, std::vector<signed char>& state) {
+  enum State : signed char { kLower = -1, kInactive = 0, kUpper = 1 };
+  double a0 = -0.5 * mu.dot(d) - b.dot(d), a1 = -0.5 * d.squaredNorm();
+  auto contribute = [&](Eigen::Index i, int state, double sign) {  // sign +1 adds, -1 removes
+    if (state == kInactive) return;
+    const double shift = state == kUpper ? lambda : -lambda;
+    a0 -= sign * (w[i] - shift) * g[i] / c;
+    a1 -= sign * g[i] * g[i] / c;
+  };
+  events.clear();
+  state.assign(static_cast<std::size_t>(w.size()), kInactive);
+  for (Eigen::Index i = 0; i < w.size(); ++i) {
+    const double gi = g[i], wi = w[i];
+    signed char& st = state[static_cast<std::size_t>(i)];
+    st = (wi > lambda || (wi == lambda && gi > 0)) ? kUpper : ((wi < -lambda || (wi == -lambda && gi < 0)) ? kLower : kInactive);
+    contribute(i, st, 1.0);
+    if (gi == 0.0) continue;
+    const double t_up = (lambda - wi) / gi, t_low = (-lambda - wi) / gi;
+    if (t_up > 0) events.push_back({t_up, i, gi > 0 ? kUpper : kInactive});
+    if (t_low > 0) events.push_back({t_low, i, gi > 0 ? kInactive : kLower});
+  }
+  // A min-heap: usually only a few breakpoints lie before the root.
+  auto later = [](const LineSearchEvent& x, const LineSearchEvent& y) { return x.t > y.t; };
+  std::make_heap(events.begin(), events.end(), later);
+  while (!events.empty()) {
+    std::pop_heap(events.begin(), events.end(), later);
+    const LineSearchEvent e = events.back();
+    events.pop_back();
+    if (a0 + a1 * e.t <= 0.0) break;  // the root is before this breakpoint
+    signed char& st = state[static_cast<std::size_t>(e.i)];
+    contribute(e.i, st, -1.0);
+    st = e.after;
+    contribute(e.i, st, 1.0);
+  }
+  return -a0 / a1;  // a1 <= -||d||^2 / 2 < 0
+}
+
+}  // namespace
+
 void BpdnProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
   const Eigen::Index m = A_.rows();
-  auto dual = [&](const Vector& mu, Vector& s) {  // phi(mu), and s = S_lambda(v + A' mu)
-    s = SoftThreshold(v + A_.transpose() * mu, lambda_);
-    return -0.25 * mu.squaredNorm() - mu.dot(b_) - s.squaredNorm() / (2.0 * c);
-  };
-  Vector s, s_try, grad, d, mu_try;
-  double phi = dual(mu_, s);
+  // w = v + A'mu is kept along with mu: each iteration needs one product with A' (for g = A'd).
+  Vector w = v + A_.transpose() * mu_;
+  Vector grad(m), d, g, As(m);
+  Eigen::MatrixXd H(m, m);
   last_iterations_ = 0;
   const double scale = 1.0 + b_.norm();
   for (int it = 0; it < 100; ++it) {
-    // grad phi = -mu/2 - b + A x(mu), x(mu) = -s / c.
-    grad = -0.5 * mu_ - b_ - (A_ * s) / c;
+    // Active set S = {i : |w_i| > lambda}, where s = S_lambda(w) is nonzero and x = -s / c.
+    H = 0.5 * Eigen::MatrixXd::Identity(m, m);
+    As.setZero();
+    for (Eigen::Index i = 0; i < w.size(); ++i) {
+      const double si = w[i] > lambda_ ? w[i] - lambda_ : (w[i] < -lambda_ ? w[i] + lambda_ : 0.0);
+      if (si == 0.0) continue;
+      As += si * A_.col(i);
+      H.selfadjointView<Eigen::Lower>().rankUpdate(A_.col(i), 1.0 / c);
+    }
+    // grad phi = -mu/2 - b + A x(mu); generalized Hessian -(I/2 + A_S A_S' / c).
+    grad = -0.5 * mu_ - b_ - As / c;
     if (grad.norm() <= 1e-13 * scale) break;
     ++last_iterations_;
-    // Generalized Hessian -(I/2 + A_S A_S' / c) on the active set S = {i : s_i != 0}.
-    Eigen::MatrixXd H = 0.5 * Eigen::MatrixXd::Identity(m, m);
-    for (Eigen::Index i = 0; i < s.size(); ++i) {
-      if (s[i] != 0.0) H.selfadjointView<Eigen::Lower>().rankUpdate(A_.col(i), 1.0 / c);
-    }
     d = H.selfadjointView<Eigen::Lower>().llt().solve(grad);  // ascent direction
-    double t = 1.0;
-    const double slope = grad.dot(d);
-    bool moved = false;
-    for (int ls = 0; ls < 60; ++ls) {
-      mu_try = mu_ + t * d;
-      const double phi_try = dual(mu_try, s_try);
-      if (phi_try >= phi + 1e-4 * t * slope) {
-        mu_.swap(mu_try);
-        s.swap(s_try);
-        phi = phi_try;
-        moved = true;
-        break;
-      }
-      t *= 0.5;
-    }
-    if (!moved) break;  // at the optimum to rounding
+    g = A_.transpose() * d;
+    const double t = ExactStep(mu_, d, b_, w, g, lambda_, c, events_, state_);
+    if (!(t > 0.0) || t * d.norm() <= 1e-16 * (1.0 + mu_.norm())) break;  // at the optimum to rounding
+    mu_ += t * d;
+    w += t * g;
   }
-  x = -s / c;
+  w = v + A_.transpose() * mu_;  // without the rounding the updates accumulated
+  x = -SoftThreshold(w, lambda_) / c;
 }
 
 double BpdnProblem::Objective(const Eigen::Ref<const Vector>& x) const {

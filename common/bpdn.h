@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/instance.h"
@@ -13,6 +14,13 @@
 #include "common/topology.h"
 
 namespace dadmm {
+
+// A breakpoint of the exact line search in BpdnProblem::Solve.
+struct LineSearchEvent {
+  double t;
+  Eigen::Index i;
+  signed char after;
+};
 
 // Node p's f_p. The local problem (26),
 //   argmin_x ||A_p x - b_p||^2 + lambda ||x||_1 + v'x + (c/2) ||x||^2,   lambda = beta / P,
@@ -40,6 +48,8 @@ class BpdnProblem final : public LocalProblem {
   Vector b_;
   double lambda_;
   Vector mu_;  // warm start
+  std::vector<LineSearchEvent> events_;  // scratch space of the line search
+  std::vector<signed char> state_;
   int last_iterations_ = 0;
 };
 
