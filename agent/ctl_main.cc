@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -137,7 +138,7 @@ int Report(const std::string& topology_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  dadmm::SetUsage(
       "looks at a dadmm network.\n\n"
       "  dadmm-ctl status HOST:PORT          one agent's state and counters\n"
       "  dadmm-ctl nodes TOPOLOGY            the nodes of a topology file: id and address per line\n"

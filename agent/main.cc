@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
@@ -44,7 +45,7 @@ int Fail(const std::string& message, int code = 2) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  dadmm::SetUsage(
       "runs one node of a dadmm network.\n\n"
       "  dadmm-agent --node_id=3 --topology=net.yaml --theta=12.5 [--rho=1] [--iterations=100]\n\n"
       "The agent serves its neighbours on its address from the topology file, streams its estimates to\n"
