@@ -8,8 +8,16 @@
 // This is the sequential largest-first greedy colouring (Welsh and Powell), computed in parallel: a
 // node's colour depends only on its higher-priority neighbours' colours, so by induction on priority
 // every node ends with the colour the centralized greedy gives it, whatever the order and delays of
-// the messages. Nodes with no higher-priority neighbour decide at once, in parallel. The protocol's
-// rounds are the longest chain of decisions (each message carries its sender's round).
+// the messages. Nodes with no higher-priority neighbour decide at once, in parallel.
+//
+// Further passes recolour greedily with the colour classes of the previous pass in reverse order
+// (priority: larger previous colour first; adjacent nodes never share one). Greedy over an order in
+// which each previous colour class is contiguous never needs more colours than that colouring had
+// (Culberson's iterated greedy), and often fewer. Each pass is again one announcement per direction
+// of every edge, and again independent of timing. A node that has finished pass t knows its
+// neighbours' pass-t colours, so it knows whom to wait for in pass t + 1; announcements of a pass it
+// has not reached yet are kept until it does. The protocol's rounds are the longest chain of
+// decisions over all passes (each message carries its sender's round).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +30,7 @@ namespace dadmm {
 
 struct ColourAnnouncement {
   NodeId sender = 0;
+  std::uint32_t pass = 1;    // 1 .. passes
   std::uint32_t colour = 0;  // >= 1
   std::uint32_t round = 0;   // 1 + the largest round among the sender's higher-priority neighbours
 };
@@ -33,40 +42,47 @@ struct PeerDegree {
 
 class ColouringNode {
  public:
-  ColouringNode(NodeId self, std::uint64_t degree, std::vector<PeerDegree> neighbours);
+  // `passes` >= 1: the largest-first pass, then passes - 1 recolouring passes. Every node of a
+  // network must be given the same.
+  ColouringNode(NodeId self, std::uint64_t degree, std::vector<PeerDegree> neighbours, std::uint32_t passes = 1);
 
   // Decides at once if no neighbour has priority; emits the announcement (to every neighbour).
-  void Start(std::vector<ColourAnnouncement>& out);
+  absl::Status Start(std::vector<ColourAnnouncement>& out);
   // A neighbour's announcement. Refused, with one line naming the peer: a sender that is not a
-  // neighbour, colour 0, a second announcement, or a colour this node's decision contradicts (a
-  // higher-priority neighbour with our colour, or a lower-priority one with the colour of any of
-  // our higher-priority neighbours' or ours: neither can happen with correct peers).
+  // neighbour, colour 0, a pass out of range, a second announcement for a pass, a lower-priority
+  // neighbour announcing before this node did, or this node's colour (none can come from a correct
+  // peer).
   absl::Status Receive(const ColourAnnouncement& m, std::vector<ColourAnnouncement>& out);
 
-  bool decided() const { return colour_ != 0; }
-  std::uint32_t colour() const { return colour_; }
+  // The final colour (0 until the last pass is decided).
+  std::uint32_t colour() const { return pass_ == passes_ ? colour_[pass_ - 1] : 0; }
+  bool decided() const { return colour() != 0; }
+  // The colour this node took in pass t (1-based; 0 if not yet).
+  std::uint32_t colour_in_pass(std::uint32_t t) const { return t >= 1 && t <= pass_ ? colour_[t - 1] : 0; }
   std::uint32_t round() const { return round_; }
-  // Own and every neighbour's colour known: D-ADMM may start.
-  bool complete() const { return decided() && known_ == neighbours_.size(); }
-  // Neighbours and their colours (0: not yet known), sorted by id.
+  // Own and every neighbour's final colour known: D-ADMM may start.
+  bool complete() const { return decided() && known_[passes_ - 1] == neighbours_.size(); }
+  // Neighbours, sorted by id, and their final colours (0: not yet known).
   const std::vector<PeerDegree>& neighbours() const { return neighbours_; }
-  const std::vector<std::uint32_t>& neighbour_colours() const { return colours_; }
-  // Neighbours this node still waits for before it can decide.
+  std::vector<std::uint32_t> neighbour_colours() const;
+  // Neighbours this node waits for in its current pass.
   std::vector<NodeId> awaited() const;
 
  private:
-  bool HasPriorityOverSelf(const PeerDegree& j) const;
-  void TryDecide(std::vector<ColourAnnouncement>& out);
+  // Whether neighbour i decides before this node in pass t (1-based).
+  bool Precedes(std::size_t i, std::uint32_t t) const;
+  absl::Status TryDecide(std::vector<ColourAnnouncement>& out);
 
   NodeId self_;
   std::uint64_t degree_;
   std::vector<PeerDegree> neighbours_;  // sorted by id
-  std::vector<std::uint32_t> colours_;
-  std::vector<std::uint32_t> rounds_;
-  std::size_t known_ = 0;
-  std::size_t higher_total_ = 0, higher_known_ = 0;
+  std::uint32_t passes_;
+  // [t - 1][i]: neighbour i's colour and round in pass t (0: not yet known).
+  std::vector<std::vector<std::uint32_t>> colours_of_, rounds_of_;
+  std::vector<std::size_t> known_;  // per pass
+  std::vector<std::uint32_t> colour_;  // own colour per pass (0: undecided)
+  std::uint32_t pass_ = 0;             // passes decided so far
   bool started_ = false;
-  std::uint32_t colour_ = 0;
   std::uint32_t round_ = 0;
 };
 

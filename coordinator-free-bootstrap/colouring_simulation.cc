@@ -10,13 +10,14 @@
 
 namespace dadmm {
 
-absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed, double max_delay) {
+absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed, double max_delay,
+                                               std::uint32_t passes) {
   std::vector<ColouringNode> nodes;
   nodes.reserve(topology.size());
   for (const NodeSpec& n : topology.nodes()) {
     std::vector<PeerDegree> peers;
     for (NodeId j : topology.neighbours(n.id)) peers.push_back({.id = j, .degree = topology.degree(j)});
-    nodes.emplace_back(n.id, topology.degree(n.id), std::move(peers));
+    nodes.emplace_back(n.id, topology.degree(n.id), std::move(peers), passes);
   }
   struct InFlight {
     double time;
@@ -42,7 +43,7 @@ absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::ui
     out.clear();
   };
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    nodes[i].Start(out);
+    if (absl::Status s = nodes[i].Start(out); !s.ok()) return s;
     send(i, 0.0);
   }
   while (!queue.empty()) {

@@ -181,9 +181,10 @@ int RunColouringExperiment(const std::string& out_dir, std::uint64_t seed, const
   csv << "network,model,nodes,edges,avg_degree,paper_avg_degree,colours,greedy_colours,paper_colours,rounds,messages,"
          "payload_bytes\n";
   md << "# Distributed colouring on the networks of Table II\n\n"
-     << absl::StrFormat("Protocol of `coordinator-free-bootstrap/colouring_protocol.h`, messages delivered after "
-                        "random delays (seed %d). Made by `dadmm-sweep --experiment=colouring --seed=%d`.\n\n",
-                        seed, seed)
+     << absl::StrFormat("Protocol of `coordinator-free-bootstrap/colouring_protocol.h` (largest-first, then %d recolouring passes), messages delivered after "
+                        "random delays (seed %d). Made by `dadmm-sweep --experiment=colouring --seed=%d`. \"greedy\" is "
+                        "the centralized largest-first colouring (the protocol's first pass).\n\n",
+                        dadmm::kColouringPasses - 1, seed, seed)
      << "| network | model | P | avg degree (paper) | colours | greedy | paper | rounds | messages | bytes |\n"
      << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   int worse_than_paper = 0;
