@@ -43,26 +43,47 @@ const std::vector<double>& PaperRhoGrid() {
 
 absl::StatusOr<GridOutcome> RunRhoGrid(const Topology& topology, const Colouring& colouring,
                                        const ProblemInstance& instance, RunSpec spec, const std::vector<double>& grid) {
-  // Try the values nearest to 1 first: they usually win, and a good early best cuts the others short.
+  // Try the values nearest to 1 first: they usually win, and ties go to the value tried first.
   std::vector<std::size_t> order(grid.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return std::abs(std::log10(grid[a])) < std::abs(std::log10(grid[b]));
   });
+  std::vector<std::size_t> rank(grid.size());
+  for (std::size_t r = 0; r < order.size(); ++r) rank[order[r]] = r;
+  // Caps doubling from 16 steps: a value that does not converge costs about twice the winner's steps,
+  // not the maximum; a value is settled once it reaches the tolerance, diverges, or is cut by the best.
   const std::uint64_t max_steps = spec.settings.max_iterations;
   std::vector<RunOutcome> runs(grid.size());
+  std::vector<std::uint64_t> tried_up_to(grid.size(), 0);
+  std::vector<bool> settled(grid.size(), false);
   std::optional<std::size_t> best;
-  for (std::size_t i : order) {
-    spec.settings.rho = grid[i];
-    spec.settings.max_iterations = best ? std::max<std::uint64_t>(1, runs[*best].steps - 1) : max_steps;
-    if (best && runs[*best].steps <= 1) {
-      runs[i] = RunOutcome{.rho = grid[i]};
-      continue;
+  for (std::uint64_t cap = std::min<std::uint64_t>(16, max_steps);; cap = std::min(2 * cap, max_steps)) {
+    for (std::size_t i : order) {
+      if (settled[i]) continue;
+      std::uint64_t limit = cap;
+      if (best) limit = std::min(limit, runs[*best].steps);  // a tie can still win by coming first
+      if (limit <= tried_up_to[i]) {
+        settled[i] = true;  // already ran that far without reaching the tolerance
+        continue;
+      }
+      spec.settings.rho = grid[i];
+      spec.settings.max_iterations = limit;
+      absl::StatusOr<RunOutcome> r = RunExperiment(topology, colouring, instance, spec);
+      if (!r.ok()) return r.status();
+      runs[i] = *std::move(r);
+      tried_up_to[i] = limit;
+      if (runs[i].reached) {
+        settled[i] = true;
+        if (!best || runs[i].steps < runs[*best].steps ||
+            (runs[i].steps == runs[*best].steps && rank[i] < rank[*best])) {
+          best = i;
+        }
+      } else if (runs[i].diverged || limit == max_steps) {
+        settled[i] = true;
+      }
     }
-    absl::StatusOr<RunOutcome> r = RunExperiment(topology, colouring, instance, spec);
-    if (!r.ok()) return r.status();
-    runs[i] = *std::move(r);
-    if (runs[i].reached && (!best || runs[i].steps < runs[*best].steps)) best = i;
+    if (cap == max_steps || std::all_of(settled.begin(), settled.end(), [](bool b) { return b; })) break;
   }
   GridOutcome out;
   if (best) {

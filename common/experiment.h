@@ -44,8 +44,10 @@ struct GridOutcome {
   std::vector<RunOutcome> runs;  // every rho tried, in grid order
 };
 
-// Runs spec for every rho of `grid` and keeps the best. A run is cut once it needs more steps than the
-// best so far (it cannot win); such runs are reported with reached = false at the cut.
+// The best rho of `grid`: fewest steps to the tolerance, ties to the value nearest 1. Runs every
+// value under step caps that double from 16 up to the maximum, so that values that do not converge
+// cost about as much as the winner, not the maximum; a value is dropped once it needs more steps than
+// the best so far. `runs` reports each value's last run (not reached, at its cap, if dropped).
 absl::StatusOr<GridOutcome> RunRhoGrid(const Topology& topology, const Colouring& colouring,
                                        const ProblemInstance& instance, RunSpec spec, const std::vector<double>& grid);
 
