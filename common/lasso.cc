@@ -26,11 +26,6 @@ LassoDualProblem::LassoDualProblem(Eigen::MatrixXd A_p, Vector b, double sigma, 
       s_(sigma / static_cast<double>(num_nodes)),
       delta_(delta) {}
 
-double LassoDualProblem::LocalObjective(const Vector& w, double c, const Vector& lambda, const Vector& r) const {
-  return SoftThresholdOne(r).squaredNorm() / (2.0 * delta_) + w.dot(lambda) + s_ * lambda.norm() +
-         0.5 * c * lambda.squaredNorm();
-}
-
 Vector LassoDualProblem::LocalGradient(const Vector& v, double c, const Vector& lambda) const {
   const Vector q = SoftThresholdOne(A_.transpose() * lambda);
   return A_ * q / delta_ + b_over_p_ + v + c * lambda + s_ * lambda / lambda.norm();
@@ -49,8 +44,7 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
   // Otherwise lambda != 0. Start from the previous solution, or from the minimizer without phi_p.
   if (lambda.size() != m || lambda.norm() == 0.0) lambda = -((w_norm - s_) / c) * (w / w_norm);
 
-  Vector r = A_.transpose() * lambda, r_try, lambda_try, d, grad, y1, y2;
-  double F = LocalObjective(w, c, lambda, r);
+  Vector r = A_.transpose() * lambda, lambda_try, d, grad, y1, y2;
   std::vector<Eigen::Index> S;
   for (int it = 0; it < 100; ++it) {
     const double norm = lambda.norm();
@@ -88,23 +82,36 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
     // Sherman-Morrison for the rank-one term; 1 - gamma u'K^{-1}u >= 1 - gamma/alpha = c/alpha > 0.
     d = -(y1 + (gamma * u.dot(y1) / (1.0 - gamma * u.dot(y2))) * y2);
 
-    const double slope = grad.dot(d);
-    double t = 1.0;
-    bool moved = false;
-    for (int ls = 0; ls < 60; ++ls) {
-      lambda_try = lambda + t * d;
-      r_try = A_.transpose() * lambda_try;
-      const double F_try = LocalObjective(w, c, lambda_try, r_try);
-      if (lambda_try.norm() > 0.0 && F_try <= F + 1e-4 * t * slope) {
-        lambda.swap(lambda_try);
-        r.swap(r_try);
-        F = F_try;
-        moved = true;
-        break;
+    // Exact line search: F(lambda + t d) is convex in t, with derivative
+    //   F'(t) = S_1(r + t g)'g / delta + w'd + c (lambda + t d)'d + s (lambda + t d)'d / |lambda + t d|,
+    // g = A_p'd; each evaluation costs O(m + n_p) once g is known (one product per Newton step).
+    const Vector g = A_.transpose() * d;
+    const double wd = w.dot(d), ld = lambda.dot(d), dd = d.squaredNorm(), ll = lambda.squaredNorm();
+    auto slope_at = [&](double t) {
+      double phi = 0.0;
+      for (Eigen::Index i = 0; i < r.size(); ++i) {
+        const double ri = r[i] + t * g[i];
+        phi += (ri > 1.0 ? ri - 1.0 : (ri < -1.0 ? ri + 1.0 : 0.0)) * g[i];
       }
-      t *= 0.5;
+      const double along = ld + t * dd;                                   // (lambda + t d)'d
+      const double norm = std::sqrt(std::max(ll + 2.0 * t * ld + t * t * dd, 0.0));
+      return phi / delta_ + wd + c * along + (norm > 0.0 ? s_ * along / norm : 0.0);
+    };
+    if (!(slope_at(0.0) < 0.0)) break;  // no descent left: at the optimum to rounding
+    double lo = 0.0, hi = 1.0;
+    while (slope_at(hi) < 0.0 && hi < 1e6) {
+      lo = hi;
+      hi *= 2.0;
     }
-    if (!moved) break;  // at the optimum to rounding
+    for (int bisect = 0; bisect < 60 && hi - lo > 1e-15 * hi; ++bisect) {
+      const double mid = 0.5 * (lo + hi);
+      (slope_at(mid) < 0.0 ? lo : hi) = mid;
+    }
+    const double t = hi;
+    lambda_try = lambda + t * d;
+    if (lambda_try.norm() == 0.0 || t * d.norm() <= 1e-16 * lambda.norm()) break;
+    lambda.swap(lambda_try);
+    r += t * g;
   }
 }
 

@@ -27,8 +27,9 @@ namespace dadmm {
 // is strongly convex and piecewise smooth (the norm is smooth away from 0, phi_p is piecewise
 // quadratic). Appendix B solves it with FISTA on the epigraph form (42), 500 iterations, which is
 // slow when delta is small (its Lipschitz constant is sigma_max(A_p)^2 / delta + 2c). Here: the
-// optimality condition at 0 (||b/P + v|| <= sigma/P gives lambda = 0), else a damped semismooth Newton
-// method from the previous lambda. Its generalized Hessian
+// optimality condition at 0 (||b/P + v|| <= sigma/P gives lambda = 0), else a semismooth Newton
+// method from the previous lambda with an exact line search (bisection on the derivative along the
+// direction, which needs one product with A_p' per step). Its generalized Hessian
 //   H = (c + s/|lambda|) I - (s/|lambda|) u u' + A_S A_S' / delta,   s = sigma/P, u = lambda/|lambda|,
 // S = {i : |r_i| > 1}, is inverted through the Gram matrix A_p'A_p on S (Woodbury) and a rank-one
 // correction, so each step costs O(|S|^3) after O(m |S|) products, however large m.
@@ -49,8 +50,6 @@ class LassoDualProblem final : public LocalProblem {
   int last_iterations() const { return last_iterations_; }
 
  private:
-  double LocalObjective(const Vector& w, double c, const Vector& lambda, const Vector& r) const;
-
   Eigen::MatrixXd A_;
   Eigen::MatrixXd gram_;  // A_p'A_p
   Vector b_over_p_;       // b / P
