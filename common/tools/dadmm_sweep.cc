@@ -374,9 +374,10 @@ int main(int argc, char** argv) {
     }
     const absl::Duration elapsed = absl::Now() - start;
     WriteMarkdown(e, rows, absl::StrCat(out_dir, "/", e.name, ".md"), seed, elapsed);
-    std::cout << absl::StrFormat("%s: %d runs in %s, peak memory %.0f MiB; wrote %s/%s.{csv,md}\n", e.name, rows.size(),
+    std::cout << absl::StrFormat("%s: %d runs in %s, peak memory %.0f MiB; wrote %s/%s.{csv,md}", e.name, rows.size(),
                                  absl::FormatDuration(absl::Trunc(elapsed, absl::Seconds(1))), PeakRssMiB(), out_dir,
-                                 e.name);
+                                 e.name)
+              << std::endl;
   }
   return 0;
 }
