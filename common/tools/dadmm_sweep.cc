@@ -35,6 +35,7 @@ ABSL_FLAG(std::string, out, "results", "Directory for <experiment>.csv, <experim
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the networks and of the problem data.");
 ABSL_FLAG(std::string, networks, "1,2,3,4,5,6,7", "Table II network numbers to run.");
 ABSL_FLAG(std::string, sizes, "", "fig4 only: network sizes to run (default: all of Table II's).");
+ABSL_FLAG(std::string, problems, "", "Run only these of the experiment's problems (e.g. lasso-dct), to split a sweep.");
 ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
 
 namespace {
@@ -279,8 +280,18 @@ int main(int argc, char** argv) {
     }
   }
 
+  const std::string only = absl::GetFlag(FLAGS_problems);
   for (Experiment& e : chosen) {
     if (sizes && e.name == "fig4") e.sizes = *sizes;
+    if (!only.empty()) {
+      const std::vector<std::string> keep = absl::StrSplit(only, ',', absl::SkipEmpty());
+      std::vector<std::string> kept;
+      for (const std::string& p : e.problems) {
+        if (std::find(keep.begin(), keep.end(), p) != keep.end()) kept.push_back(p);
+      }
+      if (kept.empty()) return Fail(absl::StrCat("--problems: none of '", only, "' is a problem of ", e.name));
+      e.problems = kept;
+    }
     const absl::Time start = absl::Now();
     const std::string csv_path = absl::StrCat(out_dir, "/", e.name, ".csv");
     std::ofstream csv(csv_path), grid_csv(absl::StrCat(out_dir, "/", e.name, "_grid.csv"));
