@@ -115,6 +115,9 @@ std::string Cell(const dadmm::RunOutcome& r, std::uint64_t max_steps, bool has_r
   return has_rho ? absl::StrFormat("%d (rho %g)", r.steps, r.rho) : absl::StrCat(r.steps);
 }
 
+// The command line, as typed (for the tables' "made by" line).
+std::string g_command_line;
+
 void WriteMarkdown(const Experiment& e, const std::vector<Row>& rows, const std::string& path, std::uint64_t seed,
                    absl::Duration elapsed) {
   std::ofstream md(path);
@@ -122,8 +125,8 @@ void WriteMarkdown(const Experiment& e, const std::vector<Row>& rows, const std:
   md << absl::StrFormat(
       "Communication steps to a relative error of %g (at most %d steps); for every algorithm with a parameter "
       "(rho; the step scale of the subgradient method) the best of {1e-4, ..., 1e2}, shown with it. Seed %d. "
-      "Made by `dadmm-sweep --experiment=%s --seed=%d` in %s (peak memory %.0f MiB).\n\n",
-      e.tolerance, e.max_steps, seed, e.name, seed, absl::FormatDuration(absl::Trunc(elapsed, absl::Seconds(1))),
+      "Made by `%s`; this experiment took %s (peak memory of the process so far: %.0f MiB).\n\n",
+      e.tolerance, e.max_steps, seed, g_command_line, absl::FormatDuration(absl::Trunc(elapsed, absl::Seconds(1))),
       PeakRssMiB());
   std::vector<std::string> header = {"problem", "network", "model", "P", "avg degree", "colours"};
   for (Algorithm a : e.algorithms) header.push_back(dadmm::AlgorithmName(a));
@@ -183,9 +186,9 @@ int RunColouringExperiment(const std::string& out_dir, std::uint64_t seed, const
          "payload_bytes\n";
   md << "# Distributed colouring on the networks of Table II\n\n"
      << absl::StrFormat("Protocol of `coordinator-free-bootstrap/colouring_protocol.h` (largest-first, then %d recolouring passes), messages delivered after "
-                        "random delays (seed %d). Made by `dadmm-sweep --experiment=colouring --seed=%d`. \"greedy\" is "
+                        "random delays (seed %d). Made by `%s`. \"greedy\" is "
                         "the centralized largest-first colouring (the protocol's first pass).\n\n",
-                        dadmm::kColouringPasses - 1, seed, seed)
+                        dadmm::kColouringPasses - 1, seed, g_command_line)
      << "| network | model | P | avg degree (paper) | colours | greedy | paper | rounds | messages | bytes |\n"
      << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   int worse_than_paper = 0;
@@ -242,6 +245,8 @@ int main(int argc, char** argv) {
       "(every rho), OUT/<fig>.md (tables); prints a progress line per run.\n\n"
       "  dadmm-sweep --experiment=fig3,fig5,fig6,fig7 --out=results/seed1\n"
       "  dadmm-sweep --experiment=fig4 --sizes=10,50,100 --out=/tmp/fig4");
+  g_command_line = "dadmm-sweep";
+  for (int i = 1; i < argc; ++i) absl::StrAppend(&g_command_line, " ", argv[i]);
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
