@@ -56,6 +56,7 @@ DadmmNode::DadmmNode(NodeId self, std::vector<NodeId> ids, std::vector<std::uint
       settings_(settings),
       degree_rho_(static_cast<double>(neighbours_.size()) * settings.rho) {
   const Eigen::Index n = problem_->dimension();
+  last_step_ = settings_.max_iterations;
   x_ = Vector::Zero(n);      // x_p^1 = 0
   gamma_ = Vector::Zero(n);  // gamma_p^1 = 0
   v_ = Vector::Zero(n);
@@ -92,7 +93,11 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       // Step 4: x_p^{k+1} = argmin_{x in X_p} f_p(x) + v'x + (D_p rho / 2) ||x||^2.
       problem_->Solve(v_, degree_rho_, x_);
       // Step 5: send x_p^{k+1} to every neighbour.
-      out.push_back({.iteration = k_ + 1, .x = x_});
+      if (Emit({.iteration = k_ + 1, .x = x_}, out)) {
+        // The stop rule made x_p^{k+1} the last estimate: iteration k, ending with step 8, is the last.
+        end_requested_ = true;
+        last_step_ = std::min(last_step_, k_);
+      }
       phase_ = Phase::kAwaitHigher;
     }
     if (phase_ == Phase::kAwaitHigher) {
@@ -103,9 +108,9 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       gamma_ += settings_.rho * (static_cast<double>(neighbours_.size()) * x_ - v_);
       neighbours_.Shift();
       ++k_;  // step 10
-      if (steps() >= settings_.max_iterations) {
+      if (steps() >= last_step_) {
         phase_ = Phase::kDone;
-        outcome_ = Outcome::kMaxIterations;
+        outcome_ = end_requested_ ? Outcome::kStopped : Outcome::kMaxIterations;
         return;
       }
       phase_ = Phase::kAwaitLower;

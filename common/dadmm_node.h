@@ -70,6 +70,8 @@ class DadmmNode final : public NodeProgram {
   DadmmSettings settings_;
   double degree_rho_;  // D_p * rho
   std::uint64_t k_ = 1;
+  std::uint64_t last_step_;      // the run ends once steps() reaches it
+  bool end_requested_ = false;   // by EndAtLastBroadcast
   Phase phase_ = Phase::kNotStarted;
   Outcome outcome_ = Outcome::kRunning;
   Vector x_;      // x_p^k, or x_p^{k+1} once computed

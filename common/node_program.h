@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "common/types.h"
 
 namespace dadmm {
@@ -21,16 +22,36 @@ struct Estimate {
   NodeId sender = 0;
   std::uint64_t iteration = 0;
   Eigen::Map<const Vector> x{nullptr, 0};
+  // Control bytes a protocol layer piggybacks on the estimate (the agreed stop's bits, see
+  // coordinator-free-bootstrap/); empty for a bare algorithm. Counted apart from the payload.
+  absl::Span<const std::uint8_t> control;
 };
 
 // x_self^iteration, to be sent once to every neighbour (the driver fans it out and counts each copy).
 struct Broadcast {
   std::uint64_t iteration = 0;
   Vector x;
+  std::vector<std::uint8_t> control;  // see Estimate::control
 };
 
 // How a run ended, apart from errors.
-enum class Outcome { kRunning, kMaxIterations };
+enum class Outcome {
+  kRunning,
+  kMaxIterations,  // ran the maximum number of communication steps
+  kStopped,        // ended by EndAtLastBroadcast (an agreed stopping rule)
+};
+
+// A protocol layer's view of a program's estimates (coordinator-free-bootstrap/ implements the agreed
+// stop with it).
+class BroadcastHook {
+ public:
+  virtual ~BroadcastHook() = default;
+  // Called for every estimate as the program emits it, before it is sent and before the program goes
+  // on. May set `b.control`. True makes `b` the run's last estimate: the program completes the step it
+  // belongs to (still consuming the neighbours' estimates of that step), sends nothing further, and
+  // ends with Outcome::kStopped.
+  virtual bool OnBroadcast(Broadcast& b) = 0;
+};
 
 class NodeProgram {
  public:
@@ -44,6 +65,10 @@ class NodeProgram {
   // dimension, non-finite entries, an iteration outside the window, a duplicate, or anything after
   // the program finished) is rejected with InvalidArgument and leaves the state unchanged.
   virtual absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) = 0;
+
+  // Lets a protocol layer see (and add control bytes to) every estimate as it is emitted, and end the
+  // run there (see BroadcastHook). Set before Start; not owned; nullptr: none.
+  void set_broadcast_hook(BroadcastHook* hook) { hook_ = hook; }
 
   virtual Outcome outcome() const = 0;
   bool done() const { return outcome() != Outcome::kRunning; }
@@ -59,6 +84,17 @@ class NodeProgram {
   virtual std::uint64_t first_label() const = 0;
   // Neighbours whose next estimate the program is waiting for, sorted by id.
   virtual std::vector<NodeId> awaited() const = 0;
+
+ protected:
+  // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.
+  bool Emit(Broadcast b, std::vector<Broadcast>& out) {
+    const bool last = hook_ != nullptr && hook_->OnBroadcast(b);
+    out.push_back(std::move(b));
+    return last;
+  }
+
+ private:
+  BroadcastHook* hook_ = nullptr;
 };
 
 }  // namespace dadmm

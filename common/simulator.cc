@@ -14,8 +14,7 @@ namespace {
 struct Message {
   std::uint32_t edge = 0;  // directed edge index
   std::uint32_t seq = 0;   // position on its edge
-  std::uint64_t label = 0;
-  std::shared_ptr<const Vector> x;  // shared by the copies of one broadcast
+  std::shared_ptr<const Broadcast> b;  // shared by the copies of one broadcast
 };
 
 // The estimates of every node after one step, until all have reported it.
@@ -72,7 +71,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   std::deque<Message> fifo;      // kFifo: messages in send order
   std::vector<Message> pool;     // kShuffled: messages in flight, in any order
   Rng rng(options.seed);
-  std::map<std::uint64_t, std::uint64_t> messages_by_label;
+  std::map<std::uint64_t, std::uint64_t> messages_by_label, control_bytes_by_label;
   std::map<std::uint64_t, StepRecord> steps_in_progress;
   std::vector<std::uint64_t> last_step(P, 0);
   SimulationResult result;
@@ -86,10 +85,11 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     const NodeId from = topology.nodes()[i].id;
     for (Broadcast& b : out) {
       messages_by_label[b.iteration] += out_begin[i + 1] - out_begin[i];
-      auto payload = std::make_shared<const Vector>(std::move(b.x));
+      control_bytes_by_label[b.iteration] += (out_begin[i + 1] - out_begin[i]) * b.control.size();
+      auto payload = std::make_shared<const Broadcast>(std::move(b));
       for (std::uint32_t e = out_begin[i]; e < out_begin[i + 1]; ++e) {
-        Message m{.edge = e, .seq = edge_sent[e]++, .label = b.iteration, .x = payload};
-        edge_bytes_sent[e] += PayloadBytes(payload->size());
+        Message m{.edge = e, .seq = edge_sent[e]++, .b = payload};
+        edge_bytes_sent[e] += PayloadBytes(payload->x.size());
         if (options.delivery == Delivery::kFifo) {
           fifo.push_back(std::move(m));
         } else {
@@ -150,8 +150,11 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     ++edge_delivered[m.edge];
     const std::size_t to = edge_to[m.edge];
     const NodeId from = topology.nodes()[edge_from[m.edge]].id;
-    edge_bytes_delivered[m.edge] += PayloadBytes(m.x->size());
-    const Estimate estimate{.sender = from, .iteration = m.label, .x = Eigen::Map<const Vector>(m.x->data(), m.x->size())};
+    edge_bytes_delivered[m.edge] += PayloadBytes(m.b->x.size());
+    const Estimate estimate{.sender = from,
+                            .iteration = m.b->iteration,
+                            .x = Eigen::Map<const Vector>(m.b->x.data(), m.b->x.size()),
+                            .control = m.b->control};
     if (absl::Status s = program[to]->Receive(estimate, out); !s.ok()) {
       return absl::InternalError(absl::StrCat("simulator: ", s.message()));
     }
@@ -194,6 +197,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
       result.messages += count;
       // Every estimate of a run has the problem's dimension.
       result.payload_bytes += count * PayloadBytes(result.nodes.front().x.size());
+      result.control_bytes += control_bytes_by_label[label];
     }
   }
   return result;

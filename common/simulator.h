@@ -65,6 +65,8 @@ struct SimulationResult {
   // 2E x steps for the single-looped algorithms.
   std::uint64_t messages = 0;
   std::uint64_t payload_bytes = 0;
+  // Control bytes piggybacked on those messages (Broadcast::control), apart from the payload.
+  std::uint64_t control_bytes = 0;
   // With an error measure: errors[k - 1] is the error after k steps.
   std::vector<double> errors;
 };

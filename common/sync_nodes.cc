@@ -55,7 +55,7 @@ void SynchronousNode::Start(std::vector<Broadcast>& out) {
   if (started_) return;
   started_ = true;
   Initialize();
-  out.push_back({.iteration = label_, .x = x_});
+  Send(out);
   Advance(out);
 }
 
@@ -67,10 +67,10 @@ void SynchronousNode::Advance(std::vector<Broadcast>& out) {
     neighbours_.Shift();
     ++label_;
     if (last) {
-      outcome_ = Outcome::kMaxIterations;
+      outcome_ = end_requested_ ? Outcome::kStopped : Outcome::kMaxIterations;
       return;
     }
-    out.push_back({.iteration = label_, .x = x_});
+    Send(out);
   }
 }
 
@@ -87,6 +87,13 @@ absl::Status SynchronousNode::Receive(const Estimate& m, std::vector<Broadcast>&
   neighbours_.Store(*p, m);
   Advance(out);
   return absl::OkStatus();
+}
+
+void SynchronousNode::Send(std::vector<Broadcast>& out) {
+  if (Emit({.iteration = label_, .x = x_}, out)) {
+    end_requested_ = true;
+    max_steps_ = std::min(max_steps_, steps_ + 1);
+  }
 }
 
 std::vector<NodeId> SynchronousNode::awaited() const {

@@ -58,11 +58,14 @@ class SynchronousNode : public NodeProgram {
 
  private:
   void Advance(std::vector<Broadcast>& out);
+  // Emits x_ labelled label_, the estimate of step steps_ + 1; applies the hook's stop.
+  void Send(std::vector<Broadcast>& out);
 
   NeighbourEstimates neighbours_;
   std::vector<std::size_t> degrees_;
   const std::uint64_t first_label_;
-  const std::uint64_t max_steps_;
+  std::uint64_t max_steps_;
+  bool end_requested_ = false;
   std::uint64_t label_;  // the round being waited for
   std::uint64_t steps_ = 0;
   bool started_ = false;

@@ -1,0 +1,189 @@
+// The agreed stopping rule wrapped around D-ADMM and Algorithm 3, in the simulator: every node ends at
+// the same step, the local tolerance holds at every node at the end, and the answer is right.
+#include "coordinator-free-bootstrap/stopping_program.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/algorithms.h"
+#include "common/consensus.h"
+#include "common/generators.h"
+#include "common/instances.h"
+#include "common/simulator.h"
+#include "coordinator-free-bootstrap/colouring_simulation.h"
+
+namespace dadmm {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct StoppedRun {
+  SimulationResult result;
+  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+};
+
+StoppedRun RunWithStop(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
+                       double tolerance, Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1) {
+  StoppedRun run;
+  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, seed);
+  EXPECT_TRUE(colouring.ok()) << colouring.status();
+  for (const NodeSpec& n : t.nodes()) {
+    auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id), settings);
+    EXPECT_TRUE(p.ok()) << p.status();
+    run.programs[n.id] = *std::move(p);
+  }
+  EXPECT_TRUE(WrapWithAgreedStop(t, run.programs, tolerance).ok());
+  absl::StatusOr<SimulationResult> r =
+      Simulate(t, run.programs, {.delivery = delivery, .seed = seed, .error = instance.error_measure()});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) run.result = *std::move(r);
+  return run;
+}
+
+// What the rule promises, checked from the outside: one final step everywhere, reached by the stop
+// (not the maximum), the change test held at the last estimate, and the final estimates of
+// neighbours within the tolerance of each other (measured on the results, not on the programs' view).
+void ExpectAgreedStop(const Topology& t, const StoppedRun& run, double tolerance, std::uint64_t max_iterations) {
+  const SimulationResult& r = run.result;
+  ASSERT_EQ(r.nodes.size(), t.size());
+  EXPECT_LT(r.steps, max_iterations);
+  EXPECT_EQ(r.messages, 2 * t.num_edges() * r.steps);
+  const std::uint32_t bound = DiameterBound(t);
+  EXPECT_EQ(r.control_bytes, r.messages * (bound / 8 + 1));
+  std::map<NodeId, const Vector*> final_x;
+  for (const SimulatedNode& n : r.nodes) final_x[n.id] = &n.x;
+  for (const SimulatedNode& n : r.nodes) {
+    const auto& program = static_cast<const AgreedStopProgram&>(*run.programs.at(n.id));
+    EXPECT_EQ(n.outcome, Outcome::kStopped) << "node " << n.id;
+    EXPECT_EQ(program.steps(), r.steps) << "node " << n.id;
+    EXPECT_LE(program.change(), tolerance) << "node " << n.id;
+    const double scale = std::max(1.0, n.x.norm());
+    for (NodeId j : t.neighbours(n.id)) {
+      EXPECT_LE((n.x - *final_x.at(j)).norm() / scale, tolerance) << "nodes " << n.id << ", " << j;
+    }
+  }
+}
+
+TEST(AgreedStop, DadmmConsensusStopsTogetherOnEvery50NodeNetwork) {
+  const double tolerance = 1e-5;
+  for (int number = 1; number <= 7; ++number) {
+    absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(number, 50, 1));
+    ASSERT_TRUE(net.ok());
+    const Topology& t = net->topology;
+    auto instance = MakeInstance("consensus", t, 1, "", 1);
+    ASSERT_TRUE(instance.ok());
+    const AlgorithmSettings settings{.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 2000};
+    StoppedRun run = RunWithStop(t, **instance, settings, tolerance);
+    SCOPED_TRACE(testing::Message() << "network " << number);
+    ExpectAgreedStop(t, run, tolerance, settings.max_iterations);
+    // Against the true average (an independent reference): the local tests bound the error.
+    EXPECT_LE(run.result.errors.back(), 1e-3);
+  }
+}
+
+TEST(AgreedStop, Algorithm3AndShuffledDeliveryStopAtTheSameStep) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 50, 2));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("consensus", t, 2, "", 3);
+  ASSERT_TRUE(instance.ok());
+  for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3}) {
+    const AlgorithmSettings settings{.algorithm = a, .rho = 1.0, .max_iterations = 3000};
+    StoppedRun fifo = RunWithStop(t, **instance, settings, 1e-5, Delivery::kFifo, 1);
+    StoppedRun shuffled = RunWithStop(t, **instance, settings, 1e-5, Delivery::kShuffled, 7);
+    SCOPED_TRACE(AlgorithmName(a));
+    ExpectAgreedStop(t, fifo, 1e-5, settings.max_iterations);
+    ASSERT_EQ(fifo.result.steps, shuffled.result.steps);
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      EXPECT_EQ(fifo.result.nodes[i].x, shuffled.result.nodes[i].x);
+    }
+  }
+}
+
+TEST(AgreedStop, TheStopComesDiameterStepsAfterEveryLocalTestHeld) {
+  // With the oracle's errors the simulator also records every node's test; here the rule is checked
+  // against its definition: the stop step is the first step s such that at step s - D every node's
+  // test held. Recompute it from a run with the stop disabled (tolerance never met: maximum steps).
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(7, 50, 1));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("consensus", t, 4, "", 1);
+  ASSERT_TRUE(instance.ok());
+  const double tolerance = 1e-4;
+  const AlgorithmSettings settings{.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 1000};
+  StoppedRun run = RunWithStop(t, **instance, settings, tolerance);
+  ExpectAgreedStop(t, run, tolerance, settings.max_iterations);
+
+  // Replay without the rule, recording each node's estimate per label; evaluate the test by hand.
+  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
+  ASSERT_TRUE(colouring.ok());
+  const std::uint64_t steps = run.result.steps;
+  std::vector<std::vector<Vector>> x(t.size());  // x[i][s]: node i's estimate after s steps
+  for (std::uint64_t s = 1; s <= steps; ++s) {
+    std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+    for (const NodeSpec& n : t.nodes()) {
+      AlgorithmSettings capped = settings;
+      capped.max_iterations = s;
+      programs[n.id] = *MakeNodeProgram(t, colouring->colouring, n.id, (*instance)->MakeLocal(n.id), capped);
+    }
+    absl::StatusOr<SimulationResult> r = Simulate(t, programs);
+    ASSERT_TRUE(r.ok());
+    for (std::size_t i = 0; i < t.size(); ++i) x[i].push_back(r->nodes[i].x);
+    if (s == 1) {
+      for (std::size_t i = 0; i < t.size(); ++i) x[i].insert(x[i].begin(), Vector::Zero(1));  // x^1 = 0
+    }
+  }
+  // D-ADMM's label-L estimate is its estimate after L - 1 steps; test of label L uses labels L, L - 1.
+  auto test_holds = [&](std::size_t i, std::uint64_t label) {
+    if (label < 3) return false;
+    const Vector& now = x[i][label - 1];
+    const Vector& before = x[i][label - 2];
+    const double scale = std::max(1.0, now.norm());
+    double disagreement = 0.0;
+    for (NodeId j : t.neighbours(t.nodes()[i].id)) {
+      disagreement = std::max(disagreement, (before - x[t.IndexOf(j)][label - 2]).norm());
+    }
+    return (now - before).norm() / scale <= tolerance && disagreement / scale <= tolerance;
+  };
+  const std::uint32_t bound = DiameterBound(t);
+  std::uint64_t expected_label = 0;
+  for (std::uint64_t label = 2; label + bound <= steps + 1 && expected_label == 0; ++label) {
+    bool all = true;
+    for (std::size_t i = 0; i < t.size() && all; ++i) all = test_holds(i, label);
+    if (all) expected_label = label + bound;
+  }
+  // The run's last label is steps + 1.
+  EXPECT_EQ(expected_label, steps + 1);
+}
+
+TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
+  const Topology t = *Topology::Create("pair", {{1, "a:1"}, {2, "a:2"}}, {{1, 2}});
+  auto inner = MakeNodeProgram(t, {{1, 1}, {2, 2}}, 1, std::make_unique<ConsensusProblem>(Vector::Zero(1)),
+                               {.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 5});
+  ASSERT_TRUE(inner.ok());
+  auto p = AgreedStopProgram::Create(*std::move(inner), {2}, {.tolerance = 1e-3, .diameter_bound = 1});
+  ASSERT_TRUE(p.ok());
+  std::vector<Broadcast> out;
+  (*p)->Start(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].control.size(), 1u);
+  const Vector x = Vector::Zero(1);
+  const std::uint8_t bits[2] = {0, 0};
+  out.clear();
+  absl::Status s = (*p)->Receive({.sender = 2, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1),
+                                  .control = absl::MakeConstSpan(bits, 2)},
+                                 out);
+  EXPECT_THAT(s.message(), HasSubstr("carries 2 stop byte(s), expected 1"));
+  EXPECT_TRUE(out.empty());
+  EXPECT_THAT(AgreedStopProgram::Create(nullptr, {2}, {.tolerance = 1e-3, .diameter_bound = 1}).status().message(),
+              HasSubstr("no program"));
+  auto inner2 = MakeNodeProgram(t, {{1, 1}, {2, 2}}, 1, std::make_unique<ConsensusProblem>(Vector::Zero(1)),
+                                {.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 5});
+  EXPECT_THAT(AgreedStopProgram::Create(*std::move(inner2), {2}, {.tolerance = 0.0, .diameter_bound = 1})
+                  .status()
+                  .message(),
+              HasSubstr("tolerance"));
+}
+
+}  // namespace
+}  // namespace dadmm
