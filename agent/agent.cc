@@ -21,6 +21,10 @@
 #include "agent/log.h"
 #include "agent/peer_link.h"
 #include "common/colouring.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/colouring_protocol.h"
+#include "coordinator-free-bootstrap/handshake.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 #ifndef DADMM_VERSION
@@ -35,11 +39,20 @@ namespace pb = ::dadmm::v1;
 
 struct Incoming {
   NodeId sender = 0;
-  std::uint64_t iteration = 0;
-  Vector x;
+  pb::PeerMessage message;
   std::uint64_t message_bytes = 0;
   std::string peer;  // transport address, for logs
 };
+
+// The node a peer message says it comes from; nullopt for an empty message.
+std::optional<NodeId> SenderOf(const pb::PeerMessage& m) {
+  switch (m.body_case()) {
+    case pb::PeerMessage::kEstimate: return m.estimate().sender();
+    case pb::PeerMessage::kHello: return m.hello().sender();
+    case pb::PeerMessage::kColour: return m.colour().sender();
+    default: return std::nullopt;
+  }
+}
 
 // What Status reports; written by the algorithm thread, read by gRPC threads.
 struct PublicState {
@@ -47,8 +60,15 @@ struct PublicState {
   pb::AgentState state = pb::AGENT_STATE_CONNECTING;
   std::uint64_t iteration = 0;
   std::string waiting_for;
+  std::uint32_t colour = 0;
+  std::map<NodeId, std::uint32_t> neighbour_colours;
+  double change = 0.0;
+  double disagreement = 0.0;
+  std::string error;
 };
 
+// Receives the streams neighbours open to this agent. Checks only who sends (a neighbour, the same one
+// for a whole stream); the algorithm thread checks the contents.
 class PeerService final : public pb::Peer::Service {
  public:
   PeerService(const Topology& topology, NodeId self, Inbox<Incoming>* inbox, SharedCounters* counters,
@@ -63,33 +83,29 @@ class PeerService final : public pb::Peer::Service {
       std::lock_guard lock(mu_);
       ++active_;
     }
-    std::optional<NodeId> sender;
+    std::optional<NodeId> stream_sender;
     std::uint64_t accepted = 0;
     pb::PeerMessage message;
     while (reader->Read(&message)) {
+      const std::optional<NodeId> sender = SenderOf(message);
       std::string problem;
-      if (!message.has_estimate()) {
-        problem = "a message with no estimate";
-      } else if (!neighbours_.contains(message.estimate().sender())) {
-        problem = absl::StrCat("an estimate from node ", message.estimate().sender(), ", not a neighbour of node ",
-                               self_);
-      } else if (sender.has_value() && *sender != message.estimate().sender()) {
-        problem = absl::StrCat("an estimate from node ", message.estimate().sender(), " on the stream of node ",
-                               *sender);
+      if (!sender.has_value()) {
+        problem = "an empty message";
+      } else if (!neighbours_.contains(*sender)) {
+        problem = absl::StrCat("a message from node ", *sender, ", not a neighbour of node ", self_);
+      } else if (stream_sender.has_value() && *stream_sender != *sender) {
+        problem = absl::StrCat("a message from node ", *sender, " on the stream of node ", *stream_sender);
       }
       if (!problem.empty()) {
         counters_->RecordRejected();
         log_->Info(absl::StrCat("rejected ", problem, " (peer ", context->peer(), ")"));
         continue;
       }
-      const pb::Estimate& e = message.estimate();
-      sender = e.sender();
-      Incoming in{.sender = e.sender(),
-                  .iteration = e.iteration(),
-                  .x = Eigen::Map<const Vector>(e.x().data(), e.x_size()),
-                  .message_bytes = message.ByteSizeLong(),
-                  .peer = context->peer()};
-      inbox_->Push(std::move(in));
+      stream_sender = sender;
+      const std::uint64_t bytes = message.ByteSizeLong();
+      inbox_->Push(Incoming{.sender = *sender, .message = std::move(message), .message_bytes = bytes,
+                            .peer = context->peer()});
+      message = pb::PeerMessage();
       ++accepted;
     }
     summary->set_messages_received(accepted);
@@ -118,7 +134,8 @@ class PeerService final : public pb::Peer::Service {
   int active_ = 0;
 };
 
-void FillNeighbourCounters(const CountersSnapshot& c, google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* out,
+void FillNeighbourCounters(const CountersSnapshot& c, const std::map<NodeId, std::uint32_t>& colours,
+                           google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* out,
                            const std::vector<NodeId>& neighbours) {
   for (NodeId j : neighbours) {
     pb::NeighbourCounters* n = out->Add();
@@ -128,41 +145,56 @@ void FillNeighbourCounters(const CountersSnapshot& c, google::protobuf::Repeated
     n->set_messages_received(link.messages_received);
     n->set_payload_bytes_sent(link.payload_bytes_sent);
     n->set_payload_bytes_received(link.payload_bytes_received);
+    const LinkCounters boot = c.bootstrap.of(j);
+    n->set_bootstrap_messages_sent(boot.messages_sent);
+    n->set_bootstrap_messages_received(boot.messages_received);
+    n->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+    n->set_bootstrap_bytes_received(boot.payload_bytes_received);
     auto wb = c.message_bytes.find(j);
     if (wb != c.message_bytes.end()) {
       n->set_message_bytes_sent(wb->second.sent);
       n->set_message_bytes_received(wb->second.received);
     }
+    auto colour = colours.find(j);
+    if (colour != colours.end()) n->set_colour(colour->second);
   }
 }
 
 class StatusService final : public pb::Status::Service {
  public:
-  StatusService(NodeId self, std::uint32_t colour, std::vector<NodeId> neighbours, PublicState* state,
-                const SharedCounters* counters)
-      : self_(self), colour_(colour), neighbours_(std::move(neighbours)), state_(state), counters_(counters) {}
+  StatusService(NodeId self, std::vector<NodeId> neighbours, PublicState* state, const SharedCounters* counters)
+      : self_(self), neighbours_(std::move(neighbours)), state_(state), counters_(counters) {}
 
   grpc::Status GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) override {
     reply->set_node_id(self_);
-    reply->set_colour(colour_);
     reply->set_version(DADMM_VERSION);
+    std::map<NodeId, std::uint32_t> colours;
     {
       std::lock_guard lock(state_->mu);
       reply->set_state(state_->state);
       reply->set_iteration(state_->iteration);
       reply->set_waiting_for(state_->waiting_for);
+      reply->set_colour(state_->colour);
+      reply->set_change(state_->change);
+      reply->set_disagreement(state_->disagreement);
+      reply->set_error(state_->error);
+      colours = state_->neighbour_colours;
     }
     const CountersSnapshot c = counters_->Snapshot();
     const LinkCounters total = c.algorithm.Total();
     reply->set_messages_sent(total.messages_sent);
     reply->set_messages_received(total.messages_received);
-    FillNeighbourCounters(c, reply->mutable_neighbours(), neighbours_);
+    const LinkCounters boot = c.bootstrap.Total();
+    reply->set_bootstrap_messages_sent(boot.messages_sent);
+    reply->set_bootstrap_messages_received(boot.messages_received);
+    reply->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+    reply->set_bootstrap_bytes_received(boot.payload_bytes_received);
+    FillNeighbourCounters(c, colours, reply->mutable_neighbours(), neighbours_);
     return grpc::Status::OK;
   }
 
  private:
   const NodeId self_;
-  const std::uint32_t colour_;
   const std::vector<NodeId> neighbours_;
   PublicState* const state_;
   const SharedCounters* const counters_;
@@ -180,10 +212,33 @@ std::string DefaultListenAddress(const std::string& topology_address) {
   return absl::StrCat("0.0.0.0:", port);
 }
 
+MessageCost CostOf(const pb::PeerMessage& m) {
+  MessageCost cost;
+  switch (m.body_case()) {
+    case pb::PeerMessage::kEstimate:
+      cost.algorithm_messages = 1;
+      cost.payload_bytes = PayloadBytes(m.estimate().x_size());
+      cost.bootstrap_bytes = m.estimate().stop_bits().size();
+      break;
+    case pb::PeerMessage::kHello:
+      cost.bootstrap_messages = 1;
+      cost.bootstrap_bytes = m.hello().ByteSizeLong();
+      break;
+    case pb::PeerMessage::kColour:
+      cost.bootstrap_messages = 1;
+      cost.bootstrap_bytes = kAnnouncementBytes;
+      break;
+    default:
+      break;
+  }
+  return cost;
+}
+
 struct Agent::Impl {
   Topology topology;
-  std::unique_ptr<LocalProblem> problem;  // moved into the node program by Run
+  std::unique_ptr<LocalProblem> problem;  // moved into the node program once colours are known
   std::string problem_kind;
+  Eigen::Index dimension;
   AgentOptions options;
   Logger log;
   std::atomic<bool> stop_requested{false};
@@ -191,10 +246,21 @@ struct Agent::Impl {
   SharedCounters counters;
   PublicState public_state;
 
+  // The run, owned by the algorithm thread.
+  std::map<NodeId, std::unique_ptr<PeerLink>> links;
+  Hello hello;
+  std::set<NodeId> greeted;  // neighbours whose hello was accepted
+  std::unique_ptr<ColouringNode> colouring;
+  std::unique_ptr<NodeProgram> program;   // once every neighbour's colour is known
+  const AgreedStopProgram* stopper = nullptr;  // program, when it has the agreed stop
+  std::vector<Incoming> early;  // estimates that came before the program could start
+  std::map<NodeId, int> early_count;
+
   Impl(Topology t, std::unique_ptr<LocalProblem> p, AgentOptions o)
       : topology(std::move(t)),
         problem(std::move(p)),
         problem_kind(problem->kind()),
+        dimension(problem->dimension()),
         options(std::move(o)),
         log(options.node_id) {}
 
@@ -203,9 +269,29 @@ struct Agent::Impl {
     public_state.state = s;
     public_state.iteration = iteration;
     public_state.waiting_for = std::move(waiting_for);
+    if (stopper != nullptr) {
+      public_state.change = stopper->change();
+      public_state.disagreement = stopper->disagreement();
+    }
+  }
+  void SendToAll(const pb::PeerMessage& m) {
+    for (auto& [j, link] : links) link->Send(m);
+  }
+  void Reject(const Incoming& in, absl::string_view why) {
+    counters.RecordRejected();
+    log.Info(absl::StrCat("rejected a message from node ", in.sender, " (peer ", in.peer, "): ", why));
   }
 
-  absl::Status WriteResult(const NodeProgram& program, std::uint32_t colour, double wall_seconds);
+  absl::Status Handle(Incoming in);
+  absl::Status HandleHello(const Incoming& in);
+  absl::Status HandleColour(const Incoming& in);
+  absl::Status HandleEstimate(const Incoming& in);
+  absl::Status StartProgram();
+  void SendColours(const std::vector<ColourAnnouncement>& out);
+  void SendEstimates(std::vector<Broadcast>& out);
+  std::string DescribeWait() const;
+  absl::Status Fail(absl::Status error);
+  absl::Status WriteResult(double wall_seconds);
   absl::Status Run();
 };
 
@@ -220,17 +306,221 @@ void Agent::Stop() {
 
 absl::Status Agent::Run() { return impl_->Run(); }
 
-absl::Status Agent::Impl::WriteResult(const NodeProgram& program, std::uint32_t colour, double wall_seconds) {
+void Agent::Impl::SendColours(const std::vector<ColourAnnouncement>& out) {
+  for (const ColourAnnouncement& a : out) {
+    pb::PeerMessage m;
+    pb::ColourAnnouncement* c = m.mutable_colour();
+    c->set_sender(options.node_id);
+    c->set_pass(a.pass);
+    c->set_colour(a.colour);
+    c->set_round(a.round);
+    SendToAll(m);
+  }
+}
+
+void Agent::Impl::SendEstimates(std::vector<Broadcast>& out) {
+  for (const Broadcast& b : out) {
+    pb::PeerMessage m;
+    pb::Estimate* e = m.mutable_estimate();
+    e->set_sender(options.node_id);
+    e->set_iteration(b.iteration);
+    e->mutable_x()->Add(b.x.data(), b.x.data() + b.x.size());
+    if (!b.control.empty()) e->set_stop_bits(std::string(b.control.begin(), b.control.end()));
+    SendToAll(m);
+  }
+  out.clear();
+}
+
+absl::Status Agent::Impl::HandleHello(const Incoming& in) {
+  if (greeted.contains(in.sender)) {
+    Reject(in, "a second hello");
+    return absl::OkStatus();
+  }
+  const pb::Hello& h = in.message.hello();
+  const Hello theirs{.node_id = h.sender(),
+                     .protocol_version = h.protocol_version(),
+                     .topology_fingerprint = h.topology_fingerprint(),
+                     .degree = h.degree(),
+                     .dimension = h.dimension(),
+                     .algorithm = h.algorithm(),
+                     .rho = h.rho(),
+                     .max_iterations = h.max_iterations(),
+                     .tolerance = h.tolerance()};
+  counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  if (absl::Status s = CheckHello(hello, theirs, in.sender); !s.ok()) return s;
+  greeted.insert(in.sender);
+  log.Info(absl::StrCat("handshake with node ", in.sender, " done (", greeted.size(), " of ", links.size(), ")"));
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Impl::HandleColour(const Incoming& in) {
+  // Streams keep order and the hello is the first message on every stream.
+  if (!greeted.contains(in.sender)) {
+    Reject(in, "a colour announcement before its hello");
+    return absl::OkStatus();
+  }
+  const pb::ColourAnnouncement& c = in.message.colour();
+  std::vector<ColourAnnouncement> out;
+  const bool was_complete = colouring->complete();
+  if (absl::Status s = colouring->Receive(
+          {.sender = c.sender(), .pass = c.pass(), .colour = c.colour(), .round = c.round()}, out);
+      !s.ok()) {
+    Reject(in, s.message());
+    return absl::OkStatus();
+  }
+  counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  const bool decided_now = !out.empty() && colouring->decided() && out.back().pass == kColouringPasses;
+  SendColours(out);
+  if (decided_now) {
+    log.Info(absl::StrCat("colour ", colouring->colour(), " (distributed colouring, ", kColouringPasses,
+                          " passes, round ", colouring->round(), ")"));
+  }
+  {
+    std::lock_guard lock(public_state.mu);
+    public_state.colour = colouring->colour();
+    const std::vector<std::uint32_t> known = colouring->neighbour_colours();
+    for (std::size_t i = 0; i < known.size(); ++i) {
+      if (known[i] != 0) public_state.neighbour_colours[colouring->neighbours()[i].id] = known[i];
+    }
+  }
+  if (!was_complete && colouring->complete()) return StartProgram();
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Impl::StartProgram() {
+  const NodeId self = options.node_id;
+  const std::uint32_t colour = colouring->colour();
+  const std::vector<std::uint32_t> known = colouring->neighbour_colours();
+  std::vector<NeighbourColour> neighbours;
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    const NodeId j = colouring->neighbours()[i].id;
+    // The protocol refuses a neighbour's announcement of our colour; checked again before starting.
+    if (known[i] == 0 || known[i] == colour) {
+      return absl::InternalError(absl::StrCat("node ", self, " and neighbour ", j, " both have colour ", colour));
+    }
+    neighbours.push_back({.id = j, .colour = known[i]});
+  }
+  absl::StatusOr<std::unique_ptr<NodeProgram>> made =
+      MakeAgentProgram(topology, self, colour, std::move(neighbours), std::move(problem), options.settings);
+  if (!made.ok()) return made.status();
+  program = *std::move(made);
+  problem = nullptr;
+  stopper = dynamic_cast<const AgreedStopProgram*>(program.get());
+  log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting D-ADMM (rho ",
+                        options.settings.dadmm.rho, ", at most ", options.settings.dadmm.max_iterations,
+                        " iterations",
+                        options.settings.tolerance > 0
+                            ? absl::StrCat(", agreed stop at tolerance ", options.settings.tolerance, ", D = ",
+                                           DiameterBound(topology))
+                            : "",
+                        ")"));
+  SetState(pb::AGENT_STATE_RUNNING, 0, "");
+  std::vector<Broadcast> out;
+  program->Start(out);
+  SendEstimates(out);
+  std::vector<Incoming> waiting = std::move(early);
+  early.clear();
+  for (Incoming& in : waiting) {
+    if (absl::Status s = HandleEstimate(in); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Impl::HandleEstimate(const Incoming& in) {
+  if (program == nullptr) {
+    // A neighbour that knows all its neighbours' colours may start before we do; it can get at most
+    // one estimate ahead of us, so a few per neighbour is all a correct one can send.
+    if (++early_count[in.sender] > 4) {
+      Reject(in, "too many estimates before this node could start");
+      return absl::OkStatus();
+    }
+    early.push_back(in);
+    return absl::OkStatus();
+  }
+  const pb::Estimate& e = in.message.estimate();
+  const Estimate estimate{
+      .sender = in.sender,
+      .iteration = e.iteration(),
+      .x = Eigen::Map<const Vector>(e.x().data(), e.x_size()),
+      .control = absl::MakeConstSpan(reinterpret_cast<const std::uint8_t*>(e.stop_bits().data()),
+                                     e.stop_bits().size())};
+  std::vector<Broadcast> out;
+  const std::uint64_t before = program->steps();
+  if (absl::Status s = program->Receive(estimate, out); !s.ok()) {
+    Reject(in, s.message());
+    return absl::OkStatus();
+  }
+  counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  SendEstimates(out);
+  if (options.log_iterations && program->steps() != before) {
+    log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0],
+                          stopper != nullptr ? absl::StrCat(", change ", stopper->change(), ", disagreement ",
+                                                            stopper->disagreement())
+                                             : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Impl::Handle(Incoming in) {
+  switch (in.message.body_case()) {
+    case pb::PeerMessage::kHello: return HandleHello(in);
+    case pb::PeerMessage::kColour: return HandleColour(in);
+    case pb::PeerMessage::kEstimate: return HandleEstimate(in);
+    default: Reject(in, "an empty message"); return absl::OkStatus();
+  }
+}
+
+std::string Agent::Impl::DescribeWait() const {
+  std::vector<NodeId> awaited;
+  std::string what;
+  if (program != nullptr) {
+    awaited = program->awaited();
+  } else {
+    for (const auto& [j, link] : links) {
+      if (!greeted.contains(j)) awaited.push_back(j);
+    }
+    what = awaited.empty() ? "" : "hello from ";
+    if (awaited.empty()) {
+      awaited = colouring->awaited();
+      what = "colour from ";
+    }
+  }
+  std::vector<std::string> parts;
+  for (NodeId j : awaited) parts.push_back(absl::StrCat(j, links.at(j)->connected() ? "" : " (not connected)"));
+  return parts.empty() ? "" : absl::StrCat(what, absl::StrJoin(parts, ", "));
+}
+
+absl::Status Agent::Impl::Fail(absl::Status error) {
+  log.Info(absl::StrCat("FAILED: ", error.message()));
+  {
+    std::lock_guard lock(public_state.mu);
+    public_state.state = pb::AGENT_STATE_FAILED;
+    public_state.error = std::string(error.message());
+  }
+  // What is queued (our hello first) still goes out, so that the neighbours see the same mismatch.
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  for (auto& [j, link] : links) link->BeginClose();
+  for (auto& [j, link] : links) link->FinishClose(deadline);
+  return error;
+}
+
+absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   const CountersSnapshot c = counters.Snapshot();
   const LinkCounters total = c.algorithm.Total();
+  const LinkCounters boot = c.bootstrap.Total();
   pb::AgentResult r;
   r.set_node_id(options.node_id);
   r.set_algorithm("d-admm");
   r.set_problem(problem_kind);
   r.set_topology_name(topology.name());
-  r.set_colour(colour);
-  r.set_iterations(program.steps());
-  for (Eigen::Index i = 0; i < program.x().size(); ++i) r.add_x(program.x()[i]);
+  r.set_colour(colouring->colour());
+  std::uint32_t colours = colouring->colour();
+  for (std::uint32_t k : colouring->neighbour_colours()) colours = std::max(colours, k);
+  r.set_colours(colours);
+  r.set_colouring_rounds(colouring->round());
+  r.set_iterations(program->steps());
+  r.set_outcome(program->outcome() == Outcome::kStopped ? "stopped" : "max-iterations");
+  for (Eigen::Index i = 0; i < program->x().size(); ++i) r.add_x(program->x()[i]);
   r.set_messages_sent(total.messages_sent);
   r.set_messages_received(total.messages_received);
   r.set_payload_bytes_sent(total.payload_bytes_sent);
@@ -242,14 +532,31 @@ absl::Status Agent::Impl::WriteResult(const NodeProgram& program, std::uint32_t 
   }
   r.set_message_bytes_sent(mb_sent);
   r.set_message_bytes_received(mb_received);
-  FillNeighbourCounters(c, r.mutable_neighbours(), topology.neighbours(options.node_id));
+  r.set_bootstrap_messages_sent(boot.messages_sent);
+  r.set_bootstrap_messages_received(boot.messages_received);
+  r.set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+  r.set_bootstrap_bytes_received(boot.payload_bytes_received);
+  std::map<NodeId, std::uint32_t> neighbour_colours;
+  {
+    std::lock_guard lock(public_state.mu);
+    neighbour_colours = public_state.neighbour_colours;
+  }
+  FillNeighbourCounters(c, neighbour_colours, r.mutable_neighbours(), topology.neighbours(options.node_id));
   r.set_wall_seconds(wall_seconds);
-  r.set_rho(options.settings.rho);
+  r.set_rho(options.settings.dadmm.rho);
+  r.set_tolerance(options.settings.tolerance);
+  r.set_max_iterations(options.settings.dadmm.max_iterations);
+  if (stopper != nullptr) {
+    r.set_change(stopper->change());
+    r.set_disagreement(stopper->disagreement());
+  }
   r.set_rejected_messages(c.rejected);
 
-  std::cout << "node " << options.node_id << ": finished after " << program.steps() << " steps, x = ["
-            << absl::StrJoin(r.x(), ", ") << "], messages sent " << total.messages_sent << ", received "
-            << total.messages_received << ", payload bytes sent " << total.payload_bytes_sent << std::endl;
+  std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps()
+            << " steps, colour " << r.colour() << ", x = [" << absl::StrJoin(r.x(), ", ") << "], messages sent "
+            << total.messages_sent << ", received " << total.messages_received << ", payload bytes sent "
+            << total.payload_bytes_sent << "; bootstrap messages sent " << boot.messages_sent << ", bytes "
+            << boot.payload_bytes_sent << std::endl;
   if (options.output_path.empty()) return absl::OkStatus();
 
   google::protobuf::util::JsonPrintOptions json;
@@ -280,17 +587,22 @@ absl::Status Agent::Impl::Run() {
   if (!topology.Contains(self)) {
     return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));
   }
-  // Colouring: for now the same deterministic rule on every agent (see coordinator-free-bootstrap/).
-  const Colouring colouring = GreedyLargestFirstColouring(topology);
-  const std::uint32_t colour = colouring.at(self);
-  absl::StatusOr<std::unique_ptr<DadmmNode>> made =
-      MakeDadmmNode(topology, colouring, self, std::move(problem), options.settings);
-  if (!made.ok()) return made.status();
-  std::unique_ptr<DadmmNode> program = std::move(*made);
-  problem = nullptr;
+  if (absl::Status s = options.settings.Validate(); !s.ok()) return s;
+  hello = Hello{.node_id = self,
+                .protocol_version = kProtocolVersion,
+                .topology_fingerprint = TopologyFingerprint(topology),
+                .degree = topology.degree(self),
+                .dimension = dimension,
+                .algorithm = "d-admm",
+                .rho = options.settings.dadmm.rho,
+                .max_iterations = options.settings.dadmm.max_iterations,
+                .tolerance = options.settings.tolerance};
+  std::vector<PeerDegree> peer_degrees;
+  for (NodeId j : topology.neighbours(self)) peer_degrees.push_back({.id = j, .degree = topology.degree(j)});
+  colouring = std::make_unique<ColouringNode>(self, topology.degree(self), std::move(peer_degrees), kColouringPasses);
 
   PeerService peer_service(topology, self, &inbox, &counters, &log);
-  StatusService status_service(self, colour, topology.neighbours(self), &public_state, &counters);
+  StatusService status_service(self, topology.neighbours(self), &public_state, &counters);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   int bound_port = 0;
@@ -302,81 +614,85 @@ absl::Status Agent::Impl::Run() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or not local?)"));
   }
-  log.Info(absl::StrCat("listening on ", options.listen_address, "; colour ", colour, " of ", NumColours(colouring),
-                        "; ", topology.degree(self), " neighbour(s); rho ", options.settings.rho, "; ",
-                        options.settings.max_iterations, " iterations"));
+  log.Info(absl::StrCat("listening on ", options.listen_address, "; ", topology.degree(self),
+                        " neighbour(s); topology ", hello.topology_fingerprint.substr(0, 12), "...; handshake and "
+                        "colouring with the neighbours first"));
 
-  std::map<NodeId, std::unique_ptr<PeerLink>> links;
   for (NodeId j : topology.neighbours(self)) {
     links[j] = std::make_unique<PeerLink>(j, topology.node(j).address, &counters, &log);
     links[j]->Start();
   }
+  auto shutdown = [&] { server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1)); };
 
-  std::vector<Broadcast> out;
-  auto dispatch = [&] {
-    for (const Broadcast& b : out) {
-      pb::PeerMessage m;
-      pb::Estimate* e = m.mutable_estimate();
-      e->set_sender(self);
-      e->set_iteration(b.iteration);
-      e->mutable_x()->Add(b.x.data(), b.x.data() + b.x.size());
-      for (auto& [j, link] : links) link->Send(m);
+  // The hello goes first on every stream; then this node's first colour announcement, if it decides
+  // at once. Colour messages from a neighbour are taken only after its hello.
+  {
+    pb::PeerMessage m;
+    pb::Hello* h = m.mutable_hello();
+    h->set_sender(self);
+    h->set_protocol_version(hello.protocol_version);
+    h->set_topology_fingerprint(hello.topology_fingerprint);
+    h->set_degree(hello.degree);
+    h->set_dimension(hello.dimension);
+    h->set_algorithm(hello.algorithm);
+    h->set_rho(hello.rho);
+    h->set_max_iterations(hello.max_iterations);
+    h->set_tolerance(hello.tolerance);
+    SendToAll(m);
+    std::vector<ColourAnnouncement> out;
+    if (absl::Status s = colouring->Start(out); !s.ok()) {
+      shutdown();
+      return Fail(s);
     }
-    out.clear();
-  };
-  auto describe_wait = [&]() -> std::string {
-    std::vector<std::string> parts;
-    for (NodeId j : program->awaited()) {
-      parts.push_back(absl::StrCat(j, links.at(j)->connected() ? "" : " (not connected)"));
+    SendColours(out);
+    if (colouring->complete()) {  // no neighbours
+      if (absl::Status s = StartProgram(); !s.ok()) {
+        shutdown();
+        return Fail(s);
+      }
     }
-    return absl::StrJoin(parts, ", ");
-  };
+  }
+  if (program == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait());
 
-  SetState(pb::AGENT_STATE_RUNNING, 0, "");
-  program->Start(out);
-  dispatch();
-  std::vector<NodeId> last_awaited = program->awaited();
+  std::string last_wait = DescribeWait();
   Clock::time_point waiting_since = Clock::now();
   Clock::time_point next_wait_log = waiting_since + std::chrono::seconds(5);
-  while (!program->done() && !stop_requested) {
+  while (!(program != nullptr && program->done()) && !stop_requested) {
     std::optional<Incoming> in = inbox.Pop(std::chrono::milliseconds(500));
     if (in.has_value()) {
-      const std::uint64_t before = program->steps();
-      const Estimate estimate{.sender = in->sender, .iteration = in->iteration, .x = Eigen::Map<const Vector>(in->x.data(), in->x.size())};
-      if (absl::Status s = program->Receive(estimate, out); !s.ok()) {
-        counters.RecordRejected();
-        log.Info(absl::StrCat("rejected a message from peer ", in->peer, ": ", s.message()));
-        continue;
-      }
-      counters.RecordReceived(in->sender, PayloadBytes(in->x.size()), in->message_bytes);
-      dispatch();
-      if (options.log_iterations && program->steps() != before) {
-        log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0]));
+      if (absl::Status s = Handle(*std::move(in)); !s.ok()) {
+        absl::Status failed = Fail(s);
+        shutdown();
+        return failed;
       }
     }
-    std::vector<NodeId> awaited = program->awaited();
-    if (awaited != last_awaited) {
-      last_awaited = awaited;
+    const std::string wait = DescribeWait();
+    const std::uint64_t steps = program != nullptr ? program->steps() : 0;
+    if (wait != last_wait) {
+      last_wait = wait;
       waiting_since = Clock::now();
       next_wait_log = waiting_since + std::chrono::seconds(5);
-    } else if (!awaited.empty() && Clock::now() >= next_wait_log) {
+    } else if (!wait.empty() && Clock::now() >= next_wait_log) {
       const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - waiting_since).count();
-      log.Info(absl::StrCat("iteration ", program->steps() + 1, ": waiting for neighbour(s) ", describe_wait(),
-                            " for ", waited, " s"));
+      log.Info(absl::StrCat(program != nullptr ? absl::StrCat("iteration ", steps + 1, ": ") : "",
+                            "waiting for ", wait, " for ", waited, " s"));
       next_wait_log = Clock::now() + std::chrono::seconds(waited < 30 ? 5 : 30);
     }
-    SetState(pb::AGENT_STATE_RUNNING, program->steps(), describe_wait());
+    SetState(program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING, steps, wait);
   }
 
-  if (!program->done()) {
-    log.Info(absl::StrCat("stopping at iteration ", program->steps(), " on request, before finishing"));
-    SetState(pb::AGENT_STATE_FAILED, program->steps(), "");
+  if (program == nullptr || !program->done()) {
+    const std::uint64_t steps = program != nullptr ? program->steps() : 0;
+    log.Info(absl::StrCat("stopping at iteration ", steps, " on request, before finishing"));
+    SetState(pb::AGENT_STATE_FAILED, steps, "");
     for (auto& [j, link] : links) link->Abort();
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    return absl::CancelledError(absl::StrCat("stopped at iteration ", program->steps(), " before finishing"));
+    shutdown();
+    return absl::CancelledError(absl::StrCat("stopped at iteration ", steps, " before finishing"));
   }
 
-  log.Info(absl::StrCat("finished ", program->steps(), " iterations; sending the last estimates"));
+  log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; "
+                                                                  : "",
+                        "finished ", program->steps(), " iterations; sending the last estimates"));
   SetState(pb::AGENT_STATE_DONE, program->steps(), "");
   // Flush every link (its last messages are what the neighbours still need), then give the
   // neighbours time to finish and close their streams to us before the server goes away.
@@ -388,8 +704,8 @@ absl::Status Agent::Impl::Run() {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
-  absl::Status written = WriteResult(*program, colour, wall);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  absl::Status written = WriteResult(wall);
+  shutdown();
   return written;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/dadmm_node.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/problem.h"
 #include "common/topology.h"
 
@@ -17,7 +18,7 @@ namespace dadmm::agent {
 struct AgentOptions {
   NodeId node_id = 0;
   std::string listen_address;       // host:port to serve on
-  DadmmSettings settings;
+  PipelineSettings settings;        // rho, maximum iterations, agreed-stop tolerance
   std::string output_path;          // JSON result; empty: none
   std::chrono::milliseconds linger{30000};  // after finishing: how long to wait for neighbours to close
   bool log_iterations = false;

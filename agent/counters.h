@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/counters.h"
+#include "dadmm/proto/dadmm.pb.h"
 
 namespace dadmm::agent {
 
@@ -15,21 +16,39 @@ struct WireBytes {
 };
 
 struct CountersSnapshot {
-  NodeCounters algorithm;
+  NodeCounters algorithm;  // estimates and their payload (8 bytes per entry)
+  // Hello and colour announcements (messages and content bytes), and the stop bits piggybacked on
+  // estimates (bytes only: they add no message).
+  NodeCounters bootstrap;
   std::map<NodeId, WireBytes> message_bytes;
   std::uint64_t rejected = 0;  // peer messages that failed validation
 };
 
+// What one peer message costs, by kind.
+struct MessageCost {
+  std::uint64_t algorithm_messages = 0;
+  std::uint64_t payload_bytes = 0;
+  std::uint64_t bootstrap_messages = 0;
+  std::uint64_t bootstrap_bytes = 0;
+};
+MessageCost CostOf(const dadmm::v1::PeerMessage& message);
+
 class SharedCounters {
  public:
-  void RecordSent(NodeId to, std::uint64_t payload_bytes, std::uint64_t message_bytes) {
+  void RecordSent(NodeId to, const MessageCost& cost, std::uint64_t message_bytes) {
     std::lock_guard lock(mu_);
-    c_.algorithm.RecordSent(to, payload_bytes);
+    c_.algorithm.AddSent(to, cost.algorithm_messages, cost.payload_bytes);
+    if (cost.bootstrap_messages + cost.bootstrap_bytes > 0) {
+      c_.bootstrap.AddSent(to, cost.bootstrap_messages, cost.bootstrap_bytes);
+    }
     c_.message_bytes[to].sent += message_bytes;
   }
-  void RecordReceived(NodeId from, std::uint64_t payload_bytes, std::uint64_t message_bytes) {
+  void RecordReceived(NodeId from, const MessageCost& cost, std::uint64_t message_bytes) {
     std::lock_guard lock(mu_);
-    c_.algorithm.RecordReceived(from, payload_bytes);
+    c_.algorithm.AddReceived(from, cost.algorithm_messages, cost.payload_bytes);
+    if (cost.bootstrap_messages + cost.bootstrap_bytes > 0) {
+      c_.bootstrap.AddReceived(from, cost.bootstrap_messages, cost.bootstrap_bytes);
+    }
     c_.message_bytes[from].received += message_bytes;
   }
   void RecordRejected() {

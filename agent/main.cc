@@ -29,7 +29,12 @@ ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
           "(all interfaces on its port when the host there is a DNS name).");
 ABSL_FLAG(double, rho, 1.0, "D-ADMM penalty rho > 0.");
-ABSL_FLAG(int64_t, iterations, 100, "Communication steps to run (>= 1); every agent must be given the same.");
+ABSL_FLAG(int64_t, iterations, 100,
+          "Maximum of communication steps (>= 1); with --tolerance=0 exactly this many. Every agent must be "
+          "given the same (the handshake checks).");
+ABSL_FLAG(double, tolerance, 0.0,
+          "Agreed stop: end when, at every node, the change of x_p and its disagreement with the neighbours "
+          "are <= tolerance * max(1, |x_p|); every agent stops at the same iteration. 0: run --iterations.");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -48,9 +53,11 @@ int main(int argc, char** argv) {
   dadmm::SetUsage(
       "runs one node of a dadmm network.\n\n"
       "  dadmm-agent --node_id=3 --topology=net.yaml --theta=12.5 [--rho=1] [--iterations=100]\n\n"
-      "The agent serves its neighbours on its address from the topology file, streams its estimates to\n"
-      "each neighbour (waiting for neighbours that are not up yet), runs D-ADMM (Mota et al., Algorithm 2)\n"
-      "for the given number of iterations, prints its result and exits 0. SIGINT/SIGTERM stop it early.");
+      "The agent serves its neighbours on its address from the topology file and opens a stream to each\n"
+      "(waiting for neighbours that are not up yet). With every neighbour it checks a hello (topology\n"
+      "fingerprint, parameters; a mismatch stops both agents), agrees on colours by the distributed\n"
+      "colouring protocol, then runs D-ADMM (Mota et al., Algorithm 2) until --iterations or, with\n"
+      "--tolerance, until the agreed stop, prints its result and exits 0. SIGINT/SIGTERM stop it early.");
   // Block the stop signals in every thread; one thread below waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -85,10 +92,11 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen).empty()
                                ? dadmm::agent::DefaultListenAddress(topology->node(self).address)
                                : absl::GetFlag(FLAGS_listen);
-  options.settings.rho = absl::GetFlag(FLAGS_rho);
+  options.settings.dadmm.rho = absl::GetFlag(FLAGS_rho);
   const int64_t iterations = absl::GetFlag(FLAGS_iterations);
   if (iterations < 1) return Fail("--iterations must be >= 1");
-  options.settings.max_iterations = static_cast<uint64_t>(iterations);
+  options.settings.dadmm.max_iterations = static_cast<uint64_t>(iterations);
+  options.settings.tolerance = absl::GetFlag(FLAGS_tolerance);
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   options.output_path = absl::GetFlag(FLAGS_output);
   const double linger = absl::GetFlag(FLAGS_linger_seconds);

@@ -115,9 +115,7 @@ void PeerLink::Run() {
         std::lock_guard lock(mu_);
         queue_.pop_front();
       }
-      if (message.has_estimate()) {
-        counters_->RecordSent(peer_, PayloadBytes(message.estimate().x_size()), bytes);
-      }
+      counters_->RecordSent(peer_, CostOf(message), bytes);
     }
     if (!broken) writer->WritesDone();
     const grpc::Status status = writer->Finish();

@@ -44,6 +44,17 @@ class NodeCounters {
     ++c.messages_received;
     c.payload_bytes_received += payload_bytes;
   }
+  // Adds counts for neighbour j (the agent's bootstrap counters: a message may carry bytes only).
+  void AddSent(NodeId to, std::uint64_t messages, std::uint64_t bytes) {
+    LinkCounters& c = At(to);
+    c.messages_sent += messages;
+    c.payload_bytes_sent += bytes;
+  }
+  void AddReceived(NodeId from, std::uint64_t messages, std::uint64_t bytes) {
+    LinkCounters& c = At(from);
+    c.messages_received += messages;
+    c.payload_bytes_received += bytes;
+  }
   // Adds counts for the k-th neighbour given at construction (the simulator counts per edge).
   void AddSentToIndex(std::size_t k, std::uint64_t messages, std::uint64_t payload_bytes) {
     per_neighbour_[k].second.messages_sent += messages;

@@ -3,10 +3,12 @@
 # prints what the network computed (dadmm-ctl report), checked against the simulator.
 #
 #   deploy/run-local-cluster.sh [--topology FILE] [--seed N] [--rho R] [--iterations K]
-#                               [--build-dir DIR] [--out DIR]
+#                               [--tolerance T] [--build-dir DIR] [--out DIR]
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
-# N(10, 100^2) from --seed) and talks only to its neighbours. Logs go to OUT/logs/node-<id>.log.
+# N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
+# then D-ADMM until the agreed stop (--tolerance; 0 runs exactly --iterations steps).
+# Logs go to OUT/logs/node-<id>.log.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +16,8 @@ root=$(cd "$here/.." && pwd)
 topology="$here/examples/fig1/topology.yaml"
 seed=1
 rho=1
-iterations=40
+iterations=1000
+tolerance=1e-6
 build_dir="$root/build"
 out=""
 
@@ -25,6 +28,7 @@ while (($#)); do
     --seed) seed=$2; shift 2 ;;
     --rho) rho=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
+    --tolerance) tolerance=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -47,11 +51,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-echo "starting ${#nodes[@]} agents (topology $topology, rho $rho, $iterations iterations); logs in $out/logs"
+echo "starting ${#nodes[@]} agents (topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
 for line in "${nodes[@]}"; do
   id=${line%% *}
   "$bin/agent/dadmm-agent" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
-    --rho "$rho" --iterations "$iterations" --output "$out/results/node-$id.json" \
+    --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &
   pids+=($!)
 done

@@ -9,12 +9,14 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "agent/results.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
 #include "common/csv.h"
 #include "common/dadmm_node.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/simulator.h"
 #include "common/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
@@ -42,82 +44,199 @@ std::vector<std::string> NonEmptyLines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
 }
 
-TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
-  const std::string dir = testing::MakeTempDir("seven");
-  const std::string topology_path = dir + "/net.yaml";
+struct NetworkRun {
+  std::string dir;
+  Topology topology;
+  std::map<NodeId, Vector> thetas;
+  std::map<NodeId, v1::AgentResult> results;
+  SimulatedNetwork simulated;  // the same inputs in the simulator
+};
+
+// Seven agents of Figure 1 as processes, started in reverse id order (so that most start before the
+// neighbours they wait for), with `flags`; then the same network in the simulator.
+NetworkRun RunFig1(const std::string& name, const std::vector<std::string>& flags, const PipelineSettings& settings) {
+  NetworkRun run{.dir = testing::MakeTempDir(name)};
+  const std::string topology_path = run.dir + "/net.yaml";
   testing::WriteFile(topology_path, Fig1WithPorts(testing::FreePorts(7)));
   absl::StatusOr<Topology> topology = LoadTopologyFile(topology_path);
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  const auto thetas = GenerateConsensusData(*topology, 1, 2026);
-  const std::uint64_t kSteps = 40;
-  const double kRho = 1.0;
-
-  // Started in reverse id order, so that most agents start before the neighbours they wait for.
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  run.topology = *topology;
+  run.thetas = GenerateConsensusData(run.topology, 1, 2026);
   std::vector<Child> agents;
-  for (auto it = thetas.rbegin(); it != thetas.rend(); ++it) {
+  for (auto it = run.thetas.rbegin(); it != run.thetas.rend(); ++it) {
     const auto& [id, theta] = *it;
-    const std::string data = absl::StrCat(dir, "/node-", id, ".csv");
-    ASSERT_TRUE(WriteVectorCsv(data, theta).ok());
-    agents.push_back(testing::Spawn(
-        {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + topology_path, "--data=" + data,
-         absl::StrCat("--rho=", kRho), absl::StrCat("--iterations=", kSteps),
-         absl::StrCat("--output=", dir, "/node-", id, ".json")},
-        absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
+    const std::string data = absl::StrCat(run.dir, "/node-", id, ".csv");
+    EXPECT_TRUE(WriteVectorCsv(data, theta).ok());
+    std::vector<std::string> argv = {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + topology_path,
+                                     "--data=" + data, absl::StrCat("--output=", run.dir, "/node-", id, ".json")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    agents.push_back(testing::Spawn(argv, absl::StrCat(run.dir, "/node-", id, ".out"),
+                                    absl::StrCat(run.dir, "/node-", id, ".log")));
   }
   for (const Child& a : agents) {
     const std::optional<int> code = testing::WaitFor(a, 120s);
     EXPECT_EQ(code, 0) << testing::ReadFile(a.stderr_path);
     if (!code) testing::Kill(a);
   }
+  absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(run.topology, run.dir);
+  EXPECT_TRUE(results.ok()) << results.status();
+  if (results.ok()) run.results = *std::move(results);
+  std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+  for (const auto& [id, theta] : run.thetas) problems[id] = std::make_unique<ConsensusProblem>(theta);
+  absl::StatusOr<SimulatedNetwork> simulated = SimulateAgentNetwork(run.topology, std::move(problems), settings);
+  EXPECT_TRUE(simulated.ok()) << simulated.status();
+  if (simulated.ok()) run.simulated = *std::move(simulated);
+  return run;
+}
 
-  absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(*topology, dir);
-  ASSERT_TRUE(results.ok()) << results.status();
-
-  // The same inputs in the simulator.
-  const Colouring colouring = GreedyLargestFirstColouring(*topology);
-  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
-  for (const auto& [id, theta] : thetas) {
-    programs.emplace(id, *MakeDadmmNode(*topology, colouring, id, std::make_unique<ConsensusProblem>(theta),
-                                        {.rho = kRho, .max_iterations = kSteps}));
-  }
-  absl::StatusOr<SimulationResult> simulated = Simulate(*topology, programs);
-  ASSERT_TRUE(simulated.ok()) << simulated.status();
-
-  // The true average, summed directly.
-  long double sum = 0;
-  for (const auto& [id, theta] : thetas) sum += theta[0];
-  const Vector x_star = Vector::Constant(1, static_cast<double>(sum / thetas.size()));
-
-  std::vector<Vector> estimates;
+// Every agent's estimate, steps and colour equal the simulator's bit for bit; messages = 2E x steps.
+void ExpectMatchesSimulator(const NetworkRun& run) {
+  const SimulationResult& sim = run.simulated.result;
+  ASSERT_EQ(run.results.size(), run.topology.size());
+  ASSERT_EQ(sim.nodes.size(), run.topology.size());
   std::uint64_t messages = 0;
-  for (const SimulatedNode& s : simulated->nodes) {
-    const v1::AgentResult& r = results->at(s.id);
+  for (const SimulatedNode& s : sim.nodes) {
+    const v1::AgentResult& r = run.results.at(s.id);
     ASSERT_EQ(r.x_size(), 1);
     const double x = r.x(0);
-    estimates.push_back(Vector::Constant(1, x));
     EXPECT_EQ(std::memcmp(&x, s.x.data(), sizeof x), 0)
         << "node " << s.id << ": agent " << x << " vs simulator " << s.x[0];
-    EXPECT_EQ(r.iterations(), simulated->steps) << "node " << s.id;
-    EXPECT_EQ(r.iterations(), kSteps);
-    EXPECT_EQ(r.colour(), colouring.at(s.id));
-    EXPECT_EQ(r.messages_sent(), topology->degree(s.id) * kSteps) << "node " << s.id;
-    EXPECT_EQ(r.messages_received(), topology->degree(s.id) * kSteps) << "node " << s.id;
-    EXPECT_EQ(r.payload_bytes_sent(), 8 * topology->degree(s.id) * kSteps);
+    EXPECT_EQ(r.iterations(), sim.steps) << "node " << s.id;
+    EXPECT_EQ(r.colour(), run.simulated.colouring.colouring.at(s.id)) << "node " << s.id;
+    const std::uint64_t degree = run.topology.degree(s.id);
+    EXPECT_EQ(r.messages_sent(), degree * sim.steps) << "node " << s.id;
+    EXPECT_EQ(r.messages_received(), degree * sim.steps) << "node " << s.id;
+    EXPECT_EQ(r.payload_bytes_sent(), 8 * degree * sim.steps);
+    // Bootstrap, apart: one hello and one announcement per colouring pass to each neighbour.
+    EXPECT_EQ(r.bootstrap_messages_sent(), degree * (1 + kColouringPasses)) << "node " << s.id;
+    EXPECT_EQ(r.bootstrap_messages_received(), degree * (1 + kColouringPasses)) << "node " << s.id;
     EXPECT_EQ(r.rejected_messages(), 0u);
-    ASSERT_EQ(static_cast<std::size_t>(r.neighbours_size()), topology->degree(s.id));
+    ASSERT_EQ(static_cast<std::size_t>(r.neighbours_size()), degree);
     for (const v1::NeighbourCounters& n : r.neighbours()) {
-      EXPECT_EQ(n.messages_sent(), kSteps) << "edge " << s.id << "->" << n.node_id();
-      EXPECT_EQ(n.messages_received(), kSteps) << "edge " << n.node_id() << "->" << s.id;
+      EXPECT_EQ(n.messages_sent(), sim.steps) << "edge " << s.id << "->" << n.node_id();
+      EXPECT_EQ(n.messages_received(), sim.steps) << "edge " << n.node_id() << "->" << s.id;
       EXPECT_EQ(n.messages_sent(), s.counters.of(n.node_id()).messages_sent);
+      EXPECT_EQ(n.colour(), run.simulated.colouring.colouring.at(n.node_id()));
     }
     messages += r.messages_sent();
-    // The agent's stdout carries its result line.
-    EXPECT_THAT(testing::ReadFile(absl::StrCat(dir, "/node-", s.id, ".out")),
-                HasSubstr(absl::StrCat("node ", s.id, ": finished after 40 steps")));
+    EXPECT_THAT(testing::ReadFile(absl::StrCat(run.dir, "/node-", s.id, ".out")),
+                HasSubstr(absl::StrCat("node ", s.id, ": ", r.outcome(), " after ", sim.steps, " steps")));
   }
-  EXPECT_EQ(messages, 2 * topology->num_edges() * kSteps);
-  EXPECT_EQ(messages, simulated->messages);
-  EXPECT_LE(RelativeError(estimates, x_star), 1e-4);
+  EXPECT_EQ(messages, 2 * run.topology.num_edges() * sim.steps);
+  EXPECT_EQ(messages, sim.messages);
+}
+
+double RelativeErrorOf(const NetworkRun& run) {
+  long double sum = 0;  // the true average, summed directly
+  for (const auto& [id, theta] : run.thetas) sum += theta[0];
+  const Vector x_star = Vector::Constant(1, static_cast<double>(sum / run.thetas.size()));
+  std::vector<Vector> estimates;
+  for (const auto& [id, r] : run.results) estimates.push_back(Vector::Constant(1, r.x(0)));
+  return RelativeError(estimates, x_star);
+}
+
+TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
+  const NetworkRun run = RunFig1("seven", {"--rho=1", "--iterations=40"},
+                                 {.dadmm = {.rho = 1.0, .max_iterations = 40}, .tolerance = 0.0});
+  ExpectMatchesSimulator(run);
+  EXPECT_EQ(run.simulated.result.steps, 40u);
+  for (const auto& [id, r] : run.results) EXPECT_EQ(r.outcome(), "max-iterations");
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
+TEST(AgentProcesses, AgreedStopEveryAgentEndsAtTheSameIterationWithTheToleranceHeld) {
+  const double tolerance = 1e-7;
+  const NetworkRun run = RunFig1("stop", {"--rho=1", "--iterations=1000", "--tolerance=1e-7"},
+                                 {.dadmm = {.rho = 1.0, .max_iterations = 1000}, .tolerance = tolerance});
+  ExpectMatchesSimulator(run);
+  const std::uint64_t steps = run.simulated.result.steps;
+  EXPECT_LT(steps, 1000u);
+  for (const auto& [id, r] : run.results) {
+    EXPECT_EQ(r.outcome(), "stopped") << "node " << id;
+    EXPECT_EQ(r.iterations(), steps) << "node " << id;
+    EXPECT_LE(r.change(), tolerance) << "node " << id;
+    // The disagreement with every neighbour, from the results themselves.
+    const double scale = std::max(1.0, std::abs(r.x(0)));
+    for (NodeId j : run.topology.neighbours(id)) {
+      EXPECT_LE(std::abs(r.x(0) - run.results.at(j).x(0)) / scale, tolerance) << "nodes " << id << ", " << j;
+    }
+    // The stop bits ride on the estimates: D + 1 = 4 bits, one byte per estimate, counted apart.
+    EXPECT_GT(r.bootstrap_bytes_sent(), run.topology.degree(id) * steps);
+  }
+  EXPECT_LE(RelativeErrorOf(run), 1e-5);
+}
+
+// Starts the seven agents of Figure 1 with per-node extra flags; returns them (not waited for).
+std::vector<Child> StartFig1(const std::string& dir, const std::map<NodeId, std::vector<std::string>>& extra) {
+  const std::string topology_path = dir + "/net.yaml";
+  std::vector<Child> agents;
+  for (NodeId id = 1; id <= 7; ++id) {
+    std::vector<std::string> argv = {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--theta=1", "--rho=1",
+                                     "--iterations=30", "--linger_seconds=2"};
+    bool own_topology = false;
+    if (auto it = extra.find(id); it != extra.end()) {
+      for (const std::string& f : it->second) own_topology |= f.rfind("--topology=", 0) == 0;
+      argv.insert(argv.end(), it->second.begin(), it->second.end());
+    }
+    if (!own_topology) argv.push_back("--topology=" + topology_path);
+    agents.push_back(testing::Spawn(argv, absl::StrCat(dir, "/node-", id, ".out"),
+                                    absl::StrCat(dir, "/node-", id, ".log")));
+  }
+  return agents;
+}
+
+TEST(AgentProcesses, HandshakeMismatchStopsBothAgentsNamingBothNodesAndTheField) {
+  const std::string dir = testing::MakeTempDir("mismatch");
+  const std::string topology_text = Fig1WithPorts(testing::FreePorts(7));
+  testing::WriteFile(dir + "/net.yaml", topology_text);
+  absl::StatusOr<Topology> topology = LoadTopologyFile(dir + "/net.yaml");
+  ASSERT_TRUE(topology.ok());
+  // Node 4 runs another rho.
+  std::vector<Child> agents = StartFig1(dir, {{4, {"--rho=2"}}});
+  const Child& four = agents[3];
+  EXPECT_EQ(testing::WaitFor(four, 60s), 1) << testing::ReadFile(four.stderr_path);
+  for (NodeId j : topology->neighbours(4)) {
+    const Child& neighbour = agents[j - 1];
+    EXPECT_EQ(testing::WaitFor(neighbour, 60s), 1) << testing::ReadFile(neighbour.stderr_path);
+    EXPECT_THAT(testing::ReadFile(neighbour.stderr_path),
+                HasSubstr(absl::StrCat("handshake between node ", j, " and node 4: rho differs (node ", j,
+                                       " has 1, node 4 has 2)")));
+  }
+  EXPECT_THAT(testing::ReadFile(four.stderr_path), HasSubstr("handshake between node 4 and node "));
+  EXPECT_THAT(testing::ReadFile(four.stderr_path), HasSubstr(": rho differs (node 4 has 2, node "));
+  for (const Child& a : agents) testing::Kill(a);
+}
+
+TEST(AgentProcesses, ADifferentTopologyFileIsCaughtByItsFingerprint) {
+  const std::string dir = testing::MakeTempDir("fingerprint");
+  const std::vector<int> ports = testing::FreePorts(7);
+  const std::string topology_text = Fig1WithPorts(ports);
+  testing::WriteFile(dir + "/net.yaml", topology_text);
+  // Node 1's copy has one more edge, 1-7 (its neighbours 2 and 3 still see it as their neighbour).
+  testing::WriteFile(dir + "/other.yaml", topology_text + "  - [1, 7]\n");
+  ASSERT_TRUE(LoadTopologyFile(dir + "/other.yaml").ok()) << LoadTopologyFile(dir + "/other.yaml").status();
+  // Reordered and commented, the same graph has the same fingerprint: node 2 uses such a copy.
+  std::string head = "# the same network, written differently\n", edges;
+  for (absl::string_view line : absl::StrSplit(topology_text, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "  - [")) {
+      edges = absl::StrCat(line, "   # an edge\n", edges);  // reversed
+    } else {
+      absl::StrAppend(&head, line, "\n");
+    }
+  }
+  ASSERT_THAT(head, ::testing::EndsWith("edges:\n"));
+  testing::WriteFile(dir + "/same.yaml", head + edges);
+  ASSERT_TRUE(LoadTopologyFile(dir + "/same.yaml").ok()) << LoadTopologyFile(dir + "/same.yaml").status();
+  std::vector<Child> agents = StartFig1(dir, {{1, {"--topology=" + dir + "/other.yaml"}},
+                                              {2, {"--topology=" + dir + "/same.yaml"}}});
+  EXPECT_EQ(testing::WaitFor(agents[0], 60s), 1) << testing::ReadFile(agents[0].stderr_path);
+  EXPECT_THAT(testing::ReadFile(agents[0].stderr_path), HasSubstr("topology fingerprint differs"));
+  // Node 2 (same graph, other text) fails only over node 1's topology, never over its own file.
+  EXPECT_EQ(testing::WaitFor(agents[1], 60s), 1) << testing::ReadFile(agents[1].stderr_path);
+  EXPECT_THAT(testing::ReadFile(agents[1].stderr_path),
+              HasSubstr("handshake between node 2 and node 1: topology fingerprint differs"));
+  EXPECT_THAT(testing::ReadFile(agents[1].stderr_path), ::testing::Not(HasSubstr("and node 3: topology")));
+  for (const Child& a : agents) testing::Kill(a);
 }
 
 TEST(AgentProcesses, BadTopologyFileGivesItsOneLineError) {
@@ -194,10 +313,11 @@ TEST(AgentProcesses, AgentWaitsForANeighbourThatNeverComesUpAndSaysWhom) {
   v1::StatusReply reply;
   ASSERT_TRUE(stub->GetStatus(&context, v1::StatusRequest(), &reply).ok());
   EXPECT_EQ(reply.node_id(), 1u);
-  EXPECT_EQ(reply.state(), v1::AGENT_STATE_RUNNING);
+  EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
   EXPECT_EQ(reply.iteration(), 0u);
   EXPECT_EQ(reply.messages_sent(), 0u);
-  EXPECT_THAT(reply.waiting_for(), HasSubstr("not connected"));
+  EXPECT_THAT(reply.waiting_for(), HasSubstr("hello from 2 (not connected), 3 (not connected)"));
+  EXPECT_EQ(reply.colour(), 0u);  // not decided before the neighbours answer
 
   EXPECT_FALSE(testing::WaitFor(c, 500ms).has_value()) << "the agent must keep waiting";
   kill(c.pid, SIGTERM);

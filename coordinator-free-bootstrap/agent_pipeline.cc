@@ -1,0 +1,62 @@
+#include "coordinator-free-bootstrap/agent_pipeline.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
+
+namespace dadmm {
+
+absl::Status PipelineSettings::Validate() const {
+  if (absl::Status s = dadmm.Validate(); !s.ok()) return s;
+  if (!(tolerance >= 0.0) || !std::isfinite(tolerance)) {
+    return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number >= 0, got ", tolerance));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
+                                                              std::uint32_t colour,
+                                                              std::vector<NeighbourColour> neighbours,
+                                                              std::unique_ptr<LocalProblem> problem,
+                                                              const PipelineSettings& settings) {
+  if (absl::Status s = settings.Validate(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<DadmmNode>> node =
+      DadmmNode::Create(self, colour, std::move(neighbours), std::move(problem), settings.dadmm);
+  if (!node.ok()) return node.status();
+  if (settings.tolerance == 0.0) return std::unique_ptr<NodeProgram>(*std::move(node));
+  absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped = AgreedStopProgram::Create(
+      *std::move(node), topology.neighbours(self),
+      {.tolerance = settings.tolerance, .diameter_bound = DiameterBound(topology)});
+  if (!wrapped.ok()) return wrapped.status();
+  return std::unique_ptr<NodeProgram>(*std::move(wrapped));
+}
+
+absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
+                                                      std::map<NodeId, std::unique_ptr<LocalProblem>> problems,
+                                                      const PipelineSettings& settings) {
+  SimulatedNetwork net;
+  absl::StatusOr<ColouringRun> colouring = SimulateColouring(topology, /*seed=*/1);
+  if (!colouring.ok()) return colouring.status();
+  net.colouring = *std::move(colouring);
+  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+  for (const NodeSpec& n : topology.nodes()) {
+    auto problem = problems.find(n.id);
+    if (problem == problems.end() || problem->second == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("no problem for node ", n.id));
+    }
+    std::vector<NeighbourColour> neighbours;
+    for (NodeId j : topology.neighbours(n.id)) neighbours.push_back({.id = j, .colour = net.colouring.colouring.at(j)});
+    absl::StatusOr<std::unique_ptr<NodeProgram>> program =
+        MakeAgentProgram(topology, n.id, net.colouring.colouring.at(n.id), std::move(neighbours),
+                         std::move(problem->second), settings);
+    if (!program.ok()) return program.status();
+    programs[n.id] = *std::move(program);
+  }
+  absl::StatusOr<SimulationResult> result = Simulate(topology, programs);
+  if (!result.ok()) return result.status();
+  net.result = *std::move(result);
+  return net;
+}
+
+}  // namespace dadmm

@@ -1,0 +1,43 @@
+// What every agent runs once its neighbours' colours are known, built in one place so that the agent
+// and the simulator's replay of a network of agents cannot drift apart: D-ADMM (seed 000, Algorithm
+// 2) with the colours the colouring protocol agreed, wrapped with the agreed stop when a tolerance is
+// set.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/dadmm_node.h"
+#include "common/simulator.h"
+#include "common/topology.h"
+#include "coordinator-free-bootstrap/colouring_simulation.h"
+
+namespace dadmm {
+
+struct PipelineSettings {
+  DadmmSettings dadmm;     // rho, and the maximum of iterations
+  double tolerance = 0.0;  // > 0: the agreed stop (stopping_program.h); 0: run the maximum
+
+  absl::Status Validate() const;
+};
+
+// Node `self`'s program, given its own and its neighbours' final colours.
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
+                                                              std::uint32_t colour,
+                                                              std::vector<NeighbourColour> neighbours,
+                                                              std::unique_ptr<LocalProblem> problem,
+                                                              const PipelineSettings& settings);
+
+struct SimulatedNetwork {
+  ColouringRun colouring;   // what the colouring protocol agreed (independent of timing)
+  SimulationResult result;  // what the programs computed
+};
+
+// The network of agents in the simulator: the colouring protocol, then every node's program.
+absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
+                                                      std::map<NodeId, std::unique_ptr<LocalProblem>> problems,
+                                                      const PipelineSettings& settings);
+
+}  // namespace dadmm
