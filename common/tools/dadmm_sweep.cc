@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "common/instances.h"
 #include "common/tools/usage.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 
 ABSL_FLAG(std::string, experiment, "", "fig3, fig4, fig5, fig6, fig7, colouring, or a comma-separated list of them.");
 ABSL_FLAG(std::string, out, "results", "Directory for <experiment>.csv, <experiment>_grid.csv and <experiment>.md.");
@@ -36,6 +38,7 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of the networks and of the problem data.");
 ABSL_FLAG(std::string, networks, "1,2,3,4,5,6,7", "Table II network numbers to run.");
 ABSL_FLAG(std::string, sizes, "", "fig4 only: network sizes to run (default: all of Table II's).");
 ABSL_FLAG(std::string, problems, "", "Run only these of the experiment's problems (e.g. lasso-dct), to split a sweep.");
+ABSL_FLAG(double, stop_tolerance, 1e-5, "stop only: the agreed stop's tolerance.");
 ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
 
 namespace {
@@ -231,6 +234,97 @@ int RunColouringExperiment(const std::string& out_dir, std::uint64_t seed, const
   return 0;
 }
 
+// The agreed stop (coordinator-free-bootstrap/stopping_program.h) on the 50-node networks: D-ADMM with
+// the colouring protocol's colours, at the rho the oracle finds best, stopped by the nodes themselves;
+// against the oracle's step count to a relative error of 1e-4.
+int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std::vector<int>& networks,
+                      const std::vector<std::string>& problems, double tolerance, const std::string& datasets) {
+  const absl::Time start = absl::Now();
+  std::ofstream csv(absl::StrCat(out_dir, "/stop.csv"));
+  std::ofstream md(absl::StrCat(out_dir, "/stop.md"));
+  if (!csv || !md) return Fail(absl::StrCat(out_dir, ": cannot write"));
+  csv << "problem,network,model,nodes,edges,colours,diameter_bound,rho,oracle_steps,stop_steps,same_final_step,"
+         "relative_error,max_change,max_disagreement,messages,control_bytes\n";
+  md << "# The agreed stop on the 50-node networks\n\n"
+     << absl::StrFormat(
+            "D-ADMM with the colours of the colouring protocol, rho = the best of the paper's grid for the oracle "
+            "(relative error 1e-4, at most %s steps). Each node tests ||x_p^L - x_p^{L-1}|| and max_j ||x_p^{L-1} - "
+            "x_j^{L-1}|| against %g max(1, ||x_p^L||) and sends D + 1 stop bits on each estimate (D = the diameter); "
+            "all nodes stop at the same step, D steps after the one where every test held. \"max change\" is the "
+            "largest last test value over the nodes, \"max disagreement\" the largest ||x_p - x_j|| / max(1, ||x_p||) "
+            "over the edges, on the final estimates. Seed %d. Made by `%s`.\n\n",
+            "1000 (1e4 for SVM)", tolerance, seed, g_command_line)
+     << "| problem | network | model | colours | D | rho | oracle steps to 1e-4 | stop step (all nodes) | relative "
+        "error at stop | max change | max disagreement | stop bytes / messages |\n"
+     << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const std::string& problem : problems) {
+    const std::uint64_t max_steps = problem == "svm-iris" ? 10000 : 1000;
+    for (int number : networks) {
+      absl::StatusOr<dadmm::NetworkSpec> spec = dadmm::TableIISpec(number, 50, seed);
+      if (!spec.ok()) return Fail(spec.status().message());
+      absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
+      if (!net.ok()) return Fail(net.status().message());
+      const dadmm::Topology& t = net->topology;
+      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance = dadmm::MakeInstance(problem, t, seed, datasets);
+      if (!instance.ok()) return Fail(instance.status().message());
+      absl::StatusOr<dadmm::ColouringRun> colouring = dadmm::SimulateColouring(t, seed);
+      if (!colouring.ok()) return Fail(colouring.status().message());
+      const dadmm::RunSpec oracle{.settings = {.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = max_steps},
+                                  .tolerance = 1e-4};
+      absl::StatusOr<dadmm::GridOutcome> grid =
+          dadmm::RunRhoGrid(t, colouring->colouring, **instance, oracle, dadmm::PaperRhoGrid());
+      if (!grid.ok()) return Fail(grid.status().message());
+      const double rho = grid->best.rho;
+
+      std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
+      for (const dadmm::NodeSpec& n : t.nodes()) {
+        absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p = dadmm::MakeNodeProgram(
+            t, colouring->colouring, n.id, (*instance)->MakeLocal(n.id),
+            {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_steps});
+        if (!p.ok()) return Fail(p.status().message());
+        programs[n.id] = *std::move(p);
+      }
+      if (absl::Status s = dadmm::WrapWithAgreedStop(t, programs, tolerance); !s.ok()) return Fail(s.message());
+      absl::StatusOr<dadmm::SimulationResult> r = dadmm::Simulate(t, programs, {.error = (*instance)->error_measure()});
+      if (!r.ok()) return Fail(r.status().message());
+      std::set<std::uint64_t> final_steps;
+      double max_change = 0.0, max_disagreement = 0.0;
+      std::map<dadmm::NodeId, const dadmm::Vector*> x;
+      for (const dadmm::SimulatedNode& n : r->nodes) x[n.id] = &n.x;
+      for (const dadmm::SimulatedNode& n : r->nodes) {
+        const auto& p = static_cast<const dadmm::AgreedStopProgram&>(*programs.at(n.id));
+        final_steps.insert(p.outcome() == dadmm::Outcome::kStopped ? p.steps() : 0);
+        max_change = std::max(max_change, p.change());
+        for (dadmm::NodeId j : t.neighbours(n.id)) {
+          max_disagreement = std::max(max_disagreement, (n.x - *x.at(j)).norm() / std::max(1.0, n.x.norm()));
+        }
+      }
+      const bool same = final_steps.size() == 1 && *final_steps.begin() != 0;
+      const double error = r->errors.empty() ? 0.0 : r->errors.back();
+      const std::string oracle_steps =
+          grid->best.reached ? absl::StrCat(grid->best.steps) : absl::StrCat("> ", max_steps);
+      const std::string stop_steps = same ? absl::StrCat(r->steps) : absl::StrCat("not stopped (", r->steps, ")");
+      csv << absl::StrFormat("%s,%d,%s,%d,%d,%d,%d,%g,%s,%d,%d,%.6e,%.6e,%.6e,%d,%d\n", problem, number,
+                             dadmm::ModelName(spec->model), t.size(), t.num_edges(),
+                             dadmm::NumColours(colouring->colouring), dadmm::DiameterBound(t), rho,
+                             grid->best.reached ? absl::StrCat(grid->best.steps) : "", r->steps, same ? 1 : 0, error,
+                             max_change, max_disagreement, r->messages, r->control_bytes)
+          << std::flush;
+      md << absl::StrFormat("| %s | %d | %s | %d | %d | %g | %s | %s | %.2e | %.1e | %.1e | %d / %d |\n", problem,
+                            number, dadmm::ModelName(spec->model), dadmm::NumColours(colouring->colouring),
+                            dadmm::DiameterBound(t), rho, oracle_steps, stop_steps, error, max_change,
+                            max_disagreement, r->control_bytes, r->messages);
+      std::cerr << absl::StrFormat("[stop] %s network %d: rho %g, oracle %s steps, stopped at %s, error %.2e, %s\n",
+                                   problem, number, rho, oracle_steps, stop_steps, error,
+                                   absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))));
+    }
+  }
+  md << absl::StrFormat("\nTime %s, peak memory %.0f MiB.\n",
+                        absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))), PeakRssMiB());
+  std::cout << "stop: wrote " << out_dir << "/stop.{csv,md}" << std::endl;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "dadmm-sweep: regenerates the experiments of Mota et al., D-ADMM, section V, in the simulator:\n"
@@ -241,6 +335,8 @@ int main(int argc, char** argv) {
       "  fig6  LASSO on both datasets, 10-node networks (tolerance 1e-3)\n"
       "  fig7  SVM on Iris, 50-node networks (at most 1e4 steps)\n"
       "  colouring  the distributed colouring protocol on all 56 networks: colours, rounds, messages\n"
+      "  stop  the agreed stop on the 50-node networks (consensus and BPDN Gaussian by default;\n"
+      "        --problems selects others), against the oracle's step count\n"
       "Every point is the best rho of {1e-4, ..., 1e2}. Writes OUT/<fig>.csv (best runs), OUT/<fig>_grid.csv\n"
       "(every rho), OUT/<fig>.md (tables); prints a progress line per run.\n\n"
       "  dadmm-sweep --experiment=fig3,fig5,fig6,fig7 --out=results/seed1\n"
@@ -252,17 +348,21 @@ int main(int argc, char** argv) {
 
   std::vector<Experiment> chosen;
   const std::vector<Experiment> all = AllExperiments();
-  bool colouring = false;
+  bool colouring = false, stop = false;
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_experiment), ',', absl::SkipEmpty())) {
     if (name == "colouring") {
       colouring = true;
       continue;
     }
+    if (name == "stop") {
+      stop = true;
+      continue;
+    }
     auto it = std::find_if(all.begin(), all.end(), [&](const Experiment& e) { return e.name == name; });
-    if (it == all.end()) return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7 or colouring)"));
+    if (it == all.end()) return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring or stop)"));
     chosen.push_back(*it);
   }
-  if (chosen.empty() && !colouring) return Fail("give --experiment (see --help)");
+  if (chosen.empty() && !colouring && !stop) return Fail("give --experiment (see --help)");
   absl::StatusOr<std::vector<int>> networks = ParseInts(absl::GetFlag(FLAGS_networks), "networks");
   if (!networks.ok()) return Fail(networks.status().message());
   for (int n : *networks) {
@@ -286,6 +386,20 @@ int main(int argc, char** argv) {
   }
 
   const std::string only = absl::GetFlag(FLAGS_problems);
+  if (stop) {
+    std::vector<std::string> problems = {"consensus", "bpdn-gaussian"};
+    if (!only.empty()) problems = absl::StrSplit(only, ',', absl::SkipEmpty());
+    for (const std::string& p : problems) {
+      if (std::find(dadmm::InstanceNames().begin(), dadmm::InstanceNames().end(), p) == dadmm::InstanceNames().end()) {
+        return Fail(absl::StrCat("--problems: unknown problem '", p, "'"));
+      }
+    }
+    if (int rc = RunStopExperiment(out_dir, seed, *networks, problems, absl::GetFlag(FLAGS_stop_tolerance),
+                                   absl::GetFlag(FLAGS_datasets));
+        rc != 0) {
+      return rc;
+    }
+  }
   for (Experiment& e : chosen) {
     if (sizes && e.name == "fig4") e.sizes = *sizes;
     if (!only.empty()) {
