@@ -50,6 +50,7 @@ std::optional<NodeId> SenderOf(const pb::PeerMessage& m) {
     case pb::PeerMessage::kEstimate: return m.estimate().sender();
     case pb::PeerMessage::kHello: return m.hello().sender();
     case pb::PeerMessage::kColour: return m.colour().sender();
+    case pb::PeerMessage::kMaxima: return m.maxima().sender();
     default: return std::nullopt;
   }
 }
@@ -228,6 +229,10 @@ MessageCost CostOf(const pb::PeerMessage& m) {
       cost.bootstrap_messages = 1;
       cost.bootstrap_bytes = kAnnouncementBytes;
       break;
+    case pb::PeerMessage::kMaxima:
+      cost.bootstrap_messages = 1;
+      cost.bootstrap_bytes = kMaximaBytes;
+      break;
     default:
       break;
   }
@@ -250,7 +255,7 @@ struct Agent::Impl {
   std::map<NodeId, std::unique_ptr<PeerLink>> links;
   Hello hello;
   std::set<NodeId> greeted;  // neighbours whose hello was accepted
-  std::unique_ptr<ColouringNode> colouring;
+  std::unique_ptr<ColouringProtocol> colouring;
   std::unique_ptr<NodeProgram> program;   // once every neighbour's colour is known
   const AgreedStopProgram* stopper = nullptr;  // program, when it has the agreed stop
   std::vector<Incoming> early;  // estimates that came before the program could start
@@ -285,9 +290,11 @@ struct Agent::Impl {
   absl::Status Handle(Incoming in);
   absl::Status HandleHello(const Incoming& in);
   absl::Status HandleColour(const Incoming& in);
+  absl::Status HandleMaxima(const Incoming& in);
   absl::Status HandleEstimate(const Incoming& in);
   absl::Status StartProgram();
-  void SendColours(const std::vector<ColourAnnouncement>& out);
+  void SendColours(const ColouringOutput& out);
+  absl::Status AfterColouring(const Incoming& in, const ColouringOutput& out, bool was_complete);
   void SendEstimates(std::vector<Broadcast>& out);
   std::string DescribeWait() const;
   absl::Status Fail(absl::Status error);
@@ -306,14 +313,24 @@ void Agent::Stop() {
 
 absl::Status Agent::Run() { return impl_->Run(); }
 
-void Agent::Impl::SendColours(const std::vector<ColourAnnouncement>& out) {
-  for (const ColourAnnouncement& a : out) {
+void Agent::Impl::SendColours(const ColouringOutput& out) {
+  for (const ColourAnnouncement& a : out.announcements) {
     pb::PeerMessage m;
     pb::ColourAnnouncement* c = m.mutable_colour();
     c->set_sender(options.node_id);
     c->set_pass(a.pass);
     c->set_colour(a.colour);
     c->set_round(a.round);
+    c->set_chain(a.chain);
+    SendToAll(m);
+  }
+  for (const ColourMaxima& x : out.maxima) {
+    pb::PeerMessage m;
+    pb::ColourMaxima* c = m.mutable_maxima();
+    c->set_sender(options.node_id);
+    c->set_round(x.round);
+    c->set_max_chain0(x.maxima[0]);
+    c->set_max_chain1(x.maxima[1]);
     SendToAll(m);
   }
 }
@@ -360,21 +377,38 @@ absl::Status Agent::Impl::HandleColour(const Incoming& in) {
     return absl::OkStatus();
   }
   const pb::ColourAnnouncement& c = in.message.colour();
-  std::vector<ColourAnnouncement> out;
+  ColouringOutput out;
   const bool was_complete = colouring->complete();
   if (absl::Status s = colouring->Receive(
-          {.sender = c.sender(), .pass = c.pass(), .colour = c.colour(), .round = c.round()}, out);
+          {.sender = c.sender(), .chain = c.chain(), .pass = c.pass(), .colour = c.colour(), .round = c.round()}, out);
       !s.ok()) {
     Reject(in, s.message());
     return absl::OkStatus();
   }
-  counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
-  const bool decided_now = !out.empty() && colouring->decided() && out.back().pass == kColouringPasses;
-  SendColours(out);
-  if (decided_now) {
-    log.Info(absl::StrCat("colour ", colouring->colour(), " (distributed colouring, ", kColouringPasses,
-                          " passes, round ", colouring->round(), ")"));
+  return AfterColouring(in, out, was_complete);
+}
+
+absl::Status Agent::Impl::HandleMaxima(const Incoming& in) {
+  if (!greeted.contains(in.sender)) {
+    Reject(in, "colour maxima before its hello");
+    return absl::OkStatus();
   }
+  const pb::ColourMaxima& c = in.message.maxima();
+  ColouringOutput out;
+  const bool was_complete = colouring->complete();
+  if (absl::Status s = colouring->Receive(
+          ColourMaxima{.sender = c.sender(), .round = c.round(), .maxima = {c.max_chain0(), c.max_chain1()}}, out);
+      !s.ok()) {
+    Reject(in, s.message());
+    return absl::OkStatus();
+  }
+  return AfterColouring(in, out, was_complete);
+}
+
+absl::Status Agent::Impl::AfterColouring(const Incoming& in, const ColouringOutput& out, bool was_complete) {
+  counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  SendColours(out);
+  const bool complete = colouring->complete();
   {
     std::lock_guard lock(public_state.mu);
     public_state.colour = colouring->colour();
@@ -383,8 +417,13 @@ absl::Status Agent::Impl::HandleColour(const Incoming& in) {
       if (known[i] != 0) public_state.neighbour_colours[colouring->neighbours()[i].id] = known[i];
     }
   }
-  if (!was_complete && colouring->complete()) return StartProgram();
-  return absl::OkStatus();
+  if (was_complete || !complete) return absl::OkStatus();
+  const std::array<std::uint32_t, 2> used = colouring->network_colours();
+  log.Info(absl::StrCat("colour ", colouring->colour(), " of ", used[colouring->chosen()],
+                        " (distributed colouring: largest-first ", used[0], " colours, smallest-last ", used[1],
+                        "; kept ", colouring->chosen() == 0 ? "largest-first" : "smallest-last", "; ",
+                        colouring->rounds(), " rounds)"));
+  return StartProgram();
 }
 
 absl::Status Agent::Impl::StartProgram() {
@@ -465,6 +504,7 @@ absl::Status Agent::Impl::Handle(Incoming in) {
   switch (in.message.body_case()) {
     case pb::PeerMessage::kHello: return HandleHello(in);
     case pb::PeerMessage::kColour: return HandleColour(in);
+    case pb::PeerMessage::kMaxima: return HandleMaxima(in);
     case pb::PeerMessage::kEstimate: return HandleEstimate(in);
     default: Reject(in, "an empty message"); return absl::OkStatus();
   }
@@ -517,7 +557,7 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   std::uint32_t colours = colouring->colour();
   for (std::uint32_t k : colouring->neighbour_colours()) colours = std::max(colours, k);
   r.set_colours(colours);
-  r.set_colouring_rounds(colouring->round());
+  r.set_colouring_rounds(colouring->rounds());
   r.set_iterations(program->steps());
   r.set_outcome(program->outcome() == Outcome::kStopped ? "stopped" : "max-iterations");
   for (Eigen::Index i = 0; i < program->x().size(); ++i) r.add_x(program->x()[i]);
@@ -597,9 +637,8 @@ absl::Status Agent::Impl::Run() {
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
                 .tolerance = options.settings.tolerance};
-  std::vector<PeerDegree> peer_degrees;
-  for (NodeId j : topology.neighbours(self)) peer_degrees.push_back({.id = j, .degree = topology.degree(j)});
-  colouring = std::make_unique<ColouringNode>(self, topology.degree(self), std::move(peer_degrees), kColouringPasses);
+  colouring = MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
+                                    DiameterBound(topology));
 
   PeerService peer_service(topology, self, &inbox, &counters, &log);
   StatusService status_service(self, topology.neighbours(self), &public_state, &counters);
@@ -639,7 +678,7 @@ absl::Status Agent::Impl::Run() {
     h->set_max_iterations(hello.max_iterations);
     h->set_tolerance(hello.tolerance);
     SendToAll(m);
-    std::vector<ColourAnnouncement> out;
+    ColouringOutput out;
     if (absl::Status s = colouring->Start(out); !s.ok()) {
       shutdown();
       return Fail(s);

@@ -1,6 +1,8 @@
 #include "common/colouring.h"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +28,33 @@ Colouring GreedyLargestFirstColouring(const Topology& topology) {
     colour[p] = c;
   }
   return colour;
+}
+
+std::vector<NodeId> SmallestLastOrder(const Topology& topology) {
+  const std::size_t P = topology.size();
+  std::vector<std::size_t> degree(P);
+  std::set<std::pair<std::size_t, NodeId>> left;  // (current degree, id)
+  for (std::size_t i = 0; i < P; ++i) {
+    degree[i] = topology.degree(topology.nodes()[i].id);
+    left.insert({degree[i], topology.nodes()[i].id});
+  }
+  std::vector<bool> removed(P, false);
+  std::vector<NodeId> order;
+  order.reserve(P);
+  while (!left.empty()) {
+    const NodeId v = left.begin()->second;
+    left.erase(left.begin());
+    removed[topology.IndexOf(v)] = true;
+    order.push_back(v);
+    for (NodeId j : topology.neighbours(v)) {
+      const std::size_t k = topology.IndexOf(j);
+      if (removed[k]) continue;
+      left.erase({degree[k], j});
+      left.insert({--degree[k], j});
+    }
+  }
+  std::reverse(order.begin(), order.end());
+  return order;
 }
 
 absl::Status CheckColouring(const Topology& topology, const Colouring& colouring) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/topology.h"
@@ -14,6 +15,11 @@ using Colouring = std::map<NodeId, std::uint32_t>;
 // Centralized greedy colouring, largest degree first (ties: smaller id first); each node takes the
 // smallest colour none of its already-coloured neighbours has. Deterministic.
 Colouring GreedyLargestFirstColouring(const Topology& topology);
+
+// The smallest-last order (Matula and Beck): repeatedly remove a node of smallest degree among those
+// left (ties: the smaller id), and list the nodes in the reverse order of removal. Greedy colouring in
+// this order uses at most 1 + the graph's degeneracy colours. Deterministic.
+std::vector<NodeId> SmallestLastOrder(const Topology& topology);
 
 // OK if every node has a colour >= 1 and no edge joins two nodes of the same colour.
 absl::Status CheckColouring(const Topology& topology, const Colouring& colouring);

@@ -134,23 +134,44 @@ std::size_t Topology::IndexOf(NodeId id) const {
 }
 
 std::size_t Topology::Diameter() const {
+  // Breadth-first search from every node, on bitsets: a level is the union of its parents' adjacency
+  // rows minus what was reached before. P^3 / 64 word operations whatever the density (0.1 s for the
+  // 2000-node, 1.5-million-edge networks of Table II), where a plain search is P E.
+  const std::size_t P = nodes_.size();
+  const std::size_t words = (P + 63) / 64;
+  std::vector<std::uint64_t> adjacency(P * words, 0);
+  for (std::size_t i = 0; i < P; ++i) {
+    for (NodeId j : adjacency_[i]) {
+      const std::size_t k = IndexOf(j);
+      adjacency[i * words + k / 64] |= std::uint64_t{1} << (k % 64);
+    }
+  }
+  std::vector<std::uint64_t> visited(words), frontier(words), next(words);
   std::size_t diameter = 0;
-  std::vector<std::size_t> dist(nodes_.size());
-  for (std::size_t s = 0; s < nodes_.size(); ++s) {
-    std::fill(dist.begin(), dist.end(), std::numeric_limits<std::size_t>::max());
-    dist[s] = 0;
-    std::deque<std::size_t> queue{s};
-    while (!queue.empty()) {
-      const std::size_t i = queue.front();
-      queue.pop_front();
-      diameter = std::max(diameter, dist[i]);
-      for (NodeId j : adjacency_[i]) {
-        const std::size_t k = IndexOf(j);
-        if (dist[k] == std::numeric_limits<std::size_t>::max()) {
-          dist[k] = dist[i] + 1;
-          queue.push_back(k);
+  for (std::size_t s = 0; s < P; ++s) {
+    std::fill(visited.begin(), visited.end(), 0);
+    std::fill(frontier.begin(), frontier.end(), 0);
+    visited[s / 64] = frontier[s / 64] = std::uint64_t{1} << (s % 64);
+    for (std::size_t depth = 0;; ++depth) {
+      std::fill(next.begin(), next.end(), 0);
+      for (std::size_t w = 0; w < words; ++w) {
+        for (std::uint64_t bits = frontier[w]; bits != 0; bits &= bits - 1) {
+          const std::size_t i = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+          const std::uint64_t* row = &adjacency[i * words];
+          for (std::size_t x = 0; x < words; ++x) next[x] |= row[x];
         }
       }
+      bool any = false;
+      for (std::size_t w = 0; w < words; ++w) {
+        next[w] &= ~visited[w];
+        visited[w] |= next[w];
+        any = any || next[w] != 0;
+      }
+      if (!any) {
+        diameter = std::max(diameter, depth);
+        break;
+      }
+      frontier.swap(next);
     }
   }
   return diameter;

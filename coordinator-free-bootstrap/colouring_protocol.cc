@@ -3,13 +3,14 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/colouring.h"
 
 namespace dadmm {
 
-ColouringNode::ColouringNode(NodeId self, std::uint64_t degree, std::vector<PeerDegree> neighbours,
+ColouringNode::ColouringNode(NodeId self, std::uint64_t priority, std::vector<PeerPriority> neighbours,
                              std::uint32_t passes)
-    : self_(self), degree_(degree), neighbours_(std::move(neighbours)), passes_(std::max<std::uint32_t>(passes, 1)) {
-  std::sort(neighbours_.begin(), neighbours_.end(), [](const PeerDegree& a, const PeerDegree& b) { return a.id < b.id; });
+    : self_(self), priority_(priority), neighbours_(std::move(neighbours)), passes_(std::max<std::uint32_t>(passes, 1)) {
+  std::sort(neighbours_.begin(), neighbours_.end(), [](const PeerPriority& a, const PeerPriority& b) { return a.id < b.id; });
   colours_of_.assign(passes_, std::vector<std::uint32_t>(neighbours_.size(), 0));
   rounds_of_ = colours_of_;
   known_.assign(passes_, 0);
@@ -18,8 +19,8 @@ ColouringNode::ColouringNode(NodeId self, std::uint64_t degree, std::vector<Peer
 
 bool ColouringNode::Precedes(std::size_t i, std::uint32_t t) const {
   if (t == 1) {
-    const PeerDegree& j = neighbours_[i];
-    return j.degree > degree_ || (j.degree == degree_ && j.id < self_);
+    const PeerPriority& j = neighbours_[i];
+    return j.priority > priority_ || (j.priority == priority_ && j.id < self_);
   }
   // Reverse order of the previous pass's colour classes (adjacent nodes never share a class).
   return colours_of_[t - 2][i] > colour_[t - 2];
@@ -67,7 +68,7 @@ absl::Status ColouringNode::Receive(const ColourAnnouncement& m, std::vector<Col
                                                    " in pass ", m.pass, ": ", what));
   };
   auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), m.sender,
-                             [](const PeerDegree& a, NodeId id) { return a.id < id; });
+                             [](const PeerPriority& a, NodeId id) { return a.id < id; });
   if (it == neighbours_.end() || it->id != m.sender) return error("sender is not a neighbour");
   const auto i = static_cast<std::size_t>(it - neighbours_.begin());
   if (m.colour == 0) return error("colours start at 1");
@@ -99,6 +100,149 @@ std::vector<NodeId> ColouringNode::awaited() const {
     }
   }
   return ids;
+}
+
+// ---- ColouringProtocol ----
+
+ColouringProtocol::ColouringProtocol(NodeId self, std::array<std::uint64_t, 2> priority,
+                                     std::array<std::vector<PeerPriority>, 2> neighbours, std::uint32_t passes,
+                                     std::uint32_t diameter_bound)
+    : self_(self),
+      chains_{ColouringNode(self, priority[0], std::move(neighbours[0]), passes),
+              ColouringNode(self, priority[1], std::move(neighbours[1]), passes)},
+      bound_(std::max<std::uint32_t>(diameter_bound, 1)) {}
+
+std::size_t ColouringProtocol::IndexOf(NodeId id) const {
+  const std::vector<PeerPriority>& n = neighbours();
+  auto it = std::lower_bound(n.begin(), n.end(), id, [](const PeerPriority& a, NodeId b) { return a.id < b; });
+  return it != n.end() && it->id == id ? static_cast<std::size_t>(it - n.begin()) : n.size();
+}
+
+absl::Status ColouringProtocol::Start(ColouringOutput& out) {
+  for (std::uint32_t chain = 0; chain < 2; ++chain) {
+    const std::size_t first = out.announcements.size();
+    if (absl::Status s = chains_[chain].Start(out.announcements); !s.ok()) return s;
+    for (std::size_t k = first; k < out.announcements.size(); ++k) out.announcements[k].chain = chain;
+  }
+  return Advance(out);
+}
+
+absl::Status ColouringProtocol::Receive(const ColourAnnouncement& m, ColouringOutput& out) {
+  if (m.chain > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("node ", self_, ": colour announced by ", m.sender, " for chain ",
+                                                   m.chain, " (chains are 0 and 1)"));
+  }
+  const std::size_t first = out.announcements.size();
+  if (absl::Status s = chains_[m.chain].Receive(m, out.announcements); !s.ok()) return s;
+  for (std::size_t k = first; k < out.announcements.size(); ++k) out.announcements[k].chain = m.chain;
+  return Advance(out);
+}
+
+absl::Status ColouringProtocol::Receive(const ColourMaxima& m, ColouringOutput& out) {
+  auto error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ", self_, ": colour maxima from ", m.sender, " for round ", m.round, ": ", what));
+  };
+  const std::size_t i = IndexOf(m.sender);
+  if (i == neighbours().size()) return error("sender is not a neighbour");
+  if (m.round < 1 || m.round > bound_) return error(absl::StrCat("rounds are 1 to ", bound_));
+  // A neighbour sends round r + 1 only after our round r, so it is at most one round ahead of us.
+  if (m.round > sent_round_ + 1) return error(absl::StrCat("this node has sent only ", sent_round_, " round(s)"));
+  if (m.round < sent_round_ || (flood_done_ && m.round == sent_round_)) return error("round already complete");
+  RoundValues& r = flood_[m.round];
+  if (r.got.empty()) {
+    r.maxima.resize(neighbours().size());
+    r.got.assign(neighbours().size(), 0);
+  }
+  if (r.got[i]) return error("second message for this round");
+  r.got[i] = 1;
+  r.maxima[i] = m.maxima;
+  ++r.count;
+  return Advance(out);
+}
+
+absl::Status ColouringProtocol::Advance(ColouringOutput& out) {
+  if (flood_done_) return absl::OkStatus();
+  if (sent_round_ == 0) {
+    if (!chains_[0].decided() || !chains_[1].decided()) return absl::OkStatus();
+    known_max_ = {chains_[0].colour(), chains_[1].colour()};
+    sent_round_ = 1;
+    out.maxima.push_back({.sender = self_, .round = 1, .maxima = known_max_});
+  }
+  for (;;) {
+    auto it = flood_.find(sent_round_);
+    const std::size_t have = it == flood_.end() ? 0 : it->second.count;
+    if (have < neighbours().size()) return absl::OkStatus();
+    if (it != flood_.end()) {
+      for (const auto& m : it->second.maxima) {
+        known_max_[0] = std::max(known_max_[0], m[0]);
+        known_max_[1] = std::max(known_max_[1], m[1]);
+      }
+      flood_.erase(it);
+    }
+    if (sent_round_ == bound_) {
+      // After D rounds every node holds the network's maxima, so all choose alike.
+      flood_done_ = true;
+      chosen_ = known_max_[1] < known_max_[0] ? 1 : 0;
+      return absl::OkStatus();
+    }
+    ++sent_round_;
+    out.maxima.push_back({.sender = self_, .round = sent_round_, .maxima = known_max_});
+  }
+}
+
+bool ColouringProtocol::complete() const { return flood_done_ && chains_[chosen_].complete(); }
+
+std::uint32_t ColouringProtocol::colour() const { return complete() ? chains_[chosen_].colour() : 0; }
+
+std::vector<std::uint32_t> ColouringProtocol::neighbour_colours() const {
+  if (!complete()) return std::vector<std::uint32_t>(neighbours().size(), 0);
+  return chains_[chosen_].neighbour_colours();
+}
+
+std::uint32_t ColouringProtocol::rounds() const {
+  return std::max(chains_[0].round(), chains_[1].round()) + bound_;
+}
+
+std::vector<NodeId> ColouringProtocol::awaited() const {
+  if (!chains_[0].decided() || !chains_[1].decided()) {
+    std::vector<NodeId> ids = chains_[0].awaited();
+    for (NodeId j : chains_[1].awaited()) ids.push_back(j);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+  }
+  if (!flood_done_) {
+    std::vector<NodeId> ids;
+    auto it = flood_.find(sent_round_);
+    for (std::size_t i = 0; i < neighbours().size(); ++i) {
+      if (it == flood_.end() || !it->second.got[i]) ids.push_back(neighbours()[i].id);
+    }
+    return ids;
+  }
+  return chains_[chosen_].awaited();
+}
+
+std::vector<std::array<std::uint64_t, 2>> ChainPriorities(const Topology& topology) {
+  std::vector<std::array<std::uint64_t, 2>> priorities(topology.size());
+  for (std::size_t i = 0; i < topology.size(); ++i) priorities[i][0] = topology.degree(topology.nodes()[i].id);
+  const std::vector<NodeId> order = SmallestLastOrder(topology);
+  for (std::size_t k = 0; k < order.size(); ++k) priorities[topology.IndexOf(order[k])][1] = order.size() - k;
+  return priorities;
+}
+
+std::unique_ptr<ColouringProtocol> MakeColouringProtocol(const Topology& topology,
+                                                         const std::vector<std::array<std::uint64_t, 2>>& priorities,
+                                                         NodeId self, std::uint32_t passes,
+                                                         std::uint32_t diameter_bound) {
+  std::array<std::vector<PeerPriority>, 2> neighbours;
+  for (NodeId j : topology.neighbours(self)) {
+    for (int chain = 0; chain < 2; ++chain) {
+      neighbours[chain].push_back({.id = j, .priority = priorities[topology.IndexOf(j)][chain]});
+    }
+  }
+  return std::make_unique<ColouringProtocol>(self, priorities[topology.IndexOf(self)], std::move(neighbours), passes,
+                                             diameter_bound);
 }
 
 }  // namespace dadmm

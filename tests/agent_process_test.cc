@@ -17,6 +17,7 @@
 #include "common/csv.h"
 #include "common/dadmm_node.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 #include "common/simulator.h"
 #include "common/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
@@ -107,9 +108,11 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
     EXPECT_EQ(r.messages_sent(), degree * sim.steps) << "node " << s.id;
     EXPECT_EQ(r.messages_received(), degree * sim.steps) << "node " << s.id;
     EXPECT_EQ(r.payload_bytes_sent(), 8 * degree * sim.steps);
-    // Bootstrap, apart: one hello and one announcement per colouring pass to each neighbour.
-    EXPECT_EQ(r.bootstrap_messages_sent(), degree * (1 + kColouringPasses)) << "node " << s.id;
-    EXPECT_EQ(r.bootstrap_messages_received(), degree * (1 + kColouringPasses)) << "node " << s.id;
+    // Bootstrap, apart: to each neighbour one hello, one announcement per pass of each of the two
+    // colouring chains, and one message per round of the D-round flood of the colour counts.
+    const std::uint64_t bootstrap = 1 + 2 * kColouringPasses + DiameterBound(run.topology);
+    EXPECT_EQ(r.bootstrap_messages_sent(), degree * bootstrap) << "node " << s.id;
+    EXPECT_EQ(r.bootstrap_messages_received(), degree * bootstrap) << "node " << s.id;
     EXPECT_EQ(r.rejected_messages(), 0u);
     ASSERT_EQ(static_cast<std::size_t>(r.neighbours_size()), degree);
     for (const v1::NeighbourCounters& n : r.neighbours()) {

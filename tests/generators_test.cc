@@ -3,12 +3,43 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <map>
+
 #include "common/colouring.h"
 
 namespace dadmm {
 namespace {
 
 double AverageDegree(const Topology& t) { return 2.0 * static_cast<double>(t.num_edges()) / static_cast<double>(t.size()); }
+
+// Diameter by a plain queue-based search from every node, against Topology::Diameter's bitsets.
+std::size_t PlainDiameter(const Topology& t) {
+  std::size_t diameter = 0;
+  for (const NodeSpec& s : t.nodes()) {
+    std::map<NodeId, std::size_t> dist{{s.id, 0}};
+    std::deque<NodeId> queue{s.id};
+    while (!queue.empty()) {
+      const NodeId v = queue.front();
+      queue.pop_front();
+      diameter = std::max(diameter, dist[v]);
+      for (NodeId j : t.neighbours(v)) {
+        if (dist.emplace(j, dist[v] + 1).second) queue.push_back(j);
+      }
+    }
+  }
+  return diameter;
+}
+
+TEST(Generators, DiameterMatchesAPlainSearch) {
+  for (std::size_t nodes : {10, 50, 100, 200}) {
+    for (int number = 1; number <= 7; ++number) {
+      absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(number, nodes, 2));
+      ASSERT_TRUE(net.ok());
+      EXPECT_EQ(net->topology.Diameter(), PlainDiameter(net->topology)) << number << "/" << nodes;
+    }
+  }
+}
 
 TEST(Generators, EveryTableIINetworkIsConnectedAndSeeded) {
   for (std::size_t nodes : {10, 50, 100}) {
