@@ -359,6 +359,7 @@ absl::Status Agent::Impl::HandleHello(const Incoming& in) {
                      .topology_fingerprint = h.topology_fingerprint(),
                      .degree = h.degree(),
                      .dimension = h.dimension(),
+                     .problem = h.problem(),
                      .algorithm = h.algorithm(),
                      .rho = h.rho(),
                      .max_iterations = h.max_iterations(),
@@ -445,7 +446,8 @@ absl::Status Agent::Impl::StartProgram() {
   program = *std::move(made);
   problem = nullptr;
   stopper = dynamic_cast<const AgreedStopProgram*>(program.get());
-  log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting D-ADMM (rho ",
+  log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting ",
+                        AlgorithmName(options.settings.algorithm), " on ", hello.problem, " (rho ",
                         options.settings.dadmm.rho, ", at most ", options.settings.dadmm.max_iterations,
                         " iterations",
                         options.settings.tolerance > 0
@@ -550,8 +552,9 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   const LinkCounters boot = c.bootstrap.Total();
   pb::AgentResult r;
   r.set_node_id(options.node_id);
-  r.set_algorithm("d-admm");
+  r.set_algorithm(AlgorithmName(options.settings.algorithm));
   r.set_problem(problem_kind);
+  r.set_beta(options.problem.beta);
   r.set_topology_name(topology.name());
   r.set_colour(colouring->colour());
   std::uint32_t colours = colouring->colour();
@@ -633,7 +636,8 @@ absl::Status Agent::Impl::Run() {
                 .topology_fingerprint = TopologyFingerprint(topology),
                 .degree = topology.degree(self),
                 .dimension = dimension,
-                .algorithm = "d-admm",
+                .problem = options.problem.Describe(),
+                .algorithm = AlgorithmName(options.settings.algorithm),
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
                 .tolerance = options.settings.tolerance};
@@ -674,6 +678,7 @@ absl::Status Agent::Impl::Run() {
     h->set_degree(hello.degree);
     h->set_dimension(hello.dimension);
     h->set_algorithm(hello.algorithm);
+    h->set_problem(hello.problem);
     h->set_rho(hello.rho);
     h->set_max_iterations(hello.max_iterations);
     h->set_tolerance(hello.tolerance);

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/dadmm_node.h"
+#include "common/node_data.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/problem.h"
 #include "common/topology.h"
@@ -18,7 +19,8 @@ namespace dadmm::agent {
 struct AgentOptions {
   NodeId node_id = 0;
   std::string listen_address;       // host:port to serve on
-  PipelineSettings settings;        // rho, maximum iterations, agreed-stop tolerance
+  PipelineSettings settings;        // algorithm, rho, maximum iterations, agreed-stop tolerance
+  ProblemSpec problem;              // kind and shared parameters (the handshake compares them)
   std::string output_path;          // JSON result; empty: none
   std::chrono::milliseconds linger{30000};  // after finishing: how long to wait for neighbours to close
   bool log_iterations = false;

@@ -17,6 +17,7 @@
 #include "agent/results.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
+#include "common/node_data.h"
 #include "common/csv.h"
 #include "common/dadmm_node.h"
 #include "common/simulator.h"
@@ -79,32 +80,41 @@ int Report(const std::string& topology_path) {
   auto results = dadmm::agent::ReadNetworkResults(*topology, results_dir);
   if (!results.ok()) return Fail(results.status().message());
 
-  std::map<dadmm::NodeId, dadmm::Vector> thetas;
-  for (const dadmm::NodeSpec& n : topology->nodes()) {
-    absl::StatusOr<dadmm::Vector> theta = dadmm::ReadVectorCsv(absl::StrCat(data_dir, "/node-", n.id, ".csv"));
-    if (!theta.ok()) return Fail(theta.status().message());
-    thetas.emplace(n.id, *std::move(theta));
-  }
-  const pb::AgentResult& first = results->begin()->second;
-  dadmm::PipelineSettings settings{.dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
+  const pb::AgentResult& first = results->begin()->second;  // the others must match it
+  const dadmm::ProblemSpec spec{.kind = first.problem(), .beta = first.beta()};
+  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
+  if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
+  dadmm::PipelineSettings settings{.algorithm = *algorithm,
+                                   .dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
                                    .tolerance = first.tolerance()};
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
-        r.tolerance() != settings.tolerance) {
-      return Fail(absl::StrCat("node ", id, " ran rho ", r.rho(), ", at most ", r.max_iterations(),
-                               " steps, tolerance ", r.tolerance(), "; node ", first.node_id(), " ran rho ",
+        r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
+        r.algorithm() != first.algorithm()) {
+      return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
+                               ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
+                               first.node_id(), " ran ", first.algorithm(), " on ", first.problem(), ", rho ",
                                settings.dadmm.rho, ", ", settings.dadmm.max_iterations, ", ", settings.tolerance));
     }
   }
 
-  // The same network in the simulator: the colouring protocol, D-ADMM, and the agreed stop.
+  // The same network in the simulator, from the same data files: the colouring protocol, the
+  // algorithm, and the agreed stop.
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
-  for (const auto& [id, theta] : thetas) problems.emplace(id, std::make_unique<dadmm::ConsensusProblem>(theta));
+  std::map<dadmm::NodeId, dadmm::Vector> thetas;  // consensus: for the true average
+  for (const dadmm::NodeSpec& n : topology->nodes()) {
+    const std::string path = absl::StrCat(data_dir, "/node-", n.id, ".csv");
+    auto problem = dadmm::LoadLocalProblem(spec, path, topology->size());
+    if (!problem.ok()) return Fail(problem.status().message());
+    if (spec.kind == "consensus") {
+      thetas.emplace(n.id, static_cast<const dadmm::ConsensusProblem&>(**problem).theta());
+    }
+    problems.emplace(n.id, *std::move(problem));
+  }
   auto simulated = dadmm::SimulateAgentNetwork(*topology, std::move(problems), settings);
   if (!simulated.ok()) return Fail(simulated.status().message());
   const dadmm::SimulationResult& sim = simulated->result;
 
-  const dadmm::Vector x_star = dadmm::ConsensusSolution(thetas);
   std::vector<dadmm::Vector> estimates;
   std::vector<dadmm::NodeId> differ;
   std::set<std::uint64_t> final_steps;
@@ -117,8 +127,8 @@ int Report(const std::string& topology_path) {
     const dadmm::Vector x = Eigen::Map<const dadmm::Vector>(r.x().data(), r.x_size());
     estimates.push_back(x);
     final_steps.insert(r.iterations());
-    const bool same = x.size() == s.x.size() && std::memcmp(x.data(), s.x.data(), sizeof(double) * x.size()) == 0 &&
-                      r.iterations() == sim.steps && r.colour() == simulated->colouring.colouring.at(s.id);
+    const bool same = dadmm::agent::SameEstimate(r, s.x) && r.iterations() == sim.steps &&
+                      r.colour() == simulated->colouring.colouring.at(s.id);
     if (!same) differ.push_back(s.id);
     messages += r.messages_sent();
     payload += r.payload_bytes_sent();
@@ -131,14 +141,24 @@ int Report(const std::string& topology_path) {
   }
   const uint64_t steps = *final_steps.rbegin();
   const uint64_t expected = 2 * topology->num_edges() * steps;
+  std::cout << "\n" << first.algorithm() << " on " << spec.Describe() << "\n";
+  if (spec.kind == "consensus") {
+    const dadmm::Vector x_star = dadmm::ConsensusSolution(thetas);
+    std::cout << absl::StrFormat("true average            %.17g\nrelative error          %.3e\n", x_star[0],
+                                 dadmm::RelativeError(estimates, x_star));
+  } else {
+    double spread = 0.0;
+    for (const dadmm::Vector& x : estimates) spread = std::max(spread, (x - estimates.front()).norm());
+    std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
+                                 sim.nodes.front().id);
+  }
   std::cout << absl::StrFormat(
-      "\ntrue average            %.17g\nrelative error          %.3e\ncommunication steps     %s\n"
+      "communication steps     %s\n"
       "colours                 %d (distributed colouring, %d rounds)\n"
       "messages sent           %d (2E x steps = %d x %d = %d)\npayload bytes sent      %d\n"
       "message bytes sent      %d (serialized protobuf)\n"
       "bootstrap               %d messages (hello, colours), %d bytes (with the stop bits)\n"
       "bit-identical to simulator: %s\n",
-      x_star[0], dadmm::RelativeError(estimates, x_star),
       final_steps.size() == 1 ? absl::StrCat(steps, ", the same at every node")
                               : absl::StrCat("DIFFER between nodes: ", absl::StrJoin(final_steps, ", ")),
       dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, messages,

@@ -15,20 +15,29 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
+#include "common/algorithms.h"
 #include "common/consensus.h"
+#include "common/node_data.h"
 #include "common/csv.h"
 #include "common/topology.h"
 
 ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (required).");
 ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
+ABSL_FLAG(std::string, problem, "consensus",
+          "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node) or svm (27)-(28) (points "
+          "per node); every agent must be given the same.");
+ABSL_FLAG(double, beta, 1.0, "bpdn: the weight beta of ||x||_1 in (21), for the whole network.");
 ABSL_FLAG(std::string, theta, "",
-          "Consensus problem: this node's private value theta_p, or a comma-separated vector.");
+          "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
-          "Consensus problem: a CSV file holding theta_p (numbers separated by commas, spaces or newlines).");
+          "This node's private data, CSV: consensus theta_p; bpdn its rows of [A b]; svm its points, label "
+          "(+1/-1) last (see common/node_data.h; dadmm-sim --write_data writes them).");
+ABSL_FLAG(std::string, algorithm, "d-admm",
+          "d-admm (Algorithm 2), algorithm3 (Zhu et al.), subgradient (14), or averaging (consensus only).");
 ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
           "(all interfaces on its port when the host there is a DNS name).");
-ABSL_FLAG(double, rho, 1.0, "D-ADMM penalty rho > 0.");
+ABSL_FLAG(double, rho, 1.0, "Penalty rho > 0 of D-ADMM and Algorithm 3; the subgradient method's step scale.");
 ABSL_FLAG(int64_t, iterations, 100,
           "Maximum of communication steps (>= 1); with --tolerance=0 exactly this many. Every agent must be "
           "given the same (the handshake checks).");
@@ -80,18 +89,32 @@ int main(int argc, char** argv) {
                              topology->size(), " nodes)"));
   }
 
+  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem), .beta = absl::GetFlag(FLAGS_beta)};
+  if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string theta_flag = absl::GetFlag(FLAGS_theta);
   const std::string data_flag = absl::GetFlag(FLAGS_data);
+  if (!theta_flag.empty() && spec.kind != "consensus") return Fail("--theta is for the consensus problem; give --data");
   if (theta_flag.empty() == data_flag.empty()) return Fail("give exactly one of --theta and --data");
-  absl::StatusOr<dadmm::Vector> theta = theta_flag.empty() ? dadmm::ReadVectorCsv(data_flag)
-                                                            : dadmm::ParseVectorCsv(theta_flag, "--theta");
-  if (!theta.ok()) return Fail(std::string(theta.status().message()));
+  absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>> problem =
+      theta_flag.empty() ? dadmm::LoadLocalProblem(spec, data_flag, topology->size()) : [&] {
+        absl::StatusOr<dadmm::Vector> theta = dadmm::ParseVectorCsv(theta_flag, "--theta");
+        if (!theta.ok()) return absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>>(theta.status());
+        return dadmm::MakeLocalProblem(spec, Eigen::MatrixXd(theta->transpose()), "--theta", topology->size());
+      }();
+  if (!problem.ok()) return Fail(std::string(problem.status().message()));
+  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
+  if (!algorithm.ok()) return Fail(absl::StrCat("--algorithm: ", algorithm.status().message()));
+  if (*algorithm == dadmm::Algorithm::kAveraging && spec.kind != "consensus") {
+    return Fail("--algorithm=averaging solves the consensus problem only");
+  }
 
   dadmm::agent::AgentOptions options;
   options.node_id = self;
   options.listen_address = absl::GetFlag(FLAGS_listen).empty()
                                ? dadmm::agent::DefaultListenAddress(topology->node(self).address)
                                : absl::GetFlag(FLAGS_listen);
+  options.problem = spec;
+  options.settings.algorithm = *algorithm;
   options.settings.dadmm.rho = absl::GetFlag(FLAGS_rho);
   const int64_t iterations = absl::GetFlag(FLAGS_iterations);
   if (iterations < 1) return Fail("--iterations must be >= 1");
@@ -104,8 +127,7 @@ int main(int argc, char** argv) {
   options.linger = std::chrono::milliseconds(static_cast<int64_t>(linger * 1000.0));
   options.log_iterations = absl::GetFlag(FLAGS_log_iterations);
 
-  dadmm::agent::Agent agent(*std::move(topology), std::make_unique<dadmm::ConsensusProblem>(*std::move(theta)),
-                            std::move(options));
+  dadmm::agent::Agent agent(*std::move(topology), *std::move(problem), std::move(options));
   std::atomic<int> signal_received{0};
   std::thread signal_thread([&] {
     int sig = 0;

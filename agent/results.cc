@@ -1,5 +1,6 @@
 #include "agent/results.h"
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -19,6 +20,16 @@ absl::StatusOr<dadmm::v1::AgentResult> ReadAgentResult(const std::string& path) 
     return absl::InvalidArgumentError(absl::StrCat(path, ": not an agent result: ", s.ToString()));
   }
   return result;
+}
+
+bool SameEstimate(const dadmm::v1::AgentResult& result, const Vector& x) {
+  if (result.x_size() != x.size()) return false;
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const double a = result.x(static_cast<int>(i)), b = x[i];
+    if (a == 0.0 && b == 0.0) continue;
+    if (std::memcmp(&a, &b, sizeof a) != 0) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<std::map<NodeId, dadmm::v1::AgentResult>> ReadNetworkResults(const Topology& topology,

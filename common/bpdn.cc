@@ -7,6 +7,7 @@
 #include <Eigen/Cholesky>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/random.h"
 
 namespace dadmm {
@@ -261,5 +262,14 @@ std::unique_ptr<LocalProblem> BpdnInstance::MakeLocal(NodeId id) const {
   const auto [first, count] = rows_.at(id);
   return std::make_unique<BpdnProblem>(data_.A.middleRows(first, count), data_.b.segment(first, count), lambda_);
 }
+
+absl::StatusOr<Eigen::MatrixXd> BpdnInstance::LocalData(NodeId id) const {
+  const auto [first, count] = rows_.at(id);
+  Eigen::MatrixXd rows(count, data_.A.cols() + 1);
+  rows << data_.A.middleRows(first, count), data_.b.segment(first, count);
+  return rows;
+}
+
+std::string BpdnInstance::AgentFlags() const { return absl::StrFormat("--beta=%.17g", data_.beta); }
 
 }  // namespace dadmm

@@ -92,6 +92,9 @@ class BpdnInstance final : public ProblemInstance {
   const Vector& solution() const override { return solution_; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
   const BpdnData& data() const { return data_; }
+  // Node `id`'s rows of [A b].
+  absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;
+  std::string AgentFlags() const override;
 
  private:
   BpdnData data_;

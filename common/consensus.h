@@ -53,6 +53,7 @@ class ConsensusInstance final : public ProblemInstance {
   const Vector& solution() const override { return solution_; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_, thetas_.size()); }
   const std::map<NodeId, Vector>& thetas() const { return thetas_; }
+  absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override { return Eigen::MatrixXd(thetas_.at(id)); }
 
  private:
   std::map<NodeId, Vector> thetas_;

@@ -33,6 +33,57 @@ absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view 
   return Eigen::Map<const Vector>(values.data(), static_cast<Eigen::Index>(values.size()));
 }
 
+absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source) {
+  std::vector<double> values;
+  Eigen::Index columns = -1, rows = 0;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    Eigen::Index in_row = 0;
+    for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
+      double value = 0.0;
+      if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
+      }
+      values.push_back(value);
+      ++in_row;
+    }
+    if (columns >= 0 && in_row != columns) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", line_no, ": ", in_row, " values, but the rows before have ", columns));
+    }
+    columns = in_row;
+    ++rows;
+  }
+  if (rows == 0) return absl::InvalidArgumentError(absl::StrCat(source, ": no numbers found"));
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows,
+                                                                                                  columns);
+}
+
+absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseMatrixCsv(buffer.str(), path);
+}
+
+absl::Status WriteMatrixCsv(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& m) {
+  std::ofstream out(path);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  out.precision(17);
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    for (Eigen::Index j = 0; j < m.cols(); ++j) out << (j == 0 ? "" : ",") << m(i, j);
+    out << "\n";
+  }
+  out.close();
+  if (!out) return absl::DataLossError(absl::StrCat(path, ": write failed"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Vector> ReadVectorCsv(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));

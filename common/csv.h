@@ -15,6 +15,12 @@ namespace dadmm {
 absl::StatusOr<Vector> ReadVectorCsv(const std::string& path);
 absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source);
 
+// A matrix: one row per line, every row with the same number of values. Errors name the file and line.
+absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path);
+absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source);
+// Rows comma-separated, 17 significant digits (reads back bit for bit).
+absl::Status WriteMatrixCsv(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& m);
+
 // One value per line, written with 17 significant digits (reads back bit for bit).
 absl::Status WriteVectorCsv(const std::string& path, const Eigen::Ref<const Vector>& values);
 

@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+
 #include "common/problem.h"
 #include "common/simulator.h"
 #include "common/topology.h"
@@ -25,6 +28,13 @@ class ProblemInstance {
   // The error of the nodes' estimates (in topology order), seed 000 §V: by default the relative
   // distance of every estimate to solution().
   virtual ErrorMeasure error_measure() const = 0;
+  // Node `id`'s private data as the agent reads it (common/node_data.h), for deployment; Unimplemented
+  // for problems agents do not run yet.
+  virtual absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId /*id*/) const {
+    return absl::UnimplementedError(absl::StrCat("agents do not run ", kind(), " yet"));
+  }
+  // The problem's parameters as the agent takes them (e.g. "--beta=1"); empty if none.
+  virtual std::string AgentFlags() const { return ""; }
 };
 
 }  // namespace dadmm

@@ -194,4 +194,13 @@ std::unique_ptr<LocalProblem> SvmInstance::MakeLocal(NodeId id) const {
   return std::make_unique<SvmProblem>(std::move(points), std::move(labels));
 }
 
+absl::StatusOr<Eigen::MatrixXd> SvmInstance::LocalData(NodeId id) const {
+  const std::vector<Eigen::Index>& rows = rows_.at(id);
+  Eigen::MatrixXd data(static_cast<Eigen::Index>(rows.size()), data_.points.cols() + 1);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    data.row(static_cast<Eigen::Index>(k)) << data_.points.row(rows[k]), data_.labels[rows[k]];
+  }
+  return data;
+}
+
 }  // namespace dadmm

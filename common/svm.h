@@ -69,6 +69,8 @@ class SvmInstance final : public ProblemInstance {
   std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override;
   const Vector& solution() const override { return solution_; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
+  // Node `id`'s points, one per row, the label (+1 / -1) last.
+  absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;
 
  private:
   SvmData data_;

@@ -21,10 +21,14 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& to
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings) {
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<DadmmNode>> node =
-      DadmmNode::Create(self, colour, std::move(neighbours), std::move(problem), settings.dadmm);
+  Colouring colouring{{self, colour}};
+  for (const NeighbourColour& n : neighbours) colouring[n.id] = n.colour;
+  absl::StatusOr<std::unique_ptr<NodeProgram>> node =
+      MakeNodeProgram(topology, colouring, self, std::move(problem),
+                      {.algorithm = settings.algorithm, .rho = settings.dadmm.rho,
+                       .max_iterations = settings.dadmm.max_iterations});
   if (!node.ok()) return node.status();
-  if (settings.tolerance == 0.0) return std::unique_ptr<NodeProgram>(*std::move(node));
+  if (settings.tolerance == 0.0) return node;
   absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped = AgreedStopProgram::Create(
       *std::move(node), topology.neighbours(self),
       {.tolerance = settings.tolerance, .diameter_bound = DiameterBound(topology)});

@@ -1,7 +1,7 @@
 // What every agent runs once its neighbours' colours are known, built in one place so that the agent
-// and the simulator's replay of a network of agents cannot drift apart: D-ADMM (seed 000, Algorithm
-// 2) with the colours the colouring protocol agreed, wrapped with the agreed stop when a tolerance is
-// set.
+// and the simulator's replay of a network of agents cannot drift apart: the algorithm (D-ADMM, seed
+// 000 Algorithm 2, with the colours the colouring protocol agreed, or a baseline), wrapped with the
+// agreed stop when a tolerance is set.
 #pragma once
 
 #include <map>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/algorithms.h"
 #include "common/dadmm_node.h"
 #include "common/simulator.h"
 #include "common/topology.h"
@@ -17,7 +18,8 @@
 namespace dadmm {
 
 struct PipelineSettings {
-  DadmmSettings dadmm;     // rho, and the maximum of iterations
+  Algorithm algorithm = Algorithm::kDadmm;
+  DadmmSettings dadmm;     // rho (the step scale for the subgradient method), and the maximum of iterations
   double tolerance = 0.0;  // > 0: the agreed stop (stopping_program.h); 0: run the maximum
 
   absl::Status Validate() const;

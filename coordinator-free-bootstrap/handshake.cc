@@ -46,6 +46,7 @@ absl::Status CheckHello(const Hello& mine, const Hello& theirs, NodeId expected)
     return differs("topology fingerprint", mine.topology_fingerprint, theirs.topology_fingerprint);
   }
   if (theirs.dimension != mine.dimension) return differs("problem dimension", mine.dimension, theirs.dimension);
+  if (theirs.problem != mine.problem) return differs("problem", mine.problem, theirs.problem);
   if (theirs.algorithm != mine.algorithm) return differs("algorithm", mine.algorithm, theirs.algorithm);
   if (theirs.rho != mine.rho) return differs("rho", mine.rho, theirs.rho);
   if (theirs.max_iterations != mine.max_iterations) {

@@ -25,6 +25,7 @@ struct Hello {
   std::string topology_fingerprint;
   std::uint64_t degree = 0;
   std::int64_t dimension = 0;    // of the shared variable x
+  std::string problem;           // kind and shared parameters, e.g. "bpdn beta=0.3"
   std::string algorithm;         // e.g. "d-admm"
   double rho = 0.0;
   std::uint64_t max_iterations = 0;

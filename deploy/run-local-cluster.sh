@@ -2,8 +2,11 @@
 # Starts one dadmm-agent per node of a topology file on this machine, waits for all of them, and
 # prints what the network computed (dadmm-ctl report), checked against the simulator.
 #
-#   deploy/run-local-cluster.sh [--topology FILE] [--seed N] [--rho R] [--iterations K]
-#                               [--tolerance T] [--build-dir DIR] [--out DIR]
+#   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
+#                               [--iterations K] [--tolerance T] [--build-dir DIR] [--out DIR]
+#
+# --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
+# over the nodes); --algorithm: d-admm (default), algorithm3, subgradient, averaging.
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
@@ -17,6 +20,8 @@ topology="$here/examples/fig1/topology.yaml"
 seed=1
 rho=1
 iterations=1000
+problem=consensus
+algorithm=d-admm
 tolerance=1e-6
 build_dir="$root/build"
 out=""
@@ -25,6 +30,8 @@ usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --topology) topology=$2; shift 2 ;;
+    --problem) problem=$2; shift 2 ;;
+    --algorithm) algorithm=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --rho) rho=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
@@ -44,18 +51,19 @@ done
 mkdir -p "$out/data" "$out/results" "$out/logs"
 rm -f "$out"/results/*.json "$out"/data/*.csv
 
-"$bin/common/dadmm-sim" --topology "$topology" --seed "$seed" --write_data "$out/data" >/dev/null
+"$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --seed "$seed" --write_data "$out/data" >/dev/null
+read -r -a problem_flags < "$out/data/problem.flags"
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-echo "starting ${#nodes[@]} agents (topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
+echo "starting ${#nodes[@]} agents ($algorithm on $problem, topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
 for line in "${nodes[@]}"; do
   id=${line%% *}
   "$bin/agent/dadmm-agent" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
-    --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" --output "$out/results/node-$id.json" \
+    "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &
   pids+=($!)
 done

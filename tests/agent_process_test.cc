@@ -15,6 +15,7 @@
 #include "common/colouring.h"
 #include "common/consensus.h"
 #include "common/csv.h"
+#include "common/instances.h"
 #include "common/dadmm_node.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
@@ -48,34 +49,47 @@ std::vector<std::string> NonEmptyLines(const std::string& text) {
 struct NetworkRun {
   std::string dir;
   Topology topology;
-  std::map<NodeId, Vector> thetas;
+  std::unique_ptr<ProblemInstance> instance;  // the data, and the centralized solution
   std::map<NodeId, v1::AgentResult> results;
   SimulatedNetwork simulated;  // the same inputs in the simulator
 };
 
-// Seven agents of Figure 1 as processes, started in reverse id order (so that most start before the
-// neighbours they wait for), with `flags`; then the same network in the simulator.
-NetworkRun RunFig1(const std::string& name, const std::vector<std::string>& flags, const PipelineSettings& settings) {
+// Seven agents of Figure 1 as processes on `problem` (an instance name of common/instances.h), each
+// given only its own data file, started in reverse id order (so that most start before the
+// neighbours they wait for), with `flags`; then the same network in the simulator, its problems built
+// from the instance in memory (so the files' round trip is checked too).
+NetworkRun RunFig1(const std::string& name, const std::string& problem, const std::vector<std::string>& flags,
+                   const PipelineSettings& settings) {
   NetworkRun run{.dir = testing::MakeTempDir(name)};
   const std::string topology_path = run.dir + "/net.yaml";
   testing::WriteFile(topology_path, Fig1WithPorts(testing::FreePorts(7)));
   absl::StatusOr<Topology> topology = LoadTopologyFile(topology_path);
   EXPECT_TRUE(topology.ok()) << topology.status();
   run.topology = *topology;
-  run.thetas = GenerateConsensusData(run.topology, 1, 2026);
+  absl::StatusOr<std::unique_ptr<ProblemInstance>> instance =
+      MakeInstance(problem, run.topology, 2026, DADMM_SOURCE_DIR "/deploy/data");
+  EXPECT_TRUE(instance.ok()) << instance.status();
+  run.instance = *std::move(instance);
   std::vector<Child> agents;
-  for (auto it = run.thetas.rbegin(); it != run.thetas.rend(); ++it) {
-    const auto& [id, theta] = *it;
+  for (auto it = run.topology.nodes().rbegin(); it != run.topology.nodes().rend(); ++it) {
+    const NodeId id = it->id;
     const std::string data = absl::StrCat(run.dir, "/node-", id, ".csv");
-    EXPECT_TRUE(WriteVectorCsv(data, theta).ok());
-    std::vector<std::string> argv = {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + topology_path,
-                                     "--data=" + data, absl::StrCat("--output=", run.dir, "/node-", id, ".json")};
+    absl::StatusOr<Eigen::MatrixXd> local = run.instance->LocalData(id);
+    EXPECT_TRUE(local.ok()) << local.status();
+    EXPECT_TRUE(WriteMatrixCsv(data, *local).ok());
+    std::vector<std::string> argv = {DADMM_AGENT_BIN,
+                                     absl::StrCat("--node_id=", id),
+                                     "--topology=" + topology_path,
+                                     "--problem=" + run.instance->kind(),
+                                     "--data=" + data,
+                                     absl::StrCat("--output=", run.dir, "/node-", id, ".json")};
+    if (!run.instance->AgentFlags().empty()) argv.push_back(run.instance->AgentFlags());
     argv.insert(argv.end(), flags.begin(), flags.end());
     agents.push_back(testing::Spawn(argv, absl::StrCat(run.dir, "/node-", id, ".out"),
                                     absl::StrCat(run.dir, "/node-", id, ".log")));
   }
   for (const Child& a : agents) {
-    const std::optional<int> code = testing::WaitFor(a, 120s);
+    const std::optional<int> code = testing::WaitFor(a, 240s);
     EXPECT_EQ(code, 0) << testing::ReadFile(a.stderr_path);
     if (!code) testing::Kill(a);
   }
@@ -83,7 +97,7 @@ NetworkRun RunFig1(const std::string& name, const std::vector<std::string>& flag
   EXPECT_TRUE(results.ok()) << results.status();
   if (results.ok()) run.results = *std::move(results);
   std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
-  for (const auto& [id, theta] : run.thetas) problems[id] = std::make_unique<ConsensusProblem>(theta);
+  for (const NodeSpec& n : run.topology.nodes()) problems[n.id] = run.instance->MakeLocal(n.id);
   absl::StatusOr<SimulatedNetwork> simulated = SimulateAgentNetwork(run.topology, std::move(problems), settings);
   EXPECT_TRUE(simulated.ok()) << simulated.status();
   if (simulated.ok()) run.simulated = *std::move(simulated);
@@ -98,16 +112,15 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
   std::uint64_t messages = 0;
   for (const SimulatedNode& s : sim.nodes) {
     const v1::AgentResult& r = run.results.at(s.id);
-    ASSERT_EQ(r.x_size(), 1);
-    const double x = r.x(0);
-    EXPECT_EQ(std::memcmp(&x, s.x.data(), sizeof x), 0)
-        << "node " << s.id << ": agent " << x << " vs simulator " << s.x[0];
+    ASSERT_EQ(r.x_size(), s.x.size());
+    EXPECT_TRUE(agent::SameEstimate(r, s.x)) << "node " << s.id << ": agent x[0] " << r.x(0) << " vs simulator "
+                                             << s.x[0];
     EXPECT_EQ(r.iterations(), sim.steps) << "node " << s.id;
     EXPECT_EQ(r.colour(), run.simulated.colouring.colouring.at(s.id)) << "node " << s.id;
     const std::uint64_t degree = run.topology.degree(s.id);
     EXPECT_EQ(r.messages_sent(), degree * sim.steps) << "node " << s.id;
     EXPECT_EQ(r.messages_received(), degree * sim.steps) << "node " << s.id;
-    EXPECT_EQ(r.payload_bytes_sent(), 8 * degree * sim.steps);
+    EXPECT_EQ(r.payload_bytes_sent(), 8 * static_cast<std::uint64_t>(s.x.size()) * degree * sim.steps);
     // Bootstrap, apart: to each neighbour one hello, one announcement per pass of each of the two
     // colouring chains, and one message per round of the D-round flood of the colour counts.
     const std::uint64_t bootstrap = 1 + 2 * kColouringPasses + DiameterBound(run.topology);
@@ -129,17 +142,15 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
   EXPECT_EQ(messages, sim.messages);
 }
 
+// The agents' error against the centralized solution (seed 000, §V): an independent reference.
 double RelativeErrorOf(const NetworkRun& run) {
-  long double sum = 0;  // the true average, summed directly
-  for (const auto& [id, theta] : run.thetas) sum += theta[0];
-  const Vector x_star = Vector::Constant(1, static_cast<double>(sum / run.thetas.size()));
   std::vector<Vector> estimates;
-  for (const auto& [id, r] : run.results) estimates.push_back(Vector::Constant(1, r.x(0)));
-  return RelativeError(estimates, x_star);
+  for (const auto& [id, r] : run.results) estimates.push_back(Eigen::Map<const Vector>(r.x().data(), r.x_size()));
+  return run.instance->error_measure()(estimates);
 }
 
 TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
-  const NetworkRun run = RunFig1("seven", {"--rho=1", "--iterations=40"},
+  const NetworkRun run = RunFig1("seven", "consensus", {"--rho=1", "--iterations=40"},
                                  {.dadmm = {.rho = 1.0, .max_iterations = 40}, .tolerance = 0.0});
   ExpectMatchesSimulator(run);
   EXPECT_EQ(run.simulated.result.steps, 40u);
@@ -149,7 +160,7 @@ TEST(AgentProcesses, SevenAgentsMatchTheSimulatorBitForBit) {
 
 TEST(AgentProcesses, AgreedStopEveryAgentEndsAtTheSameIterationWithTheToleranceHeld) {
   const double tolerance = 1e-7;
-  const NetworkRun run = RunFig1("stop", {"--rho=1", "--iterations=1000", "--tolerance=1e-7"},
+  const NetworkRun run = RunFig1("stop", "consensus", {"--rho=1", "--iterations=1000", "--tolerance=1e-7"},
                                  {.dadmm = {.rho = 1.0, .max_iterations = 1000}, .tolerance = tolerance});
   ExpectMatchesSimulator(run);
   const std::uint64_t steps = run.simulated.result.steps;
@@ -167,6 +178,44 @@ TEST(AgentProcesses, AgreedStopEveryAgentEndsAtTheSameIterationWithTheToleranceH
     EXPECT_GT(r.bootstrap_bytes_sent(), run.topology.degree(id) * steps);
   }
   EXPECT_LE(RelativeErrorOf(run), 1e-5);
+}
+
+// Every problem and algorithm agents run, with the agreed stop: bit-identical to the simulator, and
+// near the centralized solution.
+TEST(AgentProcesses, BpdnAgentsMatchTheSimulatorAndTheCentralizedSolution) {
+  const NetworkRun run = RunFig1("bpdn", "bpdn-dct", {"--rho=0.1", "--iterations=1000", "--tolerance=1e-6"},
+                                 {.dadmm = {.rho = 0.1, .max_iterations = 1000}, .tolerance = 1e-6});
+  ExpectMatchesSimulator(run);
+  for (const auto& [id, r] : run.results) EXPECT_EQ(r.outcome(), "stopped");
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
+TEST(AgentProcesses, SvmAgentsMatchTheSimulatorAndTheCentralizedSolution) {
+  const NetworkRun run = RunFig1("svm", "svm-iris", {"--rho=10", "--iterations=20000", "--tolerance=1e-7"},
+                                 {.dadmm = {.rho = 10.0, .max_iterations = 20000}, .tolerance = 1e-7});
+  ExpectMatchesSimulator(run);
+  for (const auto& [id, r] : run.results) EXPECT_EQ(r.outcome(), "stopped");
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
+TEST(AgentProcesses, BaselineAlgorithmsRunInTheAgentToo) {
+  for (const std::string algorithm : {"algorithm3", "averaging", "subgradient"}) {
+    SCOPED_TRACE(algorithm);
+    const bool subgradient = algorithm == "subgradient";
+    const NetworkRun run = RunFig1(
+        "baseline-" + algorithm, "consensus",
+        {"--algorithm=" + algorithm, "--rho=1", subgradient ? "--iterations=60" : "--iterations=2000",
+         subgradient ? "--tolerance=0" : "--tolerance=1e-7"},
+        {.algorithm = *ParseAlgorithm(algorithm),
+         .dadmm = {.rho = 1.0, .max_iterations = subgradient ? 60u : 2000u},
+         .tolerance = subgradient ? 0.0 : 1e-7});
+    ExpectMatchesSimulator(run);
+    for (const auto& [id, r] : run.results) EXPECT_EQ(r.algorithm(), algorithm);
+    // The subgradient method is slow (seed 000, Fig. 3): only its agreement with the simulator counts.
+    if (!subgradient) {
+      EXPECT_LE(RelativeErrorOf(run), 1e-5);
+    }
+  }
 }
 
 // Starts the seven agents of Figure 1 with per-node extra flags; returns them (not waited for).
@@ -279,7 +328,21 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
       {{"--node_id=1", topo, "--theta=1", "--iterations=0"}, "--iterations must be >= 1"},
       {{"--node_id=1", topo, "--data=" + dir + "/missing.csv"}, dir + "/missing.csv: cannot open data file"},
       {{topo, "--theta=1"}, "--node_id is required"},
+      {{"--node_id=1", topo, "--theta=1", "--problem=lasso"}, "problem 'lasso' is not one agents run"},
+      {{"--node_id=1", topo, "--theta=1", "--problem=bpdn"}, "--theta is for the consensus problem"},
+      {{"--node_id=1", topo, "--theta=1", "--algorithm=newton"}, "--algorithm: unknown algorithm 'newton'"},
+      {{"--node_id=1", topo, "--data=" + dir + "/ragged.csv", "--problem=bpdn"},
+       dir + "/ragged.csv:2: 2 values, but the rows before have 3"},
+      {{"--node_id=1", topo, "--data=" + dir + "/labels.csv", "--problem=svm"},
+       dir + "/labels.csv: point 2 has label 2 (the last column must be +1 or -1)"},
+      {{"--node_id=1", topo, "--data=" + dir + "/points.csv", "--problem=svm", "--algorithm=averaging"},
+       "--algorithm=averaging solves the consensus problem only"},
+      {{"--node_id=1", topo, "--data=" + dir + "/ragged.csv", "--problem=bpdn", "--beta=-1"},
+       "--beta must be a finite number > 0"},
   };
+  testing::WriteFile(dir + "/ragged.csv", "1,2,3\n4,5\n");
+  testing::WriteFile(dir + "/labels.csv", "0.5,1\n0.25,2\n");
+  testing::WriteFile(dir + "/points.csv", "0.5,1\n0.25,-1\n");
   for (const auto& [flags, expected] : cases) {
     std::vector<std::string> argv = {DADMM_AGENT_BIN};
     argv.insert(argv.end(), flags.begin(), flags.end());

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cstdio>
 
 namespace dadmm {
@@ -36,6 +38,25 @@ TEST(Csv, WritesValuesThatReadBackBitForBit) {
   ASSERT_TRUE(back.ok());
   for (int i = 0; i < 3; ++i) EXPECT_EQ((*back)[i], v[i]);
   std::remove(path.c_str());
+}
+
+TEST(Csv, MatricesReadBackBitForBitAndRaggedRowsAreRefused) {
+  Eigen::MatrixXd m(2, 3);
+  m << 0.1, -1.0 / 3.0, 1e-300, 7.0, -0.0, 2.5e10;
+  const std::string path = ::testing::TempDir() + "/csv_matrix_test.csv";
+  ASSERT_TRUE(WriteMatrixCsv(path, m).ok());
+  absl::StatusOr<Eigen::MatrixXd> back = ReadMatrixCsv(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->rows(), 2);
+  ASSERT_EQ(back->cols(), 3);
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(std::memcmp(&(*back)(i, j), &m(i, j), sizeof(double)), 0) << i << "," << j;
+  }
+  std::remove(path.c_str());
+  EXPECT_EQ(ParseMatrixCsv("# header\n1 2\n\n3,4\n5\n", "f.csv").status().message(),
+            "f.csv:5: 1 values, but the rows before have 2");
+  EXPECT_EQ(ParseMatrixCsv("1,x\n", "f.csv").status().message(), "f.csv:1: 'x' is not a finite number");
+  EXPECT_EQ(ParseMatrixCsv("# nothing\n", "f.csv").status().message(), "f.csv: no numbers found");
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datas
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the problem data (and of --delivery=shuffled).");
 ABSL_FLAG(int64_t, dimension, 1, "consensus: dimension n of generated theta_p.");
 ABSL_FLAG(std::string, write_data, "",
-          "consensus: write the data as node-<id>.csv into this directory and exit (for agents' --data).");
+          "Write every node's private data as node-<id>.csv into this directory and exit (for agents' --data; "
+          "consensus, bpdn-*, svm-iris).");
 ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 of the subgradient method.");
 ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
 ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
       "messages and bytes (Mota et al., D-ADMM, section V).\n\n"
       "  dadmm-sim --table2=3 --nodes=50 --problem=consensus --algorithm=d-admm --rho_grid\n"
       "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --algorithm=algorithm3 --rho=0.1 --errors_csv=e.csv\n"
-      "  dadmm-sim --topology=net.yaml --seed=1 --write_data=DIR      (consensus data for agents)");
+      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --write_data=DIR   (each node's data, for agents)");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
@@ -104,17 +105,27 @@ int main(int argc, char** argv) {
     instance = *std::move(made);
   }
   if (const std::string dir = absl::GetFlag(FLAGS_write_data); !dir.empty()) {
-    const auto* consensus = dynamic_cast<const dadmm::ConsensusInstance*>(instance.get());
-    if (consensus == nullptr) return Fail("--write_data writes consensus data only");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Fail(absl::StrCat(dir, ": ", ec.message()));
-    for (const auto& [id, theta] : consensus->thetas()) {
-      if (absl::Status s = dadmm::WriteVectorCsv(absl::StrCat(dir, "/node-", id, ".csv"), theta); !s.ok()) {
-        return Fail(s.message());
-      }
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      absl::StatusOr<Eigen::MatrixXd> data = instance->LocalData(n.id);
+      if (!data.ok()) return Fail(data.status().message());
+      const std::string path = absl::StrCat(dir, "/node-", n.id, ".csv");
+      absl::Status s = instance->kind() == "consensus" ? dadmm::WriteVectorCsv(path, data->col(0))
+                                                       : dadmm::WriteMatrixCsv(path, *data);
+      if (!s.ok()) return Fail(s.message());
     }
-    std::cout << "wrote " << consensus->thetas().size() << " data files to " << dir << std::endl;
+    const std::string flags = absl::StrCat("--problem=", instance->kind(),
+                                           instance->AgentFlags().empty() ? "" : " ", instance->AgentFlags());
+    {
+      // The flags every agent needs besides its data file, for launch scripts.
+      std::ofstream f(absl::StrCat(dir, "/problem.flags"));
+      f << flags << "\n";
+      if (!f) return Fail(absl::StrCat(dir, "/problem.flags: cannot write"));
+    }
+    std::cout << "wrote " << topology->size() << " data files to " << dir << "; agents take them with " << flags
+              << " --data=" << dir << "/node-<id>.csv (also in " << dir << "/problem.flags)" << std::endl;
     return 0;
   }
 

@@ -1,0 +1,80 @@
+#include "common/node_data.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/bpdn.h"
+#include "common/consensus.h"
+#include "common/csv.h"
+#include "common/svm.h"
+
+namespace dadmm {
+
+const std::vector<std::string>& AgentProblemKinds() {
+  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm"};
+  return kinds;
+}
+
+absl::Status ProblemSpec::Validate() const {
+  const std::vector<std::string>& kinds = AgentProblemKinds();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("problem '", kind, "' is not one agents run (", absl::StrJoin(kinds, ", "), ")"));
+  }
+  if (!(beta > 0.0) || !std::isfinite(beta)) {
+    return absl::InvalidArgumentError(absl::StrCat("beta must be a finite number > 0, got ", beta));
+  }
+  return absl::OkStatus();
+}
+
+std::string ProblemSpec::Describe() const {
+  return kind == "bpdn" ? absl::StrFormat("bpdn beta=%.17g", beta) : kind;
+}
+
+absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec& spec, Eigen::MatrixXd data,
+                                                               const std::string& source, std::size_t network_size) {
+  if (absl::Status s = spec.Validate(); !s.ok()) return s;
+  if (spec.kind == "consensus") {
+    // theta_p: all the numbers of the file, row by row.
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = data;
+    return std::make_unique<ConsensusProblem>(Eigen::Map<const Vector>(rows.data(), rows.size()));
+  }
+  if (data.cols() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
+                                                   spec.kind == "bpdn" ? "a row of A, then b" : "features, then the label",
+                                                   "), found ", data.cols()));
+  }
+  const Eigen::Index n = data.cols() - 1;
+  if (spec.kind == "bpdn") {
+    if (network_size < 1) return absl::InvalidArgumentError("bpdn: the network has no nodes");
+    return std::make_unique<BpdnProblem>(data.leftCols(n), data.col(n),
+                                         spec.beta / static_cast<double>(network_size));
+  }
+  // svm
+  for (Eigen::Index i = 0; i < data.rows(); ++i) {
+    if (data(i, n) != 1.0 && data(i, n) != -1.0) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n),
+                                                     " (the last column must be +1 or -1)"));
+    }
+  }
+  return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n));
+}
+
+absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec& spec, const std::string& path,
+                                                               std::size_t network_size) {
+  if (absl::Status s = spec.Validate(); !s.ok()) return s;
+  absl::StatusOr<Eigen::MatrixXd> data = spec.kind == "consensus" ? [&]() -> absl::StatusOr<Eigen::MatrixXd> {
+    // Consensus data may be ragged (any layout of numbers): read them as one vector.
+    absl::StatusOr<Vector> v = ReadVectorCsv(path);
+    if (!v.ok()) return v.status();
+    return Eigen::MatrixXd(v->transpose());
+  }()
+                                                                   : ReadMatrixCsv(path);
+  if (!data.ok()) return data.status();
+  return MakeLocalProblem(spec, *std::move(data), path, network_size);
+}
+
+}  // namespace dadmm

@@ -1,0 +1,38 @@
+// A node's private data as an agent reads it: one CSV file per node (common/csv.h: values separated by
+// commas or whitespace, one row per line, '#' comments), and the problem's shared parameters.
+//   consensus  theta_p: one or more numbers
+//   bpdn       the node's rows of [A b] (seed 000, (25)-(26)): a row of A, then its entry of b
+//   svm        the node's points (seed 000, (27)-(28)): the features, then the label +1 or -1
+// `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/problem.h"
+
+namespace dadmm {
+
+struct ProblemSpec {
+  std::string kind = "consensus";  // consensus, bpdn, svm
+  double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
+
+  absl::Status Validate() const;
+  // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3".
+  std::string Describe() const;
+};
+
+// The problem kinds agents run.
+const std::vector<std::string>& AgentProblemKinds();
+
+// Node p's f_p from its data file. `network_size` P enters BPDN's lambda = beta / P. Errors are one
+// line naming the file (and line).
+absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec& spec, const std::string& path,
+                                                               std::size_t network_size);
+// The same from values already read (for --theta).
+absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec& spec, Eigen::MatrixXd data,
+                                                               const std::string& source, std::size_t network_size);
+
+}  // namespace dadmm
