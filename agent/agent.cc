@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -56,15 +60,33 @@ std::optional<NodeId> SenderOf(const pb::PeerMessage& m) {
 }
 
 // What Status reports; written by the algorithm thread, read by gRPC threads.
+struct NeighbourLiveness {
+  bool connected = false;
+  std::uint64_t last_label = 0;
+  std::optional<Clock::time_point> last_heard;
+};
+
 struct PublicState {
   std::mutex mu;
+  std::condition_variable changed;  // notified on every state change (for WatchStatus)
+  // Fixed at start.
+  Clock::time_point started = Clock::now();
+  std::string problem, algorithm;
+  std::uint64_t max_iterations = 0;
+  double tolerance = 0.0;
+  // Updated by the algorithm thread.
   pb::AgentState state = pb::AGENT_STATE_CONNECTING;
   std::uint64_t iteration = 0;
   std::string waiting_for;
   std::uint32_t colour = 0;
   std::map<NodeId, std::uint32_t> neighbour_colours;
+  std::map<NodeId, NeighbourLiveness> liveness;
   double change = 0.0;
   double disagreement = 0.0;
+  double objective = 0.0;
+  std::uint64_t dimension = 0;
+  double x_norm = 0.0;
+  std::vector<double> x_head;
   std::string error;
 };
 
@@ -167,9 +189,41 @@ class StatusService final : public pb::Status::Service {
       : self_(self), neighbours_(std::move(neighbours)), state_(state), counters_(counters) {}
 
   grpc::Status GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) override {
+    Fill(reply);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
+                           grpc::ServerWriter<pb::StatusReply>* writer) override {
+    double interval = request->interval_seconds();
+    if (!(interval > 0.0) || !std::isfinite(interval)) interval = 0.5;
+    interval = std::clamp(interval, 0.05, 3600.0);
+    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
+    for (;;) {
+      pb::StatusReply reply;
+      Fill(&reply);
+      if (!writer->Write(reply)) return grpc::Status::OK;  // the caller went away
+      if (reply.state() == pb::AGENT_STATE_DONE || reply.state() == pb::AGENT_STATE_FAILED) return grpc::Status::OK;
+      std::unique_lock lock(state_->mu);
+      const Clock::time_point until = Clock::now() + period;
+      while (Clock::now() < until && !context->IsCancelled()) {
+        // Wake early when the agent finishes, so that the final state goes out at once.
+        if (state_->changed.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(200)), [&] {
+              return state_->state == pb::AGENT_STATE_DONE || state_->state == pb::AGENT_STATE_FAILED;
+            })) {
+          break;
+        }
+      }
+      if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    }
+  }
+
+ private:
+  void Fill(pb::StatusReply* reply) {
     reply->set_node_id(self_);
     reply->set_version(DADMM_VERSION);
     std::map<NodeId, std::uint32_t> colours;
+    std::map<NodeId, NeighbourLiveness> liveness;
     {
       std::lock_guard lock(state_->mu);
       reply->set_state(state_->state);
@@ -179,7 +233,17 @@ class StatusService final : public pb::Status::Service {
       reply->set_change(state_->change);
       reply->set_disagreement(state_->disagreement);
       reply->set_error(state_->error);
+      reply->set_uptime_seconds(std::chrono::duration<double>(Clock::now() - state_->started).count());
+      reply->set_problem(state_->problem);
+      reply->set_algorithm(state_->algorithm);
+      reply->set_max_iterations(state_->max_iterations);
+      reply->set_tolerance(state_->tolerance);
+      reply->set_objective(state_->objective);
+      reply->set_dimension(state_->dimension);
+      reply->set_x_norm(state_->x_norm);
+      for (double v : state_->x_head) reply->add_x_head(v);
       colours = state_->neighbour_colours;
+      liveness = state_->liveness;
     }
     const CountersSnapshot c = counters_->Snapshot();
     const LinkCounters total = c.algorithm.Total();
@@ -191,10 +255,15 @@ class StatusService final : public pb::Status::Service {
     reply->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
     reply->set_bootstrap_bytes_received(boot.payload_bytes_received);
     FillNeighbourCounters(c, colours, reply->mutable_neighbours(), neighbours_);
-    return grpc::Status::OK;
+    const Clock::time_point now = Clock::now();
+    for (pb::NeighbourCounters& n : *reply->mutable_neighbours()) {
+      const NeighbourLiveness& l = liveness[n.node_id()];
+      n.set_connected(l.connected);
+      n.set_last_iteration_heard(l.last_label);
+      n.set_seconds_since_heard(l.last_heard ? std::chrono::duration<double>(now - *l.last_heard).count() : -1.0);
+    }
   }
 
- private:
   const NodeId self_;
   const std::vector<NodeId> neighbours_;
   PublicState* const state_;
@@ -260,6 +329,9 @@ struct Agent::Impl {
   const AgreedStopProgram* stopper = nullptr;  // program, when it has the agreed stop
   std::vector<Incoming> early;  // estimates that came before the program could start
   std::map<NodeId, int> early_count;
+  std::map<NodeId, Vector> latest;      // the latest estimate from each neighbour (Status residuals)
+  Vector published_x;                   // x_p when Status last saw it
+  Clock::time_point next_publish{};
 
   Impl(Topology t, std::unique_ptr<LocalProblem> p, AgentOptions o)
       : topology(std::move(t)),
@@ -270,14 +342,23 @@ struct Agent::Impl {
         log(options.node_id) {}
 
   void SetState(pb::AgentState s, std::uint64_t iteration, std::string waiting_for) {
-    std::lock_guard lock(public_state.mu);
-    public_state.state = s;
-    public_state.iteration = iteration;
-    public_state.waiting_for = std::move(waiting_for);
-    if (stopper != nullptr) {
-      public_state.change = stopper->change();
-      public_state.disagreement = stopper->disagreement();
+    {
+      std::lock_guard lock(public_state.mu);
+      public_state.state = s;
+      public_state.iteration = iteration;
+      public_state.waiting_for = std::move(waiting_for);
+      for (auto& [j, link] : links) public_state.liveness[j].connected = link->connected();
     }
+    public_state.changed.notify_all();
+  }
+  // What Status shows of the estimate: residuals, f_p(x_p), a summary of x_p. At most ten times a
+  // second (f_p can cost as much as a step), and at the end (`force`).
+  void PublishEstimate(bool force);
+  void Heard(NodeId j, std::uint64_t label) {
+    std::lock_guard lock(public_state.mu);
+    NeighbourLiveness& l = public_state.liveness[j];
+    l.last_heard = Clock::now();
+    l.last_label = std::max(l.last_label, label);
   }
   void SendToAll(const pb::PeerMessage& m) {
     for (auto& [j, link] : links) link->Send(m);
@@ -365,6 +446,7 @@ absl::Status Agent::Impl::HandleHello(const Incoming& in) {
                      .max_iterations = h.max_iterations(),
                      .tolerance = h.tolerance()};
   counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  Heard(in.sender, 0);
   if (absl::Status s = CheckHello(hello, theirs, in.sender); !s.ok()) return s;
   greeted.insert(in.sender);
   log.Info(absl::StrCat("handshake with node ", in.sender, " done (", greeted.size(), " of ", links.size(), ")"));
@@ -408,6 +490,7 @@ absl::Status Agent::Impl::HandleMaxima(const Incoming& in) {
 
 absl::Status Agent::Impl::AfterColouring(const Incoming& in, const ColouringOutput& out, bool was_complete) {
   counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  Heard(in.sender, 0);
   SendColours(out);
   const bool complete = colouring->complete();
   {
@@ -492,7 +575,10 @@ absl::Status Agent::Impl::HandleEstimate(const Incoming& in) {
     return absl::OkStatus();
   }
   counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
+  Heard(in.sender, e.iteration());
+  latest[in.sender] = estimate.x;
   SendEstimates(out);
+  if (program->steps() != before) PublishEstimate(/*force=*/false);
   if (options.log_iterations && program->steps() != before) {
     log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0],
                           stopper != nullptr ? absl::StrCat(", change ", stopper->change(), ", disagreement ",
@@ -500,6 +586,34 @@ absl::Status Agent::Impl::HandleEstimate(const Incoming& in) {
                                              : ""));
   }
   return absl::OkStatus();
+}
+
+void Agent::Impl::PublishEstimate(bool force) {
+  const Clock::time_point now = Clock::now();
+  if (!force && now < next_publish) return;
+  next_publish = now + std::chrono::milliseconds(100);
+  const Vector& x = program->x();
+  const double scale = std::max(1.0, x.norm());
+  double change = 0.0, disagreement = 0.0;
+  if (stopper != nullptr) {
+    change = stopper->change();
+    disagreement = stopper->disagreement();
+  } else {
+    change = published_x.size() == x.size() ? (x - published_x).norm() / scale : 0.0;
+    for (const auto& [j, xj] : latest) {
+      if (xj.size() == x.size()) disagreement = std::max(disagreement, (x - xj).norm() / scale);
+    }
+  }
+  published_x = x;
+  const LocalProblem* local = program->local_problem();
+  const double objective = local != nullptr ? local->Objective(x) : std::numeric_limits<double>::quiet_NaN();
+  std::lock_guard lock(public_state.mu);
+  public_state.change = change;
+  public_state.disagreement = disagreement;
+  public_state.objective = objective;
+  public_state.dimension = static_cast<std::uint64_t>(x.size());
+  public_state.x_norm = x.norm();
+  public_state.x_head.assign(x.data(), x.data() + std::min<Eigen::Index>(x.size(), 8));
 }
 
 absl::Status Agent::Impl::Handle(Incoming in) {
@@ -539,6 +653,7 @@ absl::Status Agent::Impl::Fail(absl::Status error) {
     public_state.state = pb::AGENT_STATE_FAILED;
     public_state.error = std::string(error.message());
   }
+  public_state.changed.notify_all();
   // What is queued (our hello first) still goes out, so that the neighbours see the same mismatch.
   const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
   for (auto& [j, link] : links) link->BeginClose();
@@ -595,8 +710,11 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   }
   r.set_rejected_messages(c.rejected);
 
+  const int shown = std::min(r.x_size(), 8);
   std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps()
-            << " steps, colour " << r.colour() << ", x = [" << absl::StrJoin(r.x(), ", ") << "], messages sent "
+            << " steps, colour " << r.colour() << ", x = ["
+            << absl::StrJoin(r.x().begin(), r.x().begin() + shown, ", ")
+            << (r.x_size() > shown ? absl::StrCat(", ... (", r.x_size(), " entries)") : "") << "], messages sent "
             << total.messages_sent << ", received " << total.messages_received << ", payload bytes sent "
             << total.payload_bytes_sent << "; bootstrap messages sent " << boot.messages_sent << ", bytes "
             << boot.payload_bytes_sent << std::endl;
@@ -631,6 +749,13 @@ absl::Status Agent::Impl::Run() {
     return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));
   }
   if (absl::Status s = options.settings.Validate(); !s.ok()) return s;
+  {
+    std::lock_guard lock(public_state.mu);
+    public_state.problem = options.problem.Describe();
+    public_state.algorithm = AlgorithmName(options.settings.algorithm);
+    public_state.max_iterations = options.settings.dadmm.max_iterations;
+    public_state.tolerance = options.settings.tolerance;
+  }
   hello = Hello{.node_id = self,
                 .protocol_version = kProtocolVersion,
                 .topology_fingerprint = TopologyFingerprint(topology),
@@ -737,12 +862,15 @@ absl::Status Agent::Impl::Run() {
   log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; "
                                                                   : "",
                         "finished ", program->steps(), " iterations; sending the last estimates"));
-  SetState(pb::AGENT_STATE_DONE, program->steps(), "");
+  PublishEstimate(/*force=*/true);
+  SetState(pb::AGENT_STATE_RUNNING, program->steps(), "");
   // Flush every link (its last messages are what the neighbours still need), then give the
-  // neighbours time to finish and close their streams to us before the server goes away.
+  // neighbours time to finish and close their streams to us before the server goes away. DONE once
+  // the links are flushed, so that Status then shows the final counts.
   const Clock::time_point deadline = Clock::now() + options.linger;
   for (auto& [j, link] : links) link->BeginClose();
   for (auto& [j, link] : links) link->FinishClose(deadline);
+  SetState(pb::AGENT_STATE_DONE, program->steps(), "");
   if (!peer_service.WaitAllClosed(
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");

@@ -1,4 +1,6 @@
 // dadmm-ctl: looks at a dadmm network from outside.
+#include <unistd.h>
+
 #include <iostream>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/ctl_watch.h"
 #include "agent/results.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
@@ -28,6 +31,9 @@
 ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");
 ABSL_FLAG(std::string, data_dir, "", "report: directory with every node's node-<id>.csv (to compute x*).");
 ABSL_FLAG(double, timeout_seconds, 5.0, "status: deadline of the call.");
+ABSL_FLAG(double, interval_seconds, 0.5, "watch: how often the table is refreshed.");
+ABSL_FLAG(double, watch_timeout_seconds, 0.0, "watch: give up after this long (0: never).");
+ABSL_FLAG(bool, plain, false, "watch: print tables one after another instead of redrawing the screen.");
 
 namespace {
 
@@ -52,15 +58,43 @@ int Status(const std::string& address) {
   pb::StatusReply reply;
   const grpc::Status status = stub->GetStatus(&context, pb::StatusRequest(), &reply);
   if (!status.ok()) return Fail(absl::StrCat(address, ": ", status.error_message()), 1);
-  std::cout << absl::StrFormat("node %d  state %s  iteration %d  colour %d  version %s\n", reply.node_id(),
-                               StateName(reply.state()), reply.iteration(), reply.colour(), reply.version());
-  std::cout << absl::StrFormat("messages sent %d  received %d\n", reply.messages_sent(), reply.messages_received());
+  std::cout << absl::StrFormat("node %d  state %s  iteration %d of at most %d  colour %d  up %.1f s  version %s\n",
+                               reply.node_id(), StateName(reply.state()), reply.iteration(), reply.max_iterations(),
+                               reply.colour(), reply.uptime_seconds(), reply.version());
+  std::cout << absl::StrFormat("%s on %s, tolerance %g\n", reply.algorithm(), reply.problem(), reply.tolerance());
+  if (!reply.error().empty()) std::cout << "error: " << reply.error() << "\n";
+  std::cout << absl::StrFormat("x_p: dimension %d, norm %.6g, first entries [%s]; f_p(x_p) = %.6g\n",
+                               reply.dimension(), reply.x_norm(), absl::StrJoin(reply.x_head(), ", "),
+                               reply.objective());
+  std::cout << absl::StrFormat("residuals: change %.3e, disagreement %.3e\n", reply.change(), reply.disagreement());
+  std::cout << absl::StrFormat("messages sent %d  received %d; bootstrap messages sent %d, bytes %d\n",
+                               reply.messages_sent(), reply.messages_received(), reply.bootstrap_messages_sent(),
+                               reply.bootstrap_bytes_sent());
   if (!reply.waiting_for().empty()) std::cout << "waiting for " << reply.waiting_for() << "\n";
   for (const pb::NeighbourCounters& n : reply.neighbours()) {
-    std::cout << absl::StrFormat("  neighbour %-6d sent %-8d received %-8d payload bytes sent %d\n", n.node_id(),
-                                 n.messages_sent(), n.messages_received(), n.payload_bytes_sent());
+    std::cout << absl::StrFormat(
+        "  neighbour %-6d colour %-4d %-13s last iteration heard %-7d %s sent %-8d received %-8d payload bytes sent "
+        "%d\n",
+        n.node_id(), n.colour(), n.connected() ? "connected" : "not connected", n.last_iteration_heard(),
+        n.seconds_since_heard() < 0 ? std::string("(never heard)")
+                                    : absl::StrFormat("(%.1f s ago)", n.seconds_since_heard()),
+        n.messages_sent(), n.messages_received(), n.payload_bytes_sent());
   }
   return 0;
+}
+
+int WatchNetwork(const std::string& topology_path) {
+  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
+  if (!topology.ok()) return Fail(topology.status().message());
+  const double interval = absl::GetFlag(FLAGS_interval_seconds);
+  const double timeout = absl::GetFlag(FLAGS_watch_timeout_seconds);
+  if (!(interval >= 0.05 && interval <= 3600)) return Fail("--interval_seconds must be in [0.05, 3600]");
+  if (!(timeout >= 0 && timeout <= 1e6)) return Fail("--watch_timeout_seconds must be in [0, 1e6]");
+  dadmm::agent::WatchOptions options{
+      .interval = std::chrono::milliseconds(static_cast<int64_t>(interval * 1000)),
+      .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)),
+      .redraw = isatty(STDOUT_FILENO) != 0 && !absl::GetFlag(FLAGS_plain)};
+  return dadmm::agent::Watch(*topology, options);
 }
 
 int Nodes(const std::string& topology_path) {
@@ -173,6 +207,9 @@ int main(int argc, char** argv) {
   dadmm::SetUsage(
       "looks at a dadmm network.\n\n"
       "  dadmm-ctl status HOST:PORT          one agent's state and counters\n"
+      "  dadmm-ctl watch TOPOLOGY            every agent of the network as a live table (state, iteration,\n"
+      "                                      residuals, messages, progress), a summary at the end; exit 1\n"
+      "                                      if an agent failed\n"
       "  dadmm-ctl nodes TOPOLOGY            the nodes of a topology file: id and address per line\n"
       "  dadmm-ctl report TOPOLOGY --results=DIR --data_dir=DIR\n"
       "                                      what a finished network computed, checked against the\n"
@@ -182,6 +219,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "status") return Status(args[2]);
   if (command == "nodes") return Nodes(args[2]);
+  if (command == "watch") return WatchNetwork(args[2]);
   if (command == "report") return Report(args[2]);
-  return Fail(absl::StrCat("unknown command '", command, "' (expected status, nodes or report)"));
+  return Fail(absl::StrCat("unknown command '", command, "' (expected status, watch, nodes or report)"));
 }

@@ -51,6 +51,7 @@ class DadmmNode final : public NodeProgram {
   std::uint64_t first_label() const override { return 2; }
   std::vector<NodeId> awaited() const override;
 
+  const LocalProblem* local_problem() const override { return problem_.get(); }
   const Vector& gamma() const { return gamma_; }
 
  private:

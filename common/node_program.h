@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/problem.h"
 #include "common/types.h"
 
 namespace dadmm {
@@ -84,6 +85,9 @@ class NodeProgram {
   virtual std::uint64_t first_label() const = 0;
   // Neighbours whose next estimate the program is waiting for, sorted by id.
   virtual std::vector<NodeId> awaited() const = 0;
+  // The node's f_p, for monitoring (f_p(x_p)); nullptr for programs that keep only the data they need
+  // (averaging keeps theta_p).
+  virtual const LocalProblem* local_problem() const { return nullptr; }
 
  protected:
   // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.

@@ -84,6 +84,7 @@ struct Algorithm3Settings {
 // unless every D_p = 1.
 class Algorithm3Node final : public SynchronousNode {
  public:
+  const LocalProblem* local_problem() const override { return problem_.get(); }
   static absl::StatusOr<std::unique_ptr<Algorithm3Node>> Create(NodeId self, std::vector<NeighbourDegree> neighbours,
                                                                 std::unique_ptr<LocalProblem> problem,
                                                                 const Algorithm3Settings& settings);
@@ -111,6 +112,7 @@ struct SubgradientSettings {
 // D_j)) (doubly stochastic), diminishing steps alpha_k = step / sqrt(k), and x_p^1 = 0.
 class SubgradientNode final : public SynchronousNode {
  public:
+  const LocalProblem* local_problem() const override { return problem_.get(); }
   static absl::StatusOr<std::unique_ptr<SubgradientNode>> Create(NodeId self,
                                                                  std::vector<NeighbourDegree> neighbours,
                                                                  std::unique_ptr<LocalProblem> problem,

@@ -218,6 +218,29 @@ TEST(AgentProcesses, BaselineAlgorithmsRunInTheAgentToo) {
   }
 }
 
+TEST(AgentProcesses, CtlWatchFollowsEveryAgentToTheEnd) {
+  const std::string dir = testing::MakeTempDir("watch");
+  testing::WriteFile(dir + "/net.yaml", Fig1WithPorts(testing::FreePorts(7)));
+  // The watcher starts first and waits for the agents to come up.
+  const Child watch = testing::Spawn({DADMM_CTL_BIN, "watch", dir + "/net.yaml", "--plain", "--interval_seconds=0.1",
+                                      "--watch_timeout_seconds=120"},
+                                     dir + "/watch.out", dir + "/watch.err");
+  std::vector<Child> agents;
+  for (NodeId id = 1; id <= 7; ++id) {
+    agents.push_back(testing::Spawn({DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + dir + "/net.yaml",
+                                     absl::StrCat("--theta=", id), "--iterations=3000", "--linger_seconds=5"},
+                                    absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
+  }
+  for (const Child& a : agents) EXPECT_EQ(testing::WaitFor(a, 120s), 0) << testing::ReadFile(a.stderr_path);
+  EXPECT_EQ(testing::WaitFor(watch, 60s), 0) << testing::ReadFile(watch.stdout_path) << testing::ReadFile(watch.stderr_path);
+  const std::string out = testing::ReadFile(watch.stdout_path);
+  // The final table shows every node done at the same iteration with its exact message count.
+  EXPECT_THAT(out, HasSubstr("summary: 7 of 7 agents done, 0 failed; iterations 3000; 60000 messages"));
+  EXPECT_THAT(out, HasSubstr("[####################]"));
+  for (const Child& a : agents) testing::Kill(a);
+  testing::Kill(watch);
+}
+
 // Starts the seven agents of Figure 1 with per-node extra flags; returns them (not waited for).
 std::vector<Child> StartFig1(const std::string& dir, const std::map<NodeId, std::vector<std::string>>& extra) {
   const std::string topology_path = dir + "/net.yaml";
