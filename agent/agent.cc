@@ -25,6 +25,7 @@
 #include "agent/log.h"
 #include "agent/peer_link.h"
 #include "common/colouring.h"
+#include "common/energy.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/handshake.h"
@@ -183,10 +184,41 @@ void FillNeighbourCounters(const CountersSnapshot& c, const std::map<NodeId, std
   }
 }
 
+// Adds the modelled radio energy to `neighbours` (filled by FillNeighbourCounters) and returns the totals.
+pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeId self, const RadioModel& radio,
+                      google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* neighbours) {
+  pb::Energy total;
+  double farthest = 0.0;
+  for (pb::NeighbourCounters& n : *neighbours) {
+    const double d = LinkDistance(topology, self, n.node_id(), radio);
+    farthest = std::max(farthest, d);
+    WireBytes w;
+    if (auto it = c.message_bytes.find(n.node_id()); it != c.message_bytes.end()) w = it->second;
+    n.set_distance_m(d);
+    n.set_bootstrap_message_bytes_sent(w.bootstrap_sent);
+    n.set_bootstrap_message_bytes_received(w.bootstrap_received);
+    n.set_energy_sent_joules(radio.Transmit(8 * (w.sent - w.bootstrap_sent), d));
+    n.set_energy_received_joules(radio.Receive(8 * (w.received - w.bootstrap_received)));
+    n.set_bootstrap_energy_joules(radio.Transmit(8 * w.bootstrap_sent, d) + radio.Receive(8 * w.bootstrap_received));
+    total.set_sent(total.sent() + n.energy_sent_joules());
+    total.set_received(total.received() + n.energy_received_joules());
+    total.set_bootstrap(total.bootstrap() + n.bootstrap_energy_joules());
+  }
+  total.set_broadcasts(c.broadcasts);
+  total.set_broadcast_equivalent(radio.Transmit(c.broadcast_bits, farthest));
+  return total;
+}
+
 class StatusService final : public pb::Status::Service {
  public:
-  StatusService(NodeId self, std::vector<NodeId> neighbours, PublicState* state, const SharedCounters* counters)
-      : self_(self), neighbours_(std::move(neighbours)), state_(state), counters_(counters) {}
+  StatusService(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
+                const SharedCounters* counters)
+      : topology_(topology),
+        self_(self),
+        radio_(radio),
+        neighbours_(topology.neighbours(self)),
+        state_(state),
+        counters_(counters) {}
 
   grpc::Status GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) override {
     Fill(reply);
@@ -255,6 +287,7 @@ class StatusService final : public pb::Status::Service {
     reply->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
     reply->set_bootstrap_bytes_received(boot.payload_bytes_received);
     FillNeighbourCounters(c, colours, reply->mutable_neighbours(), neighbours_);
+    *reply->mutable_energy() = FillEnergy(c, topology_, self_, radio_, reply->mutable_neighbours());
     const Clock::time_point now = Clock::now();
     for (pb::NeighbourCounters& n : *reply->mutable_neighbours()) {
       const NeighbourLiveness& l = liveness[n.node_id()];
@@ -264,7 +297,9 @@ class StatusService final : public pb::Status::Service {
     }
   }
 
+  const Topology& topology_;
   const NodeId self_;
+  const RadioModel radio_;
   const std::vector<NodeId> neighbours_;
   PublicState* const state_;
   const SharedCounters* const counters_;
@@ -424,6 +459,7 @@ void Agent::Impl::SendEstimates(std::vector<Broadcast>& out) {
     e->set_iteration(b.iteration);
     e->mutable_x()->Add(b.x.data(), b.x.data() + b.x.size());
     if (!b.control.empty()) e->set_stop_bits(std::string(b.control.begin(), b.control.end()));
+    counters.RecordBroadcast(m.ByteSizeLong());
     SendToAll(m);
   }
   out.clear();
@@ -700,6 +736,7 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
     neighbour_colours = public_state.neighbour_colours;
   }
   FillNeighbourCounters(c, neighbour_colours, r.mutable_neighbours(), topology.neighbours(options.node_id));
+  *r.mutable_energy() = FillEnergy(c, topology, options.node_id, options.radio, r.mutable_neighbours());
   r.set_wall_seconds(wall_seconds);
   r.set_rho(options.settings.dadmm.rho);
   r.set_tolerance(options.settings.tolerance);
@@ -770,7 +807,7 @@ absl::Status Agent::Impl::Run() {
                                     DiameterBound(topology));
 
   PeerService peer_service(topology, self, &inbox, &counters, &log);
-  StatusService status_service(self, topology.neighbours(self), &public_state, &counters);
+  StatusService status_service(topology, self, options.radio, &public_state, &counters);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   int bound_port = 0;

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/dadmm_node.h"
+#include "common/energy.h"
 #include "common/node_data.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/problem.h"
@@ -24,6 +25,7 @@ struct AgentOptions {
   std::string output_path;          // JSON result; empty: none
   std::chrono::milliseconds linger{30000};  // after finishing: how long to wait for neighbours to close
   bool log_iterations = false;
+  RadioModel radio;                 // for the modelled energy in Status and the result
 };
 
 class Agent {

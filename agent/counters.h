@@ -11,8 +11,10 @@
 namespace dadmm::agent {
 
 struct WireBytes {
-  std::uint64_t sent = 0;      // serialized PeerMessage bytes
+  std::uint64_t sent = 0;      // serialized PeerMessage bytes, all kinds
   std::uint64_t received = 0;
+  std::uint64_t bootstrap_sent = 0;  // of which hello, colouring messages
+  std::uint64_t bootstrap_received = 0;
 };
 
 struct CountersSnapshot {
@@ -22,6 +24,10 @@ struct CountersSnapshot {
   NodeCounters bootstrap;
   std::map<NodeId, WireBytes> message_bytes;
   std::uint64_t rejected = 0;  // peer messages that failed validation
+  // Estimates this agent broadcast (one per step; each went to every neighbour) and their serialized
+  // bits (one copy each): what a wireless broadcast medium would transmit.
+  std::uint64_t broadcasts = 0;
+  std::uint64_t broadcast_bits = 0;
 };
 
 // What one peer message costs, by kind.
@@ -42,6 +48,12 @@ class SharedCounters {
       c_.bootstrap.AddSent(to, cost.bootstrap_messages, cost.bootstrap_bytes);
     }
     c_.message_bytes[to].sent += message_bytes;
+    if (cost.algorithm_messages == 0) c_.message_bytes[to].bootstrap_sent += message_bytes;
+  }
+  void RecordBroadcast(std::uint64_t message_bytes) {
+    std::lock_guard lock(mu_);
+    ++c_.broadcasts;
+    c_.broadcast_bits += 8 * message_bytes;
   }
   void RecordReceived(NodeId from, const MessageCost& cost, std::uint64_t message_bytes) {
     std::lock_guard lock(mu_);
@@ -50,6 +62,7 @@ class SharedCounters {
       c_.bootstrap.AddReceived(from, cost.bootstrap_messages, cost.bootstrap_bytes);
     }
     c_.message_bytes[from].received += message_bytes;
+    if (cost.algorithm_messages == 0) c_.message_bytes[from].bootstrap_received += message_bytes;
   }
   void RecordRejected() {
     std::lock_guard lock(mu_);

@@ -153,6 +153,7 @@ int Report(const std::string& topology_path) {
   std::vector<dadmm::NodeId> differ;
   std::set<std::uint64_t> final_steps;
   uint64_t messages = 0, payload = 0, message_bytes = 0, boot_messages = 0, boot_bytes = 0;
+  double energy_sent = 0.0, energy_received = 0.0, energy_boot = 0.0, energy_broadcast = 0.0;
   std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-15s %-10s %-14s %-14s %-16s %s\n", "node", "colour",
                                "estimate x_p", "steps", "outcome", "msgs sent", "payload bytes", "message bytes",
                                "bootstrap msgs", "= simulator");
@@ -169,6 +170,10 @@ int Report(const std::string& topology_path) {
     message_bytes += r.message_bytes_sent();
     boot_messages += r.bootstrap_messages_sent();
     boot_bytes += r.bootstrap_bytes_sent();
+    energy_sent += r.energy().sent();
+    energy_received += r.energy().received();
+    energy_boot += r.energy().bootstrap();
+    energy_broadcast += r.energy().broadcast_equivalent();
     std::cout << absl::StrFormat("%-6d %-7d %-24.17g %-7d %-15s %-10d %-14d %-14d %-16d %s\n", s.id, r.colour(), x[0],
                                  r.iterations(), r.outcome(), r.messages_sent(), r.payload_bytes_sent(),
                                  r.message_bytes_sent(), r.bootstrap_messages_sent(), same ? "yes" : "NO");
@@ -192,11 +197,14 @@ int Report(const std::string& topology_path) {
       "messages sent           %d (2E x steps = %d x %d = %d)\npayload bytes sent      %d\n"
       "message bytes sent      %d (serialized protobuf)\n"
       "bootstrap               %d messages (hello, colours), %d bytes (with the stop bits)\n"
+      "radio energy (model)    %.3f mJ sent + %.3f mJ received point to point; %.3f mJ if broadcast; "
+      "bootstrap %.3f mJ\n"
       "bit-identical to simulator: %s\n",
       final_steps.size() == 1 ? absl::StrCat(steps, ", the same at every node")
                               : absl::StrCat("DIFFER between nodes: ", absl::StrJoin(final_steps, ", ")),
       dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, messages,
       2 * topology->num_edges(), steps, expected, payload, message_bytes, boot_messages, boot_bytes,
+      energy_sent * 1e3, energy_received * 1e3, energy_broadcast * 1e3, energy_boot * 1e3,
       differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
   return differ.empty() && final_steps.size() == 1 && messages == expected ? 0 : 1;
 }

@@ -132,9 +132,9 @@ class Watcher {
 
   std::string Table() {
     std::lock_guard lock(mu_);
-    std::string out = absl::StrFormat("%-6s %-11s %-6s %-10s %-22s %-9s %-9s %-9s %-11s %s\n", "node", "state",
-                                      "colour", "iteration", "progress", "change", "disagree", "messages",
-                                      "bytes sent", "waiting for");
+    std::string out = absl::StrFormat("%-6s %-11s %-6s %-10s %-22s %-9s %-9s %-9s %-11s %-10s %s\n", "node",
+                                      "state", "colour", "iteration", "progress", "change", "disagree", "messages",
+                                      "bytes sent", "energy mJ", "waiting for");
     for (const NodeSpec& n : topology_.nodes()) {
       const Seen& s = seen_[n.id];
       if (!s.last) {
@@ -148,11 +148,12 @@ class Watcher {
       const int filled = r.state() == pb::AGENT_STATE_DONE ? 20 : static_cast<int>(fraction * 20.0);
       std::uint64_t bytes = 0;
       for (const pb::NeighbourCounters& nc : r.neighbours()) bytes += nc.message_bytes_sent();
-      absl::StrAppend(&out, absl::StrFormat("%-6d %-11s %-6d %-10d [%s%s] %-9.1e %-9.1e %-9d %-11d %s\n", n.id,
-                                            ShortState(r.state()), r.colour(), r.iteration(), std::string(filled, '#'),
-                                            std::string(20 - filled, '.'), r.change(), r.disagreement(),
-                                            r.messages_sent(), bytes, r.state() == pb::AGENT_STATE_FAILED ? r.error()
-                                                                                                         : r.waiting_for()));
+      absl::StrAppend(&out, absl::StrFormat("%-6d %-11s %-6d %-10d [%s%s] %-9.1e %-9.1e %-9d %-11d %-10.4f %s\n",
+                                            n.id, ShortState(r.state()), r.colour(), r.iteration(),
+                                            std::string(filled, '#'), std::string(20 - filled, '.'), r.change(),
+                                            r.disagreement(), r.messages_sent(), bytes,
+                                            (r.energy().sent() + r.energy().received()) * 1e3,
+                                            r.state() == pb::AGENT_STATE_FAILED ? r.error() : r.waiting_for()));
     }
     return out;
   }
@@ -160,6 +161,7 @@ class Watcher {
   std::string Summary() {
     std::lock_guard lock(mu_);
     std::uint64_t messages = 0, bytes = 0, boot = 0, done = 0, failed = 0;
+    double energy = 0.0;
     std::uint64_t min_it = UINT64_MAX, max_it = 0;
     for (const NodeSpec& n : topology_.nodes()) {
       const Seen& s = seen_[n.id];
@@ -167,6 +169,7 @@ class Watcher {
       const pb::StatusReply& r = *s.last;
       messages += r.messages_sent();
       boot += r.bootstrap_messages_sent();
+      energy += r.energy().sent() + r.energy().received();
       for (const pb::NeighbourCounters& nc : r.neighbours()) bytes += nc.message_bytes_sent();
       done += r.state() == pb::AGENT_STATE_DONE;
       failed += r.state() == pb::AGENT_STATE_FAILED;
@@ -174,11 +177,11 @@ class Watcher {
       max_it = std::max<std::uint64_t>(max_it, r.iteration());
     }
     return absl::StrFormat(
-        "\nsummary: %d of %d agents done, %d failed; iterations %s; %d messages (%d bytes on the wire), %d bootstrap "
-        "messages\n",
+        "\nsummary: %d of %d agents done, %d failed; iterations %s; %d messages (%d bytes serialized), %d bootstrap "
+        "messages; modelled radio energy %.3f mJ\n",
         done, topology_.size(), failed,
         min_it == UINT64_MAX ? "-" : (min_it == max_it ? absl::StrCat(max_it) : absl::StrCat(min_it, "..", max_it)),
-        messages, bytes, boot);
+        messages, bytes, boot, energy * 1e3);
   }
 
   const Topology& topology_;

@@ -48,6 +48,10 @@ ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as J
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
 ABSL_FLAG(bool, log_iterations, false, "Log a line per iteration.");
+ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
+ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
+ABSL_FLAG(double, radio_distance_m, 10.0,
+          "Radio model: link length in metres where the topology gives no positions for both ends.");
 
 namespace {
 
@@ -126,6 +130,10 @@ int main(int argc, char** argv) {
   if (!(linger >= 0.0 && linger <= 86400.0)) return Fail("--linger_seconds must be in [0, 86400]");
   options.linger = std::chrono::milliseconds(static_cast<int64_t>(linger * 1000.0));
   options.log_iterations = absl::GetFlag(FLAGS_log_iterations);
+  options.radio = {.e_elec = absl::GetFlag(FLAGS_radio_e_elec_nj) * 1e-9,
+                   .eps_amp = absl::GetFlag(FLAGS_radio_eps_amp_pj) * 1e-12,
+                   .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};
+  if (absl::Status s = options.radio.Validate(); !s.ok()) return Fail(std::string(s.message()));
 
   dadmm::agent::Agent agent(*std::move(topology), *std::move(problem), std::move(options));
   std::atomic<int> signal_received{0};

@@ -135,6 +135,22 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
       EXPECT_EQ(n.colour(), run.simulated.colouring.colouring.at(n.node_id()));
     }
     messages += r.messages_sent();
+    // Energy, recomputed here from the first-order model's defaults and Figure 1's positions: one
+    // transmission per copy sent (its serialized bits), and one broadcast per step.
+    EXPECT_EQ(r.energy().broadcasts(), sim.steps) << "node " << s.id;
+    double sent = 0.0;
+    for (const v1::NeighbourCounters& n : r.neighbours()) {
+      const auto& a = *run.topology.node(s.id).position;
+      const auto& b = *run.topology.node(n.node_id()).position;
+      const double d2 = (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]);
+      const double bits = 8.0 * static_cast<double>(n.message_bytes_sent() - n.bootstrap_message_bytes_sent());
+      EXPECT_NEAR(n.energy_sent_joules(), bits * (50e-9 + 100e-12 * d2), 1e-12 * bits) << s.id << "->" << n.node_id();
+      EXPECT_NEAR(n.energy_received_joules(),
+                  8.0 * static_cast<double>(n.message_bytes_received() - n.bootstrap_message_bytes_received()) * 50e-9,
+                  1e-12 * bits);
+      sent += n.energy_sent_joules();
+    }
+    EXPECT_NEAR(r.energy().sent(), sent, 1e-12 * sent);
     EXPECT_THAT(testing::ReadFile(absl::StrCat(run.dir, "/node-", s.id, ".out")),
                 HasSubstr(absl::StrCat("node ", s.id, ": ", r.outcome(), " after ", sim.steps, " steps")));
   }
