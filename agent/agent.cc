@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -367,6 +368,7 @@ struct Agent::Impl {
   std::map<NodeId, Vector> latest;      // the latest estimate from each neighbour (Status residuals)
   Vector published_x;                   // x_p when Status last saw it
   Clock::time_point next_publish{};
+  Clock::time_point algorithm_started{}, algorithm_finished{};
 
   Impl(Topology t, std::unique_ptr<LocalProblem> p, AgentOptions o)
       : topology(std::move(t)),
@@ -575,6 +577,7 @@ absl::Status Agent::Impl::StartProgram() {
                             : "",
                         ")"));
   SetState(pb::AGENT_STATE_RUNNING, 0, "");
+  algorithm_started = Clock::now();
   std::vector<Broadcast> out;
   program->Start(out);
   SendEstimates(out);
@@ -738,6 +741,10 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   FillNeighbourCounters(c, neighbour_colours, r.mutable_neighbours(), topology.neighbours(options.node_id));
   *r.mutable_energy() = FillEnergy(c, topology, options.node_id, options.radio, r.mutable_neighbours());
   r.set_wall_seconds(wall_seconds);
+  r.set_algorithm_seconds(std::chrono::duration<double>(algorithm_finished - algorithm_started).count());
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  r.set_peak_rss_kib(static_cast<std::uint64_t>(usage.ru_maxrss));  // KiB on Linux
   r.set_rho(options.settings.dadmm.rho);
   r.set_tolerance(options.settings.tolerance);
   r.set_max_iterations(options.settings.dadmm.max_iterations);
@@ -899,6 +906,7 @@ absl::Status Agent::Impl::Run() {
   log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; "
                                                                   : "",
                         "finished ", program->steps(), " iterations; sending the last estimates"));
+  algorithm_finished = Clock::now();
   PublishEstimate(/*force=*/true);
   SetState(pb::AGENT_STATE_RUNNING, program->steps(), "");
   // Flush every link (its last messages are what the neighbours still need), then give the

@@ -15,12 +15,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
+#include "agent/config.h"
 #include "common/algorithms.h"
 #include "common/consensus.h"
 #include "common/node_data.h"
 #include "common/csv.h"
 #include "common/topology.h"
 
+ABSL_FLAG(std::string, config, "",
+          "A YAML config file whose keys are these flags' names (node_id, topology, data, ...); flags on the "
+          "command line override it; relative paths are from the file's directory.");
 ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (required).");
 ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
 ABSL_FLAG(std::string, problem, "consensus",
@@ -65,7 +69,8 @@ int Fail(const std::string& message, int code = 2) {
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "runs one node of a dadmm network.\n\n"
-      "  dadmm-agent --node_id=3 --topology=net.yaml --theta=12.5 [--rho=1] [--iterations=100]\n\n"
+      "  dadmm-agent --node_id=3 --topology=net.yaml --theta=12.5 [--rho=1] [--iterations=100]\n"
+      "  dadmm-agent --config=node-3.yaml [--rho=0.5]      (settings from a file, flags override)\n\n"
       "The agent serves its neighbours on its address from the topology file and opens a stream to each\n"
       "(waiting for neighbours that are not up yet). With every neighbour it checks a hello (topology\n"
       "fingerprint, parameters; a mismatch stops both agents), agrees on colours by the distributed\n"
@@ -79,6 +84,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGUSR2);  // internal: wakes the signal thread when the agent finished
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // The config file first, so that the command line overrides it.
+  if (const std::string config = dadmm::agent::ConfigPathFromArgs(argc, argv); !config.empty()) {
+    if (absl::Status s = dadmm::agent::ApplyConfigFile(config); !s.ok()) return Fail(std::string(s.message()));
+  }
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 

@@ -3,10 +3,11 @@
 # prints what the network computed (dadmm-ctl report), checked against the simulator.
 #
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
-#                               [--iterations K] [--tolerance T] [--build-dir DIR] [--out DIR]
+#                               [--iterations K] [--tolerance T] [--dimension N] [--build-dir DIR] [--out DIR]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
-# over the nodes); --algorithm: d-admm (default), algorithm3, subgradient, averaging.
+# over the nodes); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
+# the length of each theta_p for consensus (default 1).
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
@@ -21,6 +22,7 @@ seed=1
 rho=1
 iterations=1000
 problem=consensus
+dimension=1
 algorithm=d-admm
 tolerance=1e-6
 build_dir="$root/build"
@@ -31,6 +33,7 @@ while (($#)); do
   case "$1" in
     --topology) topology=$2; shift 2 ;;
     --problem) problem=$2; shift 2 ;;
+    --dimension) dimension=$2; shift 2 ;;
     --algorithm) algorithm=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --rho) rho=$2; shift 2 ;;
@@ -51,7 +54,8 @@ done
 mkdir -p "$out/data" "$out/results" "$out/logs"
 rm -f "$out"/results/*.json "$out"/data/*.csv
 
-"$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --seed "$seed" --write_data "$out/data" >/dev/null
+"$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
+  --write_data "$out/data" >/dev/null
 read -r -a problem_flags < "$out/data/problem.flags"
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")
 

@@ -257,6 +257,71 @@ TEST(AgentProcesses, CtlWatchFollowsEveryAgentToTheEnd) {
   testing::Kill(watch);
 }
 
+TEST(AgentProcesses, ConfigFilesRunTheSameNetworkAsFlags) {
+  // Each agent gets only --config; the file names its data and parameters by relative paths.
+  const std::string dir = testing::MakeTempDir("config");
+  testing::WriteFile(dir + "/net.yaml", Fig1WithPorts(testing::FreePorts(7)));
+  const Topology topology = *LoadTopologyFile(dir + "/net.yaml");
+  const auto thetas = GenerateConsensusData(topology, 2, 77);
+  std::vector<Child> agents;
+  for (const auto& [id, theta] : thetas) {
+    ASSERT_TRUE(WriteVectorCsv(absl::StrCat(dir, "/node-", id, ".csv"), theta).ok());
+    testing::WriteFile(absl::StrCat(dir, "/node-", id, ".yaml"),
+                       absl::StrCat("node_id: ", id, "\ntopology: net.yaml\nproblem: consensus\ndata: node-", id,
+                                    ".csv\nrho: 0.5\niterations: 500\ntolerance: 1e-7\noutput: node-", id,
+                                    ".json\nlinger_seconds: 5\n"));
+    agents.push_back(testing::Spawn({DADMM_AGENT_BIN, absl::StrCat("--config=", dir, "/node-", id, ".yaml")},
+                                    absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
+  }
+  for (const Child& a : agents) EXPECT_EQ(testing::WaitFor(a, 120s), 0) << testing::ReadFile(a.stderr_path);
+  absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(topology, dir);
+  ASSERT_TRUE(results.ok()) << results.status();
+  std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+  for (const auto& [id, theta] : thetas) problems[id] = std::make_unique<ConsensusProblem>(theta);
+  absl::StatusOr<SimulatedNetwork> sim = SimulateAgentNetwork(
+      topology, std::move(problems), {.dadmm = {.rho = 0.5, .max_iterations = 500}, .tolerance = 1e-7});
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  for (const SimulatedNode& n : sim->result.nodes) {
+    const v1::AgentResult& r = results->at(n.id);
+    EXPECT_TRUE(agent::SameEstimate(r, n.x)) << "node " << n.id;
+    EXPECT_EQ(r.iterations(), sim->result.steps);
+    EXPECT_EQ(r.rho(), 0.5);
+    EXPECT_EQ(r.tolerance(), 1e-7);
+  }
+}
+
+TEST(AgentProcesses, ConfigErrorsAreOneLineAndTheExamplesParse) {
+  const std::string dir = testing::MakeTempDir("configerr");
+  testing::WriteFile(dir + "/net.yaml", Fig1WithPorts(testing::FreePorts(7)));
+  testing::WriteFile(dir + "/unknown.yaml", "node_id: 1\ntopology: net.yaml\nrhoo: 2\n");
+  testing::WriteFile(dir + "/value.yaml", "node_id: 1\nrho: fast\n");
+  testing::WriteFile(dir + "/list.yaml", "node_id: [1, 2]\n");
+  testing::WriteFile(dir + "/yaml.yaml", "node_id: 1\n  rho: : 2\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--config=" + dir + "/unknown.yaml"}, dir + "/unknown.yaml:3: unknown setting 'rhoo'"},
+      {{"--config=" + dir + "/value.yaml"}, dir + "/value.yaml:2: rho: "},
+      {{"--config=" + dir + "/list.yaml"}, dir + "/list.yaml:1: node_id: expected a single value"},
+      {{"--config=" + dir + "/yaml.yaml"}, dir + "/yaml.yaml:2: not valid YAML"},
+      {{"--config=" + dir + "/missing.yaml"}, dir + "/missing.yaml: cannot open config file"},
+      // A flag overrides the file: the file's node 1 becomes node 42, which the topology lacks.
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/consensus-node-1.yaml", "--node_id=42"},
+       "node 42 is not in " DADMM_SOURCE_DIR "/deploy/examples/fig1/topology.yaml"},
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/bpdn-node-1.yaml", "--node_id=42"},
+       "node 42 is not in"},
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/svm-node-1.yaml", "--node_id=42"},
+       "node 42 is not in"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> argv = {DADMM_AGENT_BIN};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const Child c = testing::Spawn(argv, dir + "/out", dir + "/err");
+    EXPECT_EQ(testing::WaitFor(c, 30s), 2) << expected;
+    const std::vector<std::string> lines = NonEmptyLines(testing::ReadFile(dir + "/err"));
+    ASSERT_EQ(lines.size(), 1u) << testing::ReadFile(dir + "/err");
+    EXPECT_THAT(lines[0], HasSubstr(expected));
+  }
+}
+
 // Starts the seven agents of Figure 1 with per-node extra flags; returns them (not waited for).
 std::vector<Child> StartFig1(const std::string& dir, const std::map<NodeId, std::vector<std::string>>& extra) {
   const std::string topology_path = dir + "/net.yaml";

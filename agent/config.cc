@@ -1,0 +1,79 @@
+#include "agent/config.h"
+
+#include <filesystem>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace dadmm::agent {
+namespace {
+
+// Flags a config file may set, and which of them are paths.
+const std::set<std::string>& Keys() {
+  static const std::set<std::string> keys = {
+      "node_id", "topology", "problem", "beta", "theta", "data", "algorithm", "listen", "rho", "iterations",
+      "tolerance", "output", "linger_seconds", "log_iterations", "radio_e_elec_nj", "radio_eps_amp_pj",
+      "radio_distance_m"};
+  return keys;
+}
+bool IsPath(const std::string& key) { return key == "topology" || key == "data" || key == "output"; }
+
+}  // namespace
+
+std::string ConfigPathFromArgs(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view a = argv[i];
+    if (a == "--") break;
+    if (absl::StartsWith(a, "--config=") || absl::StartsWith(a, "-config=")) {
+      path = std::string(a.substr(a.find('=') + 1));
+    } else if ((a == "--config" || a == "-config") && i + 1 < argc) {
+      path = argv[++i];
+    }
+  }
+  return path;
+}
+
+absl::Status ApplyConfigFile(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();  // an empty file sets nothing
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", root.Mark().line + 1,
+                                                   ": expected a map of settings (key: value)"));
+  }
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (const auto& entry : root) {
+    const int line = entry.first.Mark().line + 1;
+    const std::string key = entry.first.as<std::string>("");
+    if (!Keys().contains(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": unknown setting '", key,
+                                                     "' (settings are the flags of dadmm-agent --help)"));
+    }
+    if (!entry.second.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", key, ": expected a single value"));
+    }
+    std::string value = entry.second.Scalar();
+    if (IsPath(key) && !value.empty() && std::filesystem::path(value).is_relative()) {
+      value = (dir / value).lexically_normal().string();
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(key);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", key, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dadmm::agent

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""The agent's performance figures (issue 5): not a test, a measurement that prints what it found.
+
+  bench/run_bench.py [--build-dir build] [--out bench/results.md] [--quick]
+
+1. Loopback latency: a minimal TCP ping-pong (bench/tcp_pingpong.cc).
+2. Iterations per second of the 7-agent consensus network (Fig. 1) and of a 50-agent network (Table II
+   network 3, Watts-Strogatz), all agents on this machine; per-iteration time against the ideal
+   C x one-way latency + compute (compute: the simulator's time per step for the whole network).
+3. Payload, serialized and wire bytes per message for n = 1, 100, 10 000 (consensus with theta_p in
+   R^n), the wire bytes counted by the kernel on the loopback interface of a network namespace of
+   their own (IP level: TCP/IP headers, HTTP/2 and gRPC framing, acknowledgements, bootstrap).
+4. Agent peak RSS at n = 10 000.
+Needs root for the network namespace (step 3 is skipped otherwise).
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def results(out_dir):
+    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(out_dir, "results", "node-*.json")))]
+
+
+def cluster(build, out, topology, iterations, dimension=1, netns=None):
+    cmd = [os.path.join(ROOT, "deploy/run-local-cluster.sh"), "--build-dir", build, "--out", out, "--topology", topology,
+           "--iterations", str(iterations), "--tolerance", "0", "--dimension", str(dimension)]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns] + cmd
+    report = run(cmd).stdout
+    if "bit-identical to simulator: yes" not in report:
+        raise SystemExit(f"cluster run not bit-identical:\n{report}")
+    return results(out), report
+
+
+def sim_seconds_per_step(build, topology, steps):
+    t0 = time.perf_counter()
+    run([os.path.join(build, "common/dadmm-sim"), "--topology", topology, "--problem", "consensus",
+         "--algorithm", "d-admm", "--rho", "1", "--tol", "0", "--max_steps", str(steps)])
+    return (time.perf_counter() - t0) / steps
+
+
+def colours(rs):
+    return max(r["colour"] for r in rs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default="")
+    ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    args = ap.parse_args()
+    build = args.build_dir
+    work = tempfile.mkdtemp(prefix="dadmm-bench.")
+    lines = []
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    say("# Agent benchmarks")
+    say()
+    say(f"Machine: {os.cpu_count()} cores; `{' '.join(sys.argv)}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
+    say()
+    ping = run([os.path.join(build, "bench/tcp-pingpong"), "20000", "64"]).stdout.split()
+    one_way_us = float(ping[ping.index("one_way_us") + 1])
+    say(f"Loopback TCP one-way latency (64-byte ping-pong, median of 20000 round trips): {one_way_us:.1f} us")
+    say()
+
+    say("## Iterations per second (consensus, n = 1, D-ADMM, all agents on this machine)")
+    say()
+    say("| network | agents | colours C | iterations | iterations/s | per iteration | ideal C x latency + compute | ratio |")
+    say("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    fig1 = os.path.join(ROOT, "deploy/examples/fig1/topology.yaml")
+    net50 = os.path.join(work, "ws50.yaml")
+    run([os.path.join(build, "common/dadmm-topogen"), "--table2=3", "--nodes=50", "--seed=1", "--base_port=51000",
+         f"--out={net50}"])
+    for name, topology, iterations in [("Fig. 1", fig1, 500 if args.quick else 5000),
+                                       ("Table II net 3 (WS)", net50, 200 if args.quick else 2000)]:
+        rs, _ = cluster(build, os.path.join(work, name.split()[0]), topology, iterations)
+        seconds = max(r["algorithmSeconds"] for r in rs)
+        per_iteration_us = seconds / iterations * 1e6
+        compute_us = sim_seconds_per_step(build, topology, iterations) * 1e6
+        c = colours(rs)
+        ideal_us = c * one_way_us + compute_us
+        say(f"| {name} | {len(rs)} | {c} | {iterations} | {iterations / seconds:.0f} | {per_iteration_us:.0f} us | "
+            f"{c} x {one_way_us:.1f} + {compute_us:.0f} = {ideal_us:.0f} us | {per_iteration_us / ideal_us:.1f} |")
+    say()
+
+    netns = "dadmm-bench"
+    if os.geteuid() != 0:
+        say("Bytes per message: skipped (needs root for a network namespace).")
+    else:
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+        run(["ip", "netns", "add", netns])
+        run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"])
+        try:
+            say("## Bytes per message and memory (Fig. 1, consensus with theta_p in R^n)")
+            say()
+            say("Wire bytes: what the kernel counted on the loopback interface of a network namespace holding only "
+                "this run (IP level), divided by the estimates sent; they include the bootstrap and acknowledgements.")
+            say()
+            say("| n | iterations | payload 8n | serialized / message | wire / message | wire / 8n | peak RSS per agent |")
+            say("| --- | --- | --- | --- | --- | --- | --- |")
+            for n, iterations in [(1, 2000), (100, 2000), (10000, 300)]:
+                if args.quick:
+                    iterations //= 10
+                def lo_bytes():
+                    return int(run(["ip", "netns", "exec", netns, "cat", "/sys/class/net/lo/statistics/tx_bytes"]).stdout)
+                before = lo_bytes()
+                rs, _ = cluster(build, os.path.join(work, f"n{n}"), fig1, iterations, dimension=n, netns=netns)
+                wire = lo_bytes() - before
+                messages = sum(r["messagesSent"] and int(r["messagesSent"]) for r in rs)
+                serialized = sum(int(r["messageBytesSent"]) - sum(int(nb.get("bootstrapMessageBytesSent", 0))
+                                                                   for nb in r["neighbours"]) for r in rs)
+                rss = max(int(r["peakRssKib"]) for r in rs)
+                say(f"| {n} | {iterations} | {8 * n} | {serialized / messages:.1f} | {wire / messages:.1f} | "
+                    f"{wire / messages / (8 * n):.3f} | {rss / 1024:.1f} MiB |")
+        finally:
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+    say()
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
