@@ -3,11 +3,13 @@
 # prints what the network computed (dadmm-ctl report), checked against the simulator.
 #
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
-#                               [--iterations K] [--tolerance T] [--dimension N] [--build-dir DIR] [--out DIR]
+#                               [--iterations K] [--tolerance T] [--dimension N] [--data-dir DIR]
+#                               [--build-dir DIR] [--out DIR]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
 # over the nodes); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
-# the length of each theta_p for consensus (default 1).
+# the length of each theta_p for consensus (default 1); --data-dir: use the node-<id>.csv and
+# problem.flags there (as dadmm-split writes them) instead of generating data.
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
@@ -23,6 +25,7 @@ rho=1
 iterations=1000
 problem=consensus
 dimension=1
+data_dir=""
 algorithm=d-admm
 tolerance=1e-6
 build_dir="$root/build"
@@ -34,6 +37,7 @@ while (($#)); do
     --topology) topology=$2; shift 2 ;;
     --problem) problem=$2; shift 2 ;;
     --dimension) dimension=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
     --algorithm) algorithm=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --rho) rho=$2; shift 2 ;;
@@ -54,8 +58,15 @@ done
 mkdir -p "$out/data" "$out/results" "$out/logs"
 rm -f "$out"/results/*.json "$out"/data/*.csv
 
-"$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
-  --write_data "$out/data" >/dev/null
+if [[ -n "$data_dir" ]]; then
+  [[ -f "$data_dir/problem.flags" ]] || { echo "run-local-cluster.sh: $data_dir/problem.flags missing (made by dadmm-split)" >&2; exit 2; }
+  cp "$data_dir"/problem.flags "$out/data/"
+  for f in "$data_dir"/node-*.csv; do cp "$f" "$out/data/"; done
+  problem="data from $data_dir"
+else
+  "$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
+    --write_data "$out/data" >/dev/null
+fi
 read -r -a problem_flags < "$out/data/problem.flags"
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")
 

@@ -8,11 +8,12 @@ out=$2
 sim=$build/common/dadmm-sim
 sweep=$build/common/dadmm-sweep
 topogen=$build/common/dadmm-topogen
+split=$build/common/dadmm-split
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 rm -rf "$out" && mkdir -p "$out"
 
-for tool in "$sim" "$sweep" "$topogen"; do
+for tool in "$sim" "$sweep" "$topogen" "$split"; do
   "$tool" --help > "$out/help.txt" 2>&1
   grep -q -- "--out\|--problem\|--experiment" "$out/help.txt" || fail "$(basename "$tool") --help does not list its flags"
 done
@@ -34,6 +35,19 @@ expect_error "give --topology" "$sim"
 expect_error "unknown 'fig9'" "$sweep" --experiment=fig9 --out="$out/s"
 expect_error "not a network of Table II" "$sweep" --experiment=fig3 --networks=8 --out="$out/s"
 expect_error "averaging" "$sim" --table2=1 --nodes=10 --problem=bpdn-dct --algorithm=averaging
+
+# dadmm-split: one line per bad input; a dataset split over a generated network.
+printf '1,2,1\n3,4,-1\n5,6,2\n' > "$out/bad-labels.csv"
+printf '1,2,1\n3,4,-1\n5,6,1\n7,8,-1\n9,10,1\n' > "$out/points.csv"
+expect_error "row 3 has label 2" "$split" --data="$out/bad-labels.csv" --problem=svm --nodes=2 --out="$out/split"
+expect_error "5 rows for 10 nodes" "$split" --data="$out/points.csv" --problem=svm --nodes=10 --out="$out/split"
+expect_error "--problem is required" "$split" --data="$out/points.csv" --nodes=2 --out="$out/split"
+expect_error "cannot open data file" "$split" --data="$out/missing.csv" --problem=svm --nodes=2 --out="$out/split"
+"$split" --data="$out/points.csv" --problem=svm --nodes=2 --table2=7 --out="$out/split" > /dev/null || fail "split failed"
+[ "$(grep -c . "$out/split/node-1.csv")" -eq 3 ] && [ "$(grep -c . "$out/split/node-2.csv")" -eq 2 ] \
+  || fail "split: 5 rows should go 3 + 2"
+grep -q '^data: node-2.csv' "$out/split/node-2.yaml" || fail "split: node-2.yaml does not name its data"
+grep -q '^--problem=svm' "$out/split/problem.flags" || fail "split: problem.flags"
 
 # A run prints its counts; messages = 2E x steps.
 "$sim" --table2=7 --nodes=10 --problem=consensus --algorithm=d-admm --rho=1 --errors_csv="$out/e.csv" > "$out/sim.txt" \
