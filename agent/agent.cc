@@ -27,6 +27,7 @@
 #include "agent/peer_link.h"
 #include "common/colouring.h"
 #include "common/energy.h"
+#include "common/lasso.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/handshake.h"
@@ -709,6 +710,12 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_algorithm(AlgorithmName(options.settings.algorithm));
   r.set_problem(problem_kind);
   r.set_beta(options.problem.beta);
+  r.set_sigma(options.problem.sigma);
+  r.set_delta(options.problem.delta);
+  if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
+    const Vector block = lasso->RecoverBlock(program->x());
+    for (Eigen::Index i = 0; i < block.size(); ++i) r.add_primal_block(block[i]);
+  }
   r.set_topology_name(topology.name());
   r.set_colour(colouring->colour());
   std::uint32_t colours = colouring->colour();

@@ -115,7 +115,8 @@ int Report(const std::string& topology_path) {
   if (!results.ok()) return Fail(results.status().message());
 
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
-  const dadmm::ProblemSpec spec{.kind = first.problem(), .beta = first.beta()};
+  const dadmm::ProblemSpec spec{
+      .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
@@ -124,6 +125,7 @@ int Report(const std::string& topology_path) {
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
+        r.sigma() != spec.sigma || r.delta() != spec.delta ||
         r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
@@ -190,6 +192,17 @@ int Report(const std::string& topology_path) {
     for (const dadmm::Vector& x : estimates) spread = std::max(spread, (x - estimates.front()).norm());
     std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
                                  sim.nodes.front().id);
+  }
+  if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
+    std::vector<double> x;
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      const pb::AgentResult& r = results->at(n.id);
+      x.insert(x.end(), r.primal_block().begin(), r.primal_block().end());
+    }
+    const auto primal = Eigen::Map<const dadmm::Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
+    std::cout << absl::StrFormat(
+        "solution x of (20)      %d entries from the nodes' blocks, ||x||_1 = %.6g, %d above 1e-6 in magnitude\n",
+        primal.size(), primal.lpNorm<1>(), (primal.array().abs() > 1e-6).count());
   }
   std::cout << absl::StrFormat(
       "communication steps     %s\n"

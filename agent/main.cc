@@ -28,9 +28,11 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (required).");
 ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
 ABSL_FLAG(std::string, problem, "consensus",
-          "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node) or svm (27)-(28) (points "
-          "per node); every agent must be given the same.");
+          "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node), svm (27)-(28) (points "
+          "per node) or lasso (20) (columns of A and all of b per node); every agent must be given the same.");
 ABSL_FLAG(double, beta, 1.0, "bpdn: the weight beta of ||x||_1 in (21), for the whole network.");
+ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
+ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
 ABSL_FLAG(std::string, theta, "",
           "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
@@ -102,7 +104,10 @@ int main(int argc, char** argv) {
                              topology->size(), " nodes)"));
   }
 
-  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem), .beta = absl::GetFlag(FLAGS_beta)};
+  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
+                                .beta = absl::GetFlag(FLAGS_beta),
+                                .sigma = absl::GetFlag(FLAGS_sigma),
+                                .delta = absl::GetFlag(FLAGS_delta)};
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string theta_flag = absl::GetFlag(FLAGS_theta);
   const std::string data_flag = absl::GetFlag(FLAGS_data);

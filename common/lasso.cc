@@ -8,6 +8,7 @@
 #include <Eigen/Cholesky>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace dadmm {
 namespace {
@@ -287,6 +288,17 @@ Vector LassoInstance::RecoverSolution(const std::vector<Vector>& lambdas) const 
     x.segment(columns_[i].first, columns_[i].second) = blocks_[i]->RecoverBlock(lambdas[i]);
   }
   return x;
+}
+
+absl::StatusOr<Eigen::MatrixXd> LassoInstance::LocalData(NodeId id) const {
+  const auto [first, count] = columns_[index_.at(id)];
+  Eigen::MatrixXd data(data_.problem.A.rows(), count + 1);
+  data << data_.problem.A.middleCols(first, count), data_.problem.b;
+  return data;
+}
+
+std::string LassoInstance::AgentFlags() const {
+  return absl::StrFormat("--sigma=%.17g --delta=%.17g", data_.sigma, data_.delta);
 }
 
 }  // namespace dadmm

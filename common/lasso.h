@@ -92,6 +92,9 @@ class LassoInstance final : public ProblemInstance {
   // ||[x_1(lambda_1); ...; x_P(lambda_P)] - x*|| / ||x*||: every node's recovered block against x*.
   ErrorMeasure error_measure() const override;
   const LassoData& data() const { return data_; }
+  // Node `id`'s columns of A with b as the last column (common/node_data.h).
+  absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;
+  std::string AgentFlags() const override;
   // The primal x assembled from the nodes' blocks, nodes in topology order.
   Vector RecoverSolution(const std::vector<Vector>& lambdas) const;
 

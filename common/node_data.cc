@@ -9,12 +9,13 @@
 #include "common/bpdn.h"
 #include "common/consensus.h"
 #include "common/csv.h"
+#include "common/lasso.h"
 #include "common/svm.h"
 
 namespace dadmm {
 
 const std::vector<std::string>& AgentProblemKinds() {
-  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm"};
+  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso"};
   return kinds;
 }
 
@@ -27,11 +28,19 @@ absl::Status ProblemSpec::Validate() const {
   if (!(beta > 0.0) || !std::isfinite(beta)) {
     return absl::InvalidArgumentError(absl::StrCat("beta must be a finite number > 0, got ", beta));
   }
+  if (!(sigma > 0.0) || !std::isfinite(sigma)) {
+    return absl::InvalidArgumentError(absl::StrCat("sigma must be a finite number > 0, got ", sigma));
+  }
+  if (!(delta > 0.0) || !std::isfinite(delta)) {
+    return absl::InvalidArgumentError(absl::StrCat("delta must be a finite number > 0, got ", delta));
+  }
   return absl::OkStatus();
 }
 
 std::string ProblemSpec::Describe() const {
-  return kind == "bpdn" ? absl::StrFormat("bpdn beta=%.17g", beta) : kind;
+  if (kind == "bpdn") return absl::StrFormat("bpdn beta=%.17g", beta);
+  if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
+  return kind;
 }
 
 absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec& spec, Eigen::MatrixXd data,
@@ -44,7 +53,7 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   }
   if (data.cols() < 2) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
-                                                   spec.kind == "bpdn" ? "a row of A, then b" : "features, then the label",
+                                                   spec.kind == "svm" ? "features, then the label" : "a row of A, then b",
                                                    "), found ", data.cols()));
   }
   const Eigen::Index n = data.cols() - 1;
@@ -52,6 +61,11 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
     if (network_size < 1) return absl::InvalidArgumentError("bpdn: the network has no nodes");
     return std::make_unique<BpdnProblem>(data.leftCols(n), data.col(n),
                                          spec.beta / static_cast<double>(network_size));
+  }
+  if (spec.kind == "lasso") {
+    if (network_size < 1) return absl::InvalidArgumentError("lasso: the network has no nodes");
+    return std::make_unique<LassoDualProblem>(data.leftCols(n), data.col(n), spec.sigma, spec.delta,
+                                              static_cast<int>(network_size));
   }
   // svm
   for (Eigen::Index i = 0; i < data.rows(); ++i) {

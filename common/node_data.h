@@ -3,6 +3,9 @@
 //   consensus  theta_p: one or more numbers
 //   bpdn       the node's rows of [A b] (seed 000, (25)-(26)): a row of A, then its entry of b
 //   svm        the node's points (seed 000, (27)-(28)): the features, then the label +1 or -1
+//   lasso      the node's columns of A and all of b (seed 000, (20), column partition): row i holds
+//              A_p's row i, then b_i; the node estimates the dual lambda (22)-(24) and recovers its
+//              own block x_p of the solution
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
 #pragma once
 
@@ -16,11 +19,14 @@
 namespace dadmm {
 
 struct ProblemSpec {
-  std::string kind = "consensus";  // consensus, bpdn, svm
+  std::string kind = "consensus";  // consensus, bpdn, svm, lasso
   double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
+  double sigma = 0.5;              // lasso: the bound ||Ax - b|| <= sigma of (20)
+  double delta = 1e-3;             // lasso: the regularization delta of (22)
 
   absl::Status Validate() const;
-  // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3".
+  // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",
+  // "lasso sigma=0.5 delta=0.001".
   std::string Describe() const;
 };
 

@@ -7,7 +7,7 @@
 #                               [--build-dir DIR] [--out DIR]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
-# over the nodes); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
+# over the nodes), lasso-gaussian or lasso-dct (split by columns); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
 # the length of each theta_p for consensus (default 1); --data-dir: use the node-<id>.csv and
 # problem.flags there (as dadmm-split writes them) instead of generating data.
 #

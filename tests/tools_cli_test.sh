@@ -48,6 +48,16 @@ expect_error "cannot open data file" "$split" --data="$out/missing.csv" --proble
   || fail "split: 5 rows should go 3 + 2"
 grep -q '^data: node-2.csv' "$out/split/node-2.yaml" || fail "split: node-2.yaml does not name its data"
 grep -q '^--problem=svm' "$out/split/problem.flags" || fail "split: problem.flags"
+# lasso splits the columns of A (7 here: 4 + 3); every node keeps b as its last column.
+printf '1,2,3,4,5,6,7,10\n8,9,10,11,12,13,14,20\n' > "$out/lasso.csv"
+expect_error "7 columns of A for 10 nodes" "$split" --data="$out/lasso.csv" --problem=lasso --nodes=10 --out="$out/split-l"
+expect_error "sigma must be" "$split" --data="$out/lasso.csv" --problem=lasso --sigma=-1 --nodes=2 --out="$out/split-l"
+"$split" --data="$out/lasso.csv" --problem=lasso --sigma=2 --nodes=2 --table2=7 --out="$out/split-l" > /dev/null \
+  || fail "lasso split failed"
+[ "$(head -1 "$out/split-l/node-1.csv")" = "1,2,3,4,10" ] && [ "$(sed -n 2p "$out/split-l/node-2.csv")" = "12,13,14,20" ] \
+  || fail "lasso split: columns 1-4 and 5-7 with b, got $(cat "$out/split-l/node-1.csv" "$out/split-l/node-2.csv")"
+grep -q '^--problem=lasso --sigma=2 --delta=0.001' "$out/split-l/problem.flags" || fail "lasso split: problem.flags"
+grep -q '^sigma: 2' "$out/split-l/node-1.yaml" || fail "lasso split: node-1.yaml has no sigma"
 
 # A run prints its counts; messages = 2E x steps.
 "$sim" --table2=7 --nodes=10 --problem=consensus --algorithm=d-admm --rho=1 --errors_csv="$out/e.csv" > "$out/sim.txt" \

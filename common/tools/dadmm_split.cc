@@ -1,5 +1,5 @@
 // dadmm-split: from one dataset to a network of agents' files. Splits the rows of a CSV over the
-// nodes of a topology (given, or generated like dadmm-topogen), and writes what each agent needs:
+// nodes of a topology (lasso: the columns of A, every node keeping all of b) (given, or generated like dadmm-topogen), and writes what each agent needs:
 // its data file, a config file, the topology, and problem.flags for launchers.
 #include <algorithm>
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/csv.h"
 #include "common/generators.h"
 #include "common/node_data.h"
@@ -21,9 +22,11 @@
 #include "common/topology.h"
 
 ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm rows "
-                                 "[features label], consensus one row per node (theta_p).");
-ABSL_FLAG(std::string, problem, "", "consensus, bpdn or svm (required).");
+                                 "[features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
+ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm or lasso (required).");
 ABSL_FLAG(double, beta, 1.0, "bpdn: the weight of ||x||_1 for the whole network.");
+ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
+ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");
@@ -40,6 +43,13 @@ int Fail(const std::string& message) {
   return 2;
 }
 
+// The problem's shared parameters, as flags and as config lines.
+std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec& spec) {
+  if (spec.kind == "bpdn") return {{"beta", spec.beta}};
+  if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,11 +58,16 @@ int main(int argc, char** argv) {
       "rows) and OUT/node-<id>.yaml (an agent config), and OUT/problem.flags.\n\n"
       "  dadmm-split --data=points.csv --problem=svm --nodes=10 --out=net\n"
       "  deploy/run-local-cluster.sh --topology net/topology.yaml --data-dir net --rho 10 --iterations 20000\n\n"
-      "Rows are split into contiguous blocks as equal as possible, in node-id order (--shuffle first).");
+      "Rows are split into contiguous blocks as equal as possible, in node-id order (--shuffle first).\n"
+      "lasso is split by columns (seed 000, Fig. 6): node k gets the k-th block of A's columns, and all of b\n"
+      "as its last column; its result carries its own block of x.");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
-  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem), .beta = absl::GetFlag(FLAGS_beta)};
-  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn or svm)");
+  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
+                                .beta = absl::GetFlag(FLAGS_beta),
+                                .sigma = absl::GetFlag(FLAGS_sigma),
+                                .delta = absl::GetFlag(FLAGS_delta)};
+  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm or lasso)");
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) return Fail("--out is required");
@@ -79,7 +94,12 @@ int main(int argc, char** argv) {
   }
   const auto P = static_cast<Eigen::Index>(topology->size());
   const Eigen::Index rows = data->rows();
-  if (spec.kind == "consensus" ? rows != P : rows < P) {
+  const bool by_columns = spec.kind == "lasso";
+  if (by_columns && data->cols() - 1 < P) {
+    return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", data->cols() - 1, " columns of A for ", P,
+                             " nodes (lasso splits the columns: every node needs at least one)"));
+  }
+  if (spec.kind == "consensus" ? rows != P : (!by_columns && rows < P)) {
     return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", rows, " rows for ", P, " nodes (",
                              spec.kind == "consensus" ? "consensus takes one row, theta_p, per node"
                                                       : "every node needs at least one row",
@@ -112,26 +132,40 @@ int main(int argc, char** argv) {
     std::ofstream t(out + "/topology.yaml");
     t << dadmm::TopologyToYaml(*topology);
     std::ofstream f(out + "/problem.flags");
-    f << "--problem=" << spec.kind << (spec.kind == "bpdn" ? absl::StrFormat(" --beta=%.17g", spec.beta) : "") << "\n";
+    f << "--problem=" << spec.kind;
+    for (const auto& [name, value] : Parameters(spec)) f << absl::StrFormat(" --%s=%.17g", name, value);
+    f << "\n";
     if (!t || !f) return Fail(absl::StrCat(out, ": cannot write"));
   }
   Eigen::Index first = 0;
+  const Eigen::Index parts = by_columns ? data->cols() - 1 : rows;  // what is split
   for (Eigen::Index k = 0; k < P; ++k) {
     const dadmm::NodeId id = topology->nodes()[static_cast<std::size_t>(k)].id;
-    const Eigen::Index count = rows / P + (k < rows % P ? 1 : 0);
-    Eigen::MatrixXd block(count, data->cols());
-    for (Eigen::Index r = 0; r < count; ++r) block.row(r) = data->row(order[static_cast<std::size_t>(first + r)]);
+    const Eigen::Index count = parts / P + (k < parts % P ? 1 : 0);
+    Eigen::MatrixXd block;
+    if (by_columns) {
+      block.resize(rows, count + 1);
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        const Eigen::Index src = order[static_cast<std::size_t>(r)];
+        block.row(r) << data->row(src).segment(first, count), (*data)(src, data->cols() - 1);
+      }
+    } else {
+      block.resize(count, data->cols());
+      for (Eigen::Index r = 0; r < count; ++r) block.row(r) = data->row(order[static_cast<std::size_t>(first + r)]);
+    }
     first += count;
     const std::string csv = absl::StrCat(out, "/node-", id, ".csv");
     if (absl::Status s = dadmm::WriteMatrixCsv(csv, block); !s.ok()) return Fail(std::string(s.message()));
     std::ofstream config(absl::StrCat(out, "/node-", id, ".yaml"));
     config << "# Agent " << id << " of " << P << "; run: dadmm-agent --config=node-" << id << ".yaml [--rho=...]\n"
            << "node_id: " << id << "\ntopology: topology.yaml\nproblem: " << spec.kind << "\n"
-           << (spec.kind == "bpdn" ? absl::StrFormat("beta: %.17g\n", spec.beta) : "") << "data: node-" << id
+           << absl::StrJoin(Parameters(spec), "",
+                            [](std::string* o, const auto& p) { absl::StrAppendFormat(o, "%s: %.17g\n", p.first, p.second); })
+           << "data: node-" << id
            << ".csv\noutput: node-" << id << ".json\n";
     if (!config) return Fail(absl::StrCat(out, ": cannot write"));
   }
-  std::cout << "split " << rows << " rows of " << absl::GetFlag(FLAGS_data) << " over " << P << " nodes ("
+  std::cout << "split " << parts << (by_columns ? " columns of A in " : " rows of ") << absl::GetFlag(FLAGS_data) << " over " << P << " nodes ("
             << topology->num_edges() << " edges) into " << out << std::endl;
   return 0;
 }
