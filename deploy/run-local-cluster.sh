@@ -4,12 +4,15 @@
 #
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
 #                               [--iterations K] [--tolerance T] [--dimension N] [--data-dir DIR]
-#                               [--build-dir DIR] [--out DIR]
+#                               [--build-dir DIR] [--out DIR] [--netns PREFIX]
+#                               [--arm64 IDS --arm64-build DIR]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
 # over the nodes), lasso-gaussian or lasso-dct (split by columns); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
 # the length of each theta_p for consensus (default 1); --data-dir: use the node-<id>.csv and
-# problem.flags there (as dadmm-split writes them) instead of generating data.
+# problem.flags there (as dadmm-split writes them) instead of generating data; --netns: run node i's
+# agent in the network namespace PREFIX<i> (hosts made by tests/netns_cluster_test.sh); --arm64: run
+# these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user.
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
@@ -30,8 +33,11 @@ algorithm=d-admm
 tolerance=1e-6
 build_dir="$root/build"
 out=""
+netns=""
+arm64_ids=""
+arm64_build=""
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --topology) topology=$2; shift 2 ;;
@@ -45,6 +51,9 @@ while (($#)); do
     --tolerance) tolerance=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --netns) netns=$2; shift 2 ;;
+    --arm64) arm64_ids=$2; shift 2 ;;
+    --arm64-build) arm64_build=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run-local-cluster.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -54,6 +63,11 @@ bin="$build_dir"
 for tool in agent/dadmm-agent agent/dadmm-ctl common/dadmm-sim; do
   [[ -x "$bin/$tool" ]] || { echo "run-local-cluster.sh: $bin/$tool not built (run: cmake -S $root -B $build_dir && cmake --build $build_dir)" >&2; exit 2; }
 done
+if [[ -n "$arm64_ids" ]]; then
+  [[ -x "$arm64_build/agent/dadmm-agent" ]] || { echo "run-local-cluster.sh: --arm64 needs --arm64-build DIR with agent/dadmm-agent (deploy/raspberry-pi/cross-build.sh)" >&2; exit 2; }
+  qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
+  [[ -n "$qemu" ]] || { echo "run-local-cluster.sh: --arm64 needs qemu-user-static (apt-get install qemu-user-static)" >&2; exit 2; }
+fi
 [[ -n "$out" ]] || out=$(mktemp -d /tmp/dadmm-cluster.XXXXXX)
 mkdir -p "$out/data" "$out/results" "$out/logs"
 rm -f "$out"/results/*.json "$out"/data/*.csv
@@ -77,7 +91,15 @@ trap cleanup EXIT INT TERM
 echo "starting ${#nodes[@]} agents ($algorithm on $problem, topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
 for line in "${nodes[@]}"; do
   id=${line%% *}
-  "$bin/agent/dadmm-agent" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
+  launch=()
+  [[ -z "$netns" ]] || launch+=(ip netns exec "$netns$id")
+  if [[ ",$arm64_ids," == *",$id,"* ]]; then
+    launch+=("$qemu" "$arm64_build/agent/dadmm-agent")
+    echo "  node $id: arm64 agent under $(basename "$qemu")"
+  else
+    launch+=("$bin/agent/dadmm-agent")
+  fi
+  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
     "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &
   pids+=($!)
