@@ -9,8 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/random.h"
+#include "common/portable_float.h"
 
 namespace dadmm {
+
+// Products here block the same way on every machine (common/portable_float.h).
+[[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 namespace {
 
 Vector SoftThreshold(const Vector& w, double lambda) {

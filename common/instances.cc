@@ -6,8 +6,12 @@
 #include "common/consensus.h"
 #include "common/lasso.h"
 #include "common/svm.h"
+#include "common/portable_float.h"
 
 namespace dadmm {
+
+// Products here block the same way on every machine (common/portable_float.h).
+[[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 
 const std::vector<std::string>& InstanceNames() {
   static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "lasso-gaussian", "lasso-dct", "svm-iris"};

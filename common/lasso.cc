@@ -1,4 +1,5 @@
 #include "common/lasso.h"
+#include "common/portable_float.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,9 @@
 #include "absl/strings/str_format.h"
 
 namespace dadmm {
+
+// Products here block the same way on every machine (common/portable_float.h).
+[[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 namespace {
 
 // S_1(r): soft threshold at 1.

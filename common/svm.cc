@@ -13,8 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/random.h"
+#include "common/portable_float.h"
 
 namespace dadmm {
+
+// Products here block the same way on every machine (common/portable_float.h).
+[[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 
 SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels) {
   const Eigen::Index m = points.rows(), n = points.cols();

@@ -30,6 +30,7 @@ struct Hello {
   double rho = 0.0;
   std::uint64_t max_iterations = 0;
   double tolerance = 0.0;        // 0: a fixed number of iterations
+  std::string arithmetic;        // ArithmeticProfile() of the sender's build; not checked by CheckHello
 };
 
 // Checks `theirs`, received on the link to the neighbour `expected`, against `mine`. The error is one
