@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
@@ -20,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "agent/channel_args.h"
 #include "agent/counters.h"
 #include "agent/inbox.h"
@@ -28,6 +30,7 @@
 #include "common/colouring.h"
 #include "common/energy.h"
 #include "common/lasso.h"
+#include "common/portable_float.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/handshake.h"
@@ -483,12 +486,18 @@ absl::Status Agent::Impl::HandleHello(const Incoming& in) {
                      .algorithm = h.algorithm(),
                      .rho = h.rho(),
                      .max_iterations = h.max_iterations(),
-                     .tolerance = h.tolerance()};
+                     .tolerance = h.tolerance(),
+                     .arithmetic = h.arithmetic().substr(0, 80)};  // a peer's text, logged: bounded
   counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
   Heard(in.sender, 0);
   if (absl::Status s = CheckHello(hello, theirs, in.sender); !s.ok()) return s;
   greeted.insert(in.sender);
   log.Info(absl::StrCat("handshake with node ", in.sender, " done (", greeted.size(), " of ", links.size(), ")"));
+  if (theirs.arithmetic != hello.arithmetic) {
+    log.Info(absl::StrCat("warning: node ", in.sender, " computes with '", theirs.arithmetic, "' arithmetic, this node with '",
+                          hello.arithmetic, "': the run goes on, but its results may differ from the simulator's in "
+                          "the last bits (build every agent with DADMM_PORTABLE_FLOAT=ON, the default)"));
+  }
   return absl::OkStatus();
 }
 
@@ -816,7 +825,8 @@ absl::Status Agent::Impl::Run() {
                 .algorithm = AlgorithmName(options.settings.algorithm),
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
-                .tolerance = options.settings.tolerance};
+                .tolerance = options.settings.tolerance,
+                .arithmetic = ArithmeticProfile()};
   colouring = MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
                                     DiameterBound(topology));
 
@@ -858,6 +868,7 @@ absl::Status Agent::Impl::Run() {
     h->set_rho(hello.rho);
     h->set_max_iterations(hello.max_iterations);
     h->set_tolerance(hello.tolerance);
+    h->set_arithmetic(hello.arithmetic);
     SendToAll(m);
     ColouringOutput out;
     if (absl::Status s = colouring->Start(out); !s.ok()) {
@@ -929,6 +940,12 @@ absl::Status Agent::Impl::Run() {
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
   absl::Status written = WriteResult(wall);
+  if (options.hold > std::chrono::milliseconds(0) && written.ok()) {
+    log.Info(absl::StrCat("answering Status for ", absl::FormatDuration(absl::FromChrono(options.hold)),
+                          " more (--hold_seconds)"));
+    const Clock::time_point hold_until = Clock::now() + options.hold;
+    while (Clock::now() < hold_until && !stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   shutdown();
   return written;
 }

@@ -80,7 +80,8 @@ int Status(const std::string& address) {
                                     : absl::StrFormat("(%.1f s ago)", n.seconds_since_heard()),
         n.messages_sent(), n.messages_received(), n.payload_bytes_sent());
   }
-  return 0;
+  // The exit status is a health check (the Dockerfile's HEALTHCHECK, systemd): a failed agent is not healthy.
+  return reply.state() == pb::AGENT_STATE_FAILED ? 1 : 0;
 }
 
 int WatchNetwork(const std::string& topology_path) {
@@ -227,7 +228,8 @@ int Report(const std::string& topology_path) {
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "looks at a dadmm network.\n\n"
-      "  dadmm-ctl status HOST:PORT          one agent's state and counters\n"
+      "  dadmm-ctl status HOST:PORT          one agent's state and counters; exit 1 if it cannot be reached\n"
+      "                                      or has failed (a health check)\n"
       "  dadmm-ctl watch TOPOLOGY            every agent of the network as a live table (state, iteration,\n"
       "                                      residuals, messages, progress), a summary at the end; exit 1\n"
       "                                      if an agent failed\n"

@@ -53,6 +53,9 @@ ABSL_FLAG(double, tolerance, 0.0,
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
+ABSL_FLAG(double, hold_seconds, 0.0,
+          "After writing the result, keep answering Status (state done) this long, so that monitors and "
+          "health checks that poll see the end; SIGTERM ends it early.");
 ABSL_FLAG(bool, log_iterations, false, "Log a line per iteration.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
@@ -142,6 +145,9 @@ int main(int argc, char** argv) {
   options.output_path = absl::GetFlag(FLAGS_output);
   const double linger = absl::GetFlag(FLAGS_linger_seconds);
   if (!(linger >= 0.0 && linger <= 86400.0)) return Fail("--linger_seconds must be in [0, 86400]");
+  const double hold = absl::GetFlag(FLAGS_hold_seconds);
+  if (!(hold >= 0.0 && hold <= 86400.0)) return Fail("--hold_seconds must be in [0, 86400]");
+  options.hold = std::chrono::milliseconds(static_cast<int64_t>(hold * 1000.0));
   options.linger = std::chrono::milliseconds(static_cast<int64_t>(linger * 1000.0));
   options.log_iterations = absl::GetFlag(FLAGS_log_iterations);
   options.radio = {.e_elec = absl::GetFlag(FLAGS_radio_e_elec_nj) * 1e-9,

@@ -457,7 +457,7 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
       {{"--node_id=1", topo, "--theta=1", "--iterations=0"}, "--iterations must be >= 1"},
       {{"--node_id=1", topo, "--data=" + dir + "/missing.csv"}, dir + "/missing.csv: cannot open data file"},
       {{topo, "--theta=1"}, "--node_id is required"},
-      {{"--node_id=1", topo, "--theta=1", "--problem=lasso"}, "problem 'lasso' is not one agents run"},
+      {{"--node_id=1", topo, "--theta=1", "--problem=lasso-dct"}, "problem 'lasso-dct' is not one agents run"},
       {{"--node_id=1", topo, "--theta=1", "--problem=bpdn"}, "--theta is for the consensus problem"},
       {{"--node_id=1", topo, "--theta=1", "--algorithm=newton"}, "--algorithm: unknown algorithm 'newton'"},
       {{"--node_id=1", topo, "--data=" + dir + "/ragged.csv", "--problem=bpdn"},

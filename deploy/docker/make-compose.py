@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Writes a docker-compose file that runs a network of dadmm agents, one service per node of a topology.
+
+  deploy/docker/make-compose.py --topology deploy/examples/fig1/topology.yaml \\
+      --data-dir deploy/examples/fig1/data/consensus --out-dir deploy/compose/fig1 --compose docker-compose.yml
+
+Writes into OUT_DIR the network's topology with every node addressed by its service name
+(node-<id>:PORT) and one agent config per node (node-<id>.yaml); then the compose file: a service
+per node on one bridge network, each mounting the topology, its own config and its own data file
+only, read-only, and a named volume for its result; and a monitor service running dadmm-ctl watch.
+DATA_DIR holds node-<id>.csv and problem.flags, as dadmm-split and dadmm-sim --write_data write them.
+deploy/docker/check-compose.py validates the result against the topology.
+"""
+import argparse
+import os
+import re
+import sys
+
+import yaml
+
+CONTAINER_CONFIG_DIR = "/etc/dadmm"
+CONTAINER_DATA = "/var/lib/dadmm/data.csv"
+CONTAINER_RESULTS = "/var/lib/dadmm/results"
+
+
+def fail(message):
+    print(f"make-compose.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_topology(path):
+    try:
+        with open(path) as f:
+            topology = yaml.safe_load(f)
+    except OSError as e:
+        fail(f"{path}: cannot open topology file ({e.strerror})")
+    except yaml.YAMLError as e:
+        fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
+    if not isinstance(topology, dict) or not isinstance(topology.get("nodes"), list) or not topology["nodes"]:
+        fail(f"{path}: expected a mapping with a list of nodes")
+    ids = []
+    for i, node in enumerate(topology["nodes"]):
+        if not isinstance(node, dict) or not isinstance(node.get("id"), int) or node["id"] < 0:
+            fail(f"{path}: node {i + 1}: expected an id (a non-negative integer)")
+        ids.append(node["id"])
+    if len(set(ids)) != len(ids):
+        fail(f"{path}: node ids repeat")
+    return topology
+
+
+def read_problem_flags(path):
+    try:
+        with open(path) as f:
+            words = f.read().split()
+    except OSError as e:
+        fail(f"{path}: cannot open ({e.strerror}); dadmm-split or dadmm-sim --write_data writes it")
+    settings = {}
+    for word in words:
+        m = re.fullmatch(r"--([a-z_]+)=(\S+)", word)
+        if not m:
+            fail(f"{path}: '{word}' is not --name=value")
+        settings[m.group(1)] = m.group(2)
+    if "problem" not in settings:
+        fail(f"{path}: no --problem")
+    return settings
+
+
+def yaml_value(text):
+    """A flag's value as YAML: numbers as numbers, the rest as strings."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--topology", required=True, help="the network's topology file")
+    parser.add_argument("--data-dir", required=True, help="node-<id>.csv and problem.flags")
+    parser.add_argument("--out-dir", required=True, help="where the compose topology and node configs go")
+    parser.add_argument("--compose", required=True, help="the compose file to write")
+    parser.add_argument("--image", default="dadmm:latest", help="the agents' image (built from the Dockerfile)")
+    parser.add_argument("--port", type=int, default=50051, help="every agent's port inside its container")
+    parser.add_argument("--network", default="dadmm", help="the bridge network's name")
+    parser.add_argument("--algorithm", default="d-admm")
+    parser.add_argument("--rho", type=float, default=1.0)
+    parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--tolerance", type=float, default=1e-6)
+    parser.add_argument("--hold-seconds", type=float, default=10.0,
+                        help="each agent answers Status this long after finishing (for the monitor)")
+    args = parser.parse_args()
+    if not 1 <= args.port <= 65535:
+        fail(f"--port must be in 1..65535, got {args.port}")
+    if not args.rho > 0:
+        fail(f"--rho must be > 0, got {args.rho}")
+
+    topology = load_topology(args.topology)
+    problem = read_problem_flags(os.path.join(args.data_dir, "problem.flags"))
+    compose_dir = os.path.dirname(os.path.abspath(args.compose))
+    os.makedirs(args.out_dir, exist_ok=True)
+
+    def from_compose(path):  # compose resolves relative host paths from the compose file's folder
+        rel = os.path.relpath(os.path.abspath(path), compose_dir)
+        return rel if rel.startswith("..") or rel == "." else "./" + rel
+
+    nodes = [dict(node) for node in topology["nodes"]]
+    for node in nodes:
+        node["address"] = f"node-{node['id']}:{args.port}"
+    compose_topology = {"name": topology.get("name", "network"), "nodes": nodes, "edges": topology.get("edges", [])}
+    topology_path = os.path.join(args.out_dir, "topology.yaml")
+    with open(topology_path, "w") as f:
+        f.write(f"# {args.topology} with each node addressed by its compose service (written by make-compose.py)\n")
+        yaml.safe_dump(compose_topology, f, sort_keys=False, default_flow_style=None)
+
+    services = {}
+    for node in nodes:
+        nid = node["id"]
+        data = os.path.join(args.data_dir, f"node-{nid}.csv")
+        if not os.path.isfile(data):
+            fail(f"{data}: missing (node {nid}'s data)")
+        config = {"node_id": nid, "topology": "topology.yaml", "listen": f"0.0.0.0:{args.port}"}
+        config.update({k: yaml_value(v) for k, v in problem.items()})
+        config.update({"data": CONTAINER_DATA, "algorithm": args.algorithm, "rho": args.rho,
+                       "iterations": args.iterations, "tolerance": args.tolerance,
+                       "output": f"{CONTAINER_RESULTS}/node-{nid}.json",
+                       # a run can be shorter than the monitor's and the health check's polling
+                       "hold_seconds": args.hold_seconds})
+        config_path = os.path.join(args.out_dir, f"node-{nid}.yaml")
+        with open(config_path, "w") as f:
+            f.write(f"# Agent {nid} in its container (written by make-compose.py)\n")
+            yaml.safe_dump(config, f, sort_keys=False)
+        services[f"node-{nid}"] = {
+            "image": args.image,
+            "hostname": f"node-{nid}",
+            "command": ["dadmm-agent", f"--config={CONTAINER_CONFIG_DIR}/node.yaml"],
+            "volumes": [
+                f"{from_compose(topology_path)}:{CONTAINER_CONFIG_DIR}/topology.yaml:ro",
+                f"{from_compose(config_path)}:{CONTAINER_CONFIG_DIR}/node.yaml:ro",
+                f"{from_compose(data)}:{CONTAINER_DATA}:ro",
+                f"node-{nid}-results:{CONTAINER_RESULTS}",
+            ],
+            "networks": [args.network],
+            "stop_signal": "SIGTERM",
+        }
+    services["monitor"] = {
+        "image": args.image,
+        "command": ["dadmm-ctl", "watch", f"{CONTAINER_CONFIG_DIR}/topology.yaml", "--plain"],
+        "volumes": [f"{from_compose(topology_path)}:{CONTAINER_CONFIG_DIR}/topology.yaml:ro"],
+        "networks": [args.network],
+        "depends_on": [f"node-{node['id']}" for node in nodes],
+        "healthcheck": {"disable": True},
+    }
+    # The first service builds the image; the others use it.
+    first = services[f"node-{nodes[0]['id']}"]
+    services[f"node-{nodes[0]['id']}"] = {"build": {"context": from_compose(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")),
+                                                    "dockerfile": "Dockerfile"}, **first}
+    compose = {
+        "services": services,
+        "networks": {args.network: {"driver": "bridge"}},
+        "volumes": {f"node-{node['id']}-results": {} for node in nodes},
+    }
+    with open(args.compose, "w") as f:
+        f.write(f"# {len(nodes)} dadmm agents of {args.topology} ({problem['problem']}, {args.algorithm}), and a monitor.\n"
+                f"# Written by deploy/docker/make-compose.py; checked by deploy/docker/check-compose.py. Run: docker compose up\n")
+        yaml.safe_dump(compose, f, sort_keys=False, default_flow_style=False)
+    print(f"wrote {args.compose}: {len(nodes)} agents and a monitor on network '{args.network}'; "
+          f"configs and topology in {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs a dadmm agent as a systemd service on a Debian 12 machine (Raspberry Pi OS Bookworm 64-bit
+# included). Run as root from a directory holding dadmm-agent and dadmm-ctl (or give --bin-dir):
+#   sudo ./install.sh --config node-3.yaml --topology topology.yaml --data node-3.csv [--bin-dir DIR] [--no-start]
+# Installs the runtime libraries, the programs to /usr/local/bin, a system user dadmm, the files to
+# /etc/dadmm (config as node.yaml; topology and data under their own names, which the config must
+# use), and dadmm-agent.service; then enables and starts it (unless --no-start).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+config="" topology="" data="" bin_dir="." start=1
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --config) config=$2; shift 2 ;;
+    --topology) topology=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --bin-dir) bin_dir=$2; shift 2 ;;
+    --no-start) start=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+fail() { echo "install.sh: $*" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || fail "run as root (sudo)"
+[[ -n "$config" && -n "$topology" ]] || fail "--config and --topology are required"
+for f in "$config" "$topology" ${data:+"$data"} "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" "$here/dadmm-agent.service"; do
+  [[ -f "$f" ]] || fail "$f: no such file"
+done
+grep -Eq "^topology:[[:space:]]*\"?$(basename "$topology")\"?([[:space:]]|#|$)" "$config" \
+  || fail "$config: its topology: should be $(basename "$topology") (files go to /etc/dadmm under their own names)"
+if [[ -n "$data" ]]; then
+  grep -Eq "^data:[[:space:]]*\"?$(basename "$data")\"?([[:space:]]|#|$)" "$config" \
+    || fail "$config: its data: should be $(basename "$data")"
+fi
+
+runtime=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7)
+missing=()
+for p in "${runtime[@]}"; do
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install.sh: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+fi
+install -m 0755 "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" /usr/local/bin/
+/usr/local/bin/dadmm-agent --help >/dev/null 2>&1 || fail "/usr/local/bin/dadmm-agent does not run on this machine (an arm64 build on a 32-bit OS?)"
+id dadmm >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/dadmm \
+  --shell /usr/sbin/nologin dadmm
+install -d -o root -g dadmm -m 0750 /etc/dadmm
+install -d -o dadmm -g dadmm -m 0750 /var/lib/dadmm
+install -o root -g dadmm -m 0640 "$config" /etc/dadmm/node.yaml
+install -o root -g dadmm -m 0640 "$topology" "/etc/dadmm/$(basename "$topology")"
+[[ -z "$data" ]] || install -o root -g dadmm -m 0640 "$data" "/etc/dadmm/$(basename "$data")"
+install -d /usr/local/share/doc/dadmm
+install -m 0644 "$here/README.md" /usr/local/share/doc/dadmm/raspberry-pi.md 2>/dev/null || true
+install -m 0644 "$here/dadmm-agent.service" /etc/systemd/system/dadmm-agent.service
+echo "installed: /usr/local/bin/dadmm-agent, /etc/dadmm/node.yaml, /etc/systemd/system/dadmm-agent.service"
+if ((start)); then
+  systemctl daemon-reload
+  systemctl enable --now dadmm-agent.service
+  echo "started: systemctl status dadmm-agent; journalctl -u dadmm-agent -f"
+fi
