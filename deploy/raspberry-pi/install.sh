@@ -44,7 +44,10 @@ if ((${#missing[@]})); then
     || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
 fi
 install -m 0755 "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" /usr/local/bin/
-/usr/local/bin/dadmm-agent --help >/dev/null 2>&1 || fail "/usr/local/bin/dadmm-agent does not run on this machine (an arm64 build on a 32-bit OS?)"
+# --help exits 1; 126/127 mean the program cannot run here (another architecture, a missing library).
+help_status=0
+/usr/local/bin/dadmm-agent --help >/dev/null 2>&1 || help_status=$?
+((help_status <= 1)) || fail "/usr/local/bin/dadmm-agent does not run on this machine (exit $help_status: another architecture, or a library missing)"
 id dadmm >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/dadmm \
   --shell /usr/sbin/nologin dadmm
 install -d -o root -g dadmm -m 0750 /etc/dadmm
