@@ -23,6 +23,7 @@
 #include "common/node_data.h"
 #include "common/csv.h"
 #include "common/dadmm_node.h"
+#include "common/logreg.h"
 #include "common/simulator.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/topology.h"
@@ -117,7 +118,8 @@ int Report(const std::string& topology_path) {
 
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
   const dadmm::ProblemSpec spec{
-      .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta()};
+      .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
+      .lambda = first.lambda()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
@@ -126,7 +128,7 @@ int Report(const std::string& topology_path) {
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
-        r.sigma() != spec.sigma || r.delta() != spec.delta ||
+        r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda ||
         r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
@@ -193,6 +195,44 @@ int Report(const std::string& topology_path) {
     for (const dadmm::Vector& x : estimates) spread = std::max(spread, (x - estimates.front()).norm());
     std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
                                  sim.nodes.front().id);
+  }
+  if (spec.kind == "logreg") {  // the fitted model against the centralized fit on all the examples
+    dadmm::LogRegData all{.name = "all nodes' examples", .lambda = spec.lambda};
+    std::vector<Eigen::MatrixXd> blocks;
+    Eigen::Index rows = 0;
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      absl::StatusOr<Eigen::MatrixXd> block = dadmm::ReadMatrixCsv(absl::StrCat(data_dir, "/node-", n.id, ".csv"));
+      if (!block.ok()) return Fail(block.status().message());
+      rows += block->rows();
+      blocks.push_back(*std::move(block));
+    }
+    const Eigen::Index n = blocks.front().cols() - 1;
+    all.features.resize(rows, n);
+    all.labels.resize(rows);
+    Eigen::Index next = 0;
+    for (const Eigen::MatrixXd& b : blocks) {
+      all.features.middleRows(next, b.rows()) = b.leftCols(n);
+      all.labels.segment(next, b.rows()) = b.col(n);
+      next += b.rows();
+    }
+    absl::StatusOr<dadmm::Vector> central = dadmm::SolveLogRegCentralized(all);
+    if (!central.ok()) return Fail(central.status().message());
+    const dadmm::Vector& x = estimates.front();
+    auto support = [n](const dadmm::Vector& v) {
+      std::vector<Eigen::Index> s;
+      for (Eigen::Index j = 0; j < n; ++j) {
+        if (std::abs(v[j]) > 1e-6 * v.head(n).lpNorm<Eigen::Infinity>()) s.push_back(j + 1);
+      }
+      return s;
+    };
+    std::cout << absl::StrFormat(
+        "model (node %d's)        training accuracy %.4f (centralized fit: %.4f) on all %d examples\n"
+        "                        %d nonzero weights of %d (centralized: %d), features %s\n"
+        "                        largest coefficient difference %.3e (relative to the fit: %.3e)\n",
+        sim.nodes.front().id, dadmm::LogRegAccuracy(all.features, all.labels, x),
+        dadmm::LogRegAccuracy(all.features, all.labels, *central), rows, support(x).size(), n,
+        support(*central).size(), absl::StrJoin(support(x), ","), (x - *central).lpNorm<Eigen::Infinity>(),
+        (x - *central).norm() / central->norm());
   }
   if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
     std::vector<double> x;

@@ -29,10 +29,12 @@ ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (requ
 ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
 ABSL_FLAG(std::string, problem, "consensus",
           "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node), svm (27)-(28) (points "
-          "per node) or lasso (20) (columns of A and all of b per node); every agent must be given the same.");
+          "per node), lasso (20) (columns of A and all of b per node) or logreg (l1-regularized logistic "
+          "regression, seed 002's (45): examples per node); every agent must be given the same.");
 ABSL_FLAG(double, beta, 1.0, "bpdn: the weight beta of ||x||_1 in (21), for the whole network.");
 ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
 ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
+ABSL_FLAG(double, lambda, 1.0, "logreg: the weight lambda of ||w||_1 in (45) of seed 002, for the whole network.");
 ABSL_FLAG(std::string, theta, "",
           "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
@@ -110,7 +112,8 @@ int main(int argc, char** argv) {
   const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
                                 .beta = absl::GetFlag(FLAGS_beta),
                                 .sigma = absl::GetFlag(FLAGS_sigma),
-                                .delta = absl::GetFlag(FLAGS_delta)};
+                                .delta = absl::GetFlag(FLAGS_delta),
+                                .lambda = absl::GetFlag(FLAGS_lambda)};
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string theta_flag = absl::GetFlag(FLAGS_theta);
   const std::string data_flag = absl::GetFlag(FLAGS_data);

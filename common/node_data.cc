@@ -10,12 +10,13 @@
 #include "common/consensus.h"
 #include "common/csv.h"
 #include "common/lasso.h"
+#include "common/logreg.h"
 #include "common/svm.h"
 
 namespace dadmm {
 
 const std::vector<std::string>& AgentProblemKinds() {
-  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso"};
+  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso", "logreg"};
   return kinds;
 }
 
@@ -31,6 +32,9 @@ absl::Status ProblemSpec::Validate() const {
   if (!(sigma > 0.0) || !std::isfinite(sigma)) {
     return absl::InvalidArgumentError(absl::StrCat("sigma must be a finite number > 0, got ", sigma));
   }
+  if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
+    return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
+  }
   if (!(delta > 0.0) || !std::isfinite(delta)) {
     return absl::InvalidArgumentError(absl::StrCat("delta must be a finite number > 0, got ", delta));
   }
@@ -40,6 +44,7 @@ absl::Status ProblemSpec::Validate() const {
 std::string ProblemSpec::Describe() const {
   if (kind == "bpdn") return absl::StrFormat("bpdn beta=%.17g", beta);
   if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
+  if (kind == "logreg") return absl::StrFormat("logreg lambda=%.17g", lambda);
   return kind;
 }
 
@@ -53,7 +58,7 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   }
   if (data.cols() < 2) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
-                                                   spec.kind == "svm" ? "features, then the label" : "a row of A, then b",
+                                                   spec.kind == "svm" || spec.kind == "logreg" ? "features, then the label" : "a row of A, then b",
                                                    "), found ", data.cols()));
   }
   const Eigen::Index n = data.cols() - 1;
@@ -67,12 +72,17 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
     return std::make_unique<LassoDualProblem>(data.leftCols(n), data.col(n), spec.sigma, spec.delta,
                                               static_cast<int>(network_size));
   }
-  // svm
+  // svm and logreg: points with labels
   for (Eigen::Index i = 0; i < data.rows(); ++i) {
     if (data(i, n) != 1.0 && data(i, n) != -1.0) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n),
                                                      " (the last column must be +1 or -1)"));
     }
+  }
+  if (spec.kind == "logreg") {
+    if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
+    return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
+                                           spec.lambda / static_cast<double>(network_size));
   }
   return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n));
 }

@@ -6,6 +6,8 @@
 //   lasso      the node's columns of A and all of b (seed 000, (20), column partition): row i holds
 //              A_p's row i, then b_i; the node estimates the dual lambda (22)-(24) and recovers its
 //              own block x_p of the solution
+//   logreg     the node's examples (seed 002, (45), split across examples): the features, then the
+//              label +1 or -1; x = (w, v), the weights and the intercept
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
 #pragma once
 
@@ -19,10 +21,11 @@
 namespace dadmm {
 
 struct ProblemSpec {
-  std::string kind = "consensus";  // consensus, bpdn, svm, lasso
+  std::string kind = "consensus";  // consensus, bpdn, svm, lasso, logreg
   double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
   double sigma = 0.5;              // lasso: the bound ||Ax - b|| <= sigma of (20)
   double delta = 1e-3;             // lasso: the regularization delta of (22)
+  double lambda = 1.0;             // logreg: the weight of ||w||_1 in seed 002's (45), for the whole network
 
   absl::Status Validate() const;
   // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",

@@ -216,6 +216,16 @@ TEST(AgentProcesses, SvmAgentsMatchTheSimulatorAndTheCentralizedSolution) {
   EXPECT_LE(RelativeErrorOf(run), 1e-4);
 }
 
+TEST(AgentProcesses, LogRegAgentsFitTheModelOfTheCentralizedFit) {
+  // l1-regularized logistic regression on the breast-cancer data, split across examples (seed 002
+  // §7.1, (45)): no node sees another's examples, and the fitted model is the centralized one.
+  const NetworkRun run = RunFig1("logreg", "logreg-cancer", {"--rho=1", "--iterations=2000", "--tolerance=1e-8"},
+                                 {.dadmm = {.rho = 1.0, .max_iterations = 2000}, .tolerance = 1e-8});
+  ExpectMatchesSimulator(run);
+  for (const auto& [id, r] : run.results) EXPECT_EQ(r.outcome(), "stopped");
+  EXPECT_LE(RelativeErrorOf(run), 1e-5);
+}
+
 TEST(AgentProcesses, LassoAgentsMatchTheSimulatorAndRecoverTheirBlocks) {
   // Column partition: each agent holds its columns of A and b, exchanges the dual lambda and
   // recovers its own block of x; seed 000 measures LASSO at 1e-3 (Fig. 6).
@@ -333,6 +343,10 @@ TEST(AgentProcesses, ConfigErrorsAreOneLineAndTheExamplesParse) {
        "node 42 is not in"},
       {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/lasso-node-1.yaml", "--node_id=42"},
        "node 42 is not in"},
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/logreg-node-1.yaml", "--node_id=42"},
+       "node 42 is not in"},
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/logreg-node-1.yaml", "--lambda=-1"},
+       "--lambda must be a finite number >= 0, got -1"},
       {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/lasso-node-1.yaml", "--delta=0"},
        "--delta must be a finite number > 0, got 0"},
   };

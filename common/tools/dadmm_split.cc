@@ -16,17 +16,19 @@
 #include "absl/strings/str_join.h"
 #include "common/csv.h"
 #include "common/generators.h"
+#include "common/logreg.h"
 #include "common/node_data.h"
 #include "common/random.h"
 #include "common/tools/usage.h"
 #include "common/topology.h"
 
-ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm rows "
-                                 "[features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
-ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm or lasso (required).");
+ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
+                                 "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
+ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso or logreg (required).");
 ABSL_FLAG(double, beta, 1.0, "bpdn: the weight of ||x||_1 for the whole network.");
 ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
 ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
+ABSL_FLAG(double, lambda, 1.0, "logreg: the weight of ||w||_1 in (45) of seed 002, for the whole network.");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");
@@ -47,6 +49,7 @@ int Fail(const std::string& message) {
 std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec& spec) {
   if (spec.kind == "bpdn") return {{"beta", spec.beta}};
   if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
+  if (spec.kind == "logreg") return {{"lambda", spec.lambda}};
   return {};
 }
 
@@ -66,8 +69,9 @@ int main(int argc, char** argv) {
   const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
                                 .beta = absl::GetFlag(FLAGS_beta),
                                 .sigma = absl::GetFlag(FLAGS_sigma),
-                                .delta = absl::GetFlag(FLAGS_delta)};
-  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm or lasso)");
+                                .delta = absl::GetFlag(FLAGS_delta),
+                                .lambda = absl::GetFlag(FLAGS_lambda)};
+  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso or logreg)");
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) return Fail("--out is required");
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", spec.kind, " rows need at least 2 values, found ",
                              data->cols()));
   }
-  if (spec.kind == "svm") {
+  if (spec.kind == "svm" || spec.kind == "logreg") {
     for (Eigen::Index i = 0; i < rows; ++i) {
       const double label = (*data)(i, data->cols() - 1);
       if (label != 1.0 && label != -1.0) {
@@ -164,6 +168,12 @@ int main(int argc, char** argv) {
            << "data: node-" << id
            << ".csv\noutput: node-" << id << ".json\n";
     if (!config) return Fail(absl::StrCat(out, ": cannot write"));
+  }
+  if (spec.kind == "logreg") {
+    const Eigen::Index n = data->cols() - 1;
+    std::cout << absl::StrFormat("lambda_max of this dataset: %.6g (w* = 0 for lambda above it; seed 002 §10.2 "
+                                 "uses 0.1 lambda_max); lambda given: %.6g\n",
+                                 dadmm::LogRegLambdaMax(data->leftCols(n), data->col(n)), spec.lambda);
   }
   std::cout << "split " << parts << (by_columns ? " columns of A in " : " rows of ") << absl::GetFlag(FLAGS_data) << " over " << P << " nodes ("
             << topology->num_edges() << " edges) into " << out << std::endl;
