@@ -722,6 +722,7 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_sigma(options.problem.sigma);
   r.set_delta(options.problem.delta);
   r.set_lambda(options.problem.lambda);
+  r.set_svm_c(options.problem.svm_c);
   if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
     const Vector block = lasso->RecoverBlock(program->x());
     for (Eigen::Index i = 0; i < block.size(); ++i) r.add_primal_block(block[i]);

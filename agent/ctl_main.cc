@@ -25,6 +25,7 @@
 #include "common/dadmm_node.h"
 #include "common/logreg.h"
 #include "common/simulator.h"
+#include "common/svm.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
@@ -119,7 +120,7 @@ int Report(const std::string& topology_path) {
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
   const dadmm::ProblemSpec spec{
       .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
-      .lambda = first.lambda()};
+      .svm_c = first.svm_c(), .lambda = first.lambda()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
@@ -128,7 +129,7 @@ int Report(const std::string& topology_path) {
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
-        r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda ||
+        r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
         r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
@@ -196,8 +197,9 @@ int Report(const std::string& topology_path) {
     std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
                                  sim.nodes.front().id);
   }
-  if (spec.kind == "logreg") {  // the fitted model against the centralized fit on all the examples
-    dadmm::LogRegData all{.name = "all nodes' examples", .lambda = spec.lambda};
+  if (spec.kind == "logreg" || (spec.kind == "svm" && spec.svm_c > 0.0)) {
+    // A fitted model (l1-logistic regression, soft-margin SVM): against the centralized fit on all the
+    // nodes' examples, put together here from their files (the agents never did).
     std::vector<Eigen::MatrixXd> blocks;
     Eigen::Index rows = 0;
     for (const dadmm::NodeSpec& n : topology->nodes()) {
@@ -207,16 +209,22 @@ int Report(const std::string& topology_path) {
       blocks.push_back(*std::move(block));
     }
     const Eigen::Index n = blocks.front().cols() - 1;
-    all.features.resize(rows, n);
-    all.labels.resize(rows);
+    Eigen::MatrixXd features(rows, n);
+    dadmm::Vector labels(rows);
     Eigen::Index next = 0;
     for (const Eigen::MatrixXd& b : blocks) {
-      all.features.middleRows(next, b.rows()) = b.leftCols(n);
-      all.labels.segment(next, b.rows()) = b.col(n);
+      features.middleRows(next, b.rows()) = b.leftCols(n);
+      labels.segment(next, b.rows()) = b.col(n);
       next += b.rows();
     }
-    absl::StatusOr<dadmm::Vector> central = dadmm::SolveLogRegCentralized(all);
+    const dadmm::LogRegData logreg{.features = features, .labels = labels, .lambda = spec.lambda};
+    const dadmm::SvmData svm{.points = features, .labels = labels, .hinge_weight = spec.svm_c};
+    absl::StatusOr<dadmm::Vector> central =
+        spec.kind == "logreg" ? dadmm::SolveLogRegCentralized(logreg) : dadmm::SolveSvmCentralized(svm);
     if (!central.ok()) return Fail(central.status().message());
+    auto accuracy = [&](const dadmm::Vector& y) {
+      return spec.kind == "logreg" ? dadmm::LogRegAccuracy(features, labels, y) : dadmm::SvmAccuracy(svm, y);
+    };
     const dadmm::Vector& x = estimates.front();
     auto support = [n](const dadmm::Vector& v) {
       std::vector<Eigen::Index> s;
@@ -227,12 +235,11 @@ int Report(const std::string& topology_path) {
     };
     std::cout << absl::StrFormat(
         "model (node %d's)        training accuracy %.4f (centralized fit: %.4f) on all %d examples\n"
-        "                        %d nonzero weights of %d (centralized: %d), features %s\n"
+        "                        %d nonzero weights of %d (centralized: %d)%s\n"
         "                        largest coefficient difference %.3e (relative to the fit: %.3e)\n",
-        sim.nodes.front().id, dadmm::LogRegAccuracy(all.features, all.labels, x),
-        dadmm::LogRegAccuracy(all.features, all.labels, *central), rows, support(x).size(), n,
-        support(*central).size(), absl::StrJoin(support(x), ","), (x - *central).lpNorm<Eigen::Infinity>(),
-        (x - *central).norm() / central->norm());
+        sim.nodes.front().id, accuracy(x), accuracy(*central), rows, support(x).size(), n, support(*central).size(),
+        support(x).size() < static_cast<std::size_t>(n) ? ", features " + absl::StrJoin(support(x), ",") : "",
+        (x - *central).lpNorm<Eigen::Infinity>(), (x - *central).norm() / central->norm());
   }
   if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
     std::vector<double> x;

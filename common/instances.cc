@@ -15,7 +15,7 @@ namespace dadmm {
 [[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "lasso-gaussian", "lasso-dct", "svm-iris", "logreg-cancer"};
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};
   return names;
 }
 
@@ -41,6 +41,13 @@ absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string&
     absl::StatusOr<SvmData> iris = LoadIrisSetosaVersicolor(data_dir + "/iris.csv");
     if (!iris.ok()) return iris.status();
     absl::StatusOr<std::unique_ptr<SvmInstance>> inst = SvmInstance::Create(*std::move(iris), topology, seed);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  if (name == "svm-cancer") {
+    absl::StatusOr<SvmData> cancer = LoadBreastCancerSvm(data_dir + "/breast_cancer.csv");
+    if (!cancer.ok()) return cancer.status();
+    absl::StatusOr<std::unique_ptr<SvmInstance>> inst = SvmInstance::Create(*std::move(cancer), topology, seed);
     if (!inst.ok()) return inst.status();
     return std::unique_ptr<ProblemInstance>(*std::move(inst));
   }

@@ -32,6 +32,9 @@ absl::Status ProblemSpec::Validate() const {
   if (!(sigma > 0.0) || !std::isfinite(sigma)) {
     return absl::InvalidArgumentError(absl::StrCat("sigma must be a finite number > 0, got ", sigma));
   }
+  if (!(svm_c >= 0.0) || !std::isfinite(svm_c)) {
+    return absl::InvalidArgumentError(absl::StrCat("svm_c must be a finite number >= 0 (0: the hard margin), got ", svm_c));
+  }
   if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
     return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
   }
@@ -44,6 +47,7 @@ absl::Status ProblemSpec::Validate() const {
 std::string ProblemSpec::Describe() const {
   if (kind == "bpdn") return absl::StrFormat("bpdn beta=%.17g", beta);
   if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
+  if (kind == "svm" && svm_c > 0.0) return absl::StrFormat("svm C=%.17g", svm_c);
   if (kind == "logreg") return absl::StrFormat("logreg lambda=%.17g", lambda);
   return kind;
 }
@@ -83,6 +87,11 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
     if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
     return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
                                            spec.lambda / static_cast<double>(network_size));
+  }
+  if (spec.svm_c > 0.0) {  // soft margin: ||s||^2 shared out, each point's hinge loss at its node
+    if (network_size < 1) return absl::InvalidArgumentError("svm: the network has no nodes");
+    return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n), 1.0 / static_cast<double>(network_size),
+                                        spec.svm_c);
   }
   return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n));
 }

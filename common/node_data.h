@@ -2,7 +2,8 @@
 // commas or whitespace, one row per line, '#' comments), and the problem's shared parameters.
 //   consensus  theta_p: one or more numbers
 //   bpdn       the node's rows of [A b] (seed 000, (25)-(26)): a row of A, then its entry of b
-//   svm        the node's points (seed 000, (27)-(28)): the features, then the label +1 or -1
+//   svm        the node's points (seed 000, (27)-(28)): the features, then the label +1 or -1; with
+//              svm_c > 0 the soft margin ||s||^2 + C sum_i (1 - d_i (a_i's - r))_+
 //   lasso      the node's columns of A and all of b (seed 000, (20), column partition): row i holds
 //              A_p's row i, then b_i; the node estimates the dual lambda (22)-(24) and recovers its
 //              own block x_p of the solution
@@ -25,6 +26,7 @@ struct ProblemSpec {
   double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
   double sigma = 0.5;              // lasso: the bound ||Ax - b|| <= sigma of (20)
   double delta = 1e-3;             // lasso: the regularization delta of (22)
+  double svm_c = 0.0;              // svm: the hinge-loss weight C of the soft margin; 0: the hard margin (27)
   double lambda = 1.0;             // logreg: the weight of ||w||_1 in seed 002's (45), for the whole network
 
   absl::Status Validate() const;

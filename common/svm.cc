@@ -11,7 +11,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/logreg.h"
 #include "common/random.h"
 #include "common/portable_float.h"
 
@@ -20,7 +22,8 @@ namespace dadmm {
 // Products here block the same way on every machine (common/portable_float.h).
 [[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 
-SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels) {
+SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels, double kappa, double hinge_weight)
+    : kappa_(kappa), C_(hinge_weight) {
   const Eigen::Index m = points.rows(), n = points.cols();
   G_.resize(m, n + 1);
   for (Eigen::Index i = 0; i < m; ++i) {
@@ -32,8 +35,8 @@ SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels) {
 
 void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
   const Eigen::Index m = G_.rows(), n1 = G_.cols();
-  // Q^-1 = diag(1/(2+c), ..., 1/(2+c), 1/c).
-  Vector q_inv = Vector::Constant(n1, 1.0 / (2.0 + c));
+  // Q^-1 = diag(1/(2 kappa + c), ..., 1/(2 kappa + c), 1/c).
+  Vector q_inv = Vector::Constant(n1, 1.0 / (2.0 * kappa_ + c));
   q_inv[n1 - 1] = 1.0 / c;
   const Eigen::MatrixXd GQ = G_ * q_inv.asDiagonal();  // G Q^-1
   const Eigen::MatrixXd M = GQ * G_.transpose();
@@ -44,16 +47,16 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
     double worst = 0.0;
     for (Eigen::Index i = 0; i < m; ++i) {
       const double g = Ma[i] - q[i];
-      worst = std::max(worst, alpha[i] > 0.0 ? std::abs(g) : std::max(-g, 0.0));
+      worst = std::max(worst, alpha[i] <= 0.0 ? std::max(-g, 0.0) : (alpha[i] >= C_ ? std::max(g, 0.0) : std::abs(g)));
     }
     return worst;
   };
-  // Cyclic coordinate descent on min alpha'M alpha / 2 - q'alpha, alpha >= 0, warm-started.
+  // Cyclic coordinate descent on min alpha'M alpha / 2 - q'alpha, 0 <= alpha <= C, warm-started.
   Vector Ma = M * alpha_;
   for (int sweep = 0; sweep < 100000 && projected_gradient(alpha_, Ma) > tol; ++sweep) {
     for (Eigen::Index i = 0; i < m; ++i) {
       if (M(i, i) <= 0.0) continue;
-      const double updated = std::max(0.0, alpha_[i] - (Ma[i] - q[i]) / M(i, i));
+      const double updated = std::clamp(alpha_[i] - (Ma[i] - q[i]) / M(i, i), 0.0, C_);
       const double delta = updated - alpha_[i];
       if (delta != 0.0) {
         Ma += delta * M.col(i);
@@ -61,10 +64,15 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
       }
     }
   }
-  // Polish: solve M_FF alpha_F = q_F on the free set; keep it if it is a KKT point at least as good.
-  std::vector<Eigen::Index> F;
+  // Polish: solve M_FF alpha_F = q_F - M_FU C on the free set F (those at the bound C, U, held there);
+  // keep it if it is a KKT point at least as good.
+  std::vector<Eigen::Index> F, U;
   for (Eigen::Index i = 0; i < m; ++i) {
-    if (alpha_[i] > 0.0) F.push_back(i);
+    if (alpha_[i] >= C_) {
+      U.push_back(i);
+    } else if (alpha_[i] > 0.0) {
+      F.push_back(i);
+    }
   }
   if (!F.empty()) {
     const auto f = static_cast<Eigen::Index>(F.size());
@@ -72,12 +80,14 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
     Vector qF(f);
     for (Eigen::Index a = 0; a < f; ++a) {
       qF[a] = q[F[a]];
+      for (Eigen::Index u : U) qF[a] -= M(F[a], u) * C_;
       for (Eigen::Index b = 0; b < f; ++b) MFF(a, b) = M(F[a], F[b]);
     }
     const Vector aF = MFF.ldlt().solve(qF);
     Vector polished = Vector::Zero(m);
+    for (Eigen::Index u : U) polished[u] = C_;
     for (Eigen::Index a = 0; a < f; ++a) polished[F[a]] = aF[a];
-    if (aF.allFinite() && (aF.array() >= 0.0).all()) {
+    if (aF.allFinite() && (aF.array() >= 0.0).all() && (aF.array() <= C_).all()) {
       const Vector Mp = M * polished;
       if (projected_gradient(polished, Mp) <= projected_gradient(alpha_, Ma)) alpha_ = polished;
     }
@@ -86,12 +96,20 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
 }
 
 double SvmProblem::Objective(const Eigen::Ref<const Vector>& y) const {
-  return y.head(y.size() - 1).squaredNorm();
+  double f = kappa_ * y.head(y.size() - 1).squaredNorm();
+  if (std::isfinite(C_)) f += C_ * (1.0 - (G_ * y).array()).max(0.0).sum();
+  return f;
 }
 
 Vector SvmProblem::Subgradient(const Eigen::Ref<const Vector>& y) const {
-  Vector g = 2.0 * y;
+  Vector g = 2.0 * kappa_ * y;
   g[g.size() - 1] = 0.0;
+  if (std::isfinite(C_)) {
+    const Vector margins = G_ * y;
+    for (Eigen::Index i = 0; i < margins.size(); ++i) {
+      if (margins[i] < 1.0) g -= C_ * G_.row(i).transpose();
+    }
+  }
   return g;
 }
 
@@ -140,13 +158,19 @@ double SvmKktResidual(const SvmData& data, const Vector& y, const Vector& alpha)
     weighted += alpha[i] * data.labels[i] * data.points.row(i).transpose();
     balance += alpha[i] * data.labels[i];
     const double margin = data.labels[i] * (data.points.row(i).dot(s) - r) - 1.0;
-    worst = std::max({worst, -margin, std::abs(alpha[i] * margin), -alpha[i]});
+    if (std::isfinite(data.hinge_weight)) {  // soft margin: the slack absorbs margins below 1
+      const double C = data.hinge_weight;
+      worst = std::max({worst, -alpha[i], alpha[i] - C, std::min(alpha[i], std::max(margin, 0.0)),
+                        std::min(C - alpha[i], std::max(-margin, 0.0))});
+    } else {
+      worst = std::max({worst, -margin, std::abs(alpha[i] * margin), -alpha[i]});
+    }
   }
   return std::max({worst, (2.0 * s - weighted).norm(), std::abs(balance)});
 }
 
 absl::StatusOr<Vector> SolveSvmCentralized(const SvmData& data) {
-  SvmProblem all(data.points, data.labels);
+  SvmProblem all(data.points, data.labels, 1.0, data.hinge_weight);
   const double c = 1.0;
   Vector y = Vector::Zero(data.points.cols() + 1), y_prev;
   for (int it = 0; it < 200000; ++it) {
@@ -195,7 +219,31 @@ std::unique_ptr<LocalProblem> SvmInstance::MakeLocal(NodeId id) const {
     points.row(static_cast<Eigen::Index>(k)) = data_.points.row(rows[k]);
     labels[static_cast<Eigen::Index>(k)] = data_.labels[rows[k]];
   }
-  return std::make_unique<SvmProblem>(std::move(points), std::move(labels));
+  if (!std::isfinite(data_.hinge_weight)) return std::make_unique<SvmProblem>(std::move(points), std::move(labels));
+  // Soft margin: ||s||^2 shared out, each example's hinge loss at its node.
+  return std::make_unique<SvmProblem>(std::move(points), std::move(labels), 1.0 / static_cast<double>(rows_.size()),
+                                      data_.hinge_weight);
+}
+
+std::string SvmInstance::AgentFlags() const {
+  return std::isfinite(data_.hinge_weight) ? absl::StrFormat("--svm_c=%.17g", data_.hinge_weight) : "";
+}
+
+absl::StatusOr<SvmData> LoadBreastCancerSvm(const std::string& path) {
+  absl::StatusOr<LogRegData> cancer = LoadBreastCancer(path);
+  if (!cancer.ok()) return cancer.status();
+  return SvmData{.name = "breast cancer (Wisconsin diagnostic), standardized, soft margin C = 1",
+                 .points = std::move(cancer->features),
+                 .labels = std::move(cancer->labels),
+                 .hinge_weight = 1.0};
+}
+
+double SvmAccuracy(const SvmData& data, const Vector& y) {
+  const Eigen::Index n = data.points.cols();
+  const Vector score = (data.points * y.head(n)).array() - y[n];
+  Eigen::Index right = 0;
+  for (Eigen::Index i = 0; i < data.labels.size(); ++i) right += (score[i] > 0.0) == (data.labels[i] > 0.0);
+  return static_cast<double>(right) / static_cast<double>(data.labels.size());
 }
 
 absl::StatusOr<Eigen::MatrixXd> SvmInstance::LocalData(NodeId id) const {

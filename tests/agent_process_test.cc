@@ -226,6 +226,18 @@ TEST(AgentProcesses, LogRegAgentsFitTheModelOfTheCentralizedFit) {
   EXPECT_LE(RelativeErrorOf(run), 1e-5);
 }
 
+TEST(AgentProcesses, SoftMarginSvmAgentsFitTheCentralizedModel) {
+  // The breast-cancer data are not linearly separable: the hinge loss, split across examples.
+  const NetworkRun run = RunFig1("svm-soft", "svm-cancer", {"--rho=1", "--iterations=3000", "--tolerance=1e-8"},
+                                 {.dadmm = {.rho = 1.0, .max_iterations = 3000}, .tolerance = 1e-8});
+  ExpectMatchesSimulator(run);
+  for (const auto& [id, r] : run.results) {
+    EXPECT_EQ(r.outcome(), "stopped");
+    EXPECT_EQ(r.svm_c(), 1.0);
+  }
+  EXPECT_LE(RelativeErrorOf(run), 1e-5);
+}
+
 TEST(AgentProcesses, LassoAgentsMatchTheSimulatorAndRecoverTheirBlocks) {
   // Column partition: each agent holds its columns of A and b, exchanges the dual lambda and
   // recovers its own block of x; seed 000 measures LASSO at 1e-3 (Fig. 6).
@@ -344,6 +356,8 @@ TEST(AgentProcesses, ConfigErrorsAreOneLineAndTheExamplesParse) {
       {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/lasso-node-1.yaml", "--node_id=42"},
        "node 42 is not in"},
       {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/logreg-node-1.yaml", "--node_id=42"},
+       "node 42 is not in"},
+      {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/svm-soft-node-1.yaml", "--node_id=42"},
        "node 42 is not in"},
       {{"--config=" DADMM_SOURCE_DIR "/deploy/examples/fig1/configs/logreg-node-1.yaml", "--lambda=-1"},
        "--lambda must be a finite number >= 0, got -1"},

@@ -28,6 +28,7 @@ ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso or logreg (requ
 ABSL_FLAG(double, beta, 1.0, "bpdn: the weight of ||x||_1 for the whole network.");
 ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
 ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
+ABSL_FLAG(double, svm_c, 0.0, "svm: the soft margin's hinge weight C (0: the hard margin).");
 ABSL_FLAG(double, lambda, 1.0, "logreg: the weight of ||w||_1 in (45) of seed 002, for the whole network.");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
@@ -50,6 +51,7 @@ std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec&
   if (spec.kind == "bpdn") return {{"beta", spec.beta}};
   if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
   if (spec.kind == "logreg") return {{"lambda", spec.lambda}};
+  if (spec.kind == "svm" && spec.svm_c > 0.0) return {{"svm_c", spec.svm_c}};
   return {};
 }
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
                                 .beta = absl::GetFlag(FLAGS_beta),
                                 .sigma = absl::GetFlag(FLAGS_sigma),
                                 .delta = absl::GetFlag(FLAGS_delta),
+                                .svm_c = absl::GetFlag(FLAGS_svm_c),
                                 .lambda = absl::GetFlag(FLAGS_lambda)};
   if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso or logreg)");
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
