@@ -145,6 +145,28 @@ BpdnData MakeGaussianBpdn(std::uint64_t seed, Eigen::Index m, Eigen::Index n) {
   return d;
 }
 
+BpdnData MakeDenseLasso(std::uint64_t seed, Eigen::Index m, Eigen::Index n) {
+  Rng rng(seed);
+  BpdnData d{.name = absl::StrCat("dense lasso ", m, "x", n, " (seed 002 §10.1)")};
+  d.A.resize(m, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    for (Eigen::Index i = 0; i < m; ++i) d.A(i, j) = rng.Normal(0.0, 1.0);
+    d.A.col(j).normalize();
+  }
+  d.x0 = Vector::Zero(n);
+  for (int k = 0; k < 100;) {
+    const auto i = static_cast<Eigen::Index>(rng.Below(static_cast<std::uint64_t>(n)));
+    if (d.x0[i] != 0.0) continue;
+    d.x0[i] = rng.Normal(0.0, 1.0);
+    ++k;
+  }
+  d.b = d.A * d.x0;
+  for (Eigen::Index i = 0; i < m; ++i) d.b[i] += rng.Normal(0.0, std::sqrt(1e-3));
+  const double lambda = 0.1 * (d.A.transpose() * d.b).lpNorm<Eigen::Infinity>();
+  d.beta = 2.0 * lambda;  // (1/2)||Ax - b||^2 + lambda||x||_1 = ((21) with beta = 2 lambda) / 2
+  return d;
+}
+
 BpdnData MakeDctBpdn(std::uint64_t seed, Eigen::Index m, Eigen::Index n) {
   Rng rng(seed);
   BpdnData d{.name = absl::StrCat("partial DCT ", m, "x", n), .beta = 0.3};

@@ -71,6 +71,10 @@ BpdnData MakeGaussianBpdn(std::uint64_t seed, Eigen::Index m = 600, Eigen::Index
 // Like Sparco problem 902: 200 random rows of the orthonormal 1000-point DCT-II matrix, x0 with 20
 // N(0, 1) entries, b = A x0 + noise N(0, 0.01^2); beta = 0.3.
 BpdnData MakeDctBpdn(std::uint64_t seed, Eigen::Index m = 200, Eigen::Index n = 1000);
+// Seed 002 §10.1's small dense lasso, (1/2)||Ax - b||^2 + lambda ||x||_1 (the same problem as (21) with
+// beta = 2 lambda): A m x n with N(0, 1) entries, columns then normalized to unit norm; x_true with 100
+// N(0, 1) entries; b = A x_true + v, v ~ N(0, 1e-3 I); lambda = 0.1 lambda_max, lambda_max = ||A'b||_inf.
+BpdnData MakeDenseLasso(std::uint64_t seed, Eigen::Index m = 1500, Eigen::Index n = 5000);
 
 // The centralized solution of (21): FISTA with adaptive restart until the support settles, then the
 // reduced problem on the support solved exactly; accepted only when its KKT residual is below

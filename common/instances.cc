@@ -15,7 +15,7 @@ namespace dadmm {
 [[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};
   return names;
 }
 
@@ -25,8 +25,10 @@ absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string&
   if (name == "consensus") {
     return std::make_unique<ConsensusInstance>(GenerateConsensusData(topology, dimension, seed));
   }
-  if (name == "bpdn-gaussian" || name == "bpdn-dct") {
-    BpdnData data = name == "bpdn-gaussian" ? MakeGaussianBpdn(seed) : MakeDctBpdn(seed);
+  if (name == "bpdn-gaussian" || name == "bpdn-dct" || name == "bpdn-dense") {
+    BpdnData data = name == "bpdn-gaussian" ? MakeGaussianBpdn(seed)
+                    : name == "bpdn-dct"    ? MakeDctBpdn(seed)
+                                            : MakeDenseLasso(seed);
     absl::StatusOr<std::unique_ptr<BpdnInstance>> inst = BpdnInstance::Create(std::move(data), topology);
     if (!inst.ok()) return inst.status();
     return std::unique_ptr<ProblemInstance>(*std::move(inst));

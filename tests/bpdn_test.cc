@@ -68,5 +68,16 @@ TEST(Bpdn, DadmmAndAlgorithm3ReachTheCentralizedSolution) {
   }
 }
 
+TEST(Bpdn, DenseLassoOfSeed002IsMadeAsSection10_1Says) {
+  const BpdnData d = MakeDenseLasso(1, 150, 500);
+  for (Eigen::Index j = 0; j < d.A.cols(); ++j) EXPECT_NEAR(d.A.col(j).norm(), 1.0, 1e-12);
+  EXPECT_EQ((d.x0.array() != 0.0).count(), 100);
+  // lambda = 0.1 ||A'b||_inf, and (1/2)||Ax - b||^2 + lambda||x||_1 is (21) with beta = 2 lambda.
+  EXPECT_DOUBLE_EQ(d.beta, 0.2 * (d.A.transpose() * d.b).lpNorm<Eigen::Infinity>());
+  absl::StatusOr<Vector> x = SolveBpdnCentralized(d);  // accepted only with a KKT residual < 1e-9 beta
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_GT((x->array() != 0.0).count(), 0);
+}
+
 }  // namespace
 }  // namespace dadmm
