@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/ctl_watch.h"
 #include "agent/results.h"
+#include "common/bpdn.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
 #include "common/node_data.h"
@@ -197,26 +198,52 @@ int Report(const std::string& topology_path) {
     std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
                                  sim.nodes.front().id);
   }
-  if (spec.kind == "logreg" || (spec.kind == "svm" && spec.svm_c > 0.0)) {
-    // A fitted model (l1-logistic regression, soft-margin SVM): against the centralized fit on all the
-    // nodes' examples, put together here from their files (the agents never did).
+  // All the nodes' rows, stacked (put together here from their files for the check; the agents never did).
+  auto all_rows = [&]() -> absl::StatusOr<Eigen::MatrixXd> {
     std::vector<Eigen::MatrixXd> blocks;
     Eigen::Index rows = 0;
     for (const dadmm::NodeSpec& n : topology->nodes()) {
       absl::StatusOr<Eigen::MatrixXd> block = dadmm::ReadMatrixCsv(absl::StrCat(data_dir, "/node-", n.id, ".csv"));
-      if (!block.ok()) return Fail(block.status().message());
+      if (!block.ok()) return block.status();
+      if (!blocks.empty() && block->cols() != blocks.front().cols()) {
+        return absl::InvalidArgumentError(absl::StrCat(data_dir, "/node-", n.id, ".csv: ", block->cols(),
+                                                       " columns, node ", topology->nodes().front().id, "'s have ",
+                                                       blocks.front().cols()));
+      }
       rows += block->rows();
       blocks.push_back(*std::move(block));
     }
-    const Eigen::Index n = blocks.front().cols() - 1;
-    Eigen::MatrixXd features(rows, n);
-    dadmm::Vector labels(rows);
+    Eigen::MatrixXd all(rows, blocks.front().cols());
     Eigen::Index next = 0;
     for (const Eigen::MatrixXd& b : blocks) {
-      features.middleRows(next, b.rows()) = b.leftCols(n);
-      labels.segment(next, b.rows()) = b.col(n);
+      all.middleRows(next, b.rows()) = b;
       next += b.rows();
     }
+    return all;
+  };
+  if (spec.kind == "bpdn") {  // against the centralized solution of (21) on all the rows
+    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
+    if (!all.ok()) return Fail(all.status().message());
+    const Eigen::Index n = all->cols() - 1;
+    const Eigen::MatrixXd A = all->leftCols(n);
+    const dadmm::Vector b = all->col(n);
+    absl::StatusOr<dadmm::Vector> central =
+        dadmm::SolveL1Penalized(A, b, spec.beta, dadmm::Vector::Zero(n), dadmm::SquaredSpectralNorm(A));
+    if (!central.ok()) return Fail(central.status().message());
+    auto objective = [&](const dadmm::Vector& x) { return 0.5 * (A * x - b).squaredNorm() + 0.5 * spec.beta * x.lpNorm<1>(); };
+    std::cout << absl::StrFormat(
+        "centralized solution    relative error of the estimates %.3e; (1/2)||Ax-b||^2 + (beta/2)||x||_1: "
+        "%.6f at node %d's, %.6f at the centralized x*\n",
+        dadmm::RelativeError(estimates, *central), objective(estimates.front()), sim.nodes.front().id,
+        objective(*central));
+  }
+  if (spec.kind == "logreg" || (spec.kind == "svm" && spec.svm_c > 0.0)) {
+    // A fitted model (l1-logistic regression, soft-margin SVM): against the centralized fit.
+    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
+    if (!all.ok()) return Fail(all.status().message());
+    const Eigen::Index n = all->cols() - 1, rows = all->rows();
+    const Eigen::MatrixXd features = all->leftCols(n);
+    const dadmm::Vector labels = all->col(n);
     const dadmm::LogRegData logreg{.features = features, .labels = labels, .lambda = spec.lambda};
     const dadmm::SvmData svm{.points = features, .labels = labels, .hinge_weight = spec.svm_c};
     absl::StatusOr<dadmm::Vector> central =
