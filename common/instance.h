@@ -3,8 +3,12 @@
 // simulator and the tests see an instance; an agent sees its own LocalProblem only.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +18,14 @@
 #include "common/topology.h"
 
 namespace dadmm {
+
+// Labelled examples split across nodes (SVM, logistic regression): the rows 0..m-1 shuffled with
+// `seed`, then cut into contiguous blocks, as equal as possible, in node-id order. m >= P.
+std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const Topology& topology,
+                                                          std::uint64_t seed);
+// The rows `rows` of `features` and `labels`.
+std::pair<Eigen::MatrixXd, Vector> GatherExamples(const Eigen::MatrixXd& features, const Vector& labels,
+                                                  const std::vector<Eigen::Index>& rows);
 
 class ProblemInstance {
  public:

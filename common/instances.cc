@@ -1,5 +1,7 @@
 #include "common/instances.h"
 
+#include <numeric>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/bpdn.h"
@@ -8,11 +10,40 @@
 #include "common/logreg.h"
 #include "common/svm.h"
 #include "common/portable_float.h"
+#include "common/random.h"
 
 namespace dadmm {
 
 // Products here block the same way on every machine (common/portable_float.h).
 [[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
+
+std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const Topology& topology,
+                                                          std::uint64_t seed) {
+  const auto P = static_cast<Eigen::Index>(topology.size());
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(m));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(seed);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
+  std::map<NodeId, std::vector<Eigen::Index>> split;
+  std::size_t next = 0;
+  for (Eigen::Index p = 0; p < P; ++p) {
+    const Eigen::Index count = m / P + (p < m % P ? 1 : 0);
+    auto& rows = split[topology.nodes()[static_cast<std::size_t>(p)].id];
+    for (Eigen::Index k = 0; k < count; ++k) rows.push_back(order[next++]);
+  }
+  return split;
+}
+
+std::pair<Eigen::MatrixXd, Vector> GatherExamples(const Eigen::MatrixXd& features, const Vector& labels,
+                                                  const std::vector<Eigen::Index>& rows) {
+  const auto count = static_cast<Eigen::Index>(rows.size());
+  std::pair<Eigen::MatrixXd, Vector> out{Eigen::MatrixXd(count, features.cols()), Vector(count)};
+  for (Eigen::Index k = 0; k < count; ++k) {
+    out.first.row(k) = features.row(rows[static_cast<std::size_t>(k)]);
+    out.second[k] = labels[rows[static_cast<std::size_t>(k)]];
+  }
+  return out;
+}
 
 const std::vector<std::string>& InstanceNames() {
   static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};

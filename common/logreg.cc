@@ -284,30 +284,15 @@ absl::StatusOr<std::unique_ptr<LogRegInstance>> LogRegInstance::Create(LogRegDat
   if (m < P) return absl::InvalidArgumentError(absl::StrCat("logreg: ", m, " examples cannot be split over ", P, " nodes"));
   absl::StatusOr<Vector> solution = SolveLogRegCentralized(data);
   if (!solution.ok()) return solution.status();
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(m));
-  std::iota(order.begin(), order.end(), 0);
-  Rng rng(seed);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
   auto inst = std::unique_ptr<LogRegInstance>(new LogRegInstance());
-  std::size_t next = 0;
-  for (Eigen::Index p = 0; p < P; ++p) {
-    const Eigen::Index count = m / P + (p < m % P ? 1 : 0);
-    auto& rows = inst->rows_[topology.nodes()[static_cast<std::size_t>(p)].id];
-    for (Eigen::Index k = 0; k < count; ++k) rows.push_back(order[next++]);
-  }
+  inst->rows_ = SplitExamples(m, topology, seed);
   inst->data_ = std::move(data);
   inst->solution_ = *std::move(solution);
   return inst;
 }
 
 std::unique_ptr<LocalProblem> LogRegInstance::MakeLocal(NodeId id) const {
-  const std::vector<Eigen::Index>& rows = rows_.at(id);
-  Eigen::MatrixXd features(static_cast<Eigen::Index>(rows.size()), data_.features.cols());
-  Vector labels(static_cast<Eigen::Index>(rows.size()));
-  for (std::size_t k = 0; k < rows.size(); ++k) {
-    features.row(static_cast<Eigen::Index>(k)) = data_.features.row(rows[k]);
-    labels[static_cast<Eigen::Index>(k)] = data_.labels[rows[k]];
-  }
+  auto [features, labels] = GatherExamples(data_.features, data_.labels, rows_.at(id));
   return std::make_unique<LogRegProblem>(std::move(features), std::move(labels),
                                          data_.lambda / static_cast<double>(rows_.size()));
 }
