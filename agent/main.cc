@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/tools/problem_flags.h"
 #include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -31,13 +32,6 @@ ABSL_FLAG(std::string, problem, "consensus",
           "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node), svm (27)-(28) (points "
           "per node), lasso (20) (columns of A and all of b per node) or logreg (l1-regularized logistic "
           "regression, seed 002's (45): examples per node); every agent must be given the same.");
-ABSL_FLAG(double, beta, 1.0, "bpdn: the weight beta of ||x||_1 in (21), for the whole network.");
-ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
-ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
-ABSL_FLAG(double, svm_c, 0.0,
-          "svm: the weight C of the hinge loss (soft margin, for data that are not linearly separable); 0: the "
-          "hard margin (27).");
-ABSL_FLAG(double, lambda, 1.0, "logreg: the weight lambda of ||w||_1 in (45) of seed 002, for the whole network.");
 ABSL_FLAG(std::string, theta, "",
           "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
@@ -112,12 +106,7 @@ int main(int argc, char** argv) {
                              topology->size(), " nodes)"));
   }
 
-  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
-                                .beta = absl::GetFlag(FLAGS_beta),
-                                .sigma = absl::GetFlag(FLAGS_sigma),
-                                .delta = absl::GetFlag(FLAGS_delta),
-                                .svm_c = absl::GetFlag(FLAGS_svm_c),
-                                .lambda = absl::GetFlag(FLAGS_lambda)};
+  const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string theta_flag = absl::GetFlag(FLAGS_theta);
   const std::string data_flag = absl::GetFlag(FLAGS_data);

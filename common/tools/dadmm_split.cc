@@ -19,17 +19,13 @@
 #include "common/logreg.h"
 #include "common/node_data.h"
 #include "common/random.h"
+#include "common/tools/problem_flags.h"
 #include "common/tools/usage.h"
 #include "common/topology.h"
 
 ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
                                  "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
 ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso or logreg (required).");
-ABSL_FLAG(double, beta, 1.0, "bpdn: the weight of ||x||_1 for the whole network.");
-ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
-ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
-ABSL_FLAG(double, svm_c, 0.0, "svm: the soft margin's hinge weight C (0: the hard margin).");
-ABSL_FLAG(double, lambda, 1.0, "logreg: the weight of ||w||_1 in (45) of seed 002, for the whole network.");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");
@@ -68,12 +64,7 @@ int main(int argc, char** argv) {
       "as its last column; its result carries its own block of x.");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
-  const dadmm::ProblemSpec spec{.kind = absl::GetFlag(FLAGS_problem),
-                                .beta = absl::GetFlag(FLAGS_beta),
-                                .sigma = absl::GetFlag(FLAGS_sigma),
-                                .delta = absl::GetFlag(FLAGS_delta),
-                                .svm_c = absl::GetFlag(FLAGS_svm_c),
-                                .lambda = absl::GetFlag(FLAGS_lambda)};
+  const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
   if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso or logreg)");
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string out = absl::GetFlag(FLAGS_out);

@@ -1,0 +1,24 @@
+#include "common/tools/problem_flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(double, beta, 1.0, "bpdn: the weight beta of ||x||_1 in (21), for the whole network.");
+ABSL_FLAG(double, sigma, 0.5, "lasso: the bound ||Ax - b|| <= sigma of (20).");
+ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
+ABSL_FLAG(double, svm_c, 0.0,
+          "svm: the weight C of the hinge loss (soft margin, for data that are not linearly separable); 0: the "
+          "hard margin (27).");
+ABSL_FLAG(double, lambda, 1.0, "logreg: the weight lambda of ||w||_1 in (45) of seed 002, for the whole network.");
+
+namespace dadmm {
+
+ProblemSpec ProblemSpecFromFlags(const std::string& kind) {
+  return ProblemSpec{.kind = kind,
+                     .beta = absl::GetFlag(FLAGS_beta),
+                     .sigma = absl::GetFlag(FLAGS_sigma),
+                     .delta = absl::GetFlag(FLAGS_delta),
+                     .svm_c = absl::GetFlag(FLAGS_svm_c),
+                     .lambda = absl::GetFlag(FLAGS_lambda)};
+}
+
+}  // namespace dadmm
