@@ -71,6 +71,28 @@ absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path) {
   return ParseMatrixCsv(buffer.str(), path);
 }
 
+absl::StatusOr<Eigen::MatrixXd> ReadSklearnCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));
+  std::string header;
+  std::getline(in, header);
+  std::stringstream buffer;
+  buffer << "#" << header << "\n" << in.rdbuf();  // the header as a comment keeps the line numbers
+  absl::StatusOr<Eigen::MatrixXd> data = ParseMatrixCsv(buffer.str(), path);
+  if (!data.ok()) return data.status();
+  const std::vector<std::string> counts = absl::StrSplit(header, ',');
+  Eigen::Index samples = 0, features = 0;
+  if (counts.size() < 2 || !absl::SimpleAtoi(counts[0], &samples) || !absl::SimpleAtoi(counts[1], &features)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":1: expected a header 'samples,features,class names...'"));
+  }
+  if (data->rows() != samples || data->cols() != features + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the header announces ", samples, " samples of ", features,
+                                                   " features, the file has ", data->rows(), " rows of ",
+                                                   data->cols(), " values"));
+  }
+  return data;
+}
+
 absl::Status WriteMatrixCsv(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& m) {
   std::ofstream out(path);
   if (!out) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));

@@ -18,6 +18,10 @@ absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view 
 // A matrix: one row per line, every row with the same number of values. Errors name the file and line.
 absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path);
 absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source);
+// A dataset in scikit-learn's CSV format (sklearn/datasets/data/*.csv, deploy/data): a header line
+// "samples,features,class names...", then one sample per line, its features then its class index.
+// The samples as rows, the class last; the header's counts are checked.
+absl::StatusOr<Eigen::MatrixXd> ReadSklearnCsv(const std::string& path);
 // Rows comma-separated, 17 significant digits (reads back bit for bit).
 absl::Status WriteMatrixCsv(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& m);
 

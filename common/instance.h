@@ -27,6 +27,10 @@ std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const 
 std::pair<Eigen::MatrixXd, Vector> GatherExamples(const Eigen::MatrixXd& features, const Vector& labels,
                                                   const std::vector<Eigen::Index>& rows);
 
+// The fraction of examples that the linear classifier sign(features w + offset) labels right (+1 / -1).
+double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& labels, const Eigen::Ref<const Vector>& w,
+                              double offset);
+
 class ProblemInstance {
  public:
   virtual ~ProblemInstance() = default;

@@ -45,6 +45,14 @@ std::pair<Eigen::MatrixXd, Vector> GatherExamples(const Eigen::MatrixXd& feature
   return out;
 }
 
+double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& labels, const Eigen::Ref<const Vector>& w,
+                              double offset) {
+  const Vector score = (features * w).array() + offset;
+  Eigen::Index right = 0;
+  for (Eigen::Index i = 0; i < labels.size(); ++i) right += (score[i] > 0.0) == (labels[i] > 0.0);
+  return static_cast<double>(right) / static_cast<double>(labels.size());
+}
+
 const std::vector<std::string>& InstanceNames() {
   static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};
   return names;

@@ -4,15 +4,11 @@
 #include <vector>
 
 #include <Eigen/Cholesky>
-#include <fstream>
-#include <numeric>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "common/csv.h"
 #include "common/portable_float.h"
-#include "common/random.h"
 
 namespace dadmm {
 
@@ -203,35 +199,20 @@ double LogRegLambdaMax(const Eigen::MatrixXd& features, const Vector& labels) {
 }
 
 absl::StatusOr<LogRegData> LoadBreastCancer(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the breast-cancer data"));
-  std::string line;
-  std::getline(in, line);  // header: 569,30,malignant,benign
-  constexpr int kFeatures = 30;
-  std::vector<std::vector<double>> rows;
-  std::vector<double> labels;
-  int line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    std::vector<std::string> f = absl::StrSplit(line, ',');
-    std::vector<double> a(kFeatures);
-    int cls = -1;
-    bool ok = f.size() == kFeatures + 1 && absl::SimpleAtoi(f[kFeatures], &cls) && (cls == 0 || cls == 1);
-    for (int k = 0; ok && k < kFeatures; ++k) ok = absl::SimpleAtod(f[static_cast<std::size_t>(k)], &a[static_cast<std::size_t>(k)]);
-    if (!ok) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected 30 numbers and a class 0 or 1"));
-    rows.push_back(std::move(a));
-    labels.push_back(cls == 0 ? 1.0 : -1.0);  // malignant +1, benign -1
+  absl::StatusOr<Eigen::MatrixXd> cancer = ReadSklearnCsv(path);  // 569 x (30 + class)
+  if (!cancer.ok()) return cancer.status();
+  constexpr Eigen::Index kFeatures = 30;
+  if (cancer->rows() != 569 || cancer->cols() != kFeatures + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected 569 samples of 30 features"));
   }
-  if (rows.size() != 569) return absl::InvalidArgumentError(absl::StrCat(path, ": expected 569 rows, found ", rows.size()));
-  LogRegData d{.name = "breast cancer (Wisconsin diagnostic), standardized"};
-  const auto m = static_cast<Eigen::Index>(rows.size());
-  d.features.resize(m, kFeatures);
-  d.labels.resize(m);
-  for (Eigen::Index i = 0; i < m; ++i) {
-    for (Eigen::Index k = 0; k < kFeatures; ++k) d.features(i, k) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
-    d.labels[i] = labels[static_cast<std::size_t>(i)];
+  const Vector classes = cancer->col(kFeatures);
+  if (!((classes.array() == 0.0) || (classes.array() == 1.0)).all()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": a class is neither 0 nor 1"));
   }
+  LogRegData d{.name = "breast cancer (Wisconsin diagnostic), standardized",
+               .features = cancer->leftCols(kFeatures),
+               .labels = (1.0 - 2.0 * classes.array()).matrix()};  // malignant (0) +1, benign (1) -1
+  const Eigen::Index m = d.features.rows();
   for (Eigen::Index k = 0; k < kFeatures; ++k) {
     const double mean = d.features.col(k).mean();
     d.features.col(k).array() -= mean;
@@ -257,10 +238,7 @@ double LogRegOptimalityResidual(const LogRegData& data, const Vector& x) {
 
 double LogRegAccuracy(const Eigen::MatrixXd& features, const Vector& labels, const Vector& x) {
   const Eigen::Index n = features.cols();
-  const Vector score = (features * x.head(n)).array() + x[n];
-  Eigen::Index right = 0;
-  for (Eigen::Index i = 0; i < labels.size(); ++i) right += (score[i] > 0.0) == (labels[i] > 0.0);
-  return static_cast<double>(right) / static_cast<double>(labels.size());
+  return ClassificationAccuracy(features, labels, x.head(n), x[n]);
 }
 
 absl::StatusOr<Vector> SolveLogRegCentralized(const LogRegData& data) {

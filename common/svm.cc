@@ -1,20 +1,15 @@
 #include "common/svm.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <fstream>
-#include <numeric>
-#include <sstream>
+#include <tuple>
 
 #include <Eigen/Cholesky>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "common/csv.h"
 #include "common/logreg.h"
-#include "common/random.h"
 #include "common/portable_float.h"
 
 namespace dadmm {
@@ -114,37 +109,19 @@ Vector SvmProblem::Subgradient(const Eigen::Ref<const Vector>& y) const {
 }
 
 absl::StatusOr<SvmData> LoadIrisSetosaVersicolor(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the Iris data"));
-  std::string line;
-  std::getline(in, line);  // header: 150,4,setosa,versicolor,virginica
-  std::vector<std::array<double, 4>> rows;
-  std::vector<double> labels;
-  int line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    std::vector<std::string> f = absl::StrSplit(line, ',');
-    std::array<double, 4> a{};
-    int cls = -1;
-    bool ok = f.size() == 5 && absl::SimpleAtoi(f[4], &cls);
-    for (int k = 0; ok && k < 4; ++k) ok = absl::SimpleAtod(f[k], &a[k]);
-    if (!ok) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected 4 numbers and a class"));
-    if (cls == 0 || cls == 1) {
-      rows.push_back(a);
-      labels.push_back(cls == 0 ? 1.0 : -1.0);
-    }
+  absl::StatusOr<Eigen::MatrixXd> iris = ReadSklearnCsv(path);  // 150 x (4 + class)
+  if (!iris.ok()) return iris.status();
+  if (iris->cols() != 5) return absl::InvalidArgumentError(absl::StrCat(path, ": expected 4 features and a class"));
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i = 0; i < iris->rows(); ++i) {
+    if ((*iris)(i, 4) == 0.0 || (*iris)(i, 4) == 1.0) rows.push_back(i);
   }
   if (rows.size() != 100) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected 100 setosa and versicolor rows, found ", rows.size()));
   }
   SvmData d{.name = "iris setosa/versicolor"};
-  d.points.resize(100, 4);
-  d.labels.resize(100);
-  for (Eigen::Index i = 0; i < 100; ++i) {
-    for (Eigen::Index k = 0; k < 4; ++k) d.points(i, k) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
-    d.labels[i] = labels[static_cast<std::size_t>(i)];
-  }
+  // setosa (class 0) +1, versicolor (class 1) -1
+  std::tie(d.points, d.labels) = GatherExamples(iris->leftCols(4), (1.0 - 2.0 * iris->col(4).array()).matrix(), rows);
   return d;
 }
 
@@ -225,10 +202,7 @@ absl::StatusOr<SvmData> LoadBreastCancerSvm(const std::string& path) {
 
 double SvmAccuracy(const SvmData& data, const Vector& y) {
   const Eigen::Index n = data.points.cols();
-  const Vector score = (data.points * y.head(n)).array() - y[n];
-  Eigen::Index right = 0;
-  for (Eigen::Index i = 0; i < data.labels.size(); ++i) right += (score[i] > 0.0) == (data.labels[i] > 0.0);
-  return static_cast<double>(right) / static_cast<double>(data.labels.size());
+  return ClassificationAccuracy(data.points, data.labels, y.head(n), -y[n]);
 }
 
 absl::StatusOr<Eigen::MatrixXd> SvmInstance::LocalData(NodeId id) const {

@@ -60,4 +60,28 @@ TEST(Csv, MatricesReadBackBitForBitAndRaggedRowsAreRefused) {
 }
 
 }  // namespace
+TEST(Csv, ScikitLearnDatasetsKeepLineNumbersAndCheckTheirHeader) {
+  const std::string path = ::testing::TempDir() + "/sklearn_test.csv";
+  auto write = [&](const char* text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text, f);
+    std::fclose(f);
+  };
+  write("2,2,a,b\n1.5,2,0\n3,4,1\n");
+  absl::StatusOr<Eigen::MatrixXd> data = ReadSklearnCsv(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->rows(), 2);
+  EXPECT_EQ((*data)(0, 0), 1.5);
+  EXPECT_EQ((*data)(1, 2), 1.0);
+  write("2,2,a,b\n1.5,2,0\n3,x,1\n");
+  EXPECT_EQ(ReadSklearnCsv(path).status().message(), path + ":3: 'x' is not a finite number");
+  write("3,2,a,b\n1.5,2,0\n3,4,1\n");
+  EXPECT_EQ(ReadSklearnCsv(path).status().message(),
+            path + ": the header announces 3 samples of 2 features, the file has 2 rows of 3 values");
+  write("iris\n1,2,0\n");
+  EXPECT_EQ(ReadSklearnCsv(path).status().message(), path + ":1: expected a header 'samples,features,class names...'");
+  std::remove(path.c_str());
+}
+
 }  // namespace dadmm
