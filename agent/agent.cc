@@ -578,7 +578,7 @@ absl::Status Agent::Impl::StartProgram() {
   problem = nullptr;
   stopper = dynamic_cast<const AgreedStopProgram*>(program.get());
   log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting ",
-                        AlgorithmName(options.settings.algorithm), " on ", hello.problem, " (rho ",
+                        hello.algorithm, " on ", hello.problem, " (rho ",
                         options.settings.dadmm.rho, ", at most ", options.settings.dadmm.max_iterations,
                         " iterations",
                         options.settings.tolerance > 0
@@ -723,6 +723,11 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_delta(options.problem.delta);
   r.set_lambda(options.problem.lambda);
   r.set_svm_c(options.problem.svm_c);
+  r.set_box(options.problem.box);
+  r.set_pgr(options.problem.pgr);
+  r.set_fista_step(options.problem.fista_step);
+  r.set_computation_iterations(program->computation_iterations());
+  if (options.settings.algorithm == Algorithm::kIcAdmm) r.set_ic_beta(options.settings.ic_beta);
   if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
     const Vector block = lasso->RecoverBlock(program->x());
     for (Eigen::Index i = 0; i < block.size(); ++i) r.add_primal_block(block[i]);
@@ -824,7 +829,9 @@ absl::Status Agent::Impl::Run() {
                 .degree = topology.degree(self),
                 .dimension = dimension,
                 .problem = options.problem.Describe(),
-                .algorithm = AlgorithmName(options.settings.algorithm),
+                .algorithm = DescribeAlgorithm({.algorithm = options.settings.algorithm,
+                                                .rho = options.settings.dadmm.rho,
+                                                .beta = options.settings.ic_beta}),
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
                 .tolerance = options.settings.tolerance,

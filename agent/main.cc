@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "common/algorithms.h"
+#include "common/ic_admm.h"
 #include "common/consensus.h"
 #include "common/node_data.h"
 #include "common/csv.h"
@@ -38,11 +39,15 @@ ABSL_FLAG(std::string, data, "",
           "This node's private data, CSV: consensus theta_p; bpdn its rows of [A b]; svm its points, label "
           "(+1/-1) last (see common/node_data.h; dadmm-sim --write_data writes them).");
 ABSL_FLAG(std::string, algorithm, "d-admm",
-          "d-admm (Algorithm 2), algorithm3 (Zhu et al.), subgradient (14), or averaging (consensus only).");
+          "d-admm (Algorithm 2), algorithm3 (Zhu et al.; also named c-admm, seed 001's Algorithm 1 with c = rho), "
+          "subgradient (14), averaging (consensus only), or ic-admm (seed 001's Algorithm 2; sparse-lr).");
 ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
           "(all interfaces on its port when the host there is a DNS name).");
-ABSL_FLAG(double, rho, 1.0, "Penalty rho > 0 of D-ADMM and Algorithm 3; the subgradient method's step scale.");
+ABSL_FLAG(double, rho, 1.0,
+          "Penalty rho > 0 of D-ADMM and Algorithm 3 (c of C-ADMM and IC-ADMM); the subgradient method's step "
+          "scale.");
+ABSL_FLAG(double, ic_beta, 1.2, "ic-admm: the proximal weight beta > 0 of seed 001 (8); checked against (13).");
 ABSL_FLAG(int64_t, iterations, 100,
           "Maximum of communication steps (>= 1); with --tolerance=0 exactly this many. Every agent must be "
           "given the same (the handshake checks).");
@@ -137,6 +142,7 @@ int main(int argc, char** argv) {
   if (iterations < 1) return Fail("--iterations must be >= 1");
   options.settings.dadmm.max_iterations = static_cast<uint64_t>(iterations);
   options.settings.tolerance = absl::GetFlag(FLAGS_tolerance);
+  options.settings.ic_beta = absl::GetFlag(FLAGS_ic_beta);
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   options.output_path = absl::GetFlag(FLAGS_output);
   const double linger = absl::GetFlag(FLAGS_linger_seconds);
@@ -151,6 +157,23 @@ int main(int argc, char** argv) {
                    .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};
   if (absl::Status s = options.radio.Validate(); !s.ok()) return Fail(std::string(s.message()));
 
+  if (*algorithm == dadmm::Algorithm::kIcAdmm) {
+    // Seed 001's (13) with this node's own constants: a lower bound on the network's right-hand side
+    // (lambda_max of the block-diagonal A~'A~ is the largest node's), so exceeding it here means (13)
+    // fails; staying below it is necessary, not sufficient. Theorem 1's condition is sufficient only:
+    // the run goes on either way.
+    if (const auto* composite = dynamic_cast<const dadmm::CompositeProblem*>(problem->get()); composite != nullptr) {
+      const double bound = dadmm::IcAdmmBetaBound({composite->constants()}, options.settings.dadmm.rho,
+                                                  dadmm::LambdaMinDegreePlusAdjacency(*topology));
+      if (!(options.settings.ic_beta > bound)) {
+        std::cerr << "dadmm-agent: node " << self << ": warning: beta = " << options.settings.ic_beta
+                  << " violates seed 001's convergence condition (13), which needs beta > " << bound
+                  << " with this node's data alone; IC-ADMM may still converge (the condition is sufficient, "
+                     "not necessary)"
+                  << std::endl;
+      }
+    }
+  }
   dadmm::agent::Agent agent(*std::move(topology), *std::move(problem), std::move(options));
   std::atomic<int> signal_received{0};
   std::thread signal_thread([&] {

@@ -1,6 +1,8 @@
 #include "common/algorithms.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/ic_admm.h"
 #include "common/consensus.h"
 #include "common/dadmm_node.h"
 #include "common/sync_nodes.h"
@@ -13,16 +15,27 @@ std::string AlgorithmName(Algorithm a) {
     case Algorithm::kAlgorithm3: return "algorithm3";
     case Algorithm::kSubgradient: return "subgradient";
     case Algorithm::kAveraging: return "averaging";
+    case Algorithm::kIcAdmm: return "ic-admm";
   }
   return "";
 }
 
 absl::StatusOr<Algorithm> ParseAlgorithm(absl::string_view name) {
-  for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kSubgradient, Algorithm::kAveraging}) {
+  for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kSubgradient, Algorithm::kAveraging,
+                      Algorithm::kIcAdmm}) {
     if (name == AlgorithmName(a)) return a;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown algorithm '", name, "' (expected d-admm, algorithm3, subgradient or averaging)"));
+  if (name == "c-admm") return Algorithm::kAlgorithm3;
+  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name,
+                                                 "' (expected d-admm, algorithm3 (= c-admm), subgradient, averaging or "
+                                                 "ic-admm)"));
+}
+
+std::string DescribeAlgorithm(const AlgorithmSettings& settings) {
+  if (settings.algorithm == Algorithm::kIcAdmm) {
+    return absl::StrFormat("%s beta=%.17g", AlgorithmName(settings.algorithm), settings.beta);
+  }
+  return AlgorithmName(settings.algorithm);
 }
 
 bool HasRho(Algorithm a) { return a != Algorithm::kAveraging; }
@@ -51,6 +64,9 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const Topology& top
       }
       return AveragingNode::Create(self, std::move(neighbours), consensus->theta(), settings.max_iterations);
     }
+    case Algorithm::kIcAdmm:
+      return IcAdmmNode::Create(self, std::move(neighbours), std::move(problem),
+                                {.c = settings.rho, .beta = settings.beta, .max_iterations = settings.max_iterations});
   }
   return absl::InvalidArgumentError("unknown algorithm");
 }

@@ -8,6 +8,7 @@
 #include "common/consensus.h"
 #include "common/lasso.h"
 #include "common/logreg.h"
+#include "common/sparse_lr.h"
 #include "common/svm.h"
 #include "common/portable_float.h"
 #include "common/random.h"
@@ -54,7 +55,7 @@ double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& lab
 }
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer"};
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer", "sparse-lr-textures"};
   return names;
 }
 
@@ -96,6 +97,18 @@ absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string&
     absl::StatusOr<LogRegData> cancer = LoadBreastCancer(data_dir + "/breast_cancer.csv");
     if (!cancer.ok()) return cancer.status();
     absl::StatusOr<std::unique_ptr<LogRegInstance>> inst = LogRegInstance::Create(*std::move(cancer), topology, seed);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  if (name == "sparse-lr-textures") {
+    // Seed 001 §5: M = 10 texture patches per node, K = 10000 (or `dimension`, a square), lambda = 0.1,
+    // C-ADMM's FISTA with the constant step 0.1 and pgr < 1e-5.
+    const Eigen::Index K = dimension > 1 ? dimension : 10000;
+    absl::StatusOr<SparseLrData> data =
+        MakeTexturePatches(10 * static_cast<Eigen::Index>(topology.size()), K, 0.1, seed);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<std::unique_ptr<SparseLrInstance>> inst =
+        SparseLrInstance::Create(*std::move(data), topology, seed, {.step = 0.1, .pgr_tolerance = 1e-5});
     if (!inst.ok()) return inst.status();
     return std::unique_ptr<ProblemInstance>(*std::move(inst));
   }

@@ -16,6 +16,8 @@ namespace dadmm {
 // "bpdn-dct"      BPDN (21) on a 200 x 1000 partial DCT (like Sparco 902), beta = 0.3
 // "lasso-gaussian", "lasso-dct"  LASSO (20) on the same data, sigma = 0.5 / 0.1, column partition
 // "svm-iris"      SVM (27) on Iris setosa vs versicolor (100 points, 4 features)
+// "sparse-lr-textures"  seed 001's sparse logistic regression (7) on texture patches, 10 per node,
+//                 K = `dimension` if > 1 (a square) else 10000, lambda = 0.1
 // `data_dir` holds deploy/data (for svm-iris).
 absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string& name, const Topology& topology,
                                                               std::uint64_t seed, const std::string& data_dir,

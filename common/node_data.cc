@@ -11,12 +11,13 @@
 #include "common/csv.h"
 #include "common/lasso.h"
 #include "common/logreg.h"
+#include "common/sparse_lr.h"
 #include "common/svm.h"
 
 namespace dadmm {
 
 const std::vector<std::string>& AgentProblemKinds() {
-  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso", "logreg"};
+  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso", "logreg", "sparse-lr"};
   return kinds;
 }
 
@@ -38,6 +39,16 @@ absl::Status ProblemSpec::Validate() const {
   if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
     return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
   }
+  if (!(box > 0.0) || !std::isfinite(box)) {
+    return absl::InvalidArgumentError(absl::StrCat("box must be a finite number > 0, got ", box));
+  }
+  if (!(pgr > 0.0) || !std::isfinite(pgr)) {
+    return absl::InvalidArgumentError(absl::StrCat("pgr must be a finite number > 0, got ", pgr));
+  }
+  if (!(fista_step >= 0.0) || !std::isfinite(fista_step)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fista_step must be a finite number >= 0 (0: 1 / L), got ", fista_step));
+  }
   if (!(delta > 0.0) || !std::isfinite(delta)) {
     return absl::InvalidArgumentError(absl::StrCat("delta must be a finite number > 0, got ", delta));
   }
@@ -49,6 +60,12 @@ std::string ProblemSpec::Describe() const {
   if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
   if (kind == "svm" && svm_c > 0.0) return absl::StrFormat("svm C=%.17g", svm_c);
   if (kind == "logreg") return absl::StrFormat("logreg lambda=%.17g", lambda);
+  if (kind == "sparse-lr") {
+    // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
+    // simulator's.
+    return absl::StrFormat("sparse-lr lambda=%.17g box=%.17g pgr=%.17g fista_step=%.17g", lambda, box, pgr,
+                           fista_step);
+  }
   return kind;
 }
 
@@ -62,7 +79,7 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   }
   if (data.cols() < 2) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
-                                                   spec.kind == "svm" || spec.kind == "logreg" ? "features, then the label" : "a row of A, then b",
+                                                   spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr" ? "features, then the label" : "a row of A, then b",
                                                    "), found ", data.cols()));
   }
   const Eigen::Index n = data.cols() - 1;
@@ -87,6 +104,12 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
     if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
     return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
                                            spec.lambda / static_cast<double>(network_size));
+  }
+  if (spec.kind == "sparse-lr") {
+    if (network_size < 1) return absl::InvalidArgumentError("sparse-lr: the network has no nodes");
+    return std::make_unique<SparseLrProblem>(data.leftCols(n), data.col(n),
+                                             spec.lambda / static_cast<double>(network_size), spec.box,
+                                             FistaOptions{.step = spec.fista_step, .pgr_tolerance = spec.pgr});
   }
   if (spec.svm_c > 0.0) {  // soft margin: ||s||^2 shared out, each point's hinge loss at its node
     if (network_size < 1) return absl::InvalidArgumentError("svm: the network has no nodes");

@@ -9,6 +9,8 @@
 //              own block x_p of the solution
 //   logreg     the node's examples (seed 002, (45), split across examples): the features, then the
 //              label +1 or -1; x = (w, v), the weights and the intercept
+//   sparse-lr  the node's examples (seed 001, (7): no intercept, the box |x_k| <= box): the features, then
+//              the label +1 or -1; local solves (C-ADMM, D-ADMM) by FISTA (16) stopped at pgr
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
 #pragma once
 
@@ -22,12 +24,15 @@
 namespace dadmm {
 
 struct ProblemSpec {
-  std::string kind = "consensus";  // consensus, bpdn, svm, lasso, logreg
+  std::string kind = "consensus";  // consensus, bpdn, svm, lasso, logreg, sparse-lr
   double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
   double sigma = 0.5;              // lasso: the bound ||Ax - b|| <= sigma of (20)
   double delta = 1e-3;             // lasso: the regularization delta of (22)
   double svm_c = 0.0;              // svm: the hinge-loss weight C of the soft margin; 0: the hard margin (27)
-  double lambda = 1.0;             // logreg: the weight of ||w||_1 in seed 002's (45), for the whole network
+  double lambda = 1.0;             // logreg, sparse-lr: the weight of the l1 norm, for the whole network
+  double box = 1.0;                // sparse-lr: the bound B of |x_k| <= B
+  double pgr = 1e-5;               // sparse-lr: FISTA's stopping tolerance on the proximal-gradient residual
+  double fista_step = 0.0;         // sparse-lr: FISTA's constant step; 0: 1 / L of the local problem
 
   absl::Status Validate() const;
   // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",

@@ -88,6 +88,11 @@ class NodeProgram {
   // The node's f_p, for monitoring (f_p(x_p)); nullptr for programs that keep only the data they need
   // (averaging keeps theta_p).
   virtual const LocalProblem* local_problem() const { return nullptr; }
+  // Seed 001's computation iterations: the inner iterations the node's local solves took (FISTA steps
+  // for C-ADMM), or one per gradient step (IC-ADMM); 0 where not counted.
+  virtual std::uint64_t computation_iterations() const {
+    return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
+  }
 
  protected:
   // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.

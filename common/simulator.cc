@@ -21,7 +21,8 @@ struct Message {
 struct StepRecord {
   std::size_t reported = 0;
   double squared_error = 0.0;
-  std::vector<Vector> x;  // by node index; kept only when stopping on a tolerance
+  std::vector<Vector> x;  // by node index; kept only when stopping on a tolerance or monitoring
+  std::vector<std::uint64_t> computation;  // by node index; kept only when monitoring
 };
 
 }  // namespace
@@ -42,8 +43,9 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
       return absl::InvalidArgumentError(absl::StrCat("simulator: no program for node ", topology.nodes()[i].id));
     }
   }
-  const bool measure = options.error.has_value();
-  const bool stop_on_tolerance = measure && options.tolerance > 0.0;
+  const bool monitor = static_cast<bool>(options.monitor);
+  const bool measure = options.error.has_value() || monitor;
+  const bool stop_on_tolerance = (options.error.has_value() && options.tolerance > 0.0) || monitor;
 
   // Directed edges: node i's out-edges are out_begin[i] .. out_begin[i + 1], in neighbour-id order.
   std::vector<std::uint32_t> out_begin(P + 1, 0), edge_from, edge_to;
@@ -78,6 +80,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   std::optional<std::uint64_t> stop_step;
   std::optional<std::uint64_t> diverged_step;
   std::vector<Vector> final_x;
+  std::vector<std::uint64_t> final_computation;
 
   std::vector<Broadcast> out;
   // Sends what node i's program emitted, and records its estimate if it completed a step.
@@ -111,18 +114,28 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     }
     const std::uint64_t k = ++last_step[i];
     StepRecord& r = steps_in_progress[k];
-    r.squared_error += options.error->squared_error(i, p.x());
+    if (options.error) r.squared_error += options.error->squared_error(i, p.x());
     if (stop_on_tolerance) {
       if (r.x.empty()) r.x.resize(P);
       r.x[i] = p.x();
     }
+    if (monitor) {
+      if (r.computation.empty()) r.computation.resize(P);
+      r.computation[i] = p.computation_iterations();
+    }
     if (++r.reported == P) {
       // Steps complete in order: a node reports step k only after reporting k - 1.
-      const double error = std::sqrt(r.squared_error) / options.error->scale;
-      result.errors.push_back(error);
-      if (stop_on_tolerance && error <= options.tolerance && !stop_step) {
+      bool stop = false;
+      if (options.error) {
+        const double error = std::sqrt(r.squared_error) / options.error->scale;
+        result.errors.push_back(error);
+        stop = options.tolerance > 0.0 && error <= options.tolerance;
+      }
+      if (monitor && options.monitor(k, r.x, r.computation)) stop = true;
+      if (stop && !stop_step) {
         stop_step = k;
         final_x = std::move(r.x);
+        final_computation = std::move(r.computation);
       }
       steps_in_progress.erase(k);
     }
@@ -181,6 +194,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     result.nodes.push_back({.id = topology.nodes()[i].id,
                             .outcome = p.outcome(),
                             .x = stop_step ? std::move(final_x[i]) : p.x(),
+                            .computation_iterations = stop_step && monitor ? final_computation[i]
+                                                                            : p.computation_iterations(),
                             .counters = std::move(counters[i])});
   }
   if (!stalled.empty()) {

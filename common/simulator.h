@@ -44,12 +44,19 @@ struct SimulatorOptions {
   std::optional<ErrorMeasure> error;
   // With error: stop at the first step whose relative error is <= tolerance (0: never).
   double tolerance = 0.0;
+  // Called once every node has completed step k, with all estimates after it (in topology order) and
+  // each node's computation iterations (NodeProgram::computation_iterations) at that moment; true stops
+  // the run at step k, as a reached tolerance does (seed 001's acc / cserr stop is one).
+  std::function<bool(std::uint64_t k, const std::vector<Vector>& x, const std::vector<std::uint64_t>& computation)>
+      monitor;
 };
 
 struct SimulatedNode {
   NodeId id = 0;
   Outcome outcome = Outcome::kRunning;
   Vector x;               // the estimate after `SimulationResult::steps` steps
+  // computation iterations after those steps, with a monitor; else at the end of the run
+  std::uint64_t computation_iterations = 0;
   NodeCounters counters;  // everything actually sent and received, to the end of the run
 };
 

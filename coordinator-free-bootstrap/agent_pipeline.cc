@@ -9,6 +9,9 @@ namespace dadmm {
 
 absl::Status PipelineSettings::Validate() const {
   if (absl::Status s = dadmm.Validate(); !s.ok()) return s;
+  if (!(ic_beta > 0.0) || !std::isfinite(ic_beta)) {
+    return absl::InvalidArgumentError(absl::StrCat("ic_beta must be a finite number > 0, got ", ic_beta));
+  }
   if (!(tolerance >= 0.0) || !std::isfinite(tolerance)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number >= 0, got ", tolerance));
   }
@@ -26,7 +29,8 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& to
   absl::StatusOr<std::unique_ptr<NodeProgram>> node =
       MakeNodeProgram(topology, colouring, self, std::move(problem),
                       {.algorithm = settings.algorithm, .rho = settings.dadmm.rho,
-                       .max_iterations = settings.dadmm.max_iterations});
+                       .max_iterations = settings.dadmm.max_iterations,
+                       .beta = settings.ic_beta});
   if (!node.ok()) return node.status();
   if (settings.tolerance == 0.0) return node;
   absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped = AgreedStopProgram::Create(

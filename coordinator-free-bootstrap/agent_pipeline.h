@@ -21,6 +21,7 @@ struct PipelineSettings {
   Algorithm algorithm = Algorithm::kDadmm;
   DadmmSettings dadmm;     // rho (the step scale for the subgradient method), and the maximum of iterations
   double tolerance = 0.0;  // > 0: the agreed stop (stopping_program.h); 0: run the maximum
+  double ic_beta = 1.2;    // IC-ADMM's beta (seed 001 (8))
 
   absl::Status Validate() const;
 };

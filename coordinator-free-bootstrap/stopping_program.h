@@ -52,6 +52,7 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   std::uint64_t first_label() const override { return program_->first_label(); }
   std::vector<NodeId> awaited() const override { return program_->awaited(); }
   const LocalProblem* local_problem() const override { return program_->local_problem(); }
+  std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
 
   // The last local test's measures (relative, see above; infinite before the second estimate), and
   // the label of the last estimate broadcast.

@@ -8,7 +8,13 @@ ABSL_FLAG(double, delta, 1e-3, "lasso: the regularization delta of (22).");
 ABSL_FLAG(double, svm_c, 0.0,
           "svm: the weight C of the hinge loss (soft margin, for data that are not linearly separable); 0: the "
           "hard margin (27).");
-ABSL_FLAG(double, lambda, 1.0, "logreg: the weight lambda of ||w||_1 in (45) of seed 002, for the whole network.");
+ABSL_FLAG(double, lambda, 1.0,
+          "logreg, sparse-lr: the weight lambda of the l1 norm ((45) of seed 002, (7) of seed 001), for the whole "
+          "network.");
+ABSL_FLAG(double, box, 1.0, "sparse-lr: the box |x_k| <= box of (7).");
+ABSL_FLAG(double, pgr, 1e-5,
+          "sparse-lr: the local solver FISTA (16) stops when its proximal-gradient residual is below this.");
+ABSL_FLAG(double, fista_step, 0.0, "sparse-lr: FISTA's constant step (seed 001 uses 0.1); 0: 1 / L.");
 
 namespace dadmm {
 
@@ -18,7 +24,10 @@ ProblemSpec ProblemSpecFromFlags(const std::string& kind) {
                      .sigma = absl::GetFlag(FLAGS_sigma),
                      .delta = absl::GetFlag(FLAGS_delta),
                      .svm_c = absl::GetFlag(FLAGS_svm_c),
-                     .lambda = absl::GetFlag(FLAGS_lambda)};
+                     .lambda = absl::GetFlag(FLAGS_lambda),
+                     .box = absl::GetFlag(FLAGS_box),
+                     .pgr = absl::GetFlag(FLAGS_pgr),
+                     .fista_step = absl::GetFlag(FLAGS_fista_step)};
 }
 
 }  // namespace dadmm

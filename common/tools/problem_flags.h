@@ -1,5 +1,6 @@
 // The problems' shared parameters as command-line flags, defined once for every program that takes
-// them (dadmm-agent, dadmm-split): --beta, --sigma, --delta, --svm_c, --lambda.
+// them (dadmm-agent, dadmm-split): --beta, --sigma, --delta, --svm_c, --lambda,
+// --box, --pgr, --fista_step.
 #pragma once
 
 #include <string>

@@ -1,0 +1,326 @@
+#include "common/sparse_lr.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/random.h"
+
+namespace dadmm {
+namespace {
+
+// log(1 + exp(-t)) without overflow.
+double LogisticLoss(double t) { return t > 0.0 ? std::log1p(std::exp(-t)) : -t + std::log1p(std::exp(t)); }
+
+// 1 / (1 + exp(t)) = the sigmoid of -t, without overflow.
+double SigmoidOfMinus(double t) {
+  if (t >= 0.0) {
+    const double e = std::exp(-t);
+    return e / (1.0 + e);
+  }
+  return 1.0 / (1.0 + std::exp(t));
+}
+
+double SoftThreshold(double s, double t) { return s > t ? s - t : (s < -t ? s + t : 0.0); }
+
+// lambda_max(G'G) by the power method on G'G from a fixed pseudo-random start (deterministic; converges
+// from below, to 1e-12 relative or 1000 iterations).
+double GramNorm(const Eigen::MatrixXd& G) {
+  if (G.size() == 0) return 0.0;
+  Rng rng(12345);
+  Vector v(G.cols());
+  for (Eigen::Index k = 0; k < v.size(); ++k) v[k] = rng.Normal();
+  v.normalize();
+  double lambda = 0.0;
+  for (int it = 0; it < 1000; ++it) {
+    Vector w = G.transpose() * (G * v);
+    const double next = v.dot(w);
+    const double norm = w.norm();
+    if (norm == 0.0) return 0.0;
+    v = w / norm;
+    if (it > 0 && std::abs(next - lambda) <= 1e-12 * next) return next;
+    lambda = next;
+  }
+  return lambda;
+}
+
+}  // namespace
+
+SparseLrProblem::SparseLrProblem(const Eigen::MatrixXd& features, const Vector& labels, double mu, double bound,
+                                 const FistaOptions& fista)
+    : G_(labels.asDiagonal() * features), mu_(mu), bound_(bound), fista_(fista) {
+  gram_norm_ = GramNorm(G_);
+  max_row_l1_ = G_.rows() > 0 ? G_.cwiseAbs().rowwise().sum().maxCoeff() : 0.0;
+}
+
+void SparseLrProblem::SmoothGradient(const Eigen::Ref<const Vector>& x, Vector& gradient) const {
+  // h(x) = sum_m l(g_m'x), l(t) = log(1 + e^{-t}), l'(t) = -1 / (1 + e^t).
+  Vector t = G_ * x;
+  for (Eigen::Index m = 0; m < t.size(); ++m) t[m] = -SigmoidOfMinus(t[m]);
+  gradient.noalias() = G_.transpose() * t;
+}
+
+void SparseLrProblem::Prox(const Eigen::Ref<const Vector>& s, double gamma, Vector& x) const {
+  // argmin mu|x| + (gamma/2)(x - s)^2 over [-B, B]: a convex function of one variable, so the
+  // unconstrained minimizer soft(s, mu / gamma) clipped to the interval.
+  x.resize(s.size());
+  const double t = mu_ / gamma;
+  for (Eigen::Index k = 0; k < s.size(); ++k) x[k] = std::clamp(SoftThreshold(s[k], t), -bound_, bound_);
+}
+
+CompositeProblem::Constants SparseLrProblem::constants() const {
+  // l''(t) = e^t / (1 + e^t)^2 lies in (0, 1/4]; over the box |g_m'x| <= B max_m ||g_m||_1 =: R, so
+  // l'' >= l''(R) there: the sigma_f^2 of Assumption 3 on the range the box allows.
+  const double r = bound_ * max_row_l1_;
+  const double e = std::exp(-r);
+  return {.lipschitz_f = 0.25, .convexity_f = e / ((1.0 + e) * (1.0 + e)), .gram_norm = gram_norm_};
+}
+
+double SparseLrProblem::Objective(const Eigen::Ref<const Vector>& x) const {
+  const Vector t = G_ * x;
+  double sum = 0.0;
+  for (Eigen::Index m = 0; m < t.size(); ++m) sum += LogisticLoss(t[m]);
+  return sum + mu_ * x.lpNorm<1>();
+}
+
+Vector SparseLrProblem::Subgradient(const Eigen::Ref<const Vector>& x) const {
+  Vector g;
+  SmoothGradient(x, g);
+  for (Eigen::Index k = 0; k < x.size(); ++k) g[k] += mu_ * (x[k] > 0.0 ? 1.0 : (x[k] < 0.0 ? -1.0 : 0.0));
+  return g;
+}
+
+void SparseLrProblem::Project(Vector& x) const { x = x.cwiseMax(-bound_).cwiseMin(bound_); }
+
+std::uint64_t SparseLrProblem::Minimize(const Eigen::Ref<const Vector>& v, double c, Vector& x, double step,
+                                        double tolerance, std::uint64_t max_iterations, bool restart,
+                                        double* pgr_out) const {
+  const Eigen::Index K = G_.cols();
+  if (step <= 0.0) step = 1.0 / (smooth_lipschitz() + c);
+  const double scale = 1.0 / (step * std::sqrt(static_cast<double>(K)));
+  // (16): x~^l = prox_{step g}(z^{l-1} - step grad(z^{l-1})), z^l = x~^l + (l-1)/(l+2) (x~^l - x~^{l-1}),
+  // with grad = A'grad f(A z) + v + c z (v + c z carries p_i and the consensus terms of (16a)).
+  Vector previous = x, z = x, gradient, next;
+  double pgr = std::numeric_limits<double>::infinity();
+  std::uint64_t l = 0, momentum_age = 0;
+  while (l < max_iterations) {
+    ++l;
+    ++momentum_age;
+    SmoothGradient(z, gradient);
+    gradient += v + c * z;
+    Prox(z - step * gradient, 1.0 / step, next);
+    pgr = (z - next).norm() * scale;
+    if (restart && (z - next).dot(next - previous) > 0.0) {
+      momentum_age = 0;  // the momentum took the step uphill: restart from x~^l
+    }
+    const double beta = momentum_age > 0 ? static_cast<double>(momentum_age - 1) / (momentum_age + 2) : 0.0;
+    z = next + beta * (next - previous);
+    previous.swap(next);
+    if (pgr < tolerance) break;
+  }
+  x = previous;
+  if (pgr_out != nullptr) *pgr_out = pgr;
+  return l;
+}
+
+void SparseLrProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+  solver_iterations_ += Minimize(v, c, x, fista_.step, fista_.pgr_tolerance, fista_.max_iterations, false);
+}
+
+double SparseLrObjective(const SparseLrData& data, const Vector& x) {
+  const Vector t = data.labels.asDiagonal() * (data.features * x);
+  double sum = 0.0;
+  for (Eigen::Index m = 0; m < t.size(); ++m) sum += LogisticLoss(t[m]);
+  return sum + data.lambda * x.lpNorm<1>();
+}
+
+double SparseLrOptimalityResidual(const SparseLrData& data, const Vector& x) {
+  // d = -A' diag(b) sigma(-b .* Ax), the loss gradient.
+  const Vector t = data.labels.asDiagonal() * (data.features * x);
+  Vector w(t.size());
+  for (Eigen::Index m = 0; m < t.size(); ++m) w[m] = -data.labels[m] / (1.0 + std::exp(t[m]));
+  const Vector d = data.features.transpose() * w;
+  const double lambda = data.lambda, B = data.bound;
+  double worst = 0.0;
+  for (Eigen::Index k = 0; k < x.size(); ++k) {
+    double violation;
+    if (x[k] >= B) {
+      violation = std::max(0.0, d[k] + lambda);
+    } else if (x[k] <= -B) {
+      violation = std::max(0.0, -(d[k] - lambda));
+    } else if (x[k] > 0.0) {
+      violation = std::abs(d[k] + lambda);
+    } else if (x[k] < 0.0) {
+      violation = std::abs(d[k] - lambda);
+    } else {
+      violation = std::max(0.0, std::abs(d[k]) - lambda);
+    }
+    worst = std::max(worst, violation);
+  }
+  return worst;
+}
+
+absl::StatusOr<SparseLrSolution> SolveSparseLrCentralized(const SparseLrData& data, double tolerance) {
+  if (data.features.rows() == 0 || data.features.rows() != data.labels.size()) {
+    return absl::InvalidArgumentError("sparse-lr: no examples, or labels not one per example");
+  }
+  const SparseLrProblem all(data.features, data.labels, data.lambda, data.bound, {});
+  SparseLrSolution s{.x = Vector::Zero(data.features.cols())};
+  double pgr = 0.0;
+  s.iterations = all.Minimize(Vector::Zero(s.x.size()), 0.0, s.x, 0.0, tolerance, 2000000, true, &pgr);
+  if (!(pgr < tolerance)) {
+    return absl::InternalError(absl::StrFormat("sparse-lr: the centralized FISTA stopped at pgr %.3g after %d "
+                                               "iterations (tolerance %g)", pgr, s.iterations, tolerance));
+  }
+  s.objective = SparseLrObjective(data, s.x);
+  return s;
+}
+
+ConsensusMeasures MeasureConsensus(const SparseLrData& data, double objective_star, const std::vector<Vector>& x) {
+  Vector mean = Vector::Zero(x.front().size());
+  for (const Vector& xi : x) mean += xi;
+  mean /= static_cast<double>(x.size());
+  double cserr = 0.0;
+  for (const Vector& xi : x) cserr += (mean - xi).squaredNorm();
+  return {.acc = (SparseLrObjective(data, mean) - objective_star) / objective_star,
+          .cserr = cserr / static_cast<double>(x.size())};
+}
+
+namespace {
+
+using Image = Eigen::MatrixXd;
+
+// Moving average over (2r + 1) pixels along rows then columns, wrapping around (a periodic texture).
+Image BoxBlur(const Image& in, int r) {
+  const Eigen::Index H = in.rows(), W = in.cols();
+  Image tmp(H, W), out(H, W);
+  const double w = 1.0 / (2 * r + 1);
+  for (Eigen::Index i = 0; i < H; ++i) {
+    for (Eigen::Index j = 0; j < W; ++j) {
+      double s = 0.0;
+      for (int d = -r; d <= r; ++d) s += in(i, (j + d + W) % W);
+      tmp(i, j) = s * w;
+    }
+  }
+  for (Eigen::Index i = 0; i < H; ++i) {
+    for (Eigen::Index j = 0; j < W; ++j) {
+      double s = 0.0;
+      for (int d = -r; d <= r; ++d) s += tmp((i + d + H) % H, j);
+      out(i, j) = s * w;
+    }
+  }
+  return out;
+}
+
+Image Noise(Eigen::Index size, Rng& rng) {
+  Image img(size, size);
+  for (Eigen::Index i = 0; i < size; ++i) {
+    for (Eigen::Index j = 0; j < size; ++j) img(i, j) = rng.Normal();
+  }
+  return img;
+}
+
+Image ToUnitRange(const Image& img) {
+  const double lo = img.minCoeff(), hi = img.maxCoeff();
+  return hi > lo ? Image((img.array() - lo) / (hi - lo)) : Image(Image::Constant(img.rows(), img.cols(), 0.5));
+}
+
+}  // namespace
+
+absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index K, double lambda,
+                                                std::uint64_t seed) {
+  const auto side = static_cast<Eigen::Index>(std::llround(std::sqrt(static_cast<double>(K))));
+  if (K < 4 || side * side != K) return absl::InvalidArgumentError(absl::StrCat("K = ", K, " is not a square >= 4"));
+  if (count < 2 || count % 2 != 0) return absl::InvalidArgumentError(absl::StrCat("count = ", count, " is not even >= 2"));
+  Rng rng(seed);
+  const Eigen::Index size = std::max<Eigen::Index>(4 * side, 64);
+  // Texture 1: a fine isotropic grain (white noise, blurred twice, plus a coarser mottle).
+  const Image grain = ToUnitRange(BoxBlur(BoxBlur(Noise(size, rng), 1), 1) +
+                                  0.5 * BoxBlur(BoxBlur(Noise(size, rng), 4), 4) * 3.0);
+  // Texture 2: wood-like grain, stripes along the rows whose phase wanders with a smooth noise field.
+  const Image wander = BoxBlur(BoxBlur(Noise(size, rng), 8), 8);
+  const double spread = wander.cwiseAbs().maxCoeff();
+  const Image fine = BoxBlur(Noise(size, rng), 1);
+  Image wood(size, size);
+  const double period = std::max(4.0, static_cast<double>(side) / 6.0);
+  for (Eigen::Index i = 0; i < size; ++i) {
+    for (Eigen::Index j = 0; j < size; ++j) {
+      const double phase = 2.0 * M_PI * (static_cast<double>(i) + 3.0 * period * wander(i, j) / spread) / period;
+      wood(i, j) = std::sin(phase) + 0.4 * fine(i, j);
+    }
+  }
+  wood = ToUnitRange(wood);
+
+  SparseLrData data{.name = absl::StrCat("textures-K", K), .lambda = lambda};
+  data.features.resize(count, K);
+  data.labels.resize(count);
+  const Eigen::Index positions = size - side + 1;
+  for (Eigen::Index r = 0; r < count; ++r) {
+    const Image& texture = r < count / 2 ? grain : wood;
+    const Eigen::Index top = static_cast<Eigen::Index>(rng.Below(positions));
+    const Eigen::Index left = static_cast<Eigen::Index>(rng.Below(positions));
+    for (Eigen::Index i = 0; i < side; ++i) {
+      for (Eigen::Index j = 0; j < side; ++j) data.features(r, i * side + j) = texture(top + i, left + j);
+    }
+    data.features.row(r).array() -= data.features.row(r).mean();
+    const double norm = data.features.row(r).norm();
+    if (norm > 0.0) data.features.row(r) /= norm;
+    data.labels[r] = r < count / 2 ? 1.0 : -1.0;
+  }
+  // Shuffle the examples (Fisher-Yates), as seed 001 shuffles the rows before partitioning.
+  std::vector<Eigen::Index> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  for (Eigen::Index i = count - 1; i > 0; --i) {
+    std::swap(order[i], order[static_cast<Eigen::Index>(rng.Below(i + 1))]);
+  }
+  SparseLrData shuffled{.name = data.name, .lambda = lambda};
+  shuffled.features.resize(count, K);
+  shuffled.labels.resize(count);
+  for (Eigen::Index r = 0; r < count; ++r) {
+    shuffled.features.row(r) = data.features.row(order[r]);
+    shuffled.labels[r] = data.labels[order[r]];
+  }
+  return shuffled;
+}
+
+absl::StatusOr<std::unique_ptr<SparseLrInstance>> SparseLrInstance::Create(SparseLrData data, const Topology& topology,
+                                                                          std::uint64_t seed,
+                                                                          const FistaOptions& fista) {
+  if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("sparse-lr: ", data.features.rows(), " examples for ",
+                                                   topology.size(), " nodes"));
+  }
+  auto instance = std::unique_ptr<SparseLrInstance>(new SparseLrInstance());
+  instance->rows_ = SplitExamples(data.features.rows(), topology, seed);
+  absl::StatusOr<SparseLrSolution> solution = SolveSparseLrCentralized(data);
+  if (!solution.ok()) return solution.status();
+  instance->solution_ = *std::move(solution);
+  instance->data_ = std::move(data);
+  instance->fista_ = fista;
+  return instance;
+}
+
+std::unique_ptr<LocalProblem> SparseLrInstance::MakeLocal(NodeId id) const {
+  auto [features, labels] = GatherExamples(data_.features, data_.labels, rows_.at(id));
+  return std::make_unique<SparseLrProblem>(features, labels, data_.lambda / static_cast<double>(rows_.size()),
+                                           data_.bound, fista_);
+}
+
+absl::StatusOr<Eigen::MatrixXd> SparseLrInstance::LocalData(NodeId id) const {
+  auto it = rows_.find(id);
+  if (it == rows_.end()) return absl::NotFoundError(absl::StrCat("node ", id, " is not in the instance"));
+  auto [features, labels] = GatherExamples(data_.features, data_.labels, it->second);
+  Eigen::MatrixXd out(features.rows(), features.cols() + 1);
+  out << features, labels;
+  return out;
+}
+
+std::string SparseLrInstance::AgentFlags() const {
+  return absl::StrFormat("--lambda=%.17g --box=%.17g --pgr=%.17g --fista_step=%.17g", data_.lambda, data_.bound,
+                         fista_.pgr_tolerance, fista_.step);
+}
+
+}  // namespace dadmm
