@@ -25,6 +25,7 @@
 #include "common/csv.h"
 #include "common/dadmm_node.h"
 #include "common/logreg.h"
+#include "common/sparse_lr.h"
 #include "common/simulator.h"
 #include "common/svm.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
@@ -121,17 +122,20 @@ int Report(const std::string& topology_path) {
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
   const dadmm::ProblemSpec spec{
       .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
-      .svm_c = first.svm_c(), .lambda = first.lambda()};
+      .svm_c = first.svm_c(), .lambda = first.lambda(), .box = first.box(), .pgr = first.pgr(),
+      .fista_step = first.fista_step()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
                                    .dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
-                                   .tolerance = first.tolerance()};
+                                   .tolerance = first.tolerance(),
+                                   .ic_beta = first.ic_beta() > 0 ? first.ic_beta() : 1.2};
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
         r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
-        r.algorithm() != first.algorithm()) {
+        r.box() != spec.box || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
+        r.ic_beta() != first.ic_beta() || r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
                                first.node_id(), " ran ", first.algorithm(), " on ", first.problem(), ", rho ",
@@ -159,6 +163,7 @@ int Report(const std::string& topology_path) {
   std::vector<dadmm::Vector> estimates;
   std::vector<dadmm::NodeId> differ;
   std::set<std::uint64_t> final_steps;
+  uint64_t computation = 0;
   uint64_t messages = 0, payload = 0, message_bytes = 0, boot_messages = 0, boot_bytes = 0;
   double energy_sent = 0.0, energy_received = 0.0, energy_boot = 0.0, energy_broadcast = 0.0;
   std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-15s %-10s %-14s %-14s %-16s %s\n", "node", "colour",
@@ -170,7 +175,9 @@ int Report(const std::string& topology_path) {
     estimates.push_back(x);
     final_steps.insert(r.iterations());
     const bool same = dadmm::agent::SameEstimate(r, s.x) && r.iterations() == sim.steps &&
-                      r.colour() == simulated->colouring.colouring.at(s.id);
+                      r.colour() == simulated->colouring.colouring.at(s.id) &&
+                      r.computation_iterations() == s.computation_iterations;
+    computation += r.computation_iterations();
     if (!same) differ.push_back(s.id);
     messages += r.messages_sent();
     payload += r.payload_bytes_sent();
@@ -267,6 +274,24 @@ int Report(const std::string& topology_path) {
         sim.nodes.front().id, accuracy(x), accuracy(*central), rows, support(x).size(), n, support(*central).size(),
         support(x).size() < static_cast<std::size_t>(n) ? ", features " + absl::StrJoin(support(x), ",") : "",
         (x - *central).lpNorm<Eigen::Infinity>(), (x - *central).norm() / central->norm());
+  }
+  if (spec.kind == "sparse-lr") {
+    // Seed 001's measures against the centralized solution of (7) on all the examples.
+    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
+    if (!all.ok()) return Fail(all.status().message());
+    const Eigen::Index n = all->cols() - 1;
+    const dadmm::SparseLrData data{.features = all->leftCols(n), .labels = all->col(n), .lambda = spec.lambda,
+                                   .bound = spec.box};
+    absl::StatusOr<dadmm::SparseLrSolution> central = dadmm::SolveSparseLrCentralized(data);
+    if (!central.ok()) return Fail(central.status().message());
+    const dadmm::ConsensusMeasures m = dadmm::MeasureConsensus(data, central->objective, estimates);
+    std::cout << absl::StrFormat(
+        "centralized solution    obj* = %.10g (FISTA on all %d examples); acc = (obj(x^) - obj*) / obj* = %.3e, "
+        "cserr = %.3e (seed 001's targets: 1e-4, 1e-5)\n"
+        "computation iterations  %.1f per agent (%s)\n",
+        central->objective, all->rows(), m.acc, m.cserr,
+        static_cast<double>(computation) / static_cast<double>(topology->size()),
+        first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
   }
   if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
     std::vector<double> x;

@@ -8,8 +8,10 @@
 #                               [--arm64 IDS --arm64-build DIR]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
-# over the nodes), lasso-gaussian or lasso-dct (split by columns); --algorithm: d-admm (default), algorithm3, subgradient, averaging; --dimension:
-# the length of each theta_p for consensus (default 1); --data-dir: use the node-<id>.csv and
+# over the nodes), lasso-gaussian or lasso-dct (split by columns), svm-cancer, logreg-cancer,
+# sparse-lr-textures (seed 001's (7), 10 patches per node); --algorithm: d-admm (default), algorithm3
+# (= c-admm), subgradient, averaging, ic-admm (sparse-lr-textures); --dimension: the length of each
+# theta_p for consensus (default 1), K for sparse-lr-textures (a square; default 10000); --data-dir: use the node-<id>.csv and
 # problem.flags there (as dadmm-split writes them) instead of generating data; --netns: run node i's
 # agent in the network namespace PREFIX<i> (hosts made by tests/netns_cluster_test.sh); --arm64: run
 # these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user.

@@ -25,7 +25,7 @@
 
 ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
                                  "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
-ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso or logreg (required).");
+ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso, logreg or sparse-lr (required).");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");
@@ -48,6 +48,9 @@ std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec&
   if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
   if (spec.kind == "logreg") return {{"lambda", spec.lambda}};
   if (spec.kind == "svm" && spec.svm_c > 0.0) return {{"svm_c", spec.svm_c}};
+  if (spec.kind == "sparse-lr") {
+    return {{"lambda", spec.lambda}, {"box", spec.box}, {"pgr", spec.pgr}, {"fista_step", spec.fista_step}};
+  }
   return {};
 }
 
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
-  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso or logreg)");
+  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso, logreg or sparse-lr)");
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) return Fail("--out is required");
@@ -107,7 +110,7 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", spec.kind, " rows need at least 2 values, found ",
                              data->cols()));
   }
-  if (spec.kind == "svm" || spec.kind == "logreg") {
+  if (spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr") {
     for (Eigen::Index i = 0; i < rows; ++i) {
       const double label = (*data)(i, data->cols() - 1);
       if (label != 1.0 && label != -1.0) {

@@ -33,8 +33,9 @@ ABSL_FLAG(double, fista_step, 0.1, "FISTA's constant step in C-ADMM (seed 001: 0
 ABSL_FLAG(double, acc, 1e-4, "Target of acc = (obj(x^) - obj*) / obj*.");
 ABSL_FLAG(double, cserr, 1e-5, "Target of cserr = sum_i ||x^ - x_i||^2 / N.");
 ABSL_FLAG(int64_t, max_steps, 20000, "Maximum of ADMM iterations per run.");
-ABSL_FLAG(std::string, runs, "cadmm5,cadmm4,icadmm",
-          "Which columns: cadmm5 (C-ADMM, pgr < 1e-5), cadmm4 (pgr < 1e-4), icadmm.");
+ABSL_FLAG(std::string, runs, "cadmm8,cadmm5,cadmm4,icadmm",
+          "Which columns: cadmm5 (C-ADMM, pgr < 1e-5), cadmm4 (pgr < 1e-4), cadmm8 (pgr < 1e-8, nearly exact "
+          "local solves), icadmm.");
 
 namespace {
 
@@ -142,10 +143,12 @@ int main(int argc, char** argv) {
       columns.push_back({"C-ADMM (pgr<1e-5)", dadmm::Algorithm::kAlgorithm3, cadmm_c, 1e-5});
     } else if (r == "cadmm4") {
       columns.push_back({"C-ADMM (pgr<1e-4)", dadmm::Algorithm::kAlgorithm3, cadmm_c, 1e-4});
+    } else if (r == "cadmm8") {
+      columns.push_back({"C-ADMM (pgr<1e-8)", dadmm::Algorithm::kAlgorithm3, cadmm_c, 1e-8});
     } else if (r == "icadmm") {
       columns.push_back({"IC-ADMM", dadmm::Algorithm::kIcAdmm, icadmm_c, 0});
     } else {
-      return Fail(absl::StrCat("--runs: unknown column '", r, "' (cadmm5, cadmm4, icadmm)"));
+      return Fail(absl::StrCat("--runs: unknown column '", r, "' (cadmm5, cadmm4, cadmm8, icadmm)"));
     }
   }
   const double acc_target = absl::GetFlag(FLAGS_acc), cserr_target = absl::GetFlag(FLAGS_cserr);
