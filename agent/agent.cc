@@ -487,6 +487,7 @@ absl::Status Agent::Impl::HandleHello(const Incoming& in) {
                      .rho = h.rho(),
                      .max_iterations = h.max_iterations(),
                      .tolerance = h.tolerance(),
+                     .stop_rule = h.stop_rule().substr(0, 200),
                      .arithmetic = h.arithmetic().substr(0, 80)};  // a peer's text, logged: bounded
   counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
   Heard(in.sender, 0);
@@ -581,8 +582,8 @@ absl::Status Agent::Impl::StartProgram() {
                         hello.algorithm, " on ", hello.problem, " (rho ",
                         options.settings.dadmm.rho, ", at most ", options.settings.dadmm.max_iterations,
                         " iterations",
-                        options.settings.tolerance > 0
-                            ? absl::StrCat(", agreed stop at tolerance ", options.settings.tolerance, ", D = ",
+                        options.settings.agreed_stop()
+                            ? absl::StrCat(", agreed stop: ", hello.stop_rule, ", D = ",
                                            DiameterBound(topology))
                             : "",
                         ")"));
@@ -770,10 +771,14 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_peak_rss_kib(static_cast<std::uint64_t>(usage.ru_maxrss));  // KiB on Linux
   r.set_rho(options.settings.dadmm.rho);
   r.set_tolerance(options.settings.tolerance);
+  r.set_eps_abs(options.settings.eps_abs);
+  r.set_eps_rel(options.settings.eps_rel);
   r.set_max_iterations(options.settings.dadmm.max_iterations);
   if (stopper != nullptr) {
     r.set_change(stopper->change());
     r.set_disagreement(stopper->disagreement());
+    r.set_primal_residual(stopper->primal_residual());
+    r.set_dual_residual(stopper->dual_residual());
   }
   r.set_rejected_messages(c.rejected);
 
@@ -835,6 +840,7 @@ absl::Status Agent::Impl::Run() {
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
                 .tolerance = options.settings.tolerance,
+                .stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "",
                 .arithmetic = ArithmeticProfile()};
   colouring = MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
                                     DiameterBound(topology));
@@ -877,6 +883,7 @@ absl::Status Agent::Impl::Run() {
     h->set_rho(hello.rho);
     h->set_max_iterations(hello.max_iterations);
     h->set_tolerance(hello.tolerance);
+    h->set_stop_rule(hello.stop_rule);
     h->set_arithmetic(hello.arithmetic);
     SendToAll(m);
     ColouringOutput out;

@@ -129,13 +129,16 @@ int Report(const std::string& topology_path) {
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
                                    .dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
                                    .tolerance = first.tolerance(),
-                                   .ic_beta = first.ic_beta() > 0 ? first.ic_beta() : 1.2};
+                                   .ic_beta = first.ic_beta() > 0 ? first.ic_beta() : 1.2,
+                                   .eps_abs = first.eps_abs(),
+                                   .eps_rel = first.eps_rel()};
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
         r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
         r.box() != spec.box || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
-        r.ic_beta() != first.ic_beta() || r.algorithm() != first.algorithm()) {
+        r.ic_beta() != first.ic_beta() || r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
+        r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
                                first.node_id(), " ran ", first.algorithm(), " on ", first.problem(), ", rho ",

@@ -54,6 +54,10 @@ ABSL_FLAG(int64_t, iterations, 100,
 ABSL_FLAG(double, tolerance, 0.0,
           "Agreed stop: end when, at every node, the change of x_p and its disagreement with the neighbours "
           "are <= tolerance * max(1, |x_p|); every agent stops at the same iteration. 0: run --iterations.");
+ABSL_FLAG(double, eps_abs, 0.0,
+          "Agreed stop with seed 002's primal/dual residual rule (3.3) instead of --tolerance: its absolute "
+          "tolerance (per node: r_p <= sqrt(n D_p) eps_abs + eps_rel ..., see stopping_program.h).");
+ABSL_FLAG(double, eps_rel, 0.0, "The residual rule's relative tolerance (seed 002 suggests 1e-3 or 1e-4).");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -143,6 +147,8 @@ int main(int argc, char** argv) {
   options.settings.dadmm.max_iterations = static_cast<uint64_t>(iterations);
   options.settings.tolerance = absl::GetFlag(FLAGS_tolerance);
   options.settings.ic_beta = absl::GetFlag(FLAGS_ic_beta);
+  options.settings.eps_abs = absl::GetFlag(FLAGS_eps_abs);
+  options.settings.eps_rel = absl::GetFlag(FLAGS_eps_rel);
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   options.output_path = absl::GetFlag(FLAGS_output);
   const double linger = absl::GetFlag(FLAGS_linger_seconds);

@@ -35,6 +35,7 @@ class IcAdmmNode final : public SynchronousNode {
                                                             std::unique_ptr<LocalProblem> problem,
                                                             const IcAdmmSettings& settings);
   const LocalProblem* local_problem() const override { return problem_.get(); }
+  const Vector* dual() const override { return &p_; }
   // One gradient of h_i per update (x_i^(1) included): seed 001's computation iterations.
   std::uint64_t computation_iterations() const override { return updates_; }
 

@@ -90,6 +90,10 @@ class NodeProgram {
   virtual const LocalProblem* local_problem() const { return nullptr; }
   // Seed 001's computation iterations: the inner iterations the node's local solves took (FISTA steps
   // for C-ADMM), or one per gradient step (IC-ADMM); 0 where not counted.
+  // The node's dual variable as it enters its own update (the A'y block of seed 002 §3.3 for the
+  // constraints x_p = x_j on its edges): D-ADMM's and Algorithm 3's gamma_p, IC-ADMM's p_i; nullptr for
+  // programs without one (subgradient, averaging).
+  virtual const Vector* dual() const { return nullptr; }
   virtual std::uint64_t computation_iterations() const {
     return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
   }

@@ -15,7 +15,23 @@ absl::Status PipelineSettings::Validate() const {
   if (!(tolerance >= 0.0) || !std::isfinite(tolerance)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number >= 0, got ", tolerance));
   }
+  if (!(eps_abs >= 0.0) || !std::isfinite(eps_abs) || !(eps_rel >= 0.0) || !std::isfinite(eps_rel)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
+  }
+  if (tolerance > 0.0 && (eps_abs > 0.0 || eps_rel > 0.0)) {
+    return absl::InvalidArgumentError("give either tolerance (the change test) or eps_abs / eps_rel (the residual "
+                                      "rule of seed 002 §3.3), not both");
+  }
   return absl::OkStatus();
+}
+
+StopRule PipelineSettings::stop_rule(const Topology& topology) const {
+  return {.tolerance = tolerance,
+          .diameter_bound = DiameterBound(topology),
+          .eps_abs = eps_abs,
+          .eps_rel = eps_rel,
+          .rho = dadmm.rho};
 }
 
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
@@ -32,10 +48,9 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& to
                        .max_iterations = settings.dadmm.max_iterations,
                        .beta = settings.ic_beta});
   if (!node.ok()) return node.status();
-  if (settings.tolerance == 0.0) return node;
-  absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped = AgreedStopProgram::Create(
-      *std::move(node), topology.neighbours(self),
-      {.tolerance = settings.tolerance, .diameter_bound = DiameterBound(topology)});
+  if (!settings.agreed_stop()) return node;
+  absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped =
+      AgreedStopProgram::Create(*std::move(node), topology.neighbours(self), settings.stop_rule(topology));
   if (!wrapped.ok()) return wrapped.status();
   return std::unique_ptr<NodeProgram>(*std::move(wrapped));
 }

@@ -14,6 +14,7 @@
 #include "common/simulator.h"
 #include "common/topology.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 
 namespace dadmm {
 
@@ -22,6 +23,14 @@ struct PipelineSettings {
   DadmmSettings dadmm;     // rho (the step scale for the subgradient method), and the maximum of iterations
   double tolerance = 0.0;  // > 0: the agreed stop (stopping_program.h); 0: run the maximum
   double ic_beta = 1.2;    // IC-ADMM's beta (seed 001 (8))
+  // > 0 (either): the agreed stop with seed 002 §3.3's residual rule instead of the change test
+  // (tolerance must then be 0).
+  double eps_abs = 0.0;
+  double eps_rel = 0.0;
+
+  bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0; }
+  // The agreed stop's rule for `topology` (its Describe() goes into the handshake).
+  StopRule stop_rule(const Topology& topology) const;
 
   absl::Status Validate() const;
 };

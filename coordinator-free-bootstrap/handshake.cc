@@ -53,6 +53,10 @@ absl::Status CheckHello(const Hello& mine, const Hello& theirs, NodeId expected)
     return differs("max iterations", mine.max_iterations, theirs.max_iterations);
   }
   if (theirs.tolerance != mine.tolerance) return differs("tolerance", mine.tolerance, theirs.tolerance);
+  if (theirs.stop_rule != mine.stop_rule) {
+    return differs("stopping rule", mine.stop_rule.empty() ? "none" : mine.stop_rule,
+                   theirs.stop_rule.empty() ? "none" : theirs.stop_rule);
+  }
   return absl::OkStatus();
 }
 

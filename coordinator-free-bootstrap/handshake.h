@@ -30,6 +30,7 @@ struct Hello {
   double rho = 0.0;
   std::uint64_t max_iterations = 0;
   double tolerance = 0.0;        // 0: a fixed number of iterations
+  std::string stop_rule;         // StopRule::Describe() when the agreed stop is on, else empty
   std::string arithmetic;        // ArithmeticProfile() of the sender's build; not checked by CheckHello
 };
 

@@ -16,7 +16,24 @@ absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std
                                                                              std::vector<NodeId> neighbours,
                                                                              const StopRule& rule) {
   if (program == nullptr) return absl::InvalidArgumentError("agreed stop: no program to wrap");
-  if (!(rule.tolerance > 0.0) || !std::isfinite(rule.tolerance)) {
+  if (rule.residual()) {
+    if (!(rule.eps_abs >= 0.0) || !std::isfinite(rule.eps_abs) || !(rule.eps_rel >= 0.0) ||
+        !std::isfinite(rule.eps_rel)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", rule.eps_abs, " and ", rule.eps_rel));
+    }
+    if (rule.tolerance != 0.0) {
+      return absl::InvalidArgumentError("give either a tolerance (the change test) or eps_abs / eps_rel (the "
+                                        "residual rule), not both");
+    }
+    if (!(rule.rho > 0.0) || !std::isfinite(rule.rho)) {
+      return absl::InvalidArgumentError(absl::StrCat("the residual rule needs the penalty rho > 0, got ", rule.rho));
+    }
+    if (program->dual() == nullptr) {
+      return absl::InvalidArgumentError("the residual stopping rule needs an ADMM (a dual variable): d-admm, "
+                                        "algorithm3 (c-admm) or ic-admm");
+    }
+  } else if (!(rule.tolerance > 0.0) || !std::isfinite(rule.tolerance)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", rule.tolerance));
   }
   if (rule.diameter_bound < 1) return absl::InvalidArgumentError("agreed stop: the diameter bound must be >= 1");
@@ -32,10 +49,12 @@ AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::
     : program_(std::move(program)),
       neighbours_(std::move(neighbours)),
       tolerance_(rule.tolerance),
+      rule_(rule),
       stop_(rule.diameter_bound),
       received_(neighbours_.size()),
       change_(std::numeric_limits<double>::infinity()),
       disagreement_(std::numeric_limits<double>::infinity()) {
+  if (rule_.residual()) primal_residual_ = dual_residual_ = std::numeric_limits<double>::infinity();
   program_->set_broadcast_hook(this);
 }
 
@@ -107,7 +126,24 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       previous.push_back(seen.bits);
     }
     disagreement_ = complete ? disagreement / scale : std::numeric_limits<double>::infinity();
-    test = complete && change_ <= tolerance_ && disagreement_ <= tolerance_;
+    if (!rule_.residual()) {
+      test = complete && change_ <= tolerance_ && disagreement_ <= tolerance_;
+    } else if (complete) {
+      // Seed 002 §3.3, per node (see the header).
+      const double n = static_cast<double>(b.x.size()), degree = static_cast<double>(neighbours_.size());
+      double r2 = 0.0, neighbours2 = 0.0;
+      for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+        const Eigen::Map<const Vector> xj(EstimateOf(i, label - 1).x, b.x.size());
+        r2 += (previous_x_ - xj).squaredNorm();
+        neighbours2 += xj.squaredNorm();
+      }
+      primal_residual_ = std::sqrt(r2);
+      dual_residual_ = rule_.rho * std::sqrt(degree) * (b.x - previous_x_).norm();
+      const double eps_pri = std::sqrt(n * degree) * rule_.eps_abs +
+                             rule_.eps_rel * std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));
+      const double eps_dual = std::sqrt(n) * rule_.eps_abs + rule_.eps_rel * program_->dual()->norm();
+      test = primal_residual_ <= eps_pri && dual_residual_ <= eps_dual;
+    }
   }
   local_test_ = test;
   b.control = stop_.Step(test, previous);
@@ -115,6 +151,11 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
   last_label_ = label;
   for (auto& by_label : received_) by_label.erase(by_label.begin(), by_label.lower_bound(label - 1));
   return stop_.stop();
+}
+
+std::string StopRule::Describe() const {
+  if (residual()) return absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel);
+  return absl::StrCat("change tol=", tolerance);
 }
 
 absl::Status WrapWithAgreedStop(const Topology& topology, std::map<NodeId, std::unique_ptr<NodeProgram>>& programs,

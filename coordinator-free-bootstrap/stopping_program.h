@@ -12,6 +12,17 @@
 // estimate itself (Broadcast::control). When bit D is set, the estimate just broadcast is the last:
 // the wrapped program completes that step and ends (Outcome::kStopped), at every node after the same
 // number of steps, D steps after the one where every node's test held.
+//
+// Instead of the change test, the primal / dual residual rule of seed 002 §3.3 (3.12), adapted to a
+// network whose constraints are x_p = x_j on every edge: at node p with degree D_p, estimates of
+// dimension n, penalty rho and dual variable gamma_p (NodeProgram::dual, the node's block of A'y),
+//   r_p = sqrt(sum_j ||x_p^{L-1} - x_j^{L-1}||^2)                      primal residual (its edges)
+//   s_p = rho sqrt(D_p) ||x_p^L - x_p^{L-1}||                          dual residual (3.3.1's rho A'B(z - z'))
+//   eps_pri_p  = sqrt(n D_p) eps_abs + eps_rel max(sqrt(D_p) ||x_p^{L-1}||, sqrt(sum_j ||x_j^{L-1}||^2))
+//   eps_dual_p = sqrt(n) eps_abs + eps_rel ||gamma_p||
+// and f_p = (r_p <= eps_pri_p and s_p <= eps_dual_p). Every node's test holding bounds the network's
+// residuals, ||r||^2 = sum_p r_p^2 / 2 (each edge counted from both ends) <= sum_p eps_pri_p^2, and so for
+// s: (3.12) with the tolerances summed over the nodes' blocks, as the network-wide sqrt(p) eps_abs is.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +39,16 @@
 namespace dadmm {
 
 struct StopRule {
-  double tolerance = 0.0;             // > 0
+  double tolerance = 0.0;             // the change test: > 0; 0 with the residual rule
   std::uint32_t diameter_bound = 0;   // >= the network's diameter, the same at every node
+  // The residual rule (seed 002 §3.3) when either is > 0 (then tolerance must be 0).
+  double eps_abs = 0.0;
+  double eps_rel = 0.0;
+  double rho = 0.0;                   // the program's penalty, for s_p; > 0 with the residual rule
+
+  bool residual() const { return eps_abs > 0.0 || eps_rel > 0.0; }
+  // "change tol=1e-06", "residual eps_abs=1e-06 eps_rel=0.0001": what neighbours must agree on.
+  std::string Describe() const;
 };
 
 // The bound every agent computes from the (fingerprint-checked) topology file: its diameter.
@@ -53,10 +72,14 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   std::vector<NodeId> awaited() const override { return program_->awaited(); }
   const LocalProblem* local_problem() const override { return program_->local_problem(); }
   std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
+  const Vector* dual() const override { return program_->dual(); }
 
   // The last local test's measures (relative, see above; infinite before the second estimate), and
   // the label of the last estimate broadcast.
   double change() const { return change_; }
+  // The residual rule's last r_p and s_p (infinite before the second estimate, 0 with the change test).
+  double primal_residual() const { return primal_residual_; }
+  double dual_residual() const { return dual_residual_; }
   double disagreement() const { return disagreement_; }
   bool local_test() const { return local_test_; }
   std::uint64_t last_label() const { return last_label_; }
@@ -82,12 +105,14 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   std::unique_ptr<NodeProgram> program_;
   std::vector<NodeId> neighbours_;  // sorted
   double tolerance_;
+  StopRule rule_;
   AgreedStop stop_;
   std::vector<std::map<std::uint64_t, Received>> received_;  // per neighbour, by label
   Vector previous_x_;
   std::uint64_t last_label_ = 0;
   double change_;
   double disagreement_;
+  double primal_residual_ = 0.0, dual_residual_ = 0.0;
   bool local_test_ = false;
   // During Receive: the message being received, from neighbour pending_index_.
   const Estimate* pending_ = nullptr;

@@ -272,6 +272,22 @@ TEST(AgentProcesses, IcAdmmAndCAdmmAgentsSolveSparseLogisticRegression) {
   }
 }
 
+TEST(AgentProcesses, ResidualStoppingRuleEndsEveryAgentAtTheSameStep) {
+  // Seed 002 §3.3's primal / dual residual rule, adapted per node and agreed by the stop bits.
+  const NetworkRun run = RunFig1("residual", "logreg-cancer", {"--rho=1", "--iterations=2000", "--eps_abs=1e-6",
+                                                               "--eps_rel=1e-5"},
+                                 {.dadmm = {.rho = 1.0, .max_iterations = 2000}, .eps_abs = 1e-6, .eps_rel = 1e-5});
+  ExpectMatchesSimulator(run);
+  EXPECT_LT(run.simulated.result.steps, 2000u);
+  for (const auto& [id, r] : run.results) {
+    EXPECT_EQ(r.outcome(), "stopped");
+    EXPECT_EQ(r.eps_rel(), 1e-5);
+    EXPECT_GT(r.primal_residual(), 0.0);
+    EXPECT_LT(r.dual_residual(), 1e-3);
+  }
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
 TEST(AgentProcesses, SoftMarginSvmAgentsFitTheCentralizedModel) {
   // The breast-cancer data are not linearly separable: the hinge loss, split across examples.
   const NetworkRun run = RunFig1("svm-soft", "svm-cancer", {"--rho=1", "--iterations=3000", "--tolerance=1e-8"},

@@ -83,6 +83,12 @@ TEST(Handshake, MismatchesNameBothNodesAndTheField) {
   h = theirs;
   h.tolerance = 1e-4;
   EXPECT_THAT(message(h), HasSubstr("tolerance"));
+  h = theirs;
+  h.stop_rule = "residual eps_abs=1e-06 eps_rel=0.0001";
+  EXPECT_THAT(message(h), HasSubstr("stopping rule differs (node 3 has none, node 5 has residual eps_abs=1e-06"));
+  h = theirs;
+  h.algorithm = "ic-admm beta=1.5";
+  EXPECT_THAT(message(h), HasSubstr("algorithm differs"));
 }
 
 }  // namespace

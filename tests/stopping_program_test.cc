@@ -187,3 +187,94 @@ TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
 
 }  // namespace
 }  // namespace dadmm
+
+namespace dadmm {
+namespace {
+
+// Seed 002 §3.3's residual rule, per node (stopping_program.h), wrapped around D-ADMM on BPDN.
+StoppedRun RunWithResidualRule(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
+                               double eps_abs, double eps_rel) {
+  StoppedRun run;
+  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
+  EXPECT_TRUE(colouring.ok()) << colouring.status();
+  const StopRule rule{.diameter_bound = DiameterBound(t), .eps_abs = eps_abs, .eps_rel = eps_rel, .rho = settings.rho};
+  for (const NodeSpec& n : t.nodes()) {
+    auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id), settings);
+    EXPECT_TRUE(p.ok()) << p.status();
+    auto wrapped = AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
+    EXPECT_TRUE(wrapped.ok()) << wrapped.status();
+    run.programs[n.id] = *std::move(wrapped);
+  }
+  absl::StatusOr<SimulationResult> r = Simulate(t, run.programs, {.error = instance.error_measure()});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) run.result = *std::move(r);
+  return run;
+}
+
+TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 20, 1));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("bpdn-dct", t, 1, "", 1);
+  ASSERT_TRUE(instance.ok());
+  const AlgorithmSettings settings{.algorithm = Algorithm::kDadmm, .rho = 0.1, .max_iterations = 3000};
+  std::uint64_t previous_steps = 0;
+  double previous_error = 1.0;
+  for (double eps_rel : {1e-3, 1e-4, 1e-5}) {
+    SCOPED_TRACE(testing::Message() << "eps_rel " << eps_rel);
+    const double eps_abs = eps_rel * 1e-2;
+    StoppedRun run = RunWithResidualRule(t, **instance, settings, eps_abs, eps_rel);
+    const SimulationResult& r = run.result;
+    ASSERT_EQ(r.nodes.size(), t.size());
+    EXPECT_LT(r.steps, settings.max_iterations);
+    std::map<NodeId, const Vector*> x;
+    for (const SimulatedNode& n : r.nodes) x[n.id] = &n.x;
+    // From the final estimates: each node's edge residual and its (3.12)-style bound; the stop
+    // happened D steps after every node's test held, and the residuals only shrank since.
+    const double dim = static_cast<double>(x.begin()->second->size());
+    for (const SimulatedNode& n : r.nodes) {
+      const auto& program = static_cast<const AgreedStopProgram&>(*run.programs.at(n.id));
+      EXPECT_EQ(n.outcome, Outcome::kStopped) << "node " << n.id;
+      EXPECT_EQ(program.steps(), r.steps);
+      double r2 = 0.0, neighbours2 = 0.0;
+      for (NodeId j : t.neighbours(n.id)) {
+        r2 += (n.x - *x.at(j)).squaredNorm();
+        neighbours2 += x.at(j)->squaredNorm();
+      }
+      const double degree = static_cast<double>(t.degree(n.id));
+      const double eps_pri =
+          std::sqrt(dim * degree) * eps_abs + eps_rel * std::max(std::sqrt(degree) * n.x.norm(), std::sqrt(neighbours2));
+      EXPECT_LE(std::sqrt(r2), eps_pri) << "node " << n.id;
+      EXPECT_LE(program.dual_residual(),
+                std::sqrt(dim) * eps_abs + eps_rel * program.dual()->norm())
+          << "node " << n.id;
+    }
+    // Tighter tolerances: more steps, and closer to the centralized solution (an independent reference).
+    EXPECT_GT(r.steps, previous_steps);
+    EXPECT_LT(r.errors.back(), previous_error);
+    previous_steps = r.steps;
+    previous_error = r.errors.back();
+  }
+  EXPECT_LT(previous_error, 1e-3);
+}
+
+TEST(ResidualRule, NeedsADualAndOneRule) {
+  const Topology t = *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}},
+                                       {{.a = 1, .b = 2}});
+  auto sub = MakeNodeProgram(t, {}, 1, std::make_unique<ConsensusProblem>(Vector::Ones(1)),
+                             {.algorithm = Algorithm::kSubgradient, .rho = 0.1, .max_iterations = 10});
+  ASSERT_TRUE(sub.ok());
+  auto refused = AgreedStopProgram::Create(*std::move(sub), {2}, {.diameter_bound = 1, .eps_rel = 1e-3, .rho = 1});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("dual"));
+  auto a3 = MakeNodeProgram(t, {}, 1, std::make_unique<ConsensusProblem>(Vector::Ones(1)),
+                            {.algorithm = Algorithm::kAlgorithm3, .rho = 0.1, .max_iterations = 10});
+  ASSERT_TRUE(a3.ok());
+  auto both = AgreedStopProgram::Create(*std::move(a3), {2},
+                                        {.tolerance = 1e-3, .diameter_bound = 1, .eps_rel = 1e-3, .rho = 1});
+  EXPECT_FALSE(both.ok());
+  EXPECT_EQ((StopRule{.eps_abs = 1e-6, .eps_rel = 1e-4}.Describe()), "residual eps_abs=1e-06 eps_rel=0.0001");
+}
+
+}  // namespace
+}  // namespace dadmm
