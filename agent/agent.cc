@@ -773,10 +773,16 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_tolerance(options.settings.tolerance);
   r.set_eps_abs(options.settings.eps_abs);
   r.set_eps_rel(options.settings.eps_rel);
+  r.set_vary_rho_every(options.settings.vary_rho_every);
+  r.set_vary_rho_votes(options.settings.vary_rho_votes);
+  r.set_vary_rho_mu(options.settings.vary_rho_mu);
+  r.set_vary_rho_tau(options.settings.vary_rho_tau);
   r.set_max_iterations(options.settings.dadmm.max_iterations);
   if (stopper != nullptr) {
     r.set_change(stopper->change());
     r.set_disagreement(stopper->disagreement());
+    r.set_final_rho(stopper->penalty());
+    r.set_rho_changes(stopper->penalty_changes());
     r.set_primal_residual(stopper->primal_residual());
     r.set_dual_residual(stopper->dual_residual());
   }

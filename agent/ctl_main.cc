@@ -131,13 +131,19 @@ int Report(const std::string& topology_path) {
                                    .tolerance = first.tolerance(),
                                    .ic_beta = first.ic_beta() > 0 ? first.ic_beta() : 1.2,
                                    .eps_abs = first.eps_abs(),
-                                   .eps_rel = first.eps_rel()};
+                                   .eps_rel = first.eps_rel(),
+                                   .vary_rho_every = first.vary_rho_every(),
+                                   .vary_rho_votes = first.vary_rho_votes() > 0 ? first.vary_rho_votes() : 10,
+                                   .vary_rho_mu = first.vary_rho_mu() > 0 ? first.vary_rho_mu() : 10.0,
+                                   .vary_rho_tau = first.vary_rho_tau() > 0 ? first.vary_rho_tau() : 2.0};
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
         r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
         r.box() != spec.box || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
         r.ic_beta() != first.ic_beta() || r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
+        r.vary_rho_every() != first.vary_rho_every() || r.vary_rho_votes() != first.vary_rho_votes() ||
+        r.vary_rho_mu() != first.vary_rho_mu() || r.vary_rho_tau() != first.vary_rho_tau() ||
         r.algorithm() != first.algorithm()) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
@@ -295,6 +301,10 @@ int Report(const std::string& topology_path) {
         central->objective, all->rows(), m.acc, m.cserr,
         static_cast<double>(computation) / static_cast<double>(topology->size()),
         first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
+  }
+  if (settings.vary_rho_every > 0) {
+    std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, a vote every %d steps)\n",
+                                 first.rho(), first.final_rho(), first.rho_changes(), settings.vary_rho_every);
   }
   if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
     std::vector<double> x;

@@ -19,6 +19,7 @@
 #include "agent/config.h"
 #include "common/algorithms.h"
 #include "common/ic_admm.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 #include "common/consensus.h"
 #include "common/node_data.h"
 #include "common/csv.h"
@@ -58,6 +59,13 @@ ABSL_FLAG(double, eps_abs, 0.0,
           "Agreed stop with seed 002's primal/dual residual rule (3.3) instead of --tolerance: its absolute "
           "tolerance (per node: r_p <= sqrt(n D_p) eps_abs + eps_rel ..., see stopping_program.h).");
 ABSL_FLAG(double, eps_rel, 0.0, "The residual rule's relative tolerance (seed 002 suggests 1e-3 or 1e-4).");
+ABSL_FLAG(int64_t, vary_rho_every, 0,
+          "Seed 002's varying penalty (3.4.1), decided with no coordinator: every this many steps (> the "
+          "network's diameter) the nodes flood the largest primal and dual residuals and all apply (3.13) at the "
+          "same step. 0: rho stays fixed.");
+ABSL_FLAG(int64_t, vary_rho_votes, 10, "The varying penalty: at most this many votes, then rho stays fixed.");
+ABSL_FLAG(double, vary_rho_mu, 10.0, "The varying penalty's mu > 1 of (3.13).");
+ABSL_FLAG(double, vary_rho_tau, 2.0, "The varying penalty's tau > 1 of (3.13).");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -149,7 +157,18 @@ int main(int argc, char** argv) {
   options.settings.ic_beta = absl::GetFlag(FLAGS_ic_beta);
   options.settings.eps_abs = absl::GetFlag(FLAGS_eps_abs);
   options.settings.eps_rel = absl::GetFlag(FLAGS_eps_rel);
+  const int64_t every = absl::GetFlag(FLAGS_vary_rho_every), votes = absl::GetFlag(FLAGS_vary_rho_votes);
+  if (every < 0 || every > 1000000) return Fail("--vary_rho_every must be in 0..1e6");
+  if (votes < 1 || votes > 1000000) return Fail("--vary_rho_votes must be in 1..1e6");
+  options.settings.vary_rho_every = static_cast<uint32_t>(every);
+  options.settings.vary_rho_votes = static_cast<uint32_t>(votes);
+  options.settings.vary_rho_mu = absl::GetFlag(FLAGS_vary_rho_mu);
+  options.settings.vary_rho_tau = absl::GetFlag(FLAGS_vary_rho_tau);
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
+  if (every > 0 && static_cast<uint32_t>(every) <= dadmm::DiameterBound(*topology)) {
+    return Fail(absl::StrCat("--vary_rho_every=", every, ": a vote floods for ", dadmm::DiameterBound(*topology),
+                             " steps (the network's diameter); give more"));
+  }
   options.output_path = absl::GetFlag(FLAGS_output);
   const double linger = absl::GetFlag(FLAGS_linger_seconds);
   if (!(linger >= 0.0 && linger <= 86400.0)) return Fail("--linger_seconds must be in [0, 86400]");

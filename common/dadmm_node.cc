@@ -181,4 +181,10 @@ absl::StatusOr<std::unique_ptr<DadmmNode>> MakeDadmmNode(const Topology& topolog
   return DadmmNode::Create(self, *colour, std::move(neighbours), std::move(problem), settings);
 }
 
+bool DadmmNode::set_penalty(double rho) {
+  settings_.rho = rho;
+  degree_rho_ = static_cast<double>(neighbours_.size()) * rho;
+  return true;
+}
+
 }  // namespace dadmm

@@ -54,6 +54,7 @@ class DadmmNode final : public NodeProgram {
   const LocalProblem* local_problem() const override { return problem_.get(); }
   const Vector& gamma() const { return gamma_; }
   const Vector* dual() const override { return &gamma_; }
+  bool set_penalty(double rho) override;
 
  private:
   enum class Phase { kNotStarted, kAwaitLower, kAwaitHigher, kDone };

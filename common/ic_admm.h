@@ -36,6 +36,11 @@ class IcAdmmNode final : public SynchronousNode {
                                                             const IcAdmmSettings& settings);
   const LocalProblem* local_problem() const override { return problem_.get(); }
   const Vector* dual() const override { return &p_; }
+  bool set_penalty(double c) override {
+    c_ = c;
+    gamma_ = beta_ + 2.0 * c * static_cast<double>(degree());
+    return true;
+  }
   // One gradient of h_i per update (x_i^(1) included): seed 001's computation iterations.
   std::uint64_t computation_iterations() const override { return updates_; }
 

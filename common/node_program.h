@@ -94,6 +94,9 @@ class NodeProgram {
   // constraints x_p = x_j on its edges): D-ADMM's and Algorithm 3's gamma_p, IC-ADMM's p_i; nullptr for
   // programs without one (subgradient, averaging).
   virtual const Vector* dual() const { return nullptr; }
+  // Changes the penalty rho for every computation from now on (seed 002 §3.4.1's varying penalty; the
+  // dual is unscaled, so it needs no rescaling); false if the program has no penalty to vary.
+  virtual bool set_penalty(double /*rho*/) { return false; }
   virtual std::uint64_t computation_iterations() const {
     return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
   }

@@ -86,6 +86,10 @@ class Algorithm3Node final : public SynchronousNode {
  public:
   const LocalProblem* local_problem() const override { return problem_.get(); }
   const Vector* dual() const override { return &gamma_; }
+  bool set_penalty(double rho) override {
+    rho_ = rho;
+    return true;
+  }
   static absl::StatusOr<std::unique_ptr<Algorithm3Node>> Create(NodeId self, std::vector<NeighbourDegree> neighbours,
                                                                 std::unique_ptr<LocalProblem> problem,
                                                                 const Algorithm3Settings& settings);

@@ -9,6 +9,11 @@ namespace dadmm {
 
 absl::Status PipelineSettings::Validate() const {
   if (absl::Status s = dadmm.Validate(); !s.ok()) return s;
+  if (vary_rho_every > 0 && (!(vary_rho_mu > 1.0) || !std::isfinite(vary_rho_mu) || !(vary_rho_tau > 1.0) ||
+                             !std::isfinite(vary_rho_tau) || vary_rho_votes < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs mu > 1, tau > 1 and votes >= 1, got ",
+                                                   vary_rho_mu, ", ", vary_rho_tau, ", ", vary_rho_votes));
+  }
   if (!(ic_beta > 0.0) || !std::isfinite(ic_beta)) {
     return absl::InvalidArgumentError(absl::StrCat("ic_beta must be a finite number > 0, got ", ic_beta));
   }
@@ -31,7 +36,11 @@ StopRule PipelineSettings::stop_rule(const Topology& topology) const {
           .diameter_bound = DiameterBound(topology),
           .eps_abs = eps_abs,
           .eps_rel = eps_rel,
-          .rho = dadmm.rho};
+          .rho = dadmm.rho,
+          .adapt_interval = vary_rho_every,
+          .adapt_votes = vary_rho_votes,
+          .adapt_mu = vary_rho_mu,
+          .adapt_tau = vary_rho_tau};
 }
 
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,

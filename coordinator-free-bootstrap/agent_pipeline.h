@@ -28,7 +28,14 @@ struct PipelineSettings {
   double eps_abs = 0.0;
   double eps_rel = 0.0;
 
-  bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0; }
+  // > 0: seed 002 §3.4.1's varying penalty, voted every vary_rho_every steps (stopping_program.h).
+  std::uint32_t vary_rho_every = 0;
+  std::uint32_t vary_rho_votes = 10;
+  double vary_rho_mu = 10.0;
+  double vary_rho_tau = 2.0;
+
+  // Whether the program is wrapped in AgreedStopProgram (an early stop, or the penalty votes).
+  bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0 || vary_rho_every > 0; }
   // The agreed stop's rule for `topology` (its Describe() goes into the handshake).
   StopRule stop_rule(const Topology& topology) const;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -33,8 +34,24 @@ absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std
       return absl::InvalidArgumentError("the residual stopping rule needs an ADMM (a dual variable): d-admm, "
                                         "algorithm3 (c-admm) or ic-admm");
     }
-  } else if (!(rule.tolerance > 0.0) || !std::isfinite(rule.tolerance)) {
+  } else if (!(rule.tolerance > 0.0 || (rule.tolerance == 0.0 && rule.adapts())) || !std::isfinite(rule.tolerance)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", rule.tolerance));
+  }
+  if (rule.adapts()) {
+    if (rule.adapt_interval <= rule.diameter_bound) {
+      return absl::InvalidArgumentError(absl::StrCat("the varying penalty votes every ", rule.adapt_interval,
+                                                     " steps; the flood of a vote takes ", rule.diameter_bound,
+                                                     " (the diameter bound): give an interval > ", rule.diameter_bound));
+    }
+    if (!(rule.adapt_mu > 1.0) || !std::isfinite(rule.adapt_mu) || !(rule.adapt_tau > 1.0) ||
+        !std::isfinite(rule.adapt_tau)) {
+      return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ",
+                                                     rule.adapt_mu, " and ", rule.adapt_tau));
+    }
+    if (!(rule.rho > 0.0) || !std::isfinite(rule.rho) || !program->set_penalty(rule.rho)) {
+      return absl::InvalidArgumentError("the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
+                                        "(c-admm) or ic-admm");
+    }
   }
   if (rule.diameter_bound < 1) return absl::InvalidArgumentError("agreed stop: the diameter bound must be >= 1");
   std::sort(neighbours.begin(), neighbours.end());
@@ -53,7 +70,8 @@ AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::
       stop_(rule.diameter_bound),
       received_(neighbours_.size()),
       change_(std::numeric_limits<double>::infinity()),
-      disagreement_(std::numeric_limits<double>::infinity()) {
+      disagreement_(std::numeric_limits<double>::infinity()),
+      rho_(rule.rho) {
   if (rule_.residual()) primal_residual_ = dual_residual_ = std::numeric_limits<double>::infinity();
   program_->set_broadcast_hook(this);
 }
@@ -61,10 +79,19 @@ AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::
 void AgreedStopProgram::Start(std::vector<Broadcast>& out) { program_->Start(out); }
 
 absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast>& out) {
-  if (m.control.size() != stop_.bytes()) {
+  if (m.control.size() != control_bytes()) {
     return absl::InvalidArgumentError(absl::StrCat("estimate from ", m.sender, " for iteration ", m.iteration,
-                                                   " carries ", m.control.size(), " stop byte(s), expected ",
-                                                   stop_.bytes(), " (a different diameter bound?)"));
+                                                   " carries ", m.control.size(), " control byte(s), expected ",
+                                                   control_bytes(), " (a different diameter bound or stopping rule?)"));
+  }
+  if (rule_.adapts()) {
+    double vote[2];
+    std::memcpy(vote, m.control.data() + stop_.bytes(), sizeof(vote));
+    if (!std::isfinite(vote[0]) || !std::isfinite(vote[1]) || vote[0] < 0.0 || vote[1] < 0.0) {
+      return absl::InvalidArgumentError(absl::StrCat("estimate from ", m.sender, " for iteration ", m.iteration,
+                                                     " carries residuals ", vote[0], ", ", vote[1],
+                                                     " for the penalty vote (finite numbers >= 0 expected)"));
+    }
   }
   const std::size_t i = static_cast<std::size_t>(
       std::lower_bound(neighbours_.begin(), neighbours_.end(), m.sender) - neighbours_.begin());
@@ -126,9 +153,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       previous.push_back(seen.bits);
     }
     disagreement_ = complete ? disagreement / scale : std::numeric_limits<double>::infinity();
-    if (!rule_.residual()) {
-      test = complete && change_ <= tolerance_ && disagreement_ <= tolerance_;
-    } else if (complete) {
+    if (complete && (rule_.residual() || rule_.adapts())) {
       // Seed 002 §3.3, per node (see the header).
       const double n = static_cast<double>(b.x.size()), degree = static_cast<double>(neighbours_.size());
       double r2 = 0.0, neighbours2 = 0.0;
@@ -138,15 +163,67 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
         neighbours2 += xj.squaredNorm();
       }
       primal_residual_ = std::sqrt(r2);
-      dual_residual_ = rule_.rho * std::sqrt(degree) * (b.x - previous_x_).norm();
-      const double eps_pri = std::sqrt(n * degree) * rule_.eps_abs +
-                             rule_.eps_rel * std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));
-      const double eps_dual = std::sqrt(n) * rule_.eps_abs + rule_.eps_rel * program_->dual()->norm();
-      test = primal_residual_ <= eps_pri && dual_residual_ <= eps_dual;
+      dual_residual_ = rho_ * std::sqrt(degree) * (b.x - previous_x_).norm();
+      if (rule_.residual()) {
+        const double eps_pri = std::sqrt(n * degree) * rule_.eps_abs +
+                               rule_.eps_rel * std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));
+        const double eps_dual = std::sqrt(n) * rule_.eps_abs + rule_.eps_rel * program_->dual()->norm();
+        test = primal_residual_ <= eps_pri && dual_residual_ <= eps_dual;
+      }
+    }
+    if (!rule_.residual() && tolerance_ > 0.0) {
+      test = complete && change_ <= tolerance_ && disagreement_ <= tolerance_;
     }
   }
   local_test_ = test;
-  b.control = stop_.Step(test, previous);
+  // The stop bits are the first stop_.bytes() of each neighbour's control bytes.
+  std::vector<StopBits> previous_stop;
+  std::vector<const StopBits*> previous_stop_ptr;
+  if (rule_.adapts()) {
+    previous_stop.reserve(previous.size());
+    for (const StopBits* p : previous) {
+      previous_stop.push_back(p == nullptr ? StopBits() : StopBits(p->begin(), p->begin() + static_cast<std::ptrdiff_t>(stop_.bytes())));
+      previous_stop_ptr.push_back(p == nullptr ? nullptr : &previous_stop.back());
+    }
+  }
+  b.control = stop_.Step(test, rule_.adapts() ? previous_stop_ptr : previous);
+  if (rule_.adapts()) {
+    // The vote of window m (labels first + m T .. + D), see the header.
+    const std::uint64_t since = label - program_->first_label();
+    const std::uint64_t window = since / rule_.adapt_interval, offset = since % rule_.adapt_interval;
+    const bool voting = window >= 1 && window <= rule_.adapt_votes && offset <= rule_.diameter_bound;
+    double r = 0.0, s = 0.0;
+    if (voting && offset == 0) {
+      r = primal_residual_;
+      s = dual_residual_;
+    } else if (voting) {
+      r = vote_r_;
+      s = vote_s_;
+      for (const StopBits* p : previous) {
+        if (p == nullptr) continue;
+        double vote[2];
+        std::memcpy(vote, p->data() + stop_.bytes(), sizeof(vote));
+        r = std::max(r, vote[0]);
+        s = std::max(s, vote[1]);
+      }
+    }
+    vote_r_ = r;
+    vote_s_ = s;
+    const double vote[2] = {r, s};
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(vote);
+    b.control.insert(b.control.end(), bytes, bytes + sizeof(vote));
+    if (voting && offset == rule_.diameter_bound) {
+      // Every node now holds the same R and S: (3.13).
+      double next = rho_;
+      if (r > rule_.adapt_mu * s) next = rho_ * rule_.adapt_tau;
+      if (s > rule_.adapt_mu * r) next = rho_ / rule_.adapt_tau;
+      if (next != rho_) {
+        rho_ = next;
+        program_->set_penalty(rho_);
+        ++penalty_changes_;
+      }
+    }
+  }
   previous_x_ = b.x;
   last_label_ = label;
   for (auto& by_label : received_) by_label.erase(by_label.begin(), by_label.lower_bound(label - 1));
@@ -154,8 +231,14 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
 }
 
 std::string StopRule::Describe() const {
-  if (residual()) return absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel);
-  return absl::StrCat("change tol=", tolerance);
+  std::string s = residual() ? absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel)
+                  : tolerance > 0.0 ? absl::StrCat("change tol=", tolerance)
+                                    : "none";
+  if (adapts()) {
+    absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", adapt_mu, " tau=",
+                    adapt_tau);
+  }
+  return s;
 }
 
 absl::Status WrapWithAgreedStop(const Topology& topology, std::map<NodeId, std::unique_ptr<NodeProgram>>& programs,

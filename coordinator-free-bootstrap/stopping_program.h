@@ -23,6 +23,16 @@
 // and f_p = (r_p <= eps_pri_p and s_p <= eps_dual_p). Every node's test holding bounds the network's
 // residuals, ||r||^2 = sum_p r_p^2 / 2 (each edge counted from both ends) <= sum_p eps_pri_p^2, and so for
 // s: (3.12) with the tolerances summed over the nodes' blocks, as the network-wide sqrt(p) eps_abs is.
+//
+// The varying penalty of seed 002 §3.4.1 (3.13), decided without a coordinator: rho must change at
+// every node at the same step, or neighbours would solve different problems. Every T steps (labels
+// first + m T, m = 1 .. votes) each node measures its r_p and s_p; for the next D labels the nodes
+// flood the running maxima R = max_p r_p and S = max_p s_p, two doubles riding on every estimate after
+// the stop bits (D >= the diameter, so max-consensus is exact: at label first + m T + D every node
+// holds the same R and S). There, every node applies the same rule, rho <- tau rho if R > mu S,
+// rho <- rho / tau if S > mu R, right after emitting that estimate; so every node computes its estimate
+// of that label with the old rho and everything after with the new one. After `votes` windows rho stays
+// fixed (the convergence proof of ADMM holds once rho is constant).
 #pragma once
 
 #include <cstdint>
@@ -44,9 +54,17 @@ struct StopRule {
   // The residual rule (seed 002 §3.3) when either is > 0 (then tolerance must be 0).
   double eps_abs = 0.0;
   double eps_rel = 0.0;
-  double rho = 0.0;                   // the program's penalty, for s_p; > 0 with the residual rule
+  double rho = 0.0;                   // the program's penalty, for s_p; > 0 with the residual rule or votes
+  // The varying penalty (seed 002 §3.4.1) when > 0: a vote every adapt_interval (> diameter_bound)
+  // steps, at most adapt_votes of them; (3.13)'s mu > 1 and tau > 1. Without a tolerance or eps, the
+  // program then never stops early; it only varies rho.
+  std::uint32_t adapt_interval = 0;
+  std::uint32_t adapt_votes = 10;
+  double adapt_mu = 10.0;
+  double adapt_tau = 2.0;
 
   bool residual() const { return eps_abs > 0.0 || eps_rel > 0.0; }
+  bool adapts() const { return adapt_interval > 0; }
   // "change tol=1e-06", "residual eps_abs=1e-06 eps_rel=0.0001": what neighbours must agree on.
   std::string Describe() const;
 };
@@ -83,10 +101,14 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   double disagreement() const { return disagreement_; }
   bool local_test() const { return local_test_; }
   std::uint64_t last_label() const { return last_label_; }
-  std::size_t control_bytes() const { return stop_.bytes(); }
+  std::size_t control_bytes() const { return stop_.bytes() + (rule_.adapts() ? kVoteBytes : 0); }
+  // The penalty now (it varies with adapt_interval), and how many times the votes changed it.
+  double penalty() const { return rho_; }
+  std::uint32_t penalty_changes() const { return penalty_changes_; }
   const NodeProgram& wrapped() const { return *program_; }
 
  private:
+  static constexpr std::size_t kVoteBytes = 2 * sizeof(double);  // R and S
   AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::vector<NodeId> neighbours, const StopRule& rule);
   bool OnBroadcast(Broadcast& b) override;
   // Neighbour i's estimate labelled `label` (of the program's dimension) and its bits: stored, or the
@@ -113,6 +135,9 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   double change_;
   double disagreement_;
   double primal_residual_ = 0.0, dual_residual_ = 0.0;
+  double rho_;                       // the penalty now
+  double vote_r_ = 0.0, vote_s_ = 0.0;  // the running maxima this node sent last
+  std::uint32_t penalty_changes_ = 0;
   bool local_test_ = false;
   // During Receive: the message being received, from neighbour pending_index_.
   const Estimate* pending_ = nullptr;

@@ -288,6 +288,24 @@ TEST(AgentProcesses, ResidualStoppingRuleEndsEveryAgentAtTheSameStep) {
   EXPECT_LE(RelativeErrorOf(run), 1e-4);
 }
 
+TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
+  // Seed 002 §3.4.1 with no coordinator: BPDN from a poor rho = 10, votes every 10 steps.
+  const NetworkRun run = RunFig1("vary-rho", "bpdn-dct", {"--rho=10", "--iterations=3000", "--tolerance=1e-6",
+                                                          "--vary_rho_every=10"},
+                                 {.dadmm = {.rho = 10.0, .max_iterations = 3000}, .tolerance = 1e-6,
+                                  .vary_rho_every = 10});
+  ExpectMatchesSimulator(run);
+  const auto& first = *run.results.begin();
+  EXPECT_GT(first.second.rho_changes(), 0u);
+  EXPECT_LT(first.second.final_rho(), 10.0);
+  for (const auto& [id, r] : run.results) {
+    EXPECT_EQ(r.outcome(), "stopped");
+    EXPECT_EQ(r.final_rho(), first.second.final_rho()) << "node " << id;
+    EXPECT_EQ(r.rho_changes(), first.second.rho_changes()) << "node " << id;
+  }
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
 TEST(AgentProcesses, SoftMarginSvmAgentsFitTheCentralizedModel) {
   // The breast-cancer data are not linearly separable: the hinge loss, split across examples.
   const NetworkRun run = RunFig1("svm-soft", "svm-cancer", {"--rho=1", "--iterations=3000", "--tolerance=1e-8"},
