@@ -55,7 +55,7 @@ double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& lab
 }
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer", "sparse-lr-textures"};
+  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer", "sparse-lr-textures", "logreg-sparse"};
   return names;
 }
 
@@ -97,6 +97,15 @@ absl::StatusOr<std::unique_ptr<ProblemInstance>> MakeInstance(const std::string&
     absl::StatusOr<LogRegData> cancer = LoadBreastCancer(data_dir + "/breast_cancer.csv");
     if (!cancer.ok()) return cancer.status();
     absl::StatusOr<std::unique_ptr<LogRegInstance>> inst = LogRegInstance::Create(*std::move(cancer), topology, seed);
+    if (!inst.ok()) return inst.status();
+    return std::unique_ptr<ProblemInstance>(*std::move(inst));
+  }
+  if (name == "logreg-sparse") {
+    // Seed 002 §10.2 scaled down: m = 1e5 examples (1e4 per node on 10 nodes), n = 1000 features (or
+    // `dimension`), about 10 nonzeros per example; local solves by FISTA with restart to pgr < 1e-9.
+    const Eigen::Index n = dimension > 1 ? dimension : 1000;
+    absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> inst =
+        SparseLogRegInstance::Create(MakeSparseLogReg(100000, n, 10, seed), topology, seed, 1e-9);
     if (!inst.ok()) return inst.status();
     return std::unique_ptr<ProblemInstance>(*std::move(inst));
   }

@@ -16,6 +16,8 @@ namespace dadmm {
 // "bpdn-dct"      BPDN (21) on a 200 x 1000 partial DCT (like Sparco 902), beta = 0.3
 // "lasso-gaussian", "lasso-dct"  LASSO (20) on the same data, sigma = 0.5 / 0.1, column partition
 // "svm-iris"      SVM (27) on Iris setosa vs versicolor (100 points, 4 features)
+// "logreg-sparse" seed 002 §10.2 scaled: l1-logistic regression (45), 1e5 examples with ~10 nonzero
+//                 features of n = `dimension` if > 1 else 1000, lambda = 0.1 lambda_max
 // "sparse-lr-textures"  seed 001's sparse logistic regression (7) on texture patches, 10 per node,
 //                 K = `dimension` if > 1 (a square) else 10000, lambda = 0.1
 // `data_dir` holds deploy/data (for svm-iris).

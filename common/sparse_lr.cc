@@ -28,7 +28,8 @@ double SoftThreshold(double s, double t) { return s > t ? s - t : (s < -t ? s + 
 
 // lambda_max(G'G) by the power method on G'G from a fixed pseudo-random start (deterministic; converges
 // from below, to 1e-12 relative or 1000 iterations).
-double GramNorm(const Eigen::MatrixXd& G) {
+template <typename Matrix>
+double GramNorm(const Matrix& G) {
   if (G.size() == 0) return 0.0;
   Rng rng(12345);
   Vector v(G.cols());
@@ -47,55 +48,102 @@ double GramNorm(const Eigen::MatrixXd& G) {
   return lambda;
 }
 
-}  // namespace
-
-SparseLrProblem::SparseLrProblem(const Eigen::MatrixXd& features, const Vector& labels, double mu, double bound,
-                                 const FistaOptions& fista)
-    : G_(labels.asDiagonal() * features), mu_(mu), bound_(bound), fista_(fista) {
-  gram_norm_ = GramNorm(G_);
-  max_row_l1_ = G_.rows() > 0 ? G_.cwiseAbs().rowwise().sum().maxCoeff() : 0.0;
+// G = diag(b) A, with a last column b when `intercept`.
+Eigen::MatrixXd LabelledRows(const Eigen::MatrixXd& A, const Vector& b, bool intercept) {
+  Eigen::MatrixXd G(A.rows(), A.cols() + (intercept ? 1 : 0));
+  G.leftCols(A.cols()) = b.asDiagonal() * A;
+  if (intercept) G.col(A.cols()) = b;
+  return G;
 }
 
-void SparseLrProblem::SmoothGradient(const Eigen::Ref<const Vector>& x, Vector& gradient) const {
+SparseFeatures LabelledRows(const SparseFeatures& A, const Vector& b, bool intercept) {
+  std::vector<Eigen::Triplet<double>> entries;
+  entries.reserve(static_cast<std::size_t>(A.nonZeros() + (intercept ? A.rows() : 0)));
+  for (Eigen::Index r = 0; r < A.outerSize(); ++r) {
+    for (SparseFeatures::InnerIterator it(A, r); it; ++it) entries.emplace_back(r, it.col(), b[r] * it.value());
+    if (intercept) entries.emplace_back(r, A.cols(), b[r]);
+  }
+  SparseFeatures G(A.rows(), A.cols() + (intercept ? 1 : 0));
+  G.setFromTriplets(entries.begin(), entries.end());
+  return G;
+}
+
+double MaxRowL1(const Eigen::MatrixXd& G) { return G.rows() > 0 ? G.cwiseAbs().rowwise().sum().maxCoeff() : 0.0; }
+
+double MaxRowL1(const SparseFeatures& G) {
+  double best = 0.0;
+  for (Eigen::Index r = 0; r < G.outerSize(); ++r) {
+    double sum = 0.0;
+    for (SparseFeatures::InnerIterator it(G, r); it; ++it) sum += std::abs(it.value());
+    best = std::max(best, sum);
+  }
+  return best;
+}
+
+}  // namespace
+
+template <typename Matrix>
+BasicSparseLrProblem<Matrix>::BasicSparseLrProblem(const Matrix& features, const Vector& labels, double mu,
+                                                   double bound, const FistaOptions& fista, bool intercept)
+    : G_(LabelledRows(features, labels, intercept)), intercept_(intercept), mu_(mu), bound_(bound), fista_(fista) {
+  gram_norm_ = GramNorm(G_);
+  max_row_l1_ = MaxRowL1(G_);
+}
+
+template <typename Matrix>
+void BasicSparseLrProblem<Matrix>::SmoothGradient(const Eigen::Ref<const Vector>& x, Vector& gradient) const {
   // h(x) = sum_m l(g_m'x), l(t) = log(1 + e^{-t}), l'(t) = -1 / (1 + e^t).
   Vector t = G_ * x;
   for (Eigen::Index m = 0; m < t.size(); ++m) t[m] = -SigmoidOfMinus(t[m]);
   gradient.noalias() = G_.transpose() * t;
 }
 
-void SparseLrProblem::Prox(const Eigen::Ref<const Vector>& s, double gamma, Vector& x) const {
+template <typename Matrix>
+void BasicSparseLrProblem<Matrix>::Prox(const Eigen::Ref<const Vector>& s, double gamma, Vector& x) const {
   // argmin mu|x| + (gamma/2)(x - s)^2 over [-B, B]: a convex function of one variable, so the
   // unconstrained minimizer soft(s, mu / gamma) clipped to the interval.
   x.resize(s.size());
   const double t = mu_ / gamma;
-  for (Eigen::Index k = 0; k < s.size(); ++k) x[k] = std::clamp(SoftThreshold(s[k], t), -bound_, bound_);
+  const Eigen::Index penalized = s.size() - (intercept_ ? 1 : 0);
+  for (Eigen::Index k = 0; k < penalized; ++k) x[k] = std::clamp(SoftThreshold(s[k], t), -bound_, bound_);
+  if (intercept_) x[penalized] = s[penalized];  // the intercept: no l1 weight, no box
 }
 
-CompositeProblem::Constants SparseLrProblem::constants() const {
+template <typename Matrix>
+CompositeProblem::Constants BasicSparseLrProblem<Matrix>::constants() const {
   // l''(t) = e^t / (1 + e^t)^2 lies in (0, 1/4]; over the box |g_m'x| <= B max_m ||g_m||_1 =: R, so
   // l'' >= l''(R) there: the sigma_f^2 of Assumption 3 on the range the box allows.
-  const double r = bound_ * max_row_l1_;
+  // With the intercept (no bound on it) or no box, nothing bounds g_m'x: sigma_f^2 = 0.
+  const double r = intercept_ ? std::numeric_limits<double>::infinity() : bound_ * max_row_l1_;
   const double e = std::exp(-r);
   return {.lipschitz_f = 0.25, .convexity_f = e / ((1.0 + e) * (1.0 + e)), .gram_norm = gram_norm_};
 }
 
-double SparseLrProblem::Objective(const Eigen::Ref<const Vector>& x) const {
+template <typename Matrix>
+double BasicSparseLrProblem<Matrix>::Objective(const Eigen::Ref<const Vector>& x) const {
   const Vector t = G_ * x;
   double sum = 0.0;
   for (Eigen::Index m = 0; m < t.size(); ++m) sum += LogisticLoss(t[m]);
-  return sum + mu_ * x.lpNorm<1>();
+  return sum + mu_ * x.head(x.size() - (intercept_ ? 1 : 0)).lpNorm<1>();
 }
 
-Vector SparseLrProblem::Subgradient(const Eigen::Ref<const Vector>& x) const {
+template <typename Matrix>
+Vector BasicSparseLrProblem<Matrix>::Subgradient(const Eigen::Ref<const Vector>& x) const {
   Vector g;
   SmoothGradient(x, g);
-  for (Eigen::Index k = 0; k < x.size(); ++k) g[k] += mu_ * (x[k] > 0.0 ? 1.0 : (x[k] < 0.0 ? -1.0 : 0.0));
+  const Eigen::Index penalized = x.size() - (intercept_ ? 1 : 0);
+  for (Eigen::Index k = 0; k < penalized; ++k) g[k] += mu_ * (x[k] > 0.0 ? 1.0 : (x[k] < 0.0 ? -1.0 : 0.0));
   return g;
 }
 
-void SparseLrProblem::Project(Vector& x) const { x = x.cwiseMax(-bound_).cwiseMin(bound_); }
+template <typename Matrix>
+void BasicSparseLrProblem<Matrix>::Project(Vector& x) const {
+  const Eigen::Index penalized = x.size() - (intercept_ ? 1 : 0);
+  x.head(penalized) = x.head(penalized).cwiseMax(-bound_).cwiseMin(bound_);
+}
 
-std::uint64_t SparseLrProblem::Minimize(const Eigen::Ref<const Vector>& v, double c, Vector& x, double step,
+template <typename Matrix>
+std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vector>& v, double c, Vector& x, double step,
                                         double tolerance, std::uint64_t max_iterations, bool restart,
                                         double* pgr_out) const {
   const Eigen::Index K = G_.cols();
@@ -126,9 +174,13 @@ std::uint64_t SparseLrProblem::Minimize(const Eigen::Ref<const Vector>& v, doubl
   return l;
 }
 
-void SparseLrProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
-  solver_iterations_ += Minimize(v, c, x, fista_.step, fista_.pgr_tolerance, fista_.max_iterations, false);
+template <typename Matrix>
+void BasicSparseLrProblem<Matrix>::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+  solver_iterations_ += Minimize(v, c, x, fista_.step, fista_.pgr_tolerance, fista_.max_iterations, fista_.restart);
 }
+
+template class BasicSparseLrProblem<Eigen::MatrixXd>;
+template class BasicSparseLrProblem<SparseFeatures>;
 
 double SparseLrObjective(const SparseLrData& data, const Vector& x) {
   const Vector t = data.labels.asDiagonal() * (data.features * x);
@@ -321,6 +373,92 @@ absl::StatusOr<Eigen::MatrixXd> SparseLrInstance::LocalData(NodeId id) const {
 std::string SparseLrInstance::AgentFlags() const {
   return absl::StrFormat("--lambda=%.17g --box=%.17g --pgr=%.17g --fista_step=%.17g", data_.lambda, data_.bound,
                          fista_.pgr_tolerance, fista_.step);
+}
+
+SparseLogRegData MakeSparseLogReg(Eigen::Index m, Eigen::Index n, int per_row, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<Eigen::Triplet<double>> entries;
+  entries.reserve(static_cast<std::size_t>(m * per_row));
+  for (Eigen::Index r = 0; r < m; ++r) {
+    for (int k = 0; k < per_row; ++k) {
+      entries.emplace_back(r, static_cast<Eigen::Index>(rng.Below(static_cast<std::uint64_t>(n))), rng.Normal());
+    }
+  }
+  SparseLogRegData data{.name = absl::StrCat("logreg-sparse-m", m, "-n", n)};
+  data.features.resize(m, n);
+  data.features.setFromTriplets(entries.begin(), entries.end());  // repeats summed
+  Vector w_true = Vector::Zero(n);
+  for (int k = 0; k < 100 && k < n; ++k) w_true[static_cast<Eigen::Index>(rng.Below(static_cast<std::uint64_t>(n)))] = rng.Normal();
+  const double v_true = rng.Normal();
+  const Vector score = data.features * w_true;
+  data.labels.resize(m);
+  for (Eigen::Index r = 0; r < m; ++r) {
+    data.labels[r] = score[r] + v_true + rng.Normal(0.0, std::sqrt(0.1)) >= 0.0 ? 1.0 : -1.0;
+  }
+  const double positive = (data.labels.array() > 0.0).cast<double>().mean();
+  Vector tilde(m);
+  for (Eigen::Index r = 0; r < m; ++r) tilde[r] = data.labels[r] > 0.0 ? 1.0 - positive : -positive;
+  data.lambda = 0.1 * (data.features.transpose() * tilde).cwiseAbs().maxCoeff();
+  return data;
+}
+
+double SparseLogRegOptimalityResidual(const SparseLogRegData& data, const Vector& x) {
+  const Eigen::Index n = data.features.cols();
+  const Vector t = (data.features * x.head(n)).array() + x[n];
+  Vector w(t.size());
+  for (Eigen::Index m = 0; m < t.size(); ++m) w[m] = -data.labels[m] / (1.0 + std::exp(data.labels[m] * t[m]));
+  const Vector d = data.features.transpose() * w;
+  double worst = std::abs(w.sum());  // the intercept's gradient
+  for (Eigen::Index j = 0; j < n; ++j) {
+    worst = std::max(worst, x[j] != 0.0 ? std::abs(d[j] + data.lambda * (x[j] > 0.0 ? 1.0 : -1.0))
+                                        : std::max(0.0, std::abs(d[j]) - data.lambda));
+  }
+  return worst;
+}
+
+absl::StatusOr<Vector> SolveSparseLogRegCentralized(const SparseLogRegData& data, double tolerance) {
+  const SparseFeatureLogRegProblem all(data.features, data.labels, data.lambda,
+                                       std::numeric_limits<double>::infinity(), {}, /*intercept=*/true);
+  Vector x = Vector::Zero(data.features.cols() + 1);
+  double pgr = 0.0;
+  const std::uint64_t iterations = all.Minimize(Vector::Zero(x.size()), 0.0, x, 0.0, tolerance, 1000000, true, &pgr);
+  if (!(pgr < tolerance)) {
+    return absl::InternalError(absl::StrFormat("logreg: the centralized FISTA stopped at pgr %.3g after %d iterations",
+                                               pgr, iterations));
+  }
+  return x;
+}
+
+absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> SparseLogRegInstance::Create(SparseLogRegData data,
+                                                                                  const Topology& topology,
+                                                                                  std::uint64_t seed, double pgr) {
+  if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
+    return absl::InvalidArgumentError("logreg: fewer examples than nodes");
+  }
+  auto instance = std::unique_ptr<SparseLogRegInstance>(new SparseLogRegInstance());
+  instance->rows_ = SplitExamples(data.features.rows(), topology, seed);
+  absl::StatusOr<Vector> solution = SolveSparseLogRegCentralized(data);
+  if (!solution.ok()) return solution.status();
+  instance->solution_ = *std::move(solution);
+  instance->data_ = std::move(data);
+  instance->pgr_ = pgr;
+  return instance;
+}
+
+std::unique_ptr<LocalProblem> SparseLogRegInstance::MakeLocal(NodeId id) const {
+  const std::vector<Eigen::Index>& rows = rows_.at(id);
+  std::vector<Eigen::Triplet<double>> entries;
+  Vector labels(static_cast<Eigen::Index>(rows.size()));
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto r = static_cast<Eigen::Index>(k);
+    for (SparseFeatures::InnerIterator it(data_.features, rows[k]); it; ++it) entries.emplace_back(r, it.col(), it.value());
+    labels[r] = data_.labels[rows[k]];
+  }
+  SparseFeatures features(labels.size(), data_.features.cols());
+  features.setFromTriplets(entries.begin(), entries.end());
+  return std::make_unique<SparseFeatureLogRegProblem>(
+      features, labels, data_.lambda / static_cast<double>(rows_.size()), std::numeric_limits<double>::infinity(),
+      FistaOptions{.step = 0.0, .pgr_tolerance = pgr_, .max_iterations = 1000000, .restart = true}, /*intercept=*/true);
 }
 
 }  // namespace dadmm

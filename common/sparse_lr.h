@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "Eigen/SparseCore"
 #include "absl/status/statusor.h"
 #include "common/instance.h"
 #include "common/problem.h"
@@ -26,16 +27,24 @@ struct FistaOptions {
   double step = 0.0;               // the constant step rho_i of (16); 0: 1 / L, L the local Lipschitz constant
   double pgr_tolerance = 1e-5;     // stop when pgr < this
   std::uint64_t max_iterations = 100000;  // per Solve
+  bool restart = false;            // gradient-scheme momentum restarts (not in (16); for tight solves)
 };
 
-class SparseLrProblem final : public LocalProblem, public CompositeProblem {
+// Feature matrices with few nonzeros per example (seed 002 §10.2: about 10 of n), row-major.
+using SparseFeatures = Eigen::SparseMatrix<double, Eigen::RowMajor>;
+
+// `Matrix`: Eigen::MatrixXd (seed 001's dense patches) or SparseFeatures. With `intercept`, x = (w, v)
+// has one more entry than the features, the intercept v of seed 002's (45), with no l1 weight and no
+// box: then f is seed 002's l1-logistic loss (the box may be infinite), solved by the same FISTA.
+template <typename Matrix>
+class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem {
  public:
   // `features` one example per row (M x K), `labels` +1 / -1, `mu` the l1 weight (lambda / N), `bound`
-  // the box B > 0.
-  SparseLrProblem(const Eigen::MatrixXd& features, const Vector& labels, double mu, double bound,
-                  const FistaOptions& fista);
+  // the box B > 0 (may be infinite).
+  BasicSparseLrProblem(const Matrix& features, const Vector& labels, double mu, double bound,
+                       const FistaOptions& fista, bool intercept = false);
 
-  absl::string_view kind() const override { return "sparse-lr"; }
+  absl::string_view kind() const override { return intercept_ ? "logreg" : "sparse-lr"; }
   Eigen::Index dimension() const override { return G_.cols(); }
   // FISTA (16) on f(x) + v'x + (c/2)||x||^2 from the warm start x.
   void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
@@ -63,13 +72,17 @@ class SparseLrProblem final : public LocalProblem, public CompositeProblem {
                          std::uint64_t max_iterations, bool restart, double* pgr = nullptr) const;
 
  private:
-  Eigen::MatrixXd G_;  // M x K: rows b_m a_m'
+  Matrix G_;  // M x K (x K + 1 with the intercept): rows b_m a_m' (b_m (a_m', 1))
+  bool intercept_;
   double mu_, bound_;
   FistaOptions fista_;
   double gram_norm_;   // lambda_max(G'G) = lambda_max(A'A)
   double max_row_l1_;  // max_m ||a_m||_1, bounds |a_m'x| over the box by B times it
   std::uint64_t solver_iterations_ = 0;
 };
+
+using SparseLrProblem = BasicSparseLrProblem<Eigen::MatrixXd>;
+using SparseFeatureLogRegProblem = BasicSparseLrProblem<SparseFeatures>;
 
 struct SparseLrData {
   std::string name;
@@ -131,6 +144,45 @@ class SparseLrInstance final : public ProblemInstance {
   FistaOptions fista_;
   std::map<NodeId, std::vector<Eigen::Index>> rows_;
   SparseLrSolution solution_;
+};
+
+// Seed 002 §10.2's l1-logistic regression (45) with sparse features, scaled: m examples with about
+// `per_row` nonzero N(0, 1) features each (per_row column draws, repeats merged), w_true with 100
+// nonzero N(0, 1) entries, v_true ~ N(0, 1), b = sign(a'w_true + v_true + e), e ~ N(0, 0.1) (variance);
+// lambda = 0.1 lambda_max with lambda_max = ||A' b~||_inf of [KKB07, §2.1].
+struct SparseLogRegData {
+  std::string name;
+  SparseFeatures features;  // m x n
+  Vector labels;
+  double lambda = 0.0;
+};
+SparseLogRegData MakeSparseLogReg(Eigen::Index m, Eigen::Index n, int per_row, std::uint64_t seed);
+
+// Largest violation of (45)'s optimality conditions at x = (w, v), the loss gradient computed here
+// directly from the features (not through the problem class).
+double SparseLogRegOptimalityResidual(const SparseLogRegData& data, const Vector& x);
+
+// The centralized fit of (45): FISTA with restart on all the examples, to pgr < tolerance.
+absl::StatusOr<Vector> SolveSparseLogRegCentralized(const SparseLogRegData& data, double tolerance = 1e-10);
+
+class SparseLogRegInstance final : public ProblemInstance {
+ public:
+  // Examples split by SplitExamples; each node solves its local problems by FISTA with restart, to
+  // pgr < `pgr` (tight, for D-ADMM's exact step 4).
+  static absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> Create(SparseLogRegData data, const Topology& topology,
+                                                                      std::uint64_t seed, double pgr);
+  std::string kind() const override { return "logreg"; }
+  Eigen::Index dimension() const override { return data_.features.cols() + 1; }
+  std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override;
+  const Vector& solution() const override { return solution_; }
+  ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
+  const SparseLogRegData& data() const { return data_; }
+
+ private:
+  SparseLogRegData data_;
+  double pgr_ = 1e-9;
+  std::map<NodeId, std::vector<Eigen::Index>> rows_;
+  Vector solution_;
 };
 
 }  // namespace dadmm

@@ -12,6 +12,7 @@
 #include "common/consensus.h"
 #include "common/ic_admm.h"
 #include "common/random.h"
+#include "common/logreg.h"
 #include "common/simulator.h"
 
 namespace dadmm {
@@ -218,6 +219,47 @@ TEST(SparseLr, IcAdmmRefusesProblemsWithoutAProx) {
   EXPECT_FALSE(bad_beta.ok());
   EXPECT_EQ(*ParseAlgorithm("c-admm"), Algorithm::kAlgorithm3);
   EXPECT_EQ(DescribeAlgorithm({.algorithm = Algorithm::kIcAdmm, .beta = 1.5}), "ic-admm beta=1.5");
+}
+
+}  // namespace
+}  // namespace dadmm
+
+namespace dadmm {
+namespace {
+
+// Seed 002 §10.2's l1-logistic regression with sparse features, solved by FISTA (the same class as
+// seed 001's problem, with an intercept): against the optimality conditions and against the dense
+// proximal-Newton solver of common/logreg.h (an independent method).
+TEST(SparseLogReg, FistaFitMatchesTheProximalNewtonFitAndTheOptimalityConditions) {
+  const SparseLogRegData data = MakeSparseLogReg(3000, 60, 10, 4);
+  // 10 column draws per example, repeats merged: n (1 - (1 - 1/n)^10) distinct on average (9.29 of 60).
+  EXPECT_NEAR(static_cast<double>(data.features.nonZeros()) / 3000.0, 60.0 * (1.0 - std::pow(59.0 / 60.0, 10)), 0.1);
+  absl::StatusOr<Vector> x = SolveSparseLogRegCentralized(data);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_LT(SparseLogRegOptimalityResidual(data, *x), 1e-7);
+  const LogRegData dense{.features = Eigen::MatrixXd(data.features), .labels = data.labels, .lambda = data.lambda};
+  absl::StatusOr<Vector> newton = SolveLogRegCentralized(dense);
+  ASSERT_TRUE(newton.ok());
+  EXPECT_LT((*x - *newton).lpNorm<Eigen::Infinity>(), 1e-6);
+  EXPECT_GT((x->head(60).array() == 0.0).count(), 0);  // lambda = 0.1 lambda_max: sparse
+  EXPECT_GT((x->head(60).array() != 0.0).count(), 0);
+}
+
+TEST(SparseLogReg, DadmmAgentsProblemsReachTheCentralizedFit) {
+  const Topology t = Ring(5);
+  auto inst = SparseLogRegInstance::Create(MakeSparseLogReg(2000, 40, 10, 8), t, 3, 1e-10);
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+  for (const NodeSpec& n : t.nodes()) {
+    auto program = MakeNodeProgram(t, {{1, 0}, {2, 1}, {3, 0}, {4, 1}, {5, 2}}, n.id, (*inst)->MakeLocal(n.id),
+                                   {.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 2000});
+    ASSERT_TRUE(program.ok()) << program.status();
+    programs[n.id] = *std::move(program);
+  }
+  absl::StatusOr<SimulationResult> r =
+      Simulate(t, programs, {.error = (*inst)->error_measure(), .tolerance = 1e-6});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->reached_tolerance) << "error " << r->errors.back();
 }
 
 }  // namespace
