@@ -123,7 +123,8 @@ int Report(const std::string& topology_path) {
   const dadmm::ProblemSpec spec{
       .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
       .svm_c = first.svm_c(), .lambda = first.lambda(), .box = first.box(), .pgr = first.pgr(),
-      .fista_step = first.fista_step()};
+      .fista_step = first.fista_step(),
+      .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
@@ -140,7 +141,7 @@ int Report(const std::string& topology_path) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
         r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
-        r.box() != spec.box || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
+        r.box() != spec.box || (r.logreg_solver().empty() ? "newton" : r.logreg_solver()) != spec.logreg_solver || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
         r.ic_beta() != first.ic_beta() || r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
         r.vary_rho_every() != first.vary_rho_every() || r.vary_rho_votes() != first.vary_rho_votes() ||
         r.vary_rho_mu() != first.vary_rho_mu() || r.vary_rho_tau() != first.vary_rho_tau() ||
@@ -263,7 +264,11 @@ int Report(const std::string& topology_path) {
     const dadmm::LogRegData logreg{.features = features, .labels = labels, .lambda = spec.lambda};
     const dadmm::SvmData svm{.points = features, .labels = labels, .hinge_weight = spec.svm_c};
     absl::StatusOr<dadmm::Vector> central =
-        spec.kind == "logreg" ? dadmm::SolveLogRegCentralized(logreg) : dadmm::SolveSvmCentralized(svm);
+        spec.kind == "logreg" && spec.logreg_solver == "fista"
+            ? dadmm::SolveSparseLogRegCentralized({.features = features.sparseView(), .labels = labels,
+                                                    .lambda = spec.lambda})
+        : spec.kind == "logreg" ? dadmm::SolveLogRegCentralized(logreg)
+                                : dadmm::SolveSvmCentralized(svm);
     if (!central.ok()) return Fail(central.status().message());
     auto accuracy = [&](const dadmm::Vector& y) {
       return spec.kind == "logreg" ? dadmm::LogRegAccuracy(features, labels, y) : dadmm::SvmAccuracy(svm, y);

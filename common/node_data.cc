@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -39,6 +40,10 @@ absl::Status ProblemSpec::Validate() const {
   if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
     return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
   }
+  if (logreg_solver != "newton" && logreg_solver != "fista") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("logreg_solver must be newton or fista, got '", logreg_solver, "'"));
+  }
   if (!(box > 0.0) || !std::isfinite(box)) {
     return absl::InvalidArgumentError(absl::StrCat("box must be a finite number > 0, got ", box));
   }
@@ -59,6 +64,9 @@ std::string ProblemSpec::Describe() const {
   if (kind == "bpdn") return absl::StrFormat("bpdn beta=%.17g", beta);
   if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
   if (kind == "svm" && svm_c > 0.0) return absl::StrFormat("svm C=%.17g", svm_c);
+  if (kind == "logreg" && logreg_solver == "fista") {
+    return absl::StrFormat("logreg lambda=%.17g solver=fista pgr=%.17g", lambda, pgr);
+  }
   if (kind == "logreg") return absl::StrFormat("logreg lambda=%.17g", lambda);
   if (kind == "sparse-lr") {
     // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
@@ -102,6 +110,14 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   }
   if (spec.kind == "logreg") {
     if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
+    if (spec.logreg_solver == "fista") {
+      const SparseFeatures features = data.leftCols(n).sparseView();
+      return std::make_unique<SparseFeatureLogRegProblem>(
+          features, data.col(n), spec.lambda / static_cast<double>(network_size),
+          std::numeric_limits<double>::infinity(),
+          FistaOptions{.step = 0.0, .pgr_tolerance = spec.pgr, .max_iterations = 1000000, .restart = true},
+          /*intercept=*/true);
+    }
     return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
                                            spec.lambda / static_cast<double>(network_size));
   }

@@ -8,7 +8,8 @@
 //              A_p's row i, then b_i; the node estimates the dual lambda (22)-(24) and recovers its
 //              own block x_p of the solution
 //   logreg     the node's examples (seed 002, (45), split across examples): the features, then the
-//              label +1 or -1; x = (w, v), the weights and the intercept
+//              label +1 or -1; x = (w, v), the weights and the intercept; with logreg_solver = fista the
+//              features are kept sparse (zeros in the file are not stored)
 //   sparse-lr  the node's examples (seed 001, (7): no intercept, the box |x_k| <= box): the features, then
 //              the label +1 or -1; local solves (C-ADMM, D-ADMM) by FISTA (16) stopped at pgr
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
@@ -33,6 +34,10 @@ struct ProblemSpec {
   double box = 1.0;                // sparse-lr: the bound B of |x_k| <= B
   double pgr = 1e-5;               // sparse-lr: FISTA's stopping tolerance on the proximal-gradient residual
   double fista_step = 0.0;         // sparse-lr: FISTA's constant step; 0: 1 / L of the local problem
+  // logreg: the local solver, "newton" (proximal Newton, dense Hessian: for tens to hundreds of
+  // features) or "fista" (FISTA with restart on sparse features, to pgr < `pgr`: seed 002 §10.2's
+  // thousands of sparse features)
+  std::string logreg_solver = "newton";
 
   absl::Status Validate() const;
   // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",

@@ -461,4 +461,21 @@ std::unique_ptr<LocalProblem> SparseLogRegInstance::MakeLocal(NodeId id) const {
       FistaOptions{.step = 0.0, .pgr_tolerance = pgr_, .max_iterations = 1000000, .restart = true}, /*intercept=*/true);
 }
 
+absl::StatusOr<Eigen::MatrixXd> SparseLogRegInstance::LocalData(NodeId id) const {
+  auto it = rows_.find(id);
+  if (it == rows_.end()) return absl::NotFoundError(absl::StrCat("node ", id, " is not in the instance"));
+  const Eigen::Index n = data_.features.cols();
+  Eigen::MatrixXd out = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(it->second.size()), n + 1);
+  for (std::size_t k = 0; k < it->second.size(); ++k) {
+    const auto r = static_cast<Eigen::Index>(k);
+    for (SparseFeatures::InnerIterator e(data_.features, it->second[k]); e; ++e) out(r, e.col()) = e.value();
+    out(r, n) = data_.labels[it->second[k]];
+  }
+  return out;
+}
+
+std::string SparseLogRegInstance::AgentFlags() const {
+  return absl::StrFormat("--lambda=%.17g --logreg_solver=fista --pgr=%.17g", data_.lambda, pgr_);
+}
+
 }  // namespace dadmm

@@ -177,6 +177,9 @@ class SparseLogRegInstance final : public ProblemInstance {
   const Vector& solution() const override { return solution_; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
   const SparseLogRegData& data() const { return data_; }
+  // Dense rows (features, then the label) for the agents' CSV; the agents keep them sparse.
+  absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;
+  std::string AgentFlags() const override;
 
  private:
   SparseLogRegData data_;

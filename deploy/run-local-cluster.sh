@@ -5,7 +5,7 @@
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
 #                               [--iterations K] [--tolerance T] [--dimension N] [--data-dir DIR]
 #                               [--build-dir DIR] [--out DIR] [--netns PREFIX]
-#                               [--arm64 IDS --arm64-build DIR]
+#                               [--arm64 IDS --arm64-build DIR] [-- AGENT_FLAGS...]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
 # over the nodes), lasso-gaussian or lasso-dct (split by columns), svm-cancer, logreg-cancer,
@@ -14,7 +14,9 @@
 # theta_p for consensus (default 1), K for sparse-lr-textures (a square; default 10000); --data-dir: use the node-<id>.csv and
 # problem.flags there (as dadmm-split writes them) instead of generating data; --netns: run node i's
 # agent in the network namespace PREFIX<i> (hosts made by tests/netns_cluster_test.sh); --arm64: run
-# these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user.
+# these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user. Flags after
+# `--` go to every agent as they are (e.g. -- --eps_abs=1e-4 --eps_rel=1e-2 --tolerance=0, the residual
+# stop of seed 002 §3.3, or --vary_rho_every=20).
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
@@ -38,8 +40,9 @@ out=""
 netns=""
 arm64_ids=""
 arm64_build=""
+extra_flags=()
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
   case "$1" in
     --topology) topology=$2; shift 2 ;;
@@ -57,6 +60,7 @@ while (($#)); do
     --arm64) arm64_ids=$2; shift 2 ;;
     --arm64-build) arm64_build=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
+    --) shift; extra_flags=("$@"); break ;;
     *) echo "run-local-cluster.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -102,7 +106,8 @@ for line in "${nodes[@]}"; do
     launch+=("$bin/agent/dadmm-agent")
   fi
   "${launch[@]}" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
-    "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" --output "$out/results/node-$id.json" \
+    "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" "${extra_flags[@]}" \
+    --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &
   pids+=($!)
 done

@@ -193,13 +193,12 @@ TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
 namespace dadmm {
 namespace {
 
-// Seed 002 §3.3's residual rule, per node (stopping_program.h), wrapped around D-ADMM on BPDN.
-StoppedRun RunWithResidualRule(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
-                               double eps_abs, double eps_rel) {
+// Every program wrapped with `rule` (the residual rule, the votes on rho, or both), in the simulator.
+StoppedRun RunWithRule(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
+                       const StopRule& rule, Delivery delivery = Delivery::kFifo) {
   StoppedRun run;
   absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
   EXPECT_TRUE(colouring.ok()) << colouring.status();
-  const StopRule rule{.diameter_bound = DiameterBound(t), .eps_abs = eps_abs, .eps_rel = eps_rel, .rho = settings.rho};
   for (const NodeSpec& n : t.nodes()) {
     auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id), settings);
     EXPECT_TRUE(p.ok()) << p.status();
@@ -207,7 +206,8 @@ StoppedRun RunWithResidualRule(const Topology& t, const ProblemInstance& instanc
     EXPECT_TRUE(wrapped.ok()) << wrapped.status();
     run.programs[n.id] = *std::move(wrapped);
   }
-  absl::StatusOr<SimulationResult> r = Simulate(t, run.programs, {.error = instance.error_measure()});
+  absl::StatusOr<SimulationResult> r =
+      Simulate(t, run.programs, {.delivery = delivery, .seed = 5, .error = instance.error_measure()});
   EXPECT_TRUE(r.ok()) << r.status();
   if (r.ok()) run.result = *std::move(r);
   return run;
@@ -225,7 +225,9 @@ TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
   for (double eps_rel : {1e-3, 1e-4, 1e-5}) {
     SCOPED_TRACE(testing::Message() << "eps_rel " << eps_rel);
     const double eps_abs = eps_rel * 1e-2;
-    StoppedRun run = RunWithResidualRule(t, **instance, settings, eps_abs, eps_rel);
+    StoppedRun run = RunWithRule(
+        t, **instance, settings,
+        {.diameter_bound = DiameterBound(t), .eps_abs = eps_abs, .eps_rel = eps_rel, .rho = settings.rho});
     const SimulationResult& r = run.result;
     ASSERT_EQ(r.nodes.size(), t.size());
     EXPECT_LT(r.steps, settings.max_iterations);
@@ -284,38 +286,14 @@ TEST(ResidualRule, NeedsADualAndOneRule) {
 namespace dadmm {
 namespace {
 
-// Seed 002 §3.4.1's varying penalty, voted by max-consensus on the estimates (stopping_program.h).
-struct AdaptiveRun {
-  SimulationResult result;
-  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
-};
-
-AdaptiveRun RunAdaptive(const Topology& t, const ProblemInstance& instance, double rho, std::uint32_t interval,
-                        Delivery delivery, std::uint64_t max_iterations = 5000) {
-  AdaptiveRun run;
-  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
-  EXPECT_TRUE(colouring.ok());
-  const StopRule rule{.tolerance = 1e-6, .diameter_bound = DiameterBound(t), .rho = rho, .adapt_interval = interval,
-                      .adapt_votes = 20};
-  for (const NodeSpec& n : t.nodes()) {
-    auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id),
-                             {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_iterations});
-    EXPECT_TRUE(p.ok());
-    if (interval == 0) {
-      auto wrapped = AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), {.tolerance = 1e-6,
-                                                                                   .diameter_bound = DiameterBound(t)});
-      run.programs[n.id] = *std::move(wrapped);
-    } else {
-      auto wrapped = AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
-      EXPECT_TRUE(wrapped.ok()) << wrapped.status();
-      run.programs[n.id] = *std::move(wrapped);
-    }
-  }
-  absl::StatusOr<SimulationResult> r =
-      Simulate(t, run.programs, {.delivery = delivery, .seed = 5, .error = instance.error_measure()});
-  EXPECT_TRUE(r.ok()) << r.status();
-  if (r.ok()) run.result = *std::move(r);
-  return run;
+// Seed 002 §3.4.1's varying penalty, voted by max-consensus on the estimates (stopping_program.h):
+// D-ADMM from rho, the change test at 1e-6, votes every `interval` steps (0: rho fixed).
+StoppedRun RunAdaptive(const Topology& t, const ProblemInstance& instance, double rho, std::uint32_t interval,
+                       Delivery delivery, std::uint64_t max_iterations = 5000) {
+  return RunWithRule(t, instance, {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_iterations},
+                     {.tolerance = 1e-6, .diameter_bound = DiameterBound(t), .rho = rho, .adapt_interval = interval,
+                      .adapt_votes = 20},
+                     delivery);
 }
 
 TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
@@ -325,9 +303,9 @@ TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
   auto instance = MakeInstance("bpdn-dct", t, 1, "", 1);
   ASSERT_TRUE(instance.ok());
   // rho = 10 is far from this problem's best (0.1 in the paper's grid): fixed, it is slow.
-  const AdaptiveRun fixed = RunAdaptive(t, **instance, 10.0, 0, Delivery::kFifo, 1500);
-  const AdaptiveRun adaptive = RunAdaptive(t, **instance, 10.0, 10, Delivery::kFifo);
-  const AdaptiveRun shuffled = RunAdaptive(t, **instance, 10.0, 10, Delivery::kShuffled);
+  const StoppedRun fixed = RunAdaptive(t, **instance, 10.0, 0, Delivery::kFifo, 1500);
+  const StoppedRun adaptive = RunAdaptive(t, **instance, 10.0, 10, Delivery::kFifo);
+  const StoppedRun shuffled = RunAdaptive(t, **instance, 10.0, 10, Delivery::kShuffled);
   ASSERT_EQ(adaptive.result.nodes.size(), t.size());
   const auto& first = static_cast<const AgreedStopProgram&>(*adaptive.programs.begin()->second);
   EXPECT_GT(first.penalty_changes(), 0u);

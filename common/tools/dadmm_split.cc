@@ -46,6 +46,7 @@ int Fail(const std::string& message) {
 std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec& spec) {
   if (spec.kind == "bpdn") return {{"beta", spec.beta}};
   if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
+  if (spec.kind == "logreg" && spec.logreg_solver == "fista") return {{"lambda", spec.lambda}, {"pgr", spec.pgr}};
   if (spec.kind == "logreg") return {{"lambda", spec.lambda}};
   if (spec.kind == "svm" && spec.svm_c > 0.0) return {{"svm_c", spec.svm_c}};
   if (spec.kind == "sparse-lr") {

@@ -11,9 +11,13 @@ ABSL_FLAG(double, svm_c, 0.0,
 ABSL_FLAG(double, lambda, 1.0,
           "logreg, sparse-lr: the weight lambda of the l1 norm ((45) of seed 002, (7) of seed 001), for the whole "
           "network.");
+ABSL_FLAG(std::string, logreg_solver, "newton",
+          "logreg: the local solver, newton (proximal Newton, dense: up to a few hundred features) or fista (sparse "
+          "features, FISTA with restart to --pgr; seed 002 10.2's thousands of features).");
 ABSL_FLAG(double, box, 1.0, "sparse-lr: the box |x_k| <= box of (7).");
 ABSL_FLAG(double, pgr, 1e-5,
-          "sparse-lr: the local solver FISTA (16) stops when its proximal-gradient residual is below this.");
+          "sparse-lr, logreg with --logreg_solver=fista: FISTA stops when its proximal-gradient residual is below "
+          "this.");
 ABSL_FLAG(double, fista_step, 0.0, "sparse-lr: FISTA's constant step (seed 001 uses 0.1); 0: 1 / L.");
 
 namespace dadmm {
@@ -27,7 +31,8 @@ ProblemSpec ProblemSpecFromFlags(const std::string& kind) {
                      .lambda = absl::GetFlag(FLAGS_lambda),
                      .box = absl::GetFlag(FLAGS_box),
                      .pgr = absl::GetFlag(FLAGS_pgr),
-                     .fista_step = absl::GetFlag(FLAGS_fista_step)};
+                     .fista_step = absl::GetFlag(FLAGS_fista_step),
+                     .logreg_solver = absl::GetFlag(FLAGS_logreg_solver)};
 }
 
 }  // namespace dadmm
