@@ -35,7 +35,8 @@ started=$(date +%s)
 echo "cross-built in $(( $(date +%s) - started )) s: $(tail -1 "$out/cross-build.log")"
 
 for run in "consensus --rho 1" "bpdn-dct --rho 0.1" "lasso-dct --rho 0.01 --tolerance 1e-7" \
-           "logreg-cancer --rho 1 --iterations 2000 --tolerance 1e-8"; do
+           "logreg-cancer --rho 1 --iterations 2000 --tolerance 1e-8" \
+           "sparse-lr-textures --dimension 100 --algorithm ic-admm --rho 0.01 --iterations 500 --tolerance 0"; do
   read -r -a args <<< "$run"
   name=${args[0]}
   status=0

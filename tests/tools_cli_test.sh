@@ -9,13 +9,14 @@ sim=$build/common/dadmm-sim
 sweep=$build/common/dadmm-sweep
 topogen=$build/common/dadmm-topogen
 split=$build/common/dadmm-split
+table1=$build/common/dadmm-table1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 rm -rf "$out" && mkdir -p "$out"
 
-for tool in "$sim" "$sweep" "$topogen" "$split"; do
+for tool in "$sim" "$sweep" "$topogen" "$split" "$table1"; do
   "$tool" --help > "$out/help.txt" 2>&1
-  grep -q -- "--out\|--problem\|--experiment" "$out/help.txt" || fail "$(basename "$tool") --help does not list its flags"
+  grep -q -- "--out\|--problem\|--experiment\|--nodes" "$out/help.txt" || fail "$(basename "$tool") --help does not list its flags"
 done
 
 # One line, exit 1.
@@ -66,6 +67,13 @@ grep -q "tolerance 0.0001 reached" "$out/sim.txt" || fail "dadmm-sim did not rea
 line=$(grep '^messages' "$out/sim.txt")
 echo "$line" | awk '{ gsub(/\)/, "", $NF); if ($2 != $NF) exit 1 }' || fail "messages != 2E x steps: $line"
 [ "$(head -1 "$out/e.csv")" = "step,relative_error" ] || fail "errors CSV header"
+
+# Seed 001's Table 1 on a small instance: every column reaches the targets, and the table is printed.
+expect_error "K = 63 is not a square" "$table1" --nodes=4 --k=63
+expect_error "unknown column 'x'" "$table1" --nodes=4 --k=64 --runs=x
+"$table1" --nodes=4 --k=64 --runs=cadmm8,icadmm > "$out/table1.txt" 2> "$out/table1.err" || fail "dadmm-table1 failed: $(cat "$out/table1.err")"
+grep -q "^ADMM Ite\." "$out/table1.txt" || fail "dadmm-table1 printed no ADMM Ite. row"
+grep -q "IC-ADMM: targets reached" "$out/table1.err" || fail "dadmm-table1: IC-ADMM did not reach the targets"
 
 # A small sweep: one network of Fig. 3, every algorithm, tables written.
 "$sweep" --experiment=fig3 --networks=3 --out="$out/s" > "$out/sweep.txt" 2> "$out/progress.txt" || fail "sweep failed"
