@@ -89,6 +89,9 @@ struct PublicState {
   std::map<NodeId, NeighbourLiveness> liveness;
   double change = 0.0;
   double disagreement = 0.0;
+  double primal_residual = 0.0, dual_residual = 0.0, rho = 0.0;
+  std::string stop_rule;
+  std::uint64_t computation_iterations = 0;
   double objective = 0.0;
   std::uint64_t dimension = 0;
   double x_norm = 0.0;
@@ -269,6 +272,11 @@ class StatusService final : public pb::Status::Service {
       reply->set_colour(state_->colour);
       reply->set_change(state_->change);
       reply->set_disagreement(state_->disagreement);
+      reply->set_primal_residual(state_->primal_residual);
+      reply->set_dual_residual(state_->dual_residual);
+      reply->set_rho(state_->rho);
+      reply->set_stop_rule(state_->stop_rule);
+      reply->set_computation_iterations(state_->computation_iterations);
       reply->set_error(state_->error);
       reply->set_uptime_seconds(std::chrono::duration<double>(Clock::now() - state_->started).count());
       reply->set_problem(state_->problem);
@@ -660,6 +668,10 @@ void Agent::Impl::PublishEstimate(bool force) {
   std::lock_guard lock(public_state.mu);
   public_state.change = change;
   public_state.disagreement = disagreement;
+  public_state.primal_residual = stopper != nullptr ? stopper->primal_residual() : 0.0;
+  public_state.dual_residual = stopper != nullptr ? stopper->dual_residual() : 0.0;
+  public_state.rho = stopper != nullptr ? stopper->penalty() : options.settings.dadmm.rho;
+  public_state.computation_iterations = program->computation_iterations();
   public_state.objective = objective;
   public_state.dimension = static_cast<std::uint64_t>(x.size());
   public_state.x_norm = x.norm();
@@ -833,6 +845,8 @@ absl::Status Agent::Impl::Run() {
     public_state.problem = options.problem.Describe();
     public_state.algorithm = AlgorithmName(options.settings.algorithm);
     public_state.max_iterations = options.settings.dadmm.max_iterations;
+    public_state.rho = options.settings.dadmm.rho;
+    public_state.stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
     public_state.tolerance = options.settings.tolerance;
   }
   hello = Hello{.node_id = self,

@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/tools/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -65,12 +66,20 @@ int Status(const std::string& address) {
   std::cout << absl::StrFormat("node %d  state %s  iteration %d of at most %d  colour %d  up %.1f s  version %s\n",
                                reply.node_id(), StateName(reply.state()), reply.iteration(), reply.max_iterations(),
                                reply.colour(), reply.uptime_seconds(), reply.version());
-  std::cout << absl::StrFormat("%s on %s, tolerance %g\n", reply.algorithm(), reply.problem(), reply.tolerance());
+  std::cout << absl::StrFormat("%s on %s, rho %g, stopping rule %s\n", reply.algorithm(), reply.problem(), reply.rho(),
+                               reply.stop_rule().empty() ? "none (a fixed number of steps)" : reply.stop_rule());
   if (!reply.error().empty()) std::cout << "error: " << reply.error() << "\n";
   std::cout << absl::StrFormat("x_p: dimension %d, norm %.6g, first entries [%s]; f_p(x_p) = %.6g\n",
                                reply.dimension(), reply.x_norm(), absl::StrJoin(reply.x_head(), ", "),
                                reply.objective());
-  std::cout << absl::StrFormat("residuals: change %.3e, disagreement %.3e\n", reply.change(), reply.disagreement());
+  std::cout << absl::StrFormat("residuals: change %.3e, disagreement %.3e", reply.change(), reply.disagreement());
+  if (absl::StrContains(reply.stop_rule(), "residual") || absl::StrContains(reply.stop_rule(), "vary-rho")) {
+    std::cout << absl::StrFormat("; primal r_p %.3e, dual s_p %.3e", reply.primal_residual(), reply.dual_residual());
+  }
+  if (reply.computation_iterations() > 0) {
+    std::cout << absl::StrFormat("; computation iterations %d", reply.computation_iterations());
+  }
+  std::cout << "\n";
   std::cout << absl::StrFormat("messages sent %d  received %d; bootstrap messages sent %d, bytes %d\n",
                                reply.messages_sent(), reply.messages_received(), reply.bootstrap_messages_sent(),
                                reply.bootstrap_bytes_sent());

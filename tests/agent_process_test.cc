@@ -603,6 +603,19 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
        "--algorithm=averaging solves the consensus problem only"},
       {{"--node_id=1", topo, "--data=" + dir + "/ragged.csv", "--problem=bpdn", "--beta=-1"},
        "--beta must be a finite number > 0"},
+      {{"--node_id=1", topo, "--data=" + dir + "/points.csv", "--problem=logreg", "--logreg_solver=lbfgs"},
+       "--logreg_solver must be newton or fista, got 'lbfgs'"},
+      {{"--node_id=1", topo, "--data=" + dir + "/points.csv", "--problem=sparse-lr", "--pgr=0"},
+       "--pgr must be a finite number > 0"},
+      {{"--node_id=1", topo, "--data=" + dir + "/points.csv", "--problem=sparse-lr", "--algorithm=ic-admm",
+        "--ic_beta=-1"},
+       "--ic_beta must be a finite number > 0"},
+      {{"--node_id=1", topo, "--theta=1", "--tolerance=1e-6", "--eps_rel=1e-3"},
+       "give either tolerance (the change test) or eps_abs / eps_rel"},
+      {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=2"},
+       "--vary_rho_every=2: a vote floods for 3 steps (the network's diameter); give more"},
+      {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=20", "--vary_rho_tau=1"},
+       "the varying penalty needs mu > 1, tau > 1"},
   };
   testing::WriteFile(dir + "/ragged.csv", "1,2,3\n4,5\n");
   testing::WriteFile(dir + "/labels.csv", "0.5,1\n0.25,2\n");
@@ -648,6 +661,8 @@ TEST(AgentProcesses, AgentWaitsForANeighbourThatNeverComesUpAndSaysWhom) {
   EXPECT_EQ(reply.messages_sent(), 0u);
   EXPECT_THAT(reply.waiting_for(), HasSubstr("hello from 2 (not connected), 3 (not connected)"));
   EXPECT_EQ(reply.colour(), 0u);  // not decided before the neighbours answer
+  EXPECT_EQ(reply.rho(), 1.0);
+  EXPECT_EQ(reply.stop_rule(), "");  // --tolerance=0 by default: a fixed number of steps
 
   EXPECT_FALSE(testing::WaitFor(c, 500ms).has_value()) << "the agent must keep waiting";
   kill(c.pid, SIGTERM);
