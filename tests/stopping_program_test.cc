@@ -24,22 +24,31 @@ struct StoppedRun {
   std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
 };
 
-StoppedRun RunWithStop(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
-                       double tolerance, Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1) {
+// Every program wrapped with `rule` (the change test, the residual rule, the votes on rho), in the
+// simulator; `seed` for the colouring and the shuffled delivery.
+StoppedRun RunWithRule(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
+                       const StopRule& rule, Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1) {
   StoppedRun run;
   absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, seed);
   EXPECT_TRUE(colouring.ok()) << colouring.status();
   for (const NodeSpec& n : t.nodes()) {
     auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id), settings);
     EXPECT_TRUE(p.ok()) << p.status();
-    run.programs[n.id] = *std::move(p);
+    auto wrapped = AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
+    EXPECT_TRUE(wrapped.ok()) << wrapped.status();
+    run.programs[n.id] = *std::move(wrapped);
   }
-  EXPECT_TRUE(WrapWithAgreedStop(t, run.programs, tolerance).ok());
   absl::StatusOr<SimulationResult> r =
       Simulate(t, run.programs, {.delivery = delivery, .seed = seed, .error = instance.error_measure()});
   EXPECT_TRUE(r.ok()) << r.status();
   if (r.ok()) run.result = *std::move(r);
   return run;
+}
+
+StoppedRun RunWithStop(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
+                       double tolerance, Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1) {
+  return RunWithRule(t, instance, settings, {.tolerance = tolerance, .diameter_bound = DiameterBound(t)}, delivery,
+                     seed);
 }
 
 // What the rule promises, checked from the outside: one final step everywhere, reached by the stop
@@ -193,26 +202,6 @@ TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
 namespace dadmm {
 namespace {
 
-// Every program wrapped with `rule` (the residual rule, the votes on rho, or both), in the simulator.
-StoppedRun RunWithRule(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
-                       const StopRule& rule, Delivery delivery = Delivery::kFifo) {
-  StoppedRun run;
-  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
-  EXPECT_TRUE(colouring.ok()) << colouring.status();
-  for (const NodeSpec& n : t.nodes()) {
-    auto p = MakeNodeProgram(t, colouring->colouring, n.id, instance.MakeLocal(n.id), settings);
-    EXPECT_TRUE(p.ok()) << p.status();
-    auto wrapped = AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
-    EXPECT_TRUE(wrapped.ok()) << wrapped.status();
-    run.programs[n.id] = *std::move(wrapped);
-  }
-  absl::StatusOr<SimulationResult> r =
-      Simulate(t, run.programs, {.delivery = delivery, .seed = 5, .error = instance.error_measure()});
-  EXPECT_TRUE(r.ok()) << r.status();
-  if (r.ok()) run.result = *std::move(r);
-  return run;
-}
-
 TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
   absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 20, 1));
   ASSERT_TRUE(net.ok());
@@ -293,7 +282,7 @@ StoppedRun RunAdaptive(const Topology& t, const ProblemInstance& instance, doubl
   return RunWithRule(t, instance, {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_iterations},
                      {.tolerance = 1e-6, .diameter_bound = DiameterBound(t), .rho = rho, .adapt_interval = interval,
                       .adapt_votes = 20},
-                     delivery);
+                     delivery, 5);
 }
 
 TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
