@@ -740,6 +740,7 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_pgr(options.problem.pgr);
   r.set_fista_step(options.problem.fista_step);
   r.set_logreg_solver(options.problem.logreg_solver);
+  r.set_features(options.problem.features);
   r.set_computation_iterations(program->computation_iterations());
   if (options.settings.algorithm == Algorithm::kIcAdmm) r.set_ic_beta(options.settings.ic_beta);
   if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {

@@ -15,7 +15,7 @@ namespace {
 // Flags a config file may set, and which of them are paths.
 const std::set<std::string>& Keys() {
   static const std::set<std::string> keys = {
-      "node_id", "topology", "problem", "beta", "sigma", "delta", "lambda", "svm_c", "box", "pgr", "logreg_solver", "fista_step", "ic_beta", "theta", "data", "algorithm", "listen", "rho", "iterations",
+      "node_id", "topology", "problem", "beta", "sigma", "delta", "lambda", "svm_c", "box", "pgr", "logreg_solver", "features", "fista_step", "ic_beta", "theta", "data", "algorithm", "listen", "rho", "iterations",
       "tolerance", "eps_abs", "eps_rel", "vary_rho_every", "vary_rho_votes", "vary_rho_mu", "vary_rho_tau", "output", "linger_seconds", "hold_seconds", "log_iterations", "radio_e_elec_nj", "radio_eps_amp_pj",
       "radio_distance_m"};
   return keys;

@@ -1,6 +1,7 @@
 // dadmm-ctl: looks at a dadmm network from outside.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -27,6 +28,7 @@
 #include "common/dadmm_node.h"
 #include "common/logreg.h"
 #include "common/sparse_lr.h"
+#include "common/svmlight.h"
 #include "common/simulator.h"
 #include "common/svm.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
@@ -133,7 +135,13 @@ int Report(const std::string& topology_path) {
       .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
       .svm_c = first.svm_c(), .lambda = first.lambda(), .box = first.box(), .pgr = first.pgr(),
       .fista_step = first.fista_step(),
-      .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver()};
+      .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver(),
+      .features = first.features()};
+  // Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.
+  auto data_path = [&](dadmm::NodeId id) {
+    const std::string svm = absl::StrCat(data_dir, "/node-", id, ".svm");
+    return std::filesystem::exists(svm) ? svm : absl::StrCat(data_dir, "/node-", id, ".csv");
+  };
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
   if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
@@ -167,8 +175,7 @@ int Report(const std::string& topology_path) {
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
   std::map<dadmm::NodeId, dadmm::Vector> thetas;  // consensus: for the true average
   for (const dadmm::NodeSpec& n : topology->nodes()) {
-    const std::string path = absl::StrCat(data_dir, "/node-", n.id, ".csv");
-    auto problem = dadmm::LoadLocalProblem(spec, path, topology->size());
+    auto problem = dadmm::LoadLocalProblem(spec, data_path(n.id), topology->size());
     if (!problem.ok()) return Fail(problem.status().message());
     if (spec.kind == "consensus") {
       thetas.emplace(n.id, static_cast<const dadmm::ConsensusProblem&>(**problem).theta());
@@ -229,10 +236,18 @@ int Report(const std::string& topology_path) {
     std::vector<Eigen::MatrixXd> blocks;
     Eigen::Index rows = 0;
     for (const dadmm::NodeSpec& n : topology->nodes()) {
-      absl::StatusOr<Eigen::MatrixXd> block = dadmm::ReadMatrixCsv(absl::StrCat(data_dir, "/node-", n.id, ".csv"));
+      const std::string path = data_path(n.id);
+      absl::StatusOr<Eigen::MatrixXd> block = [&]() -> absl::StatusOr<Eigen::MatrixXd> {
+        if (!dadmm::IsSvmLightPath(path)) return dadmm::ReadMatrixCsv(path);
+        absl::StatusOr<dadmm::SparseExamples> examples = dadmm::ReadSvmLight(path, spec.features);
+        if (!examples.ok()) return examples.status();
+        Eigen::MatrixXd rows(examples->features.rows(), spec.features + 1);
+        rows << Eigen::MatrixXd(examples->features), examples->labels;
+        return rows;
+      }();
       if (!block.ok()) return block.status();
       if (!blocks.empty() && block->cols() != blocks.front().cols()) {
-        return absl::InvalidArgumentError(absl::StrCat(data_dir, "/node-", n.id, ".csv: ", block->cols(),
+        return absl::InvalidArgumentError(absl::StrCat(path, ": ", block->cols(),
                                                        " columns, node ", topology->nodes().front().id, "'s have ",
                                                        blocks.front().cols()));
       }

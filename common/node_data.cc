@@ -13,6 +13,7 @@
 #include "common/lasso.h"
 #include "common/logreg.h"
 #include "common/sparse_lr.h"
+#include "common/svmlight.h"
 #include "common/svm.h"
 
 namespace dadmm {
@@ -39,6 +40,9 @@ absl::Status ProblemSpec::Validate() const {
   }
   if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
     return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
+  }
+  if (features < 0 || features > 100000000) {
+    return absl::InvalidArgumentError(absl::StrCat("features must be in 0..1e8, got ", features));
   }
   if (logreg_solver != "newton" && logreg_solver != "fista") {
     return absl::InvalidArgumentError(
@@ -77,6 +81,19 @@ std::string ProblemSpec::Describe() const {
   return kind;
 }
 
+namespace {
+
+// logreg with logreg_solver = fista: FISTA with restart on the sparse features, to pgr.
+std::unique_ptr<LocalProblem> MakeSparseLogRegProblem(const ProblemSpec& spec, const SparseFeatures& features,
+                                                      const Vector& labels, std::size_t network_size) {
+  return std::make_unique<SparseFeatureLogRegProblem>(
+      features, labels, spec.lambda / static_cast<double>(network_size), std::numeric_limits<double>::infinity(),
+      FistaOptions{.step = 0.0, .pgr_tolerance = spec.pgr, .max_iterations = 1000000, .restart = true},
+      /*intercept=*/true);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec& spec, Eigen::MatrixXd data,
                                                                const std::string& source, std::size_t network_size) {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
@@ -111,12 +128,7 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   if (spec.kind == "logreg") {
     if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
     if (spec.logreg_solver == "fista") {
-      const SparseFeatures features = data.leftCols(n).sparseView();
-      return std::make_unique<SparseFeatureLogRegProblem>(
-          features, data.col(n), spec.lambda / static_cast<double>(network_size),
-          std::numeric_limits<double>::infinity(),
-          FistaOptions{.step = 0.0, .pgr_tolerance = spec.pgr, .max_iterations = 1000000, .restart = true},
-          /*intercept=*/true);
+      return MakeSparseLogRegProblem(spec, data.leftCols(n).sparseView(), data.col(n), network_size);
     }
     return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
                                            spec.lambda / static_cast<double>(network_size));
@@ -138,6 +150,25 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
 absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec& spec, const std::string& path,
                                                                std::size_t network_size) {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
+  if (IsSvmLightPath(path)) {
+    if (spec.kind != "logreg" && spec.kind != "sparse-lr") {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": an SVMlight file (.svm) holds labelled examples, for "
+                                                     "logreg or sparse-lr, not ", spec.kind));
+    }
+    if (spec.features < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": an SVMlight file needs --features (the number of "
+                                                     "features, the same at every node)"));
+    }
+    absl::StatusOr<SparseExamples> examples = ReadSvmLight(path, spec.features);
+    if (!examples.ok()) return examples.status();
+    if (spec.kind == "logreg" && spec.logreg_solver == "fista") {
+      if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
+      return MakeSparseLogRegProblem(spec, examples->features, examples->labels, network_size);
+    }
+    Eigen::MatrixXd dense(examples->features.rows(), spec.features + 1);
+    dense << Eigen::MatrixXd(examples->features), examples->labels;
+    return MakeLocalProblem(spec, std::move(dense), path, network_size);
+  }
   absl::StatusOr<Eigen::MatrixXd> data = spec.kind == "consensus" ? [&]() -> absl::StatusOr<Eigen::MatrixXd> {
     // Consensus data may be ragged (any layout of numbers): read them as one vector.
     absl::StatusOr<Vector> v = ReadVectorCsv(path);

@@ -12,6 +12,8 @@
 //              features are kept sparse (zeros in the file are not stored)
 //   sparse-lr  the node's examples (seed 001, (7): no intercept, the box |x_k| <= box): the features, then
 //              the label +1 or -1; local solves (C-ADMM, D-ADMM) by FISTA (16) stopped at pgr
+// logreg and sparse-lr also read examples with sparse features in the SVMlight format (a file ending in
+// .svm, common/svmlight.h; ProblemSpec::features gives n); with logreg_solver = fista they stay sparse.
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
 #pragma once
 
@@ -38,6 +40,8 @@ struct ProblemSpec {
   // features) or "fista" (FISTA with restart on sparse features, to pgr < `pgr`: seed 002 §10.2's
   // thousands of sparse features)
   std::string logreg_solver = "newton";
+  // logreg, sparse-lr with an SVMlight data file (.svm): the number of features n (every node the same)
+  std::int64_t features = 0;
 
   absl::Status Validate() const;
   // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",

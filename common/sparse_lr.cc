@@ -445,37 +445,43 @@ absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> SparseLogRegInstance::Crea
   return instance;
 }
 
-std::unique_ptr<LocalProblem> SparseLogRegInstance::MakeLocal(NodeId id) const {
-  const std::vector<Eigen::Index>& rows = rows_.at(id);
+absl::StatusOr<SparseExamples> SparseLogRegInstance::LocalExamples(NodeId id) const {
+  auto found = rows_.find(id);
+  if (found == rows_.end()) return absl::NotFoundError(absl::StrCat("node ", id, " is not in the instance"));
+  const std::vector<Eigen::Index>& rows = found->second;
   std::vector<Eigen::Triplet<double>> entries;
-  Vector labels(static_cast<Eigen::Index>(rows.size()));
+  SparseExamples out;
+  out.labels.resize(static_cast<Eigen::Index>(rows.size()));
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const auto r = static_cast<Eigen::Index>(k);
     for (SparseFeatures::InnerIterator it(data_.features, rows[k]); it; ++it) entries.emplace_back(r, it.col(), it.value());
-    labels[r] = data_.labels[rows[k]];
+    out.labels[r] = data_.labels[rows[k]];
   }
-  SparseFeatures features(labels.size(), data_.features.cols());
-  features.setFromTriplets(entries.begin(), entries.end());
+  out.features.resize(out.labels.size(), data_.features.cols());
+  out.features.setFromTriplets(entries.begin(), entries.end());
+  return out;
+}
+
+std::unique_ptr<LocalProblem> SparseLogRegInstance::MakeLocal(NodeId id) const {
+  absl::StatusOr<SparseExamples> examples = LocalExamples(id);
+  if (!examples.ok()) return nullptr;
   return std::make_unique<SparseFeatureLogRegProblem>(
-      features, labels, data_.lambda / static_cast<double>(rows_.size()), std::numeric_limits<double>::infinity(),
+      examples->features, examples->labels, data_.lambda / static_cast<double>(rows_.size()),
+      std::numeric_limits<double>::infinity(),
       FistaOptions{.step = 0.0, .pgr_tolerance = pgr_, .max_iterations = 1000000, .restart = true}, /*intercept=*/true);
 }
 
 absl::StatusOr<Eigen::MatrixXd> SparseLogRegInstance::LocalData(NodeId id) const {
-  auto it = rows_.find(id);
-  if (it == rows_.end()) return absl::NotFoundError(absl::StrCat("node ", id, " is not in the instance"));
-  const Eigen::Index n = data_.features.cols();
-  Eigen::MatrixXd out = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(it->second.size()), n + 1);
-  for (std::size_t k = 0; k < it->second.size(); ++k) {
-    const auto r = static_cast<Eigen::Index>(k);
-    for (SparseFeatures::InnerIterator e(data_.features, it->second[k]); e; ++e) out(r, e.col()) = e.value();
-    out(r, n) = data_.labels[it->second[k]];
-  }
+  absl::StatusOr<SparseExamples> examples = LocalExamples(id);
+  if (!examples.ok()) return examples.status();
+  Eigen::MatrixXd out(examples->features.rows(), examples->features.cols() + 1);
+  out << Eigen::MatrixXd(examples->features), examples->labels;
   return out;
 }
 
 std::string SparseLogRegInstance::AgentFlags() const {
-  return absl::StrFormat("--lambda=%.17g --logreg_solver=fista --pgr=%.17g", data_.lambda, pgr_);
+  return absl::StrFormat("--lambda=%.17g --logreg_solver=fista --pgr=%.17g --features=%d", data_.lambda, pgr_,
+                         data_.features.cols());
 }
 
 }  // namespace dadmm

@@ -81,6 +81,12 @@ class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem 
   std::uint64_t solver_iterations_ = 0;
 };
 
+// Labelled examples with sparse features.
+struct SparseExamples {
+  SparseFeatures features;  // one example per row
+  Vector labels;            // +1 / -1
+};
+
 using SparseLrProblem = BasicSparseLrProblem<Eigen::MatrixXd>;
 using SparseFeatureLogRegProblem = BasicSparseLrProblem<SparseFeatures>;
 
@@ -177,7 +183,9 @@ class SparseLogRegInstance final : public ProblemInstance {
   const Vector& solution() const override { return solution_; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_, rows_.size()); }
   const SparseLogRegData& data() const { return data_; }
-  // Dense rows (features, then the label) for the agents' CSV; the agents keep them sparse.
+  // Node `id`'s examples, sparse (for an SVMlight file), and the same as dense rows (features, then the
+  // label) for a CSV file.
+  absl::StatusOr<SparseExamples> LocalExamples(NodeId id) const;
   absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;
   std::string AgentFlags() const override;
 

@@ -81,7 +81,9 @@ rm -f "$out"/results/*.json "$out"/data/*.csv
 if [[ -n "$data_dir" ]]; then
   [[ -f "$data_dir/problem.flags" ]] || { echo "run-local-cluster.sh: $data_dir/problem.flags missing (made by dadmm-split)" >&2; exit 2; }
   cp "$data_dir"/problem.flags "$out/data/"
-  for f in "$data_dir"/node-*.csv; do cp "$f" "$out/data/"; done
+  for f in "$data_dir"/node-*.csv "$data_dir"/node-*.svm; do
+    if [[ -e "$f" ]]; then cp "$f" "$out/data/"; fi
+  done
   problem="data from $data_dir"
 else
   "$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
@@ -105,7 +107,9 @@ for line in "${nodes[@]}"; do
   else
     launch+=("$bin/agent/dadmm-agent")
   fi
-  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$out/data/node-$id.csv" \
+  data_file="$out/data/node-$id.csv"
+  if [[ -e "$out/data/node-$id.svm" ]]; then data_file="$out/data/node-$id.svm"; fi  # sparse features, SVMlight
+  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$data_file" \
     "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" "${extra_flags[@]}" \
     --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &

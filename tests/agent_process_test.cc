@@ -23,6 +23,7 @@
 #include "coordinator-free-bootstrap/stopping_program.h"
 #include "common/simulator.h"
 #include "common/sparse_lr.h"
+#include "common/svmlight.h"
 #include "common/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 #include "tests/process.h"
@@ -77,10 +78,18 @@ NetworkRun RunFig1(const std::string& name, const std::string& problem, const st
   std::vector<Child> agents;
   for (auto it = run.topology.nodes().rbegin(); it != run.topology.nodes().rend(); ++it) {
     const NodeId id = it->id;
-    const std::string data = absl::StrCat(run.dir, "/node-", id, ".csv");
-    absl::StatusOr<Eigen::MatrixXd> local = run.instance->LocalData(id);
-    EXPECT_TRUE(local.ok()) << local.status();
-    EXPECT_TRUE(WriteMatrixCsv(data, *local).ok());
+    std::string data = absl::StrCat(run.dir, "/node-", id, ".csv");
+    if (const auto* sparse = dynamic_cast<const SparseLogRegInstance*>(run.instance.get()); sparse != nullptr) {
+      // Sparse features go in SVMlight files, as dadmm-sim --write_data writes them.
+      data = absl::StrCat(run.dir, "/node-", id, ".svm");
+      absl::StatusOr<SparseExamples> examples = sparse->LocalExamples(id);
+      EXPECT_TRUE(examples.ok()) << examples.status();
+      EXPECT_TRUE(WriteSvmLight(data, examples->features, examples->labels).ok());
+    } else {
+      absl::StatusOr<Eigen::MatrixXd> local = run.instance->LocalData(id);
+      EXPECT_TRUE(local.ok()) << local.status();
+      EXPECT_TRUE(WriteMatrixCsv(data, *local).ok());
+    }
     std::vector<std::string> argv = {DADMM_AGENT_BIN,
                                      absl::StrCat("--node_id=", id),
                                      "--topology=" + topology_path,
@@ -325,6 +334,7 @@ TEST(AgentProcesses, SparseFeatureLogRegAgentsReachTheCentralizedFit) {
   for (const auto& [id, r] : run.results) {
     EXPECT_EQ(r.outcome(), "stopped");
     EXPECT_EQ(r.logreg_solver(), "fista");
+    EXPECT_EQ(r.features(), 200);  // read from an SVMlight file
     EXPECT_GT(r.computation_iterations(), r.iterations());  // FISTA steps, counted
   }
   // seed 002's loose tolerances: agreement to about two digits with the centralized fit.
@@ -612,6 +622,10 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
        "--ic_beta must be a finite number > 0"},
       {{"--node_id=1", topo, "--theta=1", "--tolerance=1e-6", "--eps_rel=1e-3"},
        "give either tolerance (the change test) or eps_abs / eps_rel"},
+      {{"--node_id=1", topo, "--data=" + dir + "/examples.svm", "--problem=logreg"},
+       dir + "/examples.svm: an SVMlight file needs --features"},
+      {{"--node_id=1", topo, "--data=" + dir + "/examples.svm", "--problem=bpdn"},
+       "holds labelled examples, for logreg or sparse-lr, not bpdn"},
       {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=2"},
        "--vary_rho_every=2: a vote floods for 3 steps (the network's diameter); give more"},
       {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=20", "--vary_rho_tau=1"},

@@ -19,6 +19,8 @@
 #include "common/experiment.h"
 #include "common/generators.h"
 #include "common/instances.h"
+#include "common/sparse_lr.h"
+#include "common/svmlight.h"
 #include "common/topology.h"
 
 ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
@@ -109,6 +111,15 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Fail(absl::StrCat(dir, ": ", ec.message()));
     for (const dadmm::NodeSpec& n : topology->nodes()) {
+      if (const auto* sparse = dynamic_cast<const dadmm::SparseLogRegInstance*>(instance.get()); sparse != nullptr) {
+        // Sparse features: the SVMlight format (a fraction of the dense CSV's size, and agents keep them sparse).
+        absl::StatusOr<dadmm::SparseExamples> examples = sparse->LocalExamples(n.id);
+        if (!examples.ok()) return Fail(examples.status().message());
+        absl::Status s = dadmm::WriteSvmLight(absl::StrCat(dir, "/node-", n.id, ".svm"), examples->features,
+                                              examples->labels);
+        if (!s.ok()) return Fail(s.message());
+        continue;
+      }
       absl::StatusOr<Eigen::MatrixXd> data = instance->LocalData(n.id);
       if (!data.ok()) return Fail(data.status().message());
       const std::string path = absl::StrCat(dir, "/node-", n.id, ".csv");
@@ -125,7 +136,9 @@ int main(int argc, char** argv) {
       if (!f) return Fail(absl::StrCat(dir, "/problem.flags: cannot write"));
     }
     std::cout << "wrote " << topology->size() << " data files to " << dir << "; agents take them with " << flags
-              << " --data=" << dir << "/node-<id>.csv (also in " << dir << "/problem.flags)" << std::endl;
+              << " --data=" << dir << "/node-<id>."
+              << (dynamic_cast<const dadmm::SparseLogRegInstance*>(instance.get()) != nullptr ? "svm" : "csv")
+              << " (also in " << dir << "/problem.flags)" << std::endl;
     return 0;
   }
 

@@ -14,6 +14,8 @@ ABSL_FLAG(double, lambda, 1.0,
 ABSL_FLAG(std::string, logreg_solver, "newton",
           "logreg: the local solver, newton (proximal Newton, dense: up to a few hundred features) or fista (sparse "
           "features, FISTA with restart to --pgr; seed 002 10.2's thousands of features).");
+ABSL_FLAG(int64_t, features, 0,
+          "logreg, sparse-lr with an SVMlight data file (.svm): the number of features (the same at every node).");
 ABSL_FLAG(double, box, 1.0, "sparse-lr: the box |x_k| <= box of (7).");
 ABSL_FLAG(double, pgr, 1e-5,
           "sparse-lr, logreg with --logreg_solver=fista: FISTA stops when its proximal-gradient residual is below "
@@ -32,7 +34,8 @@ ProblemSpec ProblemSpecFromFlags(const std::string& kind) {
                      .box = absl::GetFlag(FLAGS_box),
                      .pgr = absl::GetFlag(FLAGS_pgr),
                      .fista_step = absl::GetFlag(FLAGS_fista_step),
-                     .logreg_solver = absl::GetFlag(FLAGS_logreg_solver)};
+                     .logreg_solver = absl::GetFlag(FLAGS_logreg_solver),
+                     .features = absl::GetFlag(FLAGS_features)};
 }
 
 }  // namespace dadmm
