@@ -841,13 +841,16 @@ absl::Status Agent::Impl::Run() {
     return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));
   }
   if (absl::Status s = options.settings.Validate(); !s.ok()) return s;
+  // What neighbours must agree on about the agreed stop (empty: a fixed number of steps).
+  const std::string stop_rule =
+      options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
   {
     std::lock_guard lock(public_state.mu);
     public_state.problem = options.problem.Describe();
     public_state.algorithm = AlgorithmName(options.settings.algorithm);
     public_state.max_iterations = options.settings.dadmm.max_iterations;
     public_state.rho = options.settings.dadmm.rho;
-    public_state.stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
+    public_state.stop_rule = stop_rule;
     public_state.tolerance = options.settings.tolerance;
   }
   hello = Hello{.node_id = self,
@@ -862,7 +865,7 @@ absl::Status Agent::Impl::Run() {
                 .rho = options.settings.dadmm.rho,
                 .max_iterations = options.settings.dadmm.max_iterations,
                 .tolerance = options.settings.tolerance,
-                .stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "",
+                .stop_rule = stop_rule,
                 .arithmetic = ArithmeticProfile()};
   colouring = MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
                                     DiameterBound(topology));

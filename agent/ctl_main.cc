@@ -147,13 +147,14 @@ int Report(const std::string& topology_path) {
   dadmm::PipelineSettings settings{.algorithm = *algorithm,
                                    .dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
                                    .tolerance = first.tolerance(),
-                                   .ic_beta = first.ic_beta() > 0 ? first.ic_beta() : 1.2,
                                    .eps_abs = first.eps_abs(),
                                    .eps_rel = first.eps_rel(),
-                                   .vary_rho_every = first.vary_rho_every(),
-                                   .vary_rho_votes = first.vary_rho_votes() > 0 ? first.vary_rho_votes() : 10,
-                                   .vary_rho_mu = first.vary_rho_mu() > 0 ? first.vary_rho_mu() : 10.0,
-                                   .vary_rho_tau = first.vary_rho_tau() > 0 ? first.vary_rho_tau() : 2.0};
+                                   .vary_rho_every = first.vary_rho_every()};
+  // Written only where they apply (ic_beta for ic-admm) or by newer agents: else the defaults.
+  if (first.ic_beta() > 0) settings.ic_beta = first.ic_beta();
+  if (first.vary_rho_votes() > 0) settings.vary_rho_votes = first.vary_rho_votes();
+  if (first.vary_rho_mu() > 0) settings.vary_rho_mu = first.vary_rho_mu();
+  if (first.vary_rho_tau() > 0) settings.vary_rho_tau = first.vary_rho_tau();
   for (const auto& [id, r] : *results) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||

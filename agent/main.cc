@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     // fails; staying below it is necessary, not sufficient. Theorem 1's condition is sufficient only:
     // the run goes on either way.
     if (const auto* composite = dynamic_cast<const dadmm::CompositeProblem*>(problem->get()); composite != nullptr) {
-      const double bound = dadmm::IcAdmmBetaBound({composite->constants()}, options.settings.dadmm.rho,
+      const double bound = dadmm::IcAdmmBetaBound(composite->constants(), options.settings.dadmm.rho,
                                                   dadmm::LambdaMinDegreePlusAdjacency(*topology));
       if (!(options.settings.ic_beta > bound)) {
         std::cerr << "dadmm-agent: node " << self << ": warning: beta = " << options.settings.ic_beta

@@ -23,21 +23,12 @@ absl::StatusOr<std::unique_ptr<IcAdmmNode>> IcAdmmNode::Create(NodeId self, std:
                                                                std::unique_ptr<LocalProblem> problem,
                                                                const IcAdmmSettings& settings) {
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
-  if (problem == nullptr || problem->dimension() < 1) {
-    return absl::InvalidArgumentError("the algorithm needs a problem of dimension >= 1");
-  }
+  if (absl::Status s = ValidateProblem(problem); !s.ok()) return s;
   if (dynamic_cast<const CompositeProblem*>(problem.get()) == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("IC-ADMM needs a problem with a gradient and a proximity "
                                                    "operator (sparse-lr); ", problem->kind(), " has none"));
   }
-  std::sort(neighbours.begin(), neighbours.end(),
-            [](const NeighbourDegree& a, const NeighbourDegree& b) { return a.id < b.id; });
-  for (std::size_t i = 0; i < neighbours.size(); ++i) {
-    if (neighbours[i].id == self || (i > 0 && neighbours[i - 1].id == neighbours[i].id)) {
-      return absl::InvalidArgumentError(absl::StrCat("node ", self, ": neighbour ", neighbours[i].id,
-                                                     " is itself or listed twice"));
-    }
-  }
+  if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
   return std::unique_ptr<IcAdmmNode>(new IcAdmmNode(self, std::move(neighbours), std::move(problem), settings));
 }
 
@@ -48,7 +39,6 @@ IcAdmmNode::IcAdmmNode(NodeId self, std::vector<NeighbourDegree> neighbours, std
       composite_(dynamic_cast<const CompositeProblem*>(problem_.get())),
       c_(settings.c),
       beta_(settings.beta),
-      gamma_(settings.beta + 2.0 * settings.c * static_cast<double>(degree())),
       p_(Vector::Zero(problem_->dimension())),
       sum_(Vector::Zero(problem_->dimension())) {}
 
@@ -56,8 +46,9 @@ void IcAdmmNode::Step(const Vector& sum_neighbours) {
   // (10): s = (beta x - grad h(x) - p + c (D x + sum_j x_j)) / gamma, x <- prox_{g, gamma}(s).
   composite_->SmoothGradient(x_, gradient_);
   const double d = static_cast<double>(degree());
-  s_ = ((beta_ + c_ * d) * x_ - gradient_ - p_ + c_ * sum_neighbours) / gamma_;
-  composite_->Prox(s_, gamma_, x_);
+  const double gamma = beta_ + 2.0 * c_ * d;  // gamma_i of (9)
+  s_ = ((beta_ + c_ * d) * x_ - gradient_ - p_ + c_ * sum_neighbours) / gamma;
+  composite_->Prox(s_, gamma, x_);
   ++updates_;
 }
 
@@ -95,14 +86,19 @@ double LambdaMinDegreePlusAdjacency(const Topology& topology) {
   return std::max(0.0, solver.eigenvalues()[0]);
 }
 
-double IcAdmmBetaBound(const std::vector<CompositeProblem::Constants>& nodes, double c, double lambda_min_d_plus_w) {
-  double lipschitz = 0.0, convexity = std::numeric_limits<double>::infinity(), gram = 0.0;
+CompositeProblem::Constants NetworkConstants(const std::vector<CompositeProblem::Constants>& nodes) {
+  CompositeProblem::Constants network{.convexity_f = std::numeric_limits<double>::infinity()};
   for (const CompositeProblem::Constants& k : nodes) {
-    lipschitz = std::max(lipschitz, k.lipschitz_f);
-    convexity = std::min(convexity, k.convexity_f);
-    gram = std::max(gram, k.gram_norm);
+    network.lipschitz_f = std::max(network.lipschitz_f, k.lipschitz_f);
+    network.convexity_f = std::min(network.convexity_f, k.convexity_f);
+    network.gram_norm = std::max(network.gram_norm, k.gram_norm);
   }
-  return lipschitz * lipschitz / convexity * gram - c * lambda_min_d_plus_w;
+  return network;
+}
+
+double IcAdmmBetaBound(const CompositeProblem::Constants& network, double c, double lambda_min_d_plus_w) {
+  return network.lipschitz_f * network.lipschitz_f / network.convexity_f * network.gram_norm -
+         c * lambda_min_d_plus_w;
 }
 
 }  // namespace dadmm

@@ -38,7 +38,6 @@ class IcAdmmNode final : public SynchronousNode {
   const Vector* dual() const override { return &p_; }
   bool set_penalty(double c) override {
     c_ = c;
-    gamma_ = beta_ + 2.0 * c * static_cast<double>(degree());
     return true;
   }
   // One gradient of h_i per update (x_i^(1) included): seed 001's computation iterations.
@@ -53,7 +52,7 @@ class IcAdmmNode final : public SynchronousNode {
 
   std::unique_ptr<LocalProblem> problem_;
   const CompositeProblem* composite_;
-  double c_, beta_, gamma_;
+  double c_, beta_;
   Vector p_, gradient_, s_, sum_;
   std::uint64_t updates_ = 0;
 };
@@ -63,11 +62,14 @@ class IcAdmmNode final : public SynchronousNode {
 // nodes.
 double LambdaMinDegreePlusAdjacency(const Topology& topology);
 
+// The network's constants of (13) from the nodes': L_f the largest, sigma_f^2 the smallest, and
+// lambda_max(A~'A~) the largest lambda_max(A_i'A_i) (A~ is block diagonal).
+CompositeProblem::Constants NetworkConstants(const std::vector<CompositeProblem::Constants>& nodes);
+
 // The right-hand side of (13), the bound beta must exceed for Theorem 1:
 //   (L_f^2 / sigma_f^2) lambda_max(A~'A~) - c lambda_min(D + W),
-// with L_f the largest and sigma_f^2 the smallest of the nodes' constants, and lambda_max(A~'A~) the
-// largest lambda_max(A_i'A_i) (A~ is block diagonal). One node's own constants give a lower bound on
-// it: a node whose local bound beta does not exceed knows that (13) fails.
-double IcAdmmBetaBound(const std::vector<CompositeProblem::Constants>& nodes, double c, double lambda_min_d_plus_w);
+// from the network's constants. One node's own constants give a lower bound on it: a node whose local
+// bound beta does not exceed knows that (13) fails.
+double IcAdmmBetaBound(const CompositeProblem::Constants& network, double c, double lambda_min_d_plus_w);
 
 }  // namespace dadmm

@@ -45,7 +45,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   }
   const bool monitor = static_cast<bool>(options.monitor);
   const bool measure = options.error.has_value() || monitor;
-  const bool stop_on_tolerance = (options.error.has_value() && options.tolerance > 0.0) || monitor;
+  // The estimates of each step are kept until the step completes when the run may stop there.
+  const bool keep_estimates = (options.error.has_value() && options.tolerance > 0.0) || monitor;
 
   // Directed edges: node i's out-edges are out_begin[i] .. out_begin[i + 1], in neighbour-id order.
   std::vector<std::uint32_t> out_begin(P + 1, 0), edge_from, edge_to;
@@ -115,7 +116,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     const std::uint64_t k = ++last_step[i];
     StepRecord& r = steps_in_progress[k];
     if (options.error) r.squared_error += options.error->squared_error(i, p.x());
-    if (stop_on_tolerance) {
+    if (keep_estimates) {
       if (r.x.empty()) r.x.resize(P);
       r.x[i] = p.x();
     }

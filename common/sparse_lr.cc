@@ -151,7 +151,7 @@ std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vect
   const double scale = 1.0 / (step * std::sqrt(static_cast<double>(K)));
   // (16): x~^l = prox_{step g}(z^{l-1} - step grad(z^{l-1})), z^l = x~^l + (l-1)/(l+2) (x~^l - x~^{l-1}),
   // with grad = A'grad f(A z) + v + c z (v + c z carries p_i and the consensus terms of (16a)).
-  Vector previous = x, z = x, gradient, next;
+  Vector previous = x, z = x, gradient, next, delta;
   double pgr = std::numeric_limits<double>::infinity();
   std::uint64_t l = 0, momentum_age = 0;
   while (l < max_iterations) {
@@ -160,8 +160,9 @@ std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vect
     SmoothGradient(z, gradient);
     gradient += v + c * z;
     Prox(z - step * gradient, 1.0 / step, next);
-    pgr = (z - next).norm() * scale;
-    if (restart && (z - next).dot(next - previous) > 0.0) {
+    delta = z - next;
+    pgr = delta.norm() * scale;
+    if (restart && delta.dot(next - previous) > 0.0) {
       momentum_age = 0;  // the momentum took the step uphill: restart from x~^l
     }
     const double beta = momentum_age > 0 ? static_cast<double>(momentum_age - 1) / (momentum_age + 2) : 0.0;
@@ -355,10 +356,10 @@ absl::StatusOr<std::unique_ptr<SparseLrInstance>> SparseLrInstance::Create(Spars
   return instance;
 }
 
-std::unique_ptr<LocalProblem> SparseLrInstance::MakeLocal(NodeId id) const {
+std::unique_ptr<LocalProblem> SparseLrInstance::MakeLocal(NodeId id, const FistaOptions& fista) const {
   auto [features, labels] = GatherExamples(data_.features, data_.labels, rows_.at(id));
   return std::make_unique<SparseLrProblem>(features, labels, data_.lambda / static_cast<double>(rows_.size()),
-                                           data_.bound, fista_);
+                                           data_.bound, fista);
 }
 
 absl::StatusOr<Eigen::MatrixXd> SparseLrInstance::LocalData(NodeId id) const {

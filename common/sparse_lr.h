@@ -61,8 +61,6 @@ class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem 
 
   // Lipschitz constant of the logistic loss's gradient: lambda_max(A'A) / 4.
   double smooth_lipschitz() const { return gram_norm_ / 4.0; }
-  double mu() const { return mu_; }
-  double bound() const { return bound_; }
 
   // FISTA (16) on f(x) + v'x + (c/2)||x||^2, c >= 0, with the constant step `step` (0: 1 / L), until
   // pgr < tolerance or max_iterations; with `restart`, momentum is reset whenever the objective's
@@ -136,7 +134,9 @@ class SparseLrInstance final : public ProblemInstance {
                                                                   std::uint64_t seed, const FistaOptions& fista);
   std::string kind() const override { return "sparse-lr"; }
   Eigen::Index dimension() const override { return data_.features.cols(); }
-  std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override;
+  std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override { return MakeLocal(id, fista_); }
+  // The same examples with another local solver setting (C-ADMM at several pgr tolerances).
+  std::unique_ptr<LocalProblem> MakeLocal(NodeId id, const FistaOptions& fista) const;
   const Vector& solution() const override { return solution_.x; }
   ErrorMeasure error_measure() const override { return DistanceTo(solution_.x, rows_.size()); }
   absl::StatusOr<Eigen::MatrixXd> LocalData(NodeId id) const override;

@@ -14,7 +14,9 @@ std::vector<NodeId> Ids(const std::vector<NeighbourDegree>& neighbours) {
   return ids;
 }
 
-absl::Status ValidateNeighbours(NodeId self, std::vector<NeighbourDegree>& neighbours) {
+}  // namespace
+
+absl::Status SynchronousNode::ValidateNeighbours(NodeId self, std::vector<NeighbourDegree>& neighbours) {
   std::sort(neighbours.begin(), neighbours.end(),
             [](const NeighbourDegree& a, const NeighbourDegree& b) { return a.id < b.id; });
   for (std::size_t i = 0; i < neighbours.size(); ++i) {
@@ -31,14 +33,12 @@ absl::Status ValidateNeighbours(NodeId self, std::vector<NeighbourDegree>& neigh
   return absl::OkStatus();
 }
 
-absl::Status ValidateProblem(const std::unique_ptr<LocalProblem>& problem) {
+absl::Status SynchronousNode::ValidateProblem(const std::unique_ptr<LocalProblem>& problem) {
   if (problem == nullptr || problem->dimension() < 1) {
     return absl::InvalidArgumentError("the algorithm needs a problem of dimension >= 1");
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 SynchronousNode::SynchronousNode(NodeId self, std::vector<NeighbourDegree> neighbours, Eigen::Index n,
                                  std::uint64_t first_label, std::uint64_t max_steps)

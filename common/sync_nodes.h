@@ -41,6 +41,11 @@ class SynchronousNode : public NodeProgram {
   SynchronousNode(NodeId self, std::vector<NeighbourDegree> neighbours, Eigen::Index n, std::uint64_t first_label,
                   std::uint64_t max_steps);
 
+  // For the subclasses' Create: sorts `neighbours` by id and refuses self, repeats and degree 0; and a
+  // problem of dimension >= 1.
+  static absl::Status ValidateNeighbours(NodeId self, std::vector<NeighbourDegree>& neighbours);
+  static absl::Status ValidateProblem(const std::unique_ptr<LocalProblem>& problem);
+
   // Sets x_ to the first estimate to broadcast (label first_label) and estimate_step_ to its step.
   virtual void Initialize() = 0;
   // Round `label` is complete: x_ holds this node's label-`label` estimate and neighbours().next(i)

@@ -65,7 +65,6 @@ AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::
                                      const StopRule& rule)
     : program_(std::move(program)),
       neighbours_(std::move(neighbours)),
-      tolerance_(rule.tolerance),
       rule_(rule),
       stop_(rule.diameter_bound),
       received_(neighbours_.size()),
@@ -84,9 +83,10 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
                                                    " carries ", m.control.size(), " control byte(s), expected ",
                                                    control_bytes(), " (a different diameter bound or stopping rule?)"));
   }
+  // The control bytes: the stop bits, then (with votes) the vote, read once here.
+  Vote vote{};
   if (rule_.adapts()) {
-    double vote[2];
-    std::memcpy(vote, m.control.data() + stop_.bytes(), sizeof(vote));
+    std::memcpy(vote.data(), m.control.data() + stop_.bytes(), sizeof(vote));
     if (!std::isfinite(vote[0]) || !std::isfinite(vote[1]) || vote[0] < 0.0 || vote[1] < 0.0) {
       return absl::InvalidArgumentError(absl::StrCat("estimate from ", m.sender, " for iteration ", m.iteration,
                                                      " carries residuals ", vote[0], ", ", vote[1],
@@ -101,7 +101,8 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
   if (known) {
     pending_ = &m;
     pending_index_ = i;
-    pending_bits_.assign(m.control.begin(), m.control.end());
+    pending_bits_.assign(m.control.begin(), m.control.begin() + static_cast<std::ptrdiff_t>(stop_.bytes()));
+    pending_vote_ = vote;
   }
   absl::Status s = program_->Receive(m, out);
   pending_ = nullptr;
@@ -109,7 +110,7 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
   if (!known) return absl::InternalError(absl::StrCat("agreed stop: node ", m.sender, " is not a neighbour"));
   // Labels below the last broadcast's - 1 are never needed again.
   if (last_label_ == 0 || m.iteration + 1 >= last_label_) {
-    received_[i][m.iteration] = Received{.x = m.x, .bits = std::move(pending_bits_)};
+    received_[i][m.iteration] = Received{.x = m.x, .bits = std::move(pending_bits_), .vote = pending_vote_};
   }
   if (!error_.empty()) return absl::InternalError(error_);
   return absl::OkStatus();
@@ -117,17 +118,18 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
 
 AgreedStopProgram::Seen AgreedStopProgram::EstimateOf(std::size_t i, std::uint64_t label) const {
   if (pending_ != nullptr && pending_index_ == i && pending_->iteration == label) {
-    return {.x = pending_->x.data(), .bits = &pending_bits_};
+    return {.x = pending_->x.data(), .bits = &pending_bits_, .vote = &pending_vote_};
   }
   auto it = received_[i].find(label);
   if (it == received_[i].end()) return {};
-  return {.x = it->second.x.data(), .bits = &it->second.bits};
+  return {.x = it->second.x.data(), .bits = &it->second.bits, .vote = &it->second.vote};
 }
 
 bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
   const std::uint64_t label = b.iteration;
   bool test = false;
   std::vector<const StopBits*> previous;
+  std::vector<const Vote*> previous_votes;
   if (last_label_ != 0) {
     if (label != last_label_ + 1 && error_.empty()) {
       error_ = absl::StrCat("agreed stop: estimate ", label, " after ", last_label_);
@@ -135,6 +137,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
     const double scale = std::max(1.0, b.x.norm());
     change_ = (b.x - previous_x_).norm() / scale;
     double disagreement = 0.0;
+    double r2 = 0.0, neighbours2 = 0.0;  // for the residuals: sum_j ||x_p - x_j||^2, sum_j ||x_j||^2
     bool complete = true;
     for (std::size_t i = 0; i < neighbours_.size(); ++i) {
       const Seen seen = EstimateOf(i, label - 1);
@@ -147,21 +150,21 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
         }
         complete = false;
         previous.push_back(nullptr);
+        previous_votes.push_back(nullptr);
         continue;
       }
-      disagreement = std::max(disagreement, (previous_x_ - Eigen::Map<const Vector>(seen.x, b.x.size())).norm());
+      const Eigen::Map<const Vector> xj(seen.x, b.x.size());
+      const double d2 = (previous_x_ - xj).squaredNorm();
+      disagreement = std::max(disagreement, std::sqrt(d2));
+      r2 += d2;
+      neighbours2 += xj.squaredNorm();
       previous.push_back(seen.bits);
+      previous_votes.push_back(seen.vote);
     }
     disagreement_ = complete ? disagreement / scale : std::numeric_limits<double>::infinity();
     if (complete && (rule_.residual() || rule_.adapts())) {
       // Seed 002 §3.3, per node (see the header).
       const double n = static_cast<double>(b.x.size()), degree = static_cast<double>(neighbours_.size());
-      double r2 = 0.0, neighbours2 = 0.0;
-      for (std::size_t i = 0; i < neighbours_.size(); ++i) {
-        const Eigen::Map<const Vector> xj(EstimateOf(i, label - 1).x, b.x.size());
-        r2 += (previous_x_ - xj).squaredNorm();
-        neighbours2 += xj.squaredNorm();
-      }
       primal_residual_ = std::sqrt(r2);
       dual_residual_ = rho_ * std::sqrt(degree) * (b.x - previous_x_).norm();
       if (rule_.residual()) {
@@ -171,22 +174,12 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
         test = primal_residual_ <= eps_pri && dual_residual_ <= eps_dual;
       }
     }
-    if (!rule_.residual() && tolerance_ > 0.0) {
-      test = complete && change_ <= tolerance_ && disagreement_ <= tolerance_;
+    if (!rule_.residual() && rule_.tolerance > 0.0) {
+      test = complete && change_ <= rule_.tolerance && disagreement_ <= rule_.tolerance;
     }
   }
   local_test_ = test;
-  // The stop bits are the first stop_.bytes() of each neighbour's control bytes.
-  std::vector<StopBits> previous_stop;
-  std::vector<const StopBits*> previous_stop_ptr;
-  if (rule_.adapts()) {
-    previous_stop.reserve(previous.size());
-    for (const StopBits* p : previous) {
-      previous_stop.push_back(p == nullptr ? StopBits() : StopBits(p->begin(), p->begin() + static_cast<std::ptrdiff_t>(stop_.bytes())));
-      previous_stop_ptr.push_back(p == nullptr ? nullptr : &previous_stop.back());
-    }
-  }
-  b.control = stop_.Step(test, rule_.adapts() ? previous_stop_ptr : previous);
+  b.control = stop_.Step(test, previous);
   if (rule_.adapts()) {
     // The vote of window m (labels first + m T .. + D), see the header.
     const std::uint64_t since = label - program_->first_label();
@@ -199,12 +192,10 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
     } else if (voting) {
       r = vote_r_;
       s = vote_s_;
-      for (const StopBits* p : previous) {
-        if (p == nullptr) continue;
-        double vote[2];
-        std::memcpy(vote, p->data() + stop_.bytes(), sizeof(vote));
-        r = std::max(r, vote[0]);
-        s = std::max(s, vote[1]);
+      for (const Vote* v : previous_votes) {
+        if (v == nullptr) continue;
+        r = std::max(r, (*v)[0]);
+        s = std::max(s, (*v)[1]);
       }
     }
     vote_r_ = r;

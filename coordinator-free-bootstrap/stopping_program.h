@@ -35,6 +35,7 @@
 // fixed (the convergence proof of ADMM holds once rho is constant).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -111,22 +112,25 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   static constexpr std::size_t kVoteBytes = 2 * sizeof(double);  // R and S
   AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::vector<NodeId> neighbours, const StopRule& rule);
   bool OnBroadcast(Broadcast& b) override;
-  // Neighbour i's estimate labelled `label` (of the program's dimension) and its bits: stored, or the
-  // message being received; x == nullptr if neither.
+  // The penalty vote a neighbour's estimate carries after its stop bits (R, S); zeros without votes.
+  using Vote = std::array<double, 2>;
+  // Neighbour i's estimate labelled `label` (of the program's dimension), its stop bits and vote:
+  // stored, or the message being received; x == nullptr if neither.
   struct Seen {
     const double* x = nullptr;
     const StopBits* bits = nullptr;
+    const Vote* vote = nullptr;
   };
   Seen EstimateOf(std::size_t i, std::uint64_t label) const;
 
   struct Received {
     Vector x;
-    StopBits bits;
+    StopBits bits;  // the stop bits only
+    Vote vote{};
   };
 
   std::unique_ptr<NodeProgram> program_;
   std::vector<NodeId> neighbours_;  // sorted
-  double tolerance_;
   StopRule rule_;
   AgreedStop stop_;
   std::vector<std::map<std::uint64_t, Received>> received_;  // per neighbour, by label
@@ -143,6 +147,7 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   const Estimate* pending_ = nullptr;
   std::size_t pending_index_ = 0;
   StopBits pending_bits_;
+  Vote pending_vote_{};
   std::string error_;  // an inconsistency found in OnBroadcast, reported by the call that caused it
 };
 

@@ -152,7 +152,7 @@ TEST(SparseLr, LambdaMinOfDegreePlusAdjacencyHasItsClosedForms) {
   // (13)'s right-hand side from constants.
   const std::vector<CompositeProblem::Constants> k = {{.lipschitz_f = 0.25, .convexity_f = 0.1, .gram_norm = 2.0},
                                                       {.lipschitz_f = 0.25, .convexity_f = 0.05, .gram_norm = 1.0}};
-  EXPECT_NEAR(IcAdmmBetaBound(k, 0.5, 4.0), 0.0625 / 0.05 * 2.0 - 2.0, 1e-12);
+  EXPECT_NEAR(IcAdmmBetaBound(NetworkConstants(k), 0.5, 4.0), 0.0625 / 0.05 * 2.0 - 2.0, 1e-12);
 }
 
 struct Outcome {

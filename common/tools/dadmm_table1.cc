@@ -125,16 +125,12 @@ int main(int argc, char** argv) {
     constants.push_back(dynamic_cast<const dadmm::CompositeProblem&>(*local).constants());
   }
   const double lmin = dadmm::LambdaMinDegreePlusAdjacency(topology);
-  const double bound = dadmm::IcAdmmBetaBound(constants, icadmm_c, lmin);
-  double gram = 0, convexity = 1;
-  for (const auto& k : constants) {
-    gram = std::max(gram, k.gram_norm);
-    convexity = std::min(convexity, k.convexity_f);
-  }
+  const dadmm::CompositeProblem::Constants network = dadmm::NetworkConstants(constants);
+  const double bound = dadmm::IcAdmmBetaBound(network, icadmm_c, lmin);
   std::cout << absl::StrFormat(
-      "(13)        beta > (L_f^2 / sigma_f^2) lambda_max(A~'A~) - c lambda_min(D + W) = (0.0625 / %.3g) * %.4g - "
+      "(13)        beta > (L_f^2 / sigma_f^2) lambda_max(A~'A~) - c lambda_min(D + W) = (%g / %.3g) * %.4g - "
       "%g * %.4g = %.4g: beta = %g %s\n",
-      convexity, gram, icadmm_c, lmin, bound, beta,
+      network.lipschitz_f * network.lipschitz_f, network.convexity_f, network.gram_norm, icadmm_c, lmin, bound, beta,
       beta > bound ? "satisfies it" : "VIOLATES it (a sufficient condition; the run shows whether IC-ADMM converges)");
 
   std::vector<Column> columns;
@@ -158,16 +154,9 @@ int main(int argc, char** argv) {
     std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
     const dadmm::SparseLrData& d = (*instance)->data();
     for (const dadmm::NodeSpec& n : topology.nodes()) {
-      auto local = (*instance)->MakeLocal(n.id);
-      if (col.pgr > 0) {
-        // The same examples with C-ADMM's FISTA tolerance.
-        const auto* sparse = dynamic_cast<const dadmm::SparseLrProblem*>(local.get());
-        absl::StatusOr<Eigen::MatrixXd> rows_of_node = (*instance)->LocalData(n.id);
-        if (sparse == nullptr || !rows_of_node.ok()) return Fail("internal: sparse-lr local problem");
-        local = std::make_unique<dadmm::SparseLrProblem>(
-            rows_of_node->leftCols(K), rows_of_node->col(K), sparse->mu(), sparse->bound(),
-            dadmm::FistaOptions{.step = step, .pgr_tolerance = col.pgr});
-      }
+      // C-ADMM's columns: the same examples with their FISTA tolerance.
+      auto local = col.pgr > 0 ? (*instance)->MakeLocal(n.id, {.step = step, .pgr_tolerance = col.pgr})
+                               : (*instance)->MakeLocal(n.id);
       absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> program = dadmm::MakeNodeProgram(
           topology, {}, n.id, std::move(local),
           {.algorithm = col.algorithm, .rho = col.c, .max_iterations = static_cast<uint64_t>(max_steps), .beta = beta});
