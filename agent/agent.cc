@@ -1,23 +1,21 @@
 #include "agent/agent.h"
 
 #include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-
 #include <fstream>
 #include <iostream>
-#include <optional>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -57,11 +55,16 @@ struct Incoming {
 // The node a peer message says it comes from; nullopt for an empty message.
 std::optional<NodeId> SenderOf(const pb::PeerMessage& m) {
   switch (m.body_case()) {
-    case pb::PeerMessage::kEstimate: return m.estimate().sender();
-    case pb::PeerMessage::kHello: return m.hello().sender();
-    case pb::PeerMessage::kColour: return m.colour().sender();
-    case pb::PeerMessage::kMaxima: return m.maxima().sender();
-    default: return std::nullopt;
+    case pb::PeerMessage::kEstimate:
+      return m.estimate().sender();
+    case pb::PeerMessage::kHello:
+      return m.hello().sender();
+    case pb::PeerMessage::kColour:
+      return m.colour().sender();
+    case pb::PeerMessage::kMaxima:
+      return m.maxima().sender();
+    default:
+      return std::nullopt;
   }
 }
 
@@ -135,8 +138,8 @@ class PeerService final : public pb::Peer::Service {
       }
       stream_sender = sender;
       const std::uint64_t bytes = message.ByteSizeLong();
-      inbox_->Push(Incoming{.sender = *sender, .message = std::move(message), .message_bytes = bytes,
-                            .peer = context->peer()});
+      inbox_->Push(
+          Incoming{.sender = *sender, .message = std::move(message), .message_bytes = bytes, .peer = context->peer()});
       message = pb::PeerMessage();
       ++accepted;
     }
@@ -373,12 +376,12 @@ struct Agent::Impl {
   Hello hello;
   std::set<NodeId> greeted;  // neighbours whose hello was accepted
   std::unique_ptr<ColouringProtocol> colouring;
-  std::unique_ptr<NodeProgram> program;   // once every neighbour's colour is known
+  std::unique_ptr<NodeProgram> program;        // once every neighbour's colour is known
   const AgreedStopProgram* stopper = nullptr;  // program, when it has the agreed stop
-  std::vector<Incoming> early;  // estimates that came before the program could start
+  std::vector<Incoming> early;                 // estimates that came before the program could start
   std::map<NodeId, int> early_count;
-  std::map<NodeId, Vector> latest;      // the latest estimate from each neighbour (Status residuals)
-  Vector published_x;                   // x_p when Status last saw it
+  std::map<NodeId, Vector> latest;  // the latest estimate from each neighbour (Status residuals)
+  Vector published_x;               // x_p when Status last saw it
   Clock::time_point next_publish{};
   Clock::time_point algorithm_started{}, algorithm_finished{};
 
@@ -503,8 +506,9 @@ absl::Status Agent::Impl::HandleHello(const Incoming& in) {
   greeted.insert(in.sender);
   log.Info(absl::StrCat("handshake with node ", in.sender, " done (", greeted.size(), " of ", links.size(), ")"));
   if (theirs.arithmetic != hello.arithmetic) {
-    log.Info(absl::StrCat("warning: node ", in.sender, " computes with '", theirs.arithmetic, "' arithmetic, this node with '",
-                          hello.arithmetic, "': the run goes on, but its results may differ from the simulator's in "
+    log.Info(absl::StrCat("warning: node ", in.sender, " computes with '", theirs.arithmetic,
+                          "' arithmetic, this node with '", hello.arithmetic,
+                          "': the run goes on, but its results may differ from the simulator's in "
                           "the last bits (build every agent with DADMM_PORTABLE_FLOAT=ON, the default)"));
   }
   return absl::OkStatus();
@@ -586,13 +590,11 @@ absl::Status Agent::Impl::StartProgram() {
   program = *std::move(made);
   problem = nullptr;
   stopper = dynamic_cast<const AgreedStopProgram*>(program.get());
-  log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting ",
-                        hello.algorithm, " on ", hello.problem, " (rho ",
-                        options.settings.dadmm.rho, ", at most ", options.settings.dadmm.max_iterations,
-                        " iterations",
+  log.Info(absl::StrCat("colours of all ", known.size(), " neighbour(s) known; starting ", hello.algorithm, " on ",
+                        hello.problem, " (rho ", options.settings.dadmm.rho, ", at most ",
+                        options.settings.dadmm.max_iterations, " iterations",
                         options.settings.agreed_stop()
-                            ? absl::StrCat(", agreed stop: ", hello.stop_rule, ", D = ",
-                                           DiameterBound(topology))
+                            ? absl::StrCat(", agreed stop: ", hello.stop_rule, ", D = ", DiameterBound(topology))
                             : "",
                         ")"));
   SetState(pb::AGENT_STATE_RUNNING, 0, "");
@@ -620,12 +622,11 @@ absl::Status Agent::Impl::HandleEstimate(const Incoming& in) {
     return absl::OkStatus();
   }
   const pb::Estimate& e = in.message.estimate();
-  const Estimate estimate{
-      .sender = in.sender,
-      .iteration = e.iteration(),
-      .x = Eigen::Map<const Vector>(e.x().data(), e.x_size()),
-      .control = absl::MakeConstSpan(reinterpret_cast<const std::uint8_t*>(e.stop_bits().data()),
-                                     e.stop_bits().size())};
+  const Estimate estimate{.sender = in.sender,
+                          .iteration = e.iteration(),
+                          .x = Eigen::Map<const Vector>(e.x().data(), e.x_size()),
+                          .control = absl::MakeConstSpan(reinterpret_cast<const std::uint8_t*>(e.stop_bits().data()),
+                                                         e.stop_bits().size())};
   std::vector<Broadcast> out;
   const std::uint64_t before = program->steps();
   if (absl::Status s = program->Receive(estimate, out); !s.ok()) {
@@ -639,9 +640,9 @@ absl::Status Agent::Impl::HandleEstimate(const Incoming& in) {
   if (program->steps() != before) PublishEstimate(/*force=*/false);
   if (options.log_iterations && program->steps() != before) {
     log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0],
-                          stopper != nullptr ? absl::StrCat(", change ", stopper->change(), ", disagreement ",
-                                                            stopper->disagreement())
-                                             : ""));
+                          stopper != nullptr
+                              ? absl::StrCat(", change ", stopper->change(), ", disagreement ", stopper->disagreement())
+                              : ""));
   }
   return absl::OkStatus();
 }
@@ -680,11 +681,17 @@ void Agent::Impl::PublishEstimate(bool force) {
 
 absl::Status Agent::Impl::Handle(Incoming in) {
   switch (in.message.body_case()) {
-    case pb::PeerMessage::kHello: return HandleHello(in);
-    case pb::PeerMessage::kColour: return HandleColour(in);
-    case pb::PeerMessage::kMaxima: return HandleMaxima(in);
-    case pb::PeerMessage::kEstimate: return HandleEstimate(in);
-    default: Reject(in, "an empty message"); return absl::OkStatus();
+    case pb::PeerMessage::kHello:
+      return HandleHello(in);
+    case pb::PeerMessage::kColour:
+      return HandleColour(in);
+    case pb::PeerMessage::kMaxima:
+      return HandleMaxima(in);
+    case pb::PeerMessage::kEstimate:
+      return HandleEstimate(in);
+    default:
+      Reject(in, "an empty message");
+      return absl::OkStatus();
   }
 }
 
@@ -803,9 +810,8 @@ absl::Status Agent::Impl::WriteResult(double wall_seconds) {
   r.set_rejected_messages(c.rejected);
 
   const int shown = std::min(r.x_size(), 8);
-  std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps()
-            << " steps, colour " << r.colour() << ", x = ["
-            << absl::StrJoin(r.x().begin(), r.x().begin() + shown, ", ")
+  std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps() << " steps, colour "
+            << r.colour() << ", x = [" << absl::StrJoin(r.x().begin(), r.x().begin() + shown, ", ")
             << (r.x_size() > shown ? absl::StrCat(", ... (", r.x_size(), " entries)") : "") << "], messages sent "
             << total.messages_sent << ", received " << total.messages_received << ", payload bytes sent "
             << total.payload_bytes_sent << "; bootstrap messages sent " << boot.messages_sent << ", bytes "
@@ -842,8 +848,7 @@ absl::Status Agent::Impl::Run() {
   }
   if (absl::Status s = options.settings.Validate(); !s.ok()) return s;
   // What neighbours must agree on about the agreed stop (empty: a fixed number of steps).
-  const std::string stop_rule =
-      options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
+  const std::string stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
   {
     std::lock_guard lock(public_state.mu);
     public_state.problem = options.problem.Describe();
@@ -867,8 +872,8 @@ absl::Status Agent::Impl::Run() {
                 .tolerance = options.settings.tolerance,
                 .stop_rule = stop_rule,
                 .arithmetic = ArithmeticProfile()};
-  colouring = MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
-                                    DiameterBound(topology));
+  colouring =
+      MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses, DiameterBound(topology));
 
   PeerService peer_service(topology, self, &inbox, &counters, &log);
   StatusService status_service(topology, self, options.radio, &public_state, &counters);
@@ -884,7 +889,8 @@ absl::Status Agent::Impl::Run() {
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or not local?)"));
   }
   log.Info(absl::StrCat("listening on ", options.listen_address, "; ", topology.degree(self),
-                        " neighbour(s); topology ", hello.topology_fingerprint.substr(0, 12), "...; handshake and "
+                        " neighbour(s); topology ", hello.topology_fingerprint.substr(0, 12),
+                        "...; handshake and "
                         "colouring with the neighbours first"));
 
   for (NodeId j : topology.neighbours(self)) {
@@ -946,8 +952,8 @@ absl::Status Agent::Impl::Run() {
       next_wait_log = waiting_since + std::chrono::seconds(5);
     } else if (!wait.empty() && Clock::now() >= next_wait_log) {
       const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - waiting_since).count();
-      log.Info(absl::StrCat(program != nullptr ? absl::StrCat("iteration ", steps + 1, ": ") : "",
-                            "waiting for ", wait, " for ", waited, " s"));
+      log.Info(absl::StrCat(program != nullptr ? absl::StrCat("iteration ", steps + 1, ": ") : "", "waiting for ", wait,
+                            " for ", waited, " s"));
       next_wait_log = Clock::now() + std::chrono::seconds(waited < 30 ? 5 : 30);
     }
     SetState(program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING, steps, wait);
@@ -962,8 +968,7 @@ absl::Status Agent::Impl::Run() {
     return absl::CancelledError(absl::StrCat("stopped at iteration ", steps, " before finishing"));
   }
 
-  log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; "
-                                                                  : "",
+  log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; " : "",
                         "finished ", program->steps(), " iterations; sending the last estimates"));
   algorithm_finished = Clock::now();
   PublishEstimate(/*force=*/true);
@@ -975,8 +980,7 @@ absl::Status Agent::Impl::Run() {
   for (auto& [j, link] : links) link->BeginClose();
   for (auto& [j, link] : links) link->FinishClose(deadline);
   SetState(pb::AGENT_STATE_DONE, program->steps(), "");
-  if (!peer_service.WaitAllClosed(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+  if (!peer_service.WaitAllClosed(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();

@@ -11,25 +11,25 @@
 #include "common/dadmm_node.h"
 #include "common/energy.h"
 #include "common/node_data.h"
-#include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "common/problem.h"
 #include "common/topology.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
 
 namespace dadmm::agent {
 
 struct AgentOptions {
   NodeId node_id = 0;
-  std::string listen_address;       // host:port to serve on
-  PipelineSettings settings;        // algorithm, rho, maximum iterations, agreed-stop tolerance
-  ProblemSpec problem;              // kind and shared parameters (the handshake compares them)
-  std::string output_path;          // JSON result; empty: none
+  std::string listen_address;               // host:port to serve on
+  PipelineSettings settings;                // algorithm, rho, maximum iterations, agreed-stop tolerance
+  ProblemSpec problem;                      // kind and shared parameters (the handshake compares them)
+  std::string output_path;                  // JSON result; empty: none
   std::chrono::milliseconds linger{30000};  // after finishing: how long to wait for neighbours to close
   // After the result is written: keep answering Status (state DONE) this long, or until Stop(), so
   // that a monitor or a health check that polls sees the end (containers: the run may be shorter
   // than a polling interval).
   std::chrono::milliseconds hold{0};
   bool log_iterations = false;
-  RadioModel radio;                 // for the modelled energy in Status and the result
+  RadioModel radio;  // for the modelled energy in Status and the result
 };
 
 class Agent {

@@ -1,9 +1,9 @@
 #include "agent/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 #include <set>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
@@ -14,10 +14,40 @@ namespace {
 
 // Flags a config file may set, and which of them are paths.
 const std::set<std::string>& Keys() {
-  static const std::set<std::string> keys = {
-      "node_id", "topology", "problem", "beta", "sigma", "delta", "lambda", "svm_c", "box", "pgr", "logreg_solver", "features", "fista_step", "ic_beta", "theta", "data", "algorithm", "listen", "rho", "iterations",
-      "tolerance", "eps_abs", "eps_rel", "vary_rho_every", "vary_rho_votes", "vary_rho_mu", "vary_rho_tau", "output", "linger_seconds", "hold_seconds", "log_iterations", "radio_e_elec_nj", "radio_eps_amp_pj",
-      "radio_distance_m"};
+  static const std::set<std::string> keys = {"node_id",
+                                             "topology",
+                                             "problem",
+                                             "beta",
+                                             "sigma",
+                                             "delta",
+                                             "lambda",
+                                             "svm_c",
+                                             "box",
+                                             "pgr",
+                                             "logreg_solver",
+                                             "features",
+                                             "fista_step",
+                                             "ic_beta",
+                                             "theta",
+                                             "data",
+                                             "algorithm",
+                                             "listen",
+                                             "rho",
+                                             "iterations",
+                                             "tolerance",
+                                             "eps_abs",
+                                             "eps_rel",
+                                             "vary_rho_every",
+                                             "vary_rho_votes",
+                                             "vary_rho_mu",
+                                             "vary_rho_tau",
+                                             "output",
+                                             "linger_seconds",
+                                             "hold_seconds",
+                                             "log_iterations",
+                                             "radio_e_elec_nj",
+                                             "radio_eps_amp_pj",
+                                             "radio_distance_m"};
   return keys;
 }
 bool IsPath(const std::string& key) { return key == "topology" || key == "data" || key == "output"; }
@@ -49,8 +79,8 @@ absl::Status ApplyConfigFile(const std::string& path) {
   }
   if (root.IsNull()) return absl::OkStatus();  // an empty file sets nothing
   if (!root.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":", root.Mark().line + 1,
-                                                   ": expected a map of settings (key: value)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", root.Mark().line + 1, ": expected a map of settings (key: value)"));
   }
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   for (const auto& entry : root) {

@@ -11,7 +11,7 @@
 namespace dadmm::agent {
 
 struct WireBytes {
-  std::uint64_t sent = 0;      // serialized PeerMessage bytes, all kinds
+  std::uint64_t sent = 0;  // serialized PeerMessage bytes, all kinds
   std::uint64_t received = 0;
   std::uint64_t bootstrap_sent = 0;  // of which hello, colouring messages
   std::uint64_t bootstrap_received = 0;

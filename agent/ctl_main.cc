@@ -1,4 +1,5 @@
 // dadmm-ctl: looks at a dadmm network from outside.
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -7,32 +8,30 @@
 #include <memory>
 #include <set>
 
-#include <grpcpp/grpcpp.h>
-
-#include "absl/strings/string_view.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/tools/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "agent/ctl_watch.h"
 #include "agent/results.h"
 #include "common/bpdn.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
-#include "common/node_data.h"
 #include "common/csv.h"
 #include "common/dadmm_node.h"
 #include "common/logreg.h"
-#include "common/sparse_lr.h"
-#include "common/svmlight.h"
+#include "common/node_data.h"
 #include "common/simulator.h"
+#include "common/sparse_lr.h"
 #include "common/svm.h"
-#include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "common/svmlight.h"
+#include "common/tools/usage.h"
 #include "common/topology.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");
@@ -71,9 +70,8 @@ int Status(const std::string& address) {
   std::cout << absl::StrFormat("%s on %s, rho %g, stopping rule %s\n", reply.algorithm(), reply.problem(), reply.rho(),
                                reply.stop_rule().empty() ? "none (a fixed number of steps)" : reply.stop_rule());
   if (!reply.error().empty()) std::cout << "error: " << reply.error() << "\n";
-  std::cout << absl::StrFormat("x_p: dimension %d, norm %.6g, first entries [%s]; f_p(x_p) = %.6g\n",
-                               reply.dimension(), reply.x_norm(), absl::StrJoin(reply.x_head(), ", "),
-                               reply.objective());
+  std::cout << absl::StrFormat("x_p: dimension %d, norm %.6g, first entries [%s]; f_p(x_p) = %.6g\n", reply.dimension(),
+                               reply.x_norm(), absl::StrJoin(reply.x_head(), ", "), reply.objective());
   std::cout << absl::StrFormat("residuals: change %.3e, disagreement %.3e", reply.change(), reply.disagreement());
   if (absl::StrContains(reply.stop_rule(), "residual") || absl::StrContains(reply.stop_rule(), "vary-rho")) {
     std::cout << absl::StrFormat("; primal r_p %.3e, dual s_p %.3e", reply.primal_residual(), reply.dual_residual());
@@ -106,10 +104,9 @@ int WatchNetwork(const std::string& topology_path) {
   const double timeout = absl::GetFlag(FLAGS_watch_timeout_seconds);
   if (!(interval >= 0.05 && interval <= 3600)) return Fail("--interval_seconds must be in [0.05, 3600]");
   if (!(timeout >= 0 && timeout <= 1e6)) return Fail("--watch_timeout_seconds must be in [0, 1e6]");
-  dadmm::agent::WatchOptions options{
-      .interval = std::chrono::milliseconds(static_cast<int64_t>(interval * 1000)),
-      .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)),
-      .redraw = isatty(STDOUT_FILENO) != 0 && !absl::GetFlag(FLAGS_plain)};
+  dadmm::agent::WatchOptions options{.interval = std::chrono::milliseconds(static_cast<int64_t>(interval * 1000)),
+                                     .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)),
+                                     .redraw = isatty(STDOUT_FILENO) != 0 && !absl::GetFlag(FLAGS_plain)};
   return dadmm::agent::Watch(*topology, options);
 }
 
@@ -131,12 +128,17 @@ int Report(const std::string& topology_path) {
   if (!results.ok()) return Fail(results.status().message());
 
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
-  const dadmm::ProblemSpec spec{
-      .kind = first.problem(), .beta = first.beta(), .sigma = first.sigma(), .delta = first.delta(),
-      .svm_c = first.svm_c(), .lambda = first.lambda(), .box = first.box(), .pgr = first.pgr(),
-      .fista_step = first.fista_step(),
-      .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver(),
-      .features = first.features()};
+  const dadmm::ProblemSpec spec{.kind = first.problem(),
+                                .beta = first.beta(),
+                                .sigma = first.sigma(),
+                                .delta = first.delta(),
+                                .svm_c = first.svm_c(),
+                                .lambda = first.lambda(),
+                                .box = first.box(),
+                                .pgr = first.pgr(),
+                                .fista_step = first.fista_step(),
+                                .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver(),
+                                .features = first.features()};
   // Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.
   auto data_path = [&](dadmm::NodeId id) {
     const std::string svm = absl::StrCat(data_dir, "/node-", id, ".svm");
@@ -159,8 +161,9 @@ int Report(const std::string& topology_path) {
     if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
         r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
         r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
-        r.box() != spec.box || (r.logreg_solver().empty() ? "newton" : r.logreg_solver()) != spec.logreg_solver || r.pgr() != spec.pgr || r.fista_step() != spec.fista_step ||
-        r.ic_beta() != first.ic_beta() || r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
+        r.box() != spec.box || (r.logreg_solver().empty() ? "newton" : r.logreg_solver()) != spec.logreg_solver ||
+        r.pgr() != spec.pgr || r.fista_step() != spec.fista_step || r.ic_beta() != first.ic_beta() ||
+        r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
         r.vary_rho_every() != first.vary_rho_every() || r.vary_rho_votes() != first.vary_rho_votes() ||
         r.vary_rho_mu() != first.vary_rho_mu() || r.vary_rho_tau() != first.vary_rho_tau() ||
         r.algorithm() != first.algorithm()) {
@@ -248,8 +251,8 @@ int Report(const std::string& topology_path) {
       }();
       if (!block.ok()) return block.status();
       if (!blocks.empty() && block->cols() != blocks.front().cols()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": ", block->cols(),
-                                                       " columns, node ", topology->nodes().front().id, "'s have ",
+        return absl::InvalidArgumentError(absl::StrCat(path, ": ", block->cols(), " columns, node ",
+                                                       topology->nodes().front().id, "'s have ",
                                                        blocks.front().cols()));
       }
       rows += block->rows();
@@ -272,7 +275,9 @@ int Report(const std::string& topology_path) {
     absl::StatusOr<dadmm::Vector> central =
         dadmm::SolveL1Penalized(A, b, spec.beta, dadmm::Vector::Zero(n), dadmm::SquaredSpectralNorm(A));
     if (!central.ok()) return Fail(central.status().message());
-    auto objective = [&](const dadmm::Vector& x) { return 0.5 * (A * x - b).squaredNorm() + 0.5 * spec.beta * x.lpNorm<1>(); };
+    auto objective = [&](const dadmm::Vector& x) {
+      return 0.5 * (A * x - b).squaredNorm() + 0.5 * spec.beta * x.lpNorm<1>();
+    };
     std::cout << absl::StrFormat(
         "centralized solution    relative error of the estimates %.3e; (1/2)||Ax-b||^2 + (beta/2)||x||_1: "
         "%.6f at node %d's, %.6f at the centralized x*\n",
@@ -290,8 +295,8 @@ int Report(const std::string& topology_path) {
     const dadmm::SvmData svm{.points = features, .labels = labels, .hinge_weight = spec.svm_c};
     absl::StatusOr<dadmm::Vector> central =
         spec.kind == "logreg" && spec.logreg_solver == "fista"
-            ? dadmm::SolveSparseLogRegCentralized({.features = features.sparseView(), .labels = labels,
-                                                    .lambda = spec.lambda})
+            ? dadmm::SolveSparseLogRegCentralized(
+                  {.features = features.sparseView(), .labels = labels, .lambda = spec.lambda})
         : spec.kind == "logreg" ? dadmm::SolveLogRegCentralized(logreg)
                                 : dadmm::SolveSvmCentralized(svm);
     if (!central.ok()) return Fail(central.status().message());
@@ -319,8 +324,8 @@ int Report(const std::string& topology_path) {
     absl::StatusOr<Eigen::MatrixXd> all = all_rows();
     if (!all.ok()) return Fail(all.status().message());
     const Eigen::Index n = all->cols() - 1;
-    const dadmm::SparseLrData data{.features = all->leftCols(n), .labels = all->col(n), .lambda = spec.lambda,
-                                   .bound = spec.box};
+    const dadmm::SparseLrData data{
+        .features = all->leftCols(n), .labels = all->col(n), .lambda = spec.lambda, .bound = spec.box};
     absl::StatusOr<dadmm::SparseLrSolution> central = dadmm::SolveSparseLrCentralized(data);
     if (!central.ok()) return Fail(central.status().message());
     const dadmm::ConsensusMeasures m = dadmm::MeasureConsensus(data, central->objective, estimates);
@@ -359,8 +364,8 @@ int Report(const std::string& topology_path) {
       final_steps.size() == 1 ? absl::StrCat(steps, ", the same at every node")
                               : absl::StrCat("DIFFER between nodes: ", absl::StrJoin(final_steps, ", ")),
       dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, messages,
-      2 * topology->num_edges(), steps, expected, payload, message_bytes, boot_messages, boot_bytes,
-      energy_sent * 1e3, energy_received * 1e3, energy_broadcast * 1e3, energy_boot * 1e3,
+      2 * topology->num_edges(), steps, expected, payload, message_bytes, boot_messages, boot_bytes, energy_sent * 1e3,
+      energy_received * 1e3, energy_broadcast * 1e3, energy_boot * 1e3,
       differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
   return differ.empty() && final_steps.size() == 1 && messages == expected ? 0 : 1;
 }

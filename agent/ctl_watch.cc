@@ -1,5 +1,6 @@
 #include "agent/ctl_watch.h"
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -9,8 +10,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,12 +26,18 @@ bool Finished(pb::AgentState s) { return s == pb::AGENT_STATE_DONE || s == pb::A
 
 std::string ShortState(pb::AgentState s) {
   switch (s) {
-    case pb::AGENT_STATE_CONNECTING: return "connecting";
-    case pb::AGENT_STATE_COLOURING: return "colouring";
-    case pb::AGENT_STATE_RUNNING: return "running";
-    case pb::AGENT_STATE_DONE: return "done";
-    case pb::AGENT_STATE_FAILED: return "FAILED";
-    default: return "?";
+    case pb::AGENT_STATE_CONNECTING:
+      return "connecting";
+    case pb::AGENT_STATE_COLOURING:
+      return "colouring";
+    case pb::AGENT_STATE_RUNNING:
+      return "running";
+    case pb::AGENT_STATE_DONE:
+      return "done";
+    case pb::AGENT_STATE_FAILED:
+      return "FAILED";
+    default:
+      return "?";
   }
 }
 
@@ -132,14 +137,14 @@ class Watcher {
 
   std::string Table() {
     std::lock_guard lock(mu_);
-    std::string out = absl::StrFormat("%-6s %-11s %-6s %-10s %-22s %-9s %-9s %-9s %-11s %-10s %s\n", "node",
-                                      "state", "colour", "iteration", "progress", "change", "disagree", "messages",
-                                      "bytes sent", "energy mJ", "waiting for");
+    std::string out = absl::StrFormat("%-6s %-11s %-6s %-10s %-22s %-9s %-9s %-9s %-11s %-10s %s\n", "node", "state",
+                                      "colour", "iteration", "progress", "change", "disagree", "messages", "bytes sent",
+                                      "energy mJ", "waiting for");
     for (const NodeSpec& n : topology_.nodes()) {
       const Seen& s = seen_[n.id];
       if (!s.last) {
-        absl::StrAppend(&out, absl::StrFormat("%-6d %-11s %s\n", n.id, "unreachable",
-                                              s.problem.empty() ? n.address : s.problem));
+        absl::StrAppend(
+            &out, absl::StrFormat("%-6d %-11s %s\n", n.id, "unreachable", s.problem.empty() ? n.address : s.problem));
         continue;
       }
       const pb::StatusReply& r = *s.last;
@@ -148,11 +153,10 @@ class Watcher {
       const int filled = r.state() == pb::AGENT_STATE_DONE ? 20 : static_cast<int>(fraction * 20.0);
       std::uint64_t bytes = 0;
       for (const pb::NeighbourCounters& nc : r.neighbours()) bytes += nc.message_bytes_sent();
-      absl::StrAppend(&out, absl::StrFormat("%-6d %-11s %-6d %-10d [%s%s] %-9.1e %-9.1e %-9d %-11d %-10.4f %s\n",
-                                            n.id, ShortState(r.state()), r.colour(), r.iteration(),
-                                            std::string(filled, '#'), std::string(20 - filled, '.'), r.change(),
-                                            r.disagreement(), r.messages_sent(), bytes,
-                                            (r.energy().sent() + r.energy().received()) * 1e3,
+      absl::StrAppend(&out, absl::StrFormat("%-6d %-11s %-6d %-10d [%s%s] %-9.1e %-9.1e %-9d %-11d %-10.4f %s\n", n.id,
+                                            ShortState(r.state()), r.colour(), r.iteration(), std::string(filled, '#'),
+                                            std::string(20 - filled, '.'), r.change(), r.disagreement(),
+                                            r.messages_sent(), bytes, (r.energy().sent() + r.energy().received()) * 1e3,
                                             r.state() == pb::AGENT_STATE_FAILED ? r.error() : r.waiting_for()));
     }
     return out;

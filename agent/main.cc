@@ -11,19 +11,19 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/tools/problem_flags.h"
-#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "common/algorithms.h"
-#include "common/ic_admm.h"
-#include "coordinator-free-bootstrap/stopping_program.h"
 #include "common/consensus.h"
-#include "common/node_data.h"
 #include "common/csv.h"
+#include "common/ic_admm.h"
+#include "common/node_data.h"
+#include "common/tools/problem_flags.h"
+#include "common/tools/usage.h"
 #include "common/topology.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 
 ABSL_FLAG(std::string, config, "",
           "A YAML config file whose keys are these flags' names (node_id, topology, data, ...); flags on the "
@@ -34,8 +34,7 @@ ABSL_FLAG(std::string, problem, "consensus",
           "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node), svm (27)-(28) (points "
           "per node), lasso (20) (columns of A and all of b per node) or logreg (l1-regularized logistic "
           "regression, seed 002's (45): examples per node); every agent must be given the same.");
-ABSL_FLAG(std::string, theta, "",
-          "consensus: this node's private value theta_p, or a comma-separated vector.");
+ABSL_FLAG(std::string, theta, "", "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
           "This node's private data, CSV: consensus theta_p; bpdn its rows of [A b]; svm its points, label "
           "(+1/-1) last (see common/node_data.h; dadmm-sim --write_data writes them).");

@@ -18,7 +18,9 @@ PeerLink::PeerLink(NodeId peer, std::string address, SharedCounters* counters, c
 
 PeerLink::~PeerLink() { Abort(); }
 
-void PeerLink::Start() { thread_ = std::thread([this] { Run(); }); }
+void PeerLink::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void PeerLink::Send(dadmm::v1::PeerMessage message) {
   {

@@ -3,14 +3,14 @@
 // agents may start in any order. Thread-safe; owns one thread.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "agent/counters.h"
 #include "agent/log.h"

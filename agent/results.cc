@@ -1,10 +1,10 @@
 #include "agent/results.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 

@@ -2,20 +2,25 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/ic_admm.h"
 #include "common/consensus.h"
 #include "common/dadmm_node.h"
+#include "common/ic_admm.h"
 #include "common/sync_nodes.h"
 
 namespace dadmm {
 
 std::string AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kDadmm: return "d-admm";
-    case Algorithm::kAlgorithm3: return "algorithm3";
-    case Algorithm::kSubgradient: return "subgradient";
-    case Algorithm::kAveraging: return "averaging";
-    case Algorithm::kIcAdmm: return "ic-admm";
+    case Algorithm::kDadmm:
+      return "d-admm";
+    case Algorithm::kAlgorithm3:
+      return "algorithm3";
+    case Algorithm::kSubgradient:
+      return "subgradient";
+    case Algorithm::kAveraging:
+      return "averaging";
+    case Algorithm::kIcAdmm:
+      return "ic-admm";
   }
   return "";
 }

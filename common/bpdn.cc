@@ -1,15 +1,14 @@
 #include "common/bpdn.h"
 
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-#include <Eigen/Cholesky>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/random.h"
 #include "common/portable_float.h"
+#include "common/random.h"
 
 namespace dadmm {
 
@@ -48,7 +47,8 @@ double ExactStep(const Vector& mu, const Vector& d, const Vector& b, const Vecto
   for (Eigen::Index i = 0; i < w.size(); ++i) {
     const double gi = g[i], wi = w[i];
     signed char& st = state[static_cast<std::size_t>(i)];
-    st = (wi > lambda || (wi == lambda && gi > 0)) ? kUpper : ((wi < -lambda || (wi == -lambda && gi < 0)) ? kLower : kInactive);
+    st = (wi > lambda || (wi == lambda && gi > 0)) ? kUpper
+                                                   : ((wi < -lambda || (wi == -lambda && gi < 0)) ? kLower : kInactive);
     contribute(i, st, 1.0);
     if (gi == 0.0) continue;
     const double t_up = (lambda - wi) / gi, t_low = (-lambda - wi) / gi;
@@ -119,8 +119,8 @@ Vector BpdnProblem::Subgradient(const Eigen::Ref<const Vector>& x) const {
 double L1OptimalityResidual(const Vector& g, const Vector& x, double lambda) {
   double worst = 0.0;
   for (Eigen::Index i = 0; i < x.size(); ++i) {
-    const double r = x[i] != 0.0 ? std::abs(g[i] + lambda * (x[i] > 0 ? 1.0 : -1.0))
-                                 : std::max(std::abs(g[i]) - lambda, 0.0);
+    const double r =
+        x[i] != 0.0 ? std::abs(g[i] + lambda * (x[i] > 0 ? 1.0 : -1.0)) : std::max(std::abs(g[i]) - lambda, 0.0);
     worst = std::max(worst, r);
   }
   return worst;
@@ -234,8 +234,8 @@ absl::StatusOr<Vector> SolveL1Penalized(const Eigen::MatrixXd& A, const Vector& 
     const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
     y = x + ((t - 1.0) / t_next) * (x - x_prev);
     t = t_next;
-    const bool same_support = ((x.array() != 0) == (x_prev.array() != 0)).all() &&
-                              ((x.array() > 0) == (x_prev.array() > 0)).all();
+    const bool same_support =
+        ((x.array() != 0) == (x_prev.array() != 0)).all() && ((x.array() > 0) == (x_prev.array() > 0)).all();
     stable = same_support ? stable + 1 : 0;
     if (stable < 50 || it % 50 != 0) continue;
     // Polish: on the support S with signs s, solve 2 A_S'A_S x_S = 2 A_S'b - beta s exactly.
@@ -259,8 +259,8 @@ absl::StatusOr<Vector> SolveL1Penalized(const Eigen::MatrixXd& A, const Vector& 
     }
     if (signs_hold && kkt(polished) <= 1e-9 * beta) return polished;
   }
-  return absl::InternalError(absl::StrCat("bpdn: centralized solver did not converge (beta ", beta,
-                                          ", KKT residual ", kkt(x), ")"));
+  return absl::InternalError(
+      absl::StrCat("bpdn: centralized solver did not converge (beta ", beta, ", KKT residual ", kkt(x), ")"));
 }
 
 absl::StatusOr<std::unique_ptr<BpdnInstance>> BpdnInstance::Create(BpdnData data, const Topology& topology) {

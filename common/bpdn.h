@@ -47,7 +47,7 @@ class BpdnProblem final : public LocalProblem {
   Eigen::MatrixXd A_;
   Vector b_;
   double lambda_;
-  Vector mu_;  // warm start
+  Vector mu_;                            // warm start
   std::vector<LineSearchEvent> events_;  // scratch space of the line search
   std::vector<signed char> state_;
   int last_iterations_ = 0;

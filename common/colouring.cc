@@ -12,9 +12,8 @@ namespace dadmm {
 Colouring GreedyLargestFirstColouring(const Topology& topology) {
   std::vector<NodeId> order;
   for (const NodeSpec& n : topology.nodes()) order.push_back(n.id);
-  std::stable_sort(order.begin(), order.end(), [&](NodeId a, NodeId b) {
-    return topology.degree(a) > topology.degree(b);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](NodeId a, NodeId b) { return topology.degree(a) > topology.degree(b); });
   Colouring colour;
   std::vector<bool> used;
   for (NodeId p : order) {
@@ -66,8 +65,8 @@ absl::Status CheckColouring(const Topology& topology, const Colouring& colouring
   }
   for (const auto& [a, b] : topology.edges()) {
     if (colouring.at(a) == colouring.at(b)) {
-      return absl::InvalidArgumentError(absl::StrCat("colouring: neighbours ", a, " and ", b,
-                                                     " share colour ", colouring.at(a)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("colouring: neighbours ", a, " and ", b, " share colour ", colouring.at(a)));
     }
   }
   return absl::OkStatus();

@@ -9,9 +9,7 @@ void ConsensusProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
   x = (2.0 * theta_ - v) / (2.0 + c);
 }
 
-double ConsensusProblem::Objective(const Eigen::Ref<const Vector>& x) const {
-  return (x - theta_).squaredNorm();
-}
+double ConsensusProblem::Objective(const Eigen::Ref<const Vector>& x) const { return (x - theta_).squaredNorm(); }
 
 }  // namespace dadmm
 

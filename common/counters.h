@@ -2,8 +2,8 @@
 // copy of every estimate here, so that simulator and agent report the same figures.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -14,7 +14,7 @@ namespace dadmm {
 struct LinkCounters {
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
-  std::uint64_t payload_bytes_sent = 0;      // 8 bytes per vector entry
+  std::uint64_t payload_bytes_sent = 0;  // 8 bytes per vector entry
   std::uint64_t payload_bytes_received = 0;
 
   LinkCounters& operator+=(const LinkCounters& o) {

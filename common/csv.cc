@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/csv.h"
 
 #include <cmath>
@@ -9,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
 namespace dadmm {
@@ -23,8 +23,7 @@ absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view 
     for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
       double value = 0.0;
       if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
       }
       values.push_back(value);
     }
@@ -45,8 +44,7 @@ absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::str
     for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
       double value = 0.0;
       if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
       }
       values.push_back(value);
       ++in_row;
@@ -87,8 +85,8 @@ absl::StatusOr<Eigen::MatrixXd> ReadSklearnCsv(const std::string& path) {
   }
   if (data->rows() != samples || data->cols() != features + 1) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": the header announces ", samples, " samples of ", features,
-                                                   " features, the file has ", data->rows(), " rows of ",
-                                                   data->cols(), " values"));
+                                                   " features, the file has ", data->rows(), " rows of ", data->cols(),
+                                                   " values"));
   }
   return data;
 }

@@ -159,8 +159,8 @@ std::vector<NodeId> DadmmNode::awaited() const {
 namespace dadmm {
 
 absl::StatusOr<std::unique_ptr<DadmmNode>> MakeDadmmNode(const Topology& topology,
-                                                         const std::map<NodeId, std::uint32_t>& colouring,
-                                                         NodeId self, std::unique_ptr<LocalProblem> problem,
+                                                         const std::map<NodeId, std::uint32_t>& colouring, NodeId self,
+                                                         std::unique_ptr<LocalProblem> problem,
                                                          const DadmmSettings& settings) {
   if (!topology.Contains(self)) {
     return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -73,8 +73,8 @@ class DadmmNode final : public NodeProgram {
   DadmmSettings settings_;
   double degree_rho_;  // D_p * rho
   std::uint64_t k_ = 1;
-  std::uint64_t last_step_;      // the run ends once steps() reaches it
-  bool end_requested_ = false;   // by EndAtLastBroadcast
+  std::uint64_t last_step_;     // the run ends once steps() reaches it
+  bool end_requested_ = false;  // by EndAtLastBroadcast
   Phase phase_ = Phase::kNotStarted;
   Outcome outcome_ = Outcome::kRunning;
   Vector x_;      // x_p^k, or x_p^{k+1} once computed
@@ -91,8 +91,8 @@ class Topology;
 // The D-ADMM program of node `self` of `topology`, with colours from `colouring` (which must cover
 // `self` and its neighbours).
 absl::StatusOr<std::unique_ptr<DadmmNode>> MakeDadmmNode(const Topology& topology,
-                                                         const std::map<NodeId, std::uint32_t>& colouring,
-                                                         NodeId self, std::unique_ptr<LocalProblem> problem,
+                                                         const std::map<NodeId, std::uint32_t>& colouring, NodeId self,
+                                                         std::unique_ptr<LocalProblem> problem,
                                                          const DadmmSettings& settings);
 
 }  // namespace dadmm

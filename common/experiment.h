@@ -16,21 +16,21 @@
 namespace dadmm {
 
 struct RunSpec {
-  AlgorithmSettings settings;   // max_iterations is the maximum of communication steps
-  double tolerance = 1e-4;      // relative error to stop at; 0 runs max_iterations steps
+  AlgorithmSettings settings;  // max_iterations is the maximum of communication steps
+  double tolerance = 1e-4;     // relative error to stop at; 0 runs max_iterations steps
   Delivery delivery = Delivery::kFifo;
   std::uint64_t delivery_seed = 1;
 };
 
 struct RunOutcome {
   double rho = 0.0;
-  std::uint64_t steps = 0;       // communication steps run
-  bool reached = false;          // the tolerance was reached within the maximum
-  bool diverged = false;         // an estimate became non-finite (final_error is then infinite)
-  std::uint64_t messages = 0;    // within those steps (2E x steps)
+  std::uint64_t steps = 0;     // communication steps run
+  bool reached = false;        // the tolerance was reached within the maximum
+  bool diverged = false;       // an estimate became non-finite (final_error is then infinite)
+  std::uint64_t messages = 0;  // within those steps (2E x steps)
   std::uint64_t payload_bytes = 0;
   double final_error = 0.0;
-  std::vector<double> errors;    // after each step
+  std::vector<double> errors;  // after each step
 };
 
 absl::StatusOr<RunOutcome> RunExperiment(const Topology& topology, const Colouring& colouring,

@@ -125,11 +125,16 @@ std::string Describe(const NetworkSpec& s) {
 
 std::string ModelName(NetworkModel model) {
   switch (model) {
-    case NetworkModel::kErdosRenyi: return "erdos-renyi";
-    case NetworkModel::kWattsStrogatz: return "watts-strogatz";
-    case NetworkModel::kBarabasiAlbert: return "barabasi-albert";
-    case NetworkModel::kGeometric: return "geometric";
-    case NetworkModel::kLattice: return "lattice";
+    case NetworkModel::kErdosRenyi:
+      return "erdos-renyi";
+    case NetworkModel::kWattsStrogatz:
+      return "watts-strogatz";
+    case NetworkModel::kBarabasiAlbert:
+      return "barabasi-albert";
+    case NetworkModel::kGeometric:
+      return "geometric";
+    case NetworkModel::kLattice:
+      return "lattice";
   }
   return "";
 }
@@ -156,11 +161,21 @@ absl::StatusOr<GeneratedNetwork> GenerateNetwork(const NetworkSpec& spec) {
     std::vector<std::array<double, 2>> points;
     std::size_t rows = 0;
     switch (used.model) {
-      case NetworkModel::kErdosRenyi: edges = ErdosRenyi(used.nodes, used.p, rng); break;
-      case NetworkModel::kWattsStrogatz: edges = WattsStrogatz(used.nodes, used.neighbourhood, used.p, rng); break;
-      case NetworkModel::kBarabasiAlbert: edges = BarabasiAlbert(used.nodes, rng); break;
-      case NetworkModel::kGeometric: edges = Geometric(used.nodes, used.radius, rng, points); break;
-      case NetworkModel::kLattice: edges = Lattice(used.nodes, rows); break;
+      case NetworkModel::kErdosRenyi:
+        edges = ErdosRenyi(used.nodes, used.p, rng);
+        break;
+      case NetworkModel::kWattsStrogatz:
+        edges = WattsStrogatz(used.nodes, used.neighbourhood, used.p, rng);
+        break;
+      case NetworkModel::kBarabasiAlbert:
+        edges = BarabasiAlbert(used.nodes, rng);
+        break;
+      case NetworkModel::kGeometric:
+        edges = Geometric(used.nodes, used.radius, rng, points);
+        break;
+      case NetworkModel::kLattice:
+        edges = Lattice(used.nodes, rows);
+        break;
     }
     std::vector<NodeSpec> nodes;
     for (std::size_t i = 0; i < used.nodes; ++i) {
@@ -181,10 +196,17 @@ absl::StatusOr<GeneratedNetwork> GenerateNetwork(const NetworkSpec& spec) {
     absl::StatusOr<Topology> t = Topology::Create(name, std::move(nodes), std::move(edge_specs));
     if (t.ok()) return GeneratedNetwork{.topology = *std::move(t), .used = used, .attempts = attempt};
     switch (used.model) {
-      case NetworkModel::kErdosRenyi: used.p = std::min(1.0, used.p + 0.01); break;
-      case NetworkModel::kWattsStrogatz: used.p = std::max(0.0, used.p - 0.02); break;
-      case NetworkModel::kGeometric: used.radius += 0.01; break;
-      default: return t.status();  // deterministic models are always connected
+      case NetworkModel::kErdosRenyi:
+        used.p = std::min(1.0, used.p + 0.01);
+        break;
+      case NetworkModel::kWattsStrogatz:
+        used.p = std::max(0.0, used.p - 0.02);
+        break;
+      case NetworkModel::kGeometric:
+        used.radius += 0.01;
+        break;
+      default:
+        return t.status();  // deterministic models are always connected
     }
   }
   return absl::InternalError("network: no connected graph after 1000 attempts");
@@ -193,14 +215,36 @@ absl::StatusOr<GeneratedNetwork> GenerateNetwork(const NetworkSpec& spec) {
 absl::StatusOr<NetworkSpec> TableIISpec(int number, std::size_t nodes, std::uint64_t seed) {
   NetworkSpec s{.nodes = nodes, .seed = seed};
   switch (number) {
-    case 1: s.model = NetworkModel::kErdosRenyi; s.p = 0.25; break;
-    case 2: s.model = NetworkModel::kErdosRenyi; s.p = 0.75; break;
-    case 3: s.model = NetworkModel::kWattsStrogatz; s.neighbourhood = 2; s.p = 0.8; break;
-    case 4: s.model = NetworkModel::kWattsStrogatz; s.neighbourhood = 4; s.p = 0.6; break;
-    case 5: s.model = NetworkModel::kBarabasiAlbert; break;
-    case 6: s.model = NetworkModel::kGeometric; s.radius = 0.2; break;
-    case 7: s.model = NetworkModel::kLattice; break;
-    default: return absl::InvalidArgumentError(absl::StrCat("Table II has networks 1..7, not ", number));
+    case 1:
+      s.model = NetworkModel::kErdosRenyi;
+      s.p = 0.25;
+      break;
+    case 2:
+      s.model = NetworkModel::kErdosRenyi;
+      s.p = 0.75;
+      break;
+    case 3:
+      s.model = NetworkModel::kWattsStrogatz;
+      s.neighbourhood = 2;
+      s.p = 0.8;
+      break;
+    case 4:
+      s.model = NetworkModel::kWattsStrogatz;
+      s.neighbourhood = 4;
+      s.p = 0.6;
+      break;
+    case 5:
+      s.model = NetworkModel::kBarabasiAlbert;
+      break;
+    case 6:
+      s.model = NetworkModel::kGeometric;
+      s.radius = 0.2;
+      break;
+    case 7:
+      s.model = NetworkModel::kLattice;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("Table II has networks 1..7, not ", number));
   }
   return s;
 }

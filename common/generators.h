@@ -20,9 +20,9 @@ enum class NetworkModel { kErdosRenyi, kWattsStrogatz, kBarabasiAlbert, kGeometr
 struct NetworkSpec {
   NetworkModel model = NetworkModel::kErdosRenyi;
   std::size_t nodes = 10;
-  double p = 0.25;           // Erdos-Renyi edge probability; Watts-Strogatz rewiring probability
-  int neighbourhood = 2;     // Watts-Strogatz: ring lattice joining each node to this many on each side
-  double radius = 0.2;       // geometric: connection distance in the unit square
+  double p = 0.25;        // Erdos-Renyi edge probability; Watts-Strogatz rewiring probability
+  int neighbourhood = 2;  // Watts-Strogatz: ring lattice joining each node to this many on each side
+  double radius = 0.2;    // geometric: connection distance in the unit square
   std::uint64_t seed = 1;
   // Addresses: host:(base_port + index), index 0 .. nodes - 1 in id order. Ids are 1 .. nodes.
   std::string host = "127.0.0.1";

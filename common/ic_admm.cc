@@ -25,8 +25,10 @@ absl::StatusOr<std::unique_ptr<IcAdmmNode>> IcAdmmNode::Create(NodeId self, std:
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
   if (absl::Status s = ValidateProblem(problem); !s.ok()) return s;
   if (dynamic_cast<const CompositeProblem*>(problem.get()) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("IC-ADMM needs a problem with a gradient and a proximity "
-                                                   "operator (sparse-lr); ", problem->kind(), " has none"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("IC-ADMM needs a problem with a gradient and a proximity "
+                     "operator (sparse-lr); ",
+                     problem->kind(), " has none"));
   }
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
   return std::unique_ptr<IcAdmmNode>(new IcAdmmNode(self, std::move(neighbours), std::move(problem), settings));
@@ -97,8 +99,7 @@ CompositeProblem::Constants NetworkConstants(const std::vector<CompositeProblem:
 }
 
 double IcAdmmBetaBound(const CompositeProblem::Constants& network, double c, double lambda_min_d_plus_w) {
-  return network.lipschitz_f * network.lipschitz_f / network.convexity_f * network.gram_norm -
-         c * lambda_min_d_plus_w;
+  return network.lipschitz_f * network.lipschitz_f / network.convexity_f * network.gram_norm - c * lambda_min_d_plus_w;
 }
 
 }  // namespace dadmm

@@ -16,8 +16,8 @@
 namespace dadmm {
 
 struct IcAdmmSettings {
-  double c = 0.01;     // the penalty c of (3)-(6)
-  double beta = 1.2;   // the proximal weight beta of (8), seed 001 §5's 1.2
+  double c = 0.01;    // the penalty c of (3)-(6)
+  double beta = 1.2;  // the proximal weight beta of (8), seed 001 §5's 1.2
   std::uint64_t max_iterations = 100;
   absl::Status Validate() const;
 };

@@ -12,7 +12,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-
 #include "common/problem.h"
 #include "common/simulator.h"
 #include "common/topology.h"
@@ -21,8 +20,7 @@ namespace dadmm {
 
 // Labelled examples split across nodes (SVM, logistic regression): the rows 0..m-1 shuffled with
 // `seed`, then cut into contiguous blocks, as equal as possible, in node-id order. m >= P.
-std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const Topology& topology,
-                                                          std::uint64_t seed);
+std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const Topology& topology, std::uint64_t seed);
 // The rows `rows` of `features` and `labels`.
 std::pair<Eigen::MatrixXd, Vector> GatherExamples(const Eigen::MatrixXd& features, const Vector& labels,
                                                   const std::vector<Eigen::Index>& rows);

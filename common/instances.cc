@@ -8,10 +8,10 @@
 #include "common/consensus.h"
 #include "common/lasso.h"
 #include "common/logreg.h"
-#include "common/sparse_lr.h"
-#include "common/svm.h"
 #include "common/portable_float.h"
 #include "common/random.h"
+#include "common/sparse_lr.h"
+#include "common/svm.h"
 
 namespace dadmm {
 
@@ -55,7 +55,9 @@ double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& lab
 }
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus", "bpdn-gaussian", "bpdn-dct", "bpdn-dense", "lasso-gaussian", "lasso-dct", "svm-iris", "svm-cancer", "logreg-cancer", "sparse-lr-textures", "logreg-sparse"};
+  static const std::vector<std::string> names = {"consensus",      "bpdn-gaussian",      "bpdn-dct",     "bpdn-dense",
+                                                 "lasso-gaussian", "lasso-dct",          "svm-iris",     "svm-cancer",
+                                                 "logreg-cancer",  "sparse-lr-textures", "logreg-sparse"};
   return names;
 }
 

@@ -1,15 +1,14 @@
 #include "common/lasso.h"
-#include "common/portable_float.h"
 
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <optional>
 #include <vector>
 
-#include <Eigen/Cholesky>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/portable_float.h"
 
 namespace dadmm {
 
@@ -72,7 +71,8 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
     Eigen::MatrixXd AS(m, k);
     for (Eigen::Index a = 0; a < k; ++a) {
       AS.col(a) = A_.col(S[static_cast<std::size_t>(a)]);
-      for (Eigen::Index b = 0; b < k; ++b) M(a, b) = gram_(S[static_cast<std::size_t>(a)], S[static_cast<std::size_t>(b)]);
+      for (Eigen::Index b = 0; b < k; ++b)
+        M(a, b) = gram_(S[static_cast<std::size_t>(a)], S[static_cast<std::size_t>(b)]);
       M(a, a) += alpha * delta_;
     }
     const Eigen::LLT<Eigen::MatrixXd> llt(M);
@@ -98,7 +98,7 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
         const double ri = r[i] + t * g[i];
         phi += (ri > 1.0 ? ri - 1.0 : (ri < -1.0 ? ri + 1.0 : 0.0)) * g[i];
       }
-      const double along = ld + t * dd;                                   // (lambda + t d)'d
+      const double along = ld + t * dd;  // (lambda + t d)'d
       const double norm = std::sqrt(std::max(ll + 2.0 * t * ld + t * t * dd, 0.0));
       return phi / delta_ + wd + c * along + (norm > 0.0 ? s_ * along / norm : 0.0);
     };
@@ -159,7 +159,8 @@ double Lasso20KktResidual(const LassoData& data, const Vector& x) {
   const double nu = num / den;
   if (nu < 0.0) return std::max(worst, 1.0);
   for (Eigen::Index i = 0; i < x.size(); ++i) {
-    const double v = x[i] != 0.0 ? std::abs(nu * g[i] + (x[i] > 0 ? 1.0 : -1.0)) : std::max(nu * std::abs(g[i]) - 1.0, 0.0);
+    const double v =
+        x[i] != 0.0 ? std::abs(nu * g[i] + (x[i] > 0 ? 1.0 : -1.0)) : std::max(nu * std::abs(g[i]) - 1.0, 0.0);
     worst = std::max(worst, v);
   }
   return worst;
@@ -207,8 +208,8 @@ absl::StatusOr<Vector> SolveLassoCentralized(const LassoData& data) {
   const Eigen::MatrixXd& A = data.problem.A;
   const Vector& b = data.problem.b;
   if (b.norm() <= data.sigma) {
-    return absl::InvalidArgumentError(absl::StrCat("lasso: ||b|| = ", b.norm(), " <= sigma = ", data.sigma,
-                                                   ", so x = 0 solves (20)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("lasso: ||b|| = ", b.norm(), " <= sigma = ", data.sigma, ", so x = 0 solves (20)"));
   }
   const double L = SquaredSpectralNorm(A);
   // The residual of (21)'s solution grows with beta. Bracket sigma, then bisect log(beta).
@@ -242,8 +243,8 @@ absl::StatusOr<Vector> SolveLassoCentralized(const LassoData& data) {
     }
     warm = *std::move(x);
   }
-  return absl::InternalError(absl::StrCat("lasso: no support found for sigma = ", data.sigma,
-                                          " (beta bracket [", lo, ", ", hi, "])"));
+  return absl::InternalError(
+      absl::StrCat("lasso: no support found for sigma = ", data.sigma, " (beta bracket [", lo, ", ", hi, "])"));
 }
 
 absl::StatusOr<std::unique_ptr<LassoInstance>> LassoInstance::Create(LassoData data, const Topology& topology) {
@@ -263,9 +264,8 @@ absl::StatusOr<std::unique_ptr<LassoInstance>> LassoInstance::Create(LassoData d
     const Eigen::Index count = n / P + (p < n % P ? 1 : 0);
     inst->columns_.emplace_back(first, count);
     inst->index_[topology.nodes()[static_cast<std::size_t>(p)].id] = static_cast<std::size_t>(p);
-    inst->blocks_.push_back(std::make_shared<const LassoDualProblem>(data.problem.A.middleCols(first, count),
-                                                                     data.problem.b, data.sigma, data.delta,
-                                                                     static_cast<int>(P)));
+    inst->blocks_.push_back(std::make_shared<const LassoDualProblem>(
+        data.problem.A.middleCols(first, count), data.problem.b, data.sigma, data.delta, static_cast<int>(P)));
     first += count;
   }
   inst->data_ = std::move(data);
@@ -280,9 +280,10 @@ std::unique_ptr<LocalProblem> LassoInstance::MakeLocal(NodeId id) const {
 ErrorMeasure LassoInstance::error_measure() const {
   std::vector<Vector> targets;
   for (const auto& [first, count] : columns_) targets.push_back(solution_.segment(first, count));
-  return ErrorMeasure{.squared_error = [blocks = blocks_, targets = std::move(targets)](std::size_t i, const Vector& lambda) {
-                        return (blocks[i]->RecoverBlock(lambda) - targets[i]).squaredNorm();
-                      },
+  return ErrorMeasure{.squared_error =
+                          [blocks = blocks_, targets = std::move(targets)](std::size_t i, const Vector& lambda) {
+                            return (blocks[i]->RecoverBlock(lambda) - targets[i]).squaredNorm();
+                          },
                       .scale = solution_.norm()};
 }
 

@@ -1,9 +1,8 @@
 #include "common/logreg.h"
 
+#include <Eigen/Cholesky>
 #include <cmath>
 #include <vector>
-
-#include <Eigen/Cholesky>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -250,16 +249,18 @@ absl::StatusOr<Vector> SolveLogRegCentralized(const LogRegData& data) {
   if (!(optimality <= 1e-8)) {
     return absl::InternalError(absl::StrFormat(
         "logreg: the centralized fit stopped after %d Newton steps with proximal-gradient residual %.3g "
-        "and optimality residual %.3g", steps, residual, optimality));
+        "and optimality residual %.3g",
+        steps, residual, optimality));
   }
   return x;
 }
 
 absl::StatusOr<std::unique_ptr<LogRegInstance>> LogRegInstance::Create(LogRegData data, const Topology& topology,
-                                                                      std::uint64_t seed) {
+                                                                       std::uint64_t seed) {
   const auto P = static_cast<Eigen::Index>(topology.size());
   const Eigen::Index m = data.features.rows();
-  if (m < P) return absl::InvalidArgumentError(absl::StrCat("logreg: ", m, " examples cannot be split over ", P, " nodes"));
+  if (m < P)
+    return absl::InvalidArgumentError(absl::StrCat("logreg: ", m, " examples cannot be split over ", P, " nodes"));
   absl::StatusOr<Vector> solution = SolveLogRegCentralized(data);
   if (!solution.ok()) return solution.status();
   auto inst = std::unique_ptr<LogRegInstance>(new LogRegInstance());

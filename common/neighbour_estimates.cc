@@ -6,8 +6,7 @@
 
 namespace dadmm {
 
-NeighbourEstimates::NeighbourEstimates(NodeId self, std::vector<NodeId> ids, Eigen::Index n,
-                                       std::uint64_t first_label)
+NeighbourEstimates::NeighbourEstimates(NodeId self, std::vector<NodeId> ids, Eigen::Index n, std::uint64_t first_label)
     : self_(self),
       ids_(std::move(ids)),
       xk_(Eigen::MatrixXd::Zero(n, static_cast<Eigen::Index>(ids_.size()))),
@@ -35,8 +34,7 @@ absl::StatusOr<NeighbourEstimates::Placement> NeighbourEstimates::Check(const Es
   return Placement{.index = i, .ahead = m.iteration - current_label};
 }
 
-absl::Status NeighbourEstimates::TooEarly(const Estimate& m, std::uint64_t current_label,
-                                          absl::string_view why) const {
+absl::Status NeighbourEstimates::TooEarly(const Estimate& m, std::uint64_t current_label, absl::string_view why) const {
   return absl::InvalidArgumentError(absl::StrCat("node ", self_, ": estimate from ", m.sender, " for iteration ",
                                                  m.iteration, ": too early: this node waits for iteration ",
                                                  current_label, why.empty() ? "" : " and ", why));

@@ -13,8 +13,8 @@
 #include "common/lasso.h"
 #include "common/logreg.h"
 #include "common/sparse_lr.h"
-#include "common/svmlight.h"
 #include "common/svm.h"
+#include "common/svmlight.h"
 
 namespace dadmm {
 
@@ -36,7 +36,8 @@ absl::Status ProblemSpec::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("sigma must be a finite number > 0, got ", sigma));
   }
   if (!(svm_c >= 0.0) || !std::isfinite(svm_c)) {
-    return absl::InvalidArgumentError(absl::StrCat("svm_c must be a finite number >= 0 (0: the hard margin), got ", svm_c));
+    return absl::InvalidArgumentError(
+        absl::StrCat("svm_c must be a finite number >= 0 (0: the hard margin), got ", svm_c));
   }
   if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
     return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
@@ -45,8 +46,7 @@ absl::Status ProblemSpec::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("features must be in 0..1e8, got ", features));
   }
   if (logreg_solver != "newton" && logreg_solver != "fista") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("logreg_solver must be newton or fista, got '", logreg_solver, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("logreg_solver must be newton or fista, got '", logreg_solver, "'"));
   }
   if (!(box > 0.0) || !std::isfinite(box)) {
     return absl::InvalidArgumentError(absl::StrCat("box must be a finite number > 0, got ", box));
@@ -75,8 +75,7 @@ std::string ProblemSpec::Describe() const {
   if (kind == "sparse-lr") {
     // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
     // simulator's.
-    return absl::StrFormat("sparse-lr lambda=%.17g box=%.17g pgr=%.17g fista_step=%.17g", lambda, box, pgr,
-                           fista_step);
+    return absl::StrFormat("sparse-lr lambda=%.17g box=%.17g pgr=%.17g fista_step=%.17g", lambda, box, pgr, fista_step);
   }
   return kind;
 }
@@ -103,15 +102,16 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
     return std::make_unique<ConsensusProblem>(Eigen::Map<const Vector>(rows.data(), rows.size()));
   }
   if (data.cols() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
-                                                   spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr" ? "features, then the label" : "a row of A, then b",
-                                                   "), found ", data.cols()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": ", spec.kind, " data need at least 2 columns (",
+        spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr" ? "features, then the label"
+                                                                                : "a row of A, then b",
+        "), found ", data.cols()));
   }
   const Eigen::Index n = data.cols() - 1;
   if (spec.kind == "bpdn") {
     if (network_size < 1) return absl::InvalidArgumentError("bpdn: the network has no nodes");
-    return std::make_unique<BpdnProblem>(data.leftCols(n), data.col(n),
-                                         spec.beta / static_cast<double>(network_size));
+    return std::make_unique<BpdnProblem>(data.leftCols(n), data.col(n), spec.beta / static_cast<double>(network_size));
   }
   if (spec.kind == "lasso") {
     if (network_size < 1) return absl::InvalidArgumentError("lasso: the network has no nodes");
@@ -121,8 +121,8 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec
   // svm and logreg: points with labels
   for (Eigen::Index i = 0; i < data.rows(); ++i) {
     if (data(i, n) != 1.0 && data(i, n) != -1.0) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n),
-                                                     " (the last column must be +1 or -1)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n), " (the last column must be +1 or -1)"));
     }
   }
   if (spec.kind == "logreg") {
@@ -152,11 +152,14 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
   if (IsSvmLightPath(path)) {
     if (spec.kind != "logreg" && spec.kind != "sparse-lr") {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": an SVMlight file (.svm) holds labelled examples, for "
-                                                     "logreg or sparse-lr, not ", spec.kind));
+      return absl::InvalidArgumentError(absl::StrCat(path,
+                                                     ": an SVMlight file (.svm) holds labelled examples, for "
+                                                     "logreg or sparse-lr, not ",
+                                                     spec.kind));
     }
     if (spec.features < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": an SVMlight file needs --features (the number of "
+      return absl::InvalidArgumentError(absl::StrCat(path,
+                                                     ": an SVMlight file needs --features (the number of "
                                                      "features, the same at every node)"));
     }
     absl::StatusOr<SparseExamples> examples = ReadSvmLight(path, spec.features);
@@ -175,7 +178,7 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec
     if (!v.ok()) return v.status();
     return Eigen::MatrixXd(v->transpose());
   }()
-                                                                   : ReadMatrixCsv(path);
+      : ReadMatrixCsv(path);
   if (!data.ok()) return data.status();
   return MakeLocalProblem(spec, *std::move(data), path, network_size);
 }

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <memory>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "common/types.h"
 
 namespace dadmm {
@@ -51,9 +51,9 @@ class CompositeProblem {
   // The constants of seed 001's Assumption 3 and (13), for h_p(x) = f_p(A_p x): f_p is sigma_f^2-strongly
   // convex and L_f-smooth (on the range X_p allows), and lambda_max(A_p' A_p).
   struct Constants {
-    double lipschitz_f = 0.0;   // L_f
-    double convexity_f = 0.0;   // sigma_f^2
-    double gram_norm = 0.0;     // lambda_max(A_p' A_p)
+    double lipschitz_f = 0.0;  // L_f
+    double convexity_f = 0.0;  // sigma_f^2
+    double gram_norm = 0.0;    // lambda_max(A_p' A_p)
   };
   virtual Constants constants() const = 0;
 };

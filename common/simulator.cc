@@ -12,8 +12,8 @@ namespace dadmm {
 namespace {
 
 struct Message {
-  std::uint32_t edge = 0;  // directed edge index
-  std::uint32_t seq = 0;   // position on its edge
+  std::uint32_t edge = 0;              // directed edge index
+  std::uint32_t seq = 0;               // position on its edge
   std::shared_ptr<const Broadcast> b;  // shared by the copies of one broadcast
 };
 
@@ -21,7 +21,7 @@ struct Message {
 struct StepRecord {
   std::size_t reported = 0;
   double squared_error = 0.0;
-  std::vector<Vector> x;  // by node index; kept only when stopping on a tolerance or monitoring
+  std::vector<Vector> x;                   // by node index; kept only when stopping on a tolerance or monitoring
   std::vector<std::uint64_t> computation;  // by node index; kept only when monitoring
 };
 
@@ -71,8 +71,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   // into the receivers' counters per message would touch scattered memory for every delivery).
   std::vector<std::uint64_t> edge_bytes_sent(edge_from.size(), 0), edge_bytes_delivered(edge_from.size(), 0);
 
-  std::deque<Message> fifo;      // kFifo: messages in send order
-  std::vector<Message> pool;     // kShuffled: messages in flight, in any order
+  std::deque<Message> fifo;   // kFifo: messages in send order
+  std::vector<Message> pool;  // kShuffled: messages in flight, in any order
   Rng rng(options.seed);
   std::map<std::uint64_t, std::uint64_t> messages_by_label, control_bytes_by_label;
   std::map<std::uint64_t, StepRecord> steps_in_progress;
@@ -110,8 +110,8 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     }
     if (!measure || p.estimate_step() == last_step[i]) return absl::OkStatus();
     if (p.estimate_step() != last_step[i] + 1) {
-      return absl::InternalError(absl::StrCat("simulator: node ", from, " jumped from step ", last_step[i], " to ",
-                                              p.estimate_step()));
+      return absl::InternalError(
+          absl::StrCat("simulator: node ", from, " jumped from step ", last_step[i], " to ", p.estimate_step()));
     }
     const std::uint64_t k = ++last_step[i];
     StepRecord& r = steps_in_progress[k];
@@ -188,16 +188,15 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   for (std::size_t i = 0; i < P; ++i) {
     const NodeProgram& p = *program[i];
     if (!stop_step && !diverged_step && !p.done()) {
-      stalled.push_back(
-          absl::StrCat(topology.nodes()[i].id, " (waits for ", absl::StrJoin(p.awaited(), ","), ")"));
+      stalled.push_back(absl::StrCat(topology.nodes()[i].id, " (waits for ", absl::StrJoin(p.awaited(), ","), ")"));
     }
     max_steps = std::max(max_steps, p.estimate_step());
-    result.nodes.push_back({.id = topology.nodes()[i].id,
-                            .outcome = p.outcome(),
-                            .x = stop_step ? std::move(final_x[i]) : p.x(),
-                            .computation_iterations = stop_step && monitor ? final_computation[i]
-                                                                            : p.computation_iterations(),
-                            .counters = std::move(counters[i])});
+    result.nodes.push_back(
+        {.id = topology.nodes()[i].id,
+         .outcome = p.outcome(),
+         .x = stop_step ? std::move(final_x[i]) : p.x(),
+         .computation_iterations = stop_step && monitor ? final_computation[i] : p.computation_iterations(),
+         .counters = std::move(counters[i])});
   }
   if (!stalled.empty()) {
     return absl::InternalError(absl::StrCat("simulator: deadlock, no message in flight and nodes still running: ",
@@ -227,9 +226,8 @@ double ErrorMeasure::operator()(const std::vector<Vector>& estimates) const {
 
 ErrorMeasure DistanceTo(Vector x_star, std::size_t num_nodes) {
   const double scale = std::sqrt(static_cast<double>(num_nodes)) * x_star.norm();
-  return ErrorMeasure{.squared_error = [x_star = std::move(x_star)](std::size_t, const Vector& x) {
-                        return (x - x_star).squaredNorm();
-                      },
+  return ErrorMeasure{.squared_error = [x_star = std::move(x_star)](
+                                           std::size_t, const Vector& x) { return (x - x_star).squaredNorm(); },
                       .scale = scale};
 }
 

@@ -54,7 +54,7 @@ struct SimulatorOptions {
 struct SimulatedNode {
   NodeId id = 0;
   Outcome outcome = Outcome::kRunning;
-  Vector x;               // the estimate after `SimulationResult::steps` steps
+  Vector x;  // the estimate after `SimulationResult::steps` steps
   // computation iterations after those steps, with a monitor; else at the end of the run
   std::uint64_t computation_iterations = 0;
   NodeCounters counters;  // everything actually sent and received, to the end of the run

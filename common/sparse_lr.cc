@@ -143,9 +143,9 @@ void BasicSparseLrProblem<Matrix>::Project(Vector& x) const {
 }
 
 template <typename Matrix>
-std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vector>& v, double c, Vector& x, double step,
-                                        double tolerance, std::uint64_t max_iterations, bool restart,
-                                        double* pgr_out) const {
+std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vector>& v, double c, Vector& x,
+                                                     double step, double tolerance, std::uint64_t max_iterations,
+                                                     bool restart, double* pgr_out) const {
   const Eigen::Index K = G_.cols();
   if (step <= 0.0) step = 1.0 / (smooth_lipschitz() + c);
   const double scale = 1.0 / (step * std::sqrt(static_cast<double>(K)));
@@ -225,8 +225,10 @@ absl::StatusOr<SparseLrSolution> SolveSparseLrCentralized(const SparseLrData& da
   double pgr = 0.0;
   s.iterations = all.Minimize(Vector::Zero(s.x.size()), 0.0, s.x, 0.0, tolerance, 2000000, true, &pgr);
   if (!(pgr < tolerance)) {
-    return absl::InternalError(absl::StrFormat("sparse-lr: the centralized FISTA stopped at pgr %.3g after %d "
-                                               "iterations (tolerance %g)", pgr, s.iterations, tolerance));
+    return absl::InternalError(
+        absl::StrFormat("sparse-lr: the centralized FISTA stopped at pgr %.3g after %d "
+                        "iterations (tolerance %g)",
+                        pgr, s.iterations, tolerance));
   }
   s.objective = SparseLrObjective(data, s.x);
   return s;
@@ -283,16 +285,16 @@ Image ToUnitRange(const Image& img) {
 
 }  // namespace
 
-absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index K, double lambda,
-                                                std::uint64_t seed) {
+absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index K, double lambda, std::uint64_t seed) {
   const auto side = static_cast<Eigen::Index>(std::llround(std::sqrt(static_cast<double>(K))));
   if (K < 4 || side * side != K) return absl::InvalidArgumentError(absl::StrCat("K = ", K, " is not a square >= 4"));
-  if (count < 2 || count % 2 != 0) return absl::InvalidArgumentError(absl::StrCat("count = ", count, " is not even >= 2"));
+  if (count < 2 || count % 2 != 0)
+    return absl::InvalidArgumentError(absl::StrCat("count = ", count, " is not even >= 2"));
   Rng rng(seed);
   const Eigen::Index size = std::max<Eigen::Index>(4 * side, 64);
   // Texture 1: a fine isotropic grain (white noise, blurred twice, plus a coarser mottle).
-  const Image grain = ToUnitRange(BoxBlur(BoxBlur(Noise(size, rng), 1), 1) +
-                                  0.5 * BoxBlur(BoxBlur(Noise(size, rng), 4), 4) * 3.0);
+  const Image grain =
+      ToUnitRange(BoxBlur(BoxBlur(Noise(size, rng), 1), 1) + 0.5 * BoxBlur(BoxBlur(Noise(size, rng), 4), 4) * 3.0);
   // Texture 2: wood-like grain, stripes along the rows whose phase wanders with a smooth noise field.
   const Image wander = BoxBlur(BoxBlur(Noise(size, rng), 8), 8);
   const double spread = wander.cwiseAbs().maxCoeff();
@@ -340,11 +342,11 @@ absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index
 }
 
 absl::StatusOr<std::unique_ptr<SparseLrInstance>> SparseLrInstance::Create(SparseLrData data, const Topology& topology,
-                                                                          std::uint64_t seed,
-                                                                          const FistaOptions& fista) {
+                                                                           std::uint64_t seed,
+                                                                           const FistaOptions& fista) {
   if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("sparse-lr: ", data.features.rows(), " examples for ",
-                                                   topology.size(), " nodes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sparse-lr: ", data.features.rows(), " examples for ", topology.size(), " nodes"));
   }
   auto instance = std::unique_ptr<SparseLrInstance>(new SparseLrInstance());
   instance->rows_ = SplitExamples(data.features.rows(), topology, seed);
@@ -389,7 +391,8 @@ SparseLogRegData MakeSparseLogReg(Eigen::Index m, Eigen::Index n, int per_row, s
   data.features.resize(m, n);
   data.features.setFromTriplets(entries.begin(), entries.end());  // repeats summed
   Vector w_true = Vector::Zero(n);
-  for (int k = 0; k < 100 && k < n; ++k) w_true[static_cast<Eigen::Index>(rng.Below(static_cast<std::uint64_t>(n)))] = rng.Normal();
+  for (int k = 0; k < 100 && k < n; ++k)
+    w_true[static_cast<Eigen::Index>(rng.Below(static_cast<std::uint64_t>(n)))] = rng.Normal();
   const double v_true = rng.Normal();
   const Vector score = data.features * w_true;
   data.labels.resize(m);
@@ -418,21 +421,21 @@ double SparseLogRegOptimalityResidual(const SparseLogRegData& data, const Vector
 }
 
 absl::StatusOr<Vector> SolveSparseLogRegCentralized(const SparseLogRegData& data, double tolerance) {
-  const SparseFeatureLogRegProblem all(data.features, data.labels, data.lambda,
-                                       std::numeric_limits<double>::infinity(), {}, /*intercept=*/true);
+  const SparseFeatureLogRegProblem all(data.features, data.labels, data.lambda, std::numeric_limits<double>::infinity(),
+                                       {}, /*intercept=*/true);
   Vector x = Vector::Zero(data.features.cols() + 1);
   double pgr = 0.0;
   const std::uint64_t iterations = all.Minimize(Vector::Zero(x.size()), 0.0, x, 0.0, tolerance, 1000000, true, &pgr);
   if (!(pgr < tolerance)) {
-    return absl::InternalError(absl::StrFormat("logreg: the centralized FISTA stopped at pgr %.3g after %d iterations",
-                                               pgr, iterations));
+    return absl::InternalError(
+        absl::StrFormat("logreg: the centralized FISTA stopped at pgr %.3g after %d iterations", pgr, iterations));
   }
   return x;
 }
 
 absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> SparseLogRegInstance::Create(SparseLogRegData data,
-                                                                                  const Topology& topology,
-                                                                                  std::uint64_t seed, double pgr) {
+                                                                                   const Topology& topology,
+                                                                                   std::uint64_t seed, double pgr) {
   if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
     return absl::InvalidArgumentError("logreg: fewer examples than nodes");
   }
@@ -455,7 +458,8 @@ absl::StatusOr<SparseExamples> SparseLogRegInstance::LocalExamples(NodeId id) co
   out.labels.resize(static_cast<Eigen::Index>(rows.size()));
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const auto r = static_cast<Eigen::Index>(k);
-    for (SparseFeatures::InnerIterator it(data_.features, rows[k]); it; ++it) entries.emplace_back(r, it.col(), it.value());
+    for (SparseFeatures::InnerIterator it(data_.features, rows[k]); it; ++it)
+      entries.emplace_back(r, it.col(), it.value());
     out.labels[r] = data_.labels[rows[k]];
   }
   out.features.resize(out.labels.size(), data_.features.cols());

@@ -24,10 +24,10 @@
 namespace dadmm {
 
 struct FistaOptions {
-  double step = 0.0;               // the constant step rho_i of (16); 0: 1 / L, L the local Lipschitz constant
-  double pgr_tolerance = 1e-5;     // stop when pgr < this
+  double step = 0.0;                      // the constant step rho_i of (16); 0: 1 / L, L the local Lipschitz constant
+  double pgr_tolerance = 1e-5;            // stop when pgr < this
   std::uint64_t max_iterations = 100000;  // per Solve
-  bool restart = false;            // gradient-scheme momentum restarts (not in (16); for tight solves)
+  bool restart = false;                   // gradient-scheme momentum restarts (not in (16); for tight solves)
 };
 
 // Feature matrices with few nonzeros per example (seed 002 §10.2: about 10 of n), row-major.
@@ -41,8 +41,8 @@ class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem 
  public:
   // `features` one example per row (M x K), `labels` +1 / -1, `mu` the l1 weight (lambda / N), `bound`
   // the box B > 0 (may be infinite).
-  BasicSparseLrProblem(const Matrix& features, const Vector& labels, double mu, double bound,
-                       const FistaOptions& fista, bool intercept = false);
+  BasicSparseLrProblem(const Matrix& features, const Vector& labels, double mu, double bound, const FistaOptions& fista,
+                       bool intercept = false);
 
   absl::string_view kind() const override { return intercept_ ? "logreg" : "sparse-lr"; }
   Eigen::Index dimension() const override { return G_.cols(); }
@@ -114,8 +114,7 @@ absl::StatusOr<SparseLrSolution> SolveSparseLrCentralized(const SparseLrData& da
 // with values in [0, 1]), `count` / 2 overlapping sqrt(K) x sqrt(K) patches cut from each at random
 // positions, each patch vectorized, centred and scaled to unit norm; labels +1 for the first texture and
 // -1 for the second; rows shuffled. K must be a square.
-absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index K, double lambda,
-                                                std::uint64_t seed);
+absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index K, double lambda, std::uint64_t seed);
 
 // seed 001 §5's measures: acc = (obj(x^) - obj*) / obj* and cserr = sum_i ||x^ - x_i||^2 / N at the
 // average x^ of the nodes' estimates.

@@ -1,10 +1,9 @@
 #include "common/svm.h"
 
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <tuple>
-
-#include <Eigen/Cholesky>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -117,7 +116,8 @@ absl::StatusOr<SvmData> LoadIrisSetosaVersicolor(const std::string& path) {
     if ((*iris)(i, 4) == 0.0 || (*iris)(i, 4) == 1.0) rows.push_back(i);
   }
   if (rows.size() != 100) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected 100 setosa and versicolor rows, found ", rows.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected 100 setosa and versicolor rows, found ", rows.size()));
   }
   SvmData d{.name = "iris setosa/versicolor"};
   // setosa (class 0) +1, versicolor (class 1) -1
@@ -156,8 +156,8 @@ absl::StatusOr<Vector> SolveSvmCentralized(const SvmData& data) {
     if ((y - y_prev).norm() <= 1e-13 * (1.0 + y.norm())) {
       const double kkt = SvmKktResidual(data, y, all.alpha());
       if (kkt > 1e-8) {
-        return absl::InternalError(absl::StrCat("svm: centralized solution has KKT residual ", kkt,
-                                                " (data not linearly separable?)"));
+        return absl::InternalError(
+            absl::StrCat("svm: centralized solution has KKT residual ", kkt, " (data not linearly separable?)"));
       }
       return y;
     }
@@ -166,7 +166,7 @@ absl::StatusOr<Vector> SolveSvmCentralized(const SvmData& data) {
 }
 
 absl::StatusOr<std::unique_ptr<SvmInstance>> SvmInstance::Create(SvmData data, const Topology& topology,
-                                                                  std::uint64_t seed) {
+                                                                 std::uint64_t seed) {
   const auto P = static_cast<Eigen::Index>(topology.size());
   const Eigen::Index m = data.points.rows();
   if (m < P) return absl::InvalidArgumentError(absl::StrCat("svm: ", m, " points cannot be split over ", P, " nodes"));

@@ -7,10 +7,10 @@
 // C sum_{i in p} (1 - d_i (a_i's - r))_+, X_p = R^{n+1}.
 #pragma once
 
-#include <map>
-#include <memory>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -49,7 +49,7 @@ class SvmProblem final : public LocalProblem {
  private:
   Eigen::MatrixXd G_;  // m_p x (n + 1)
   double kappa_;
-  double C_;           // the hinge weight; infinity: the hard margin
+  double C_;  // the hinge weight; infinity: the hard margin
   Vector alpha_;
 };
 
@@ -72,8 +72,8 @@ absl::StatusOr<SvmData> LoadBreastCancerSvm(const std::string& path);
 // The fraction of points y = (s, r) classifies right: sign(a_i's - r) = d_i.
 double SvmAccuracy(const SvmData& data, const Vector& y);
 
-// The solution of (27) (or of the soft margin), by the proximal point method y <- argmin_{Gy >= 1} ||s||^2 + (1/2)||y - y_prev||^2
-// with the local solver on all the points; fails if it does not settle or the data are not separable.
+// The solution of (27) (or of the soft margin), by the proximal point method y <- argmin_{Gy >= 1} ||s||^2 + (1/2)||y -
+// y_prev||^2 with the local solver on all the points; fails if it does not settle or the data are not separable.
 absl::StatusOr<Vector> SolveSvmCentralized(const SvmData& data);
 
 // Largest violation of the KKT conditions of (27) at y with multipliers alpha >= 0:

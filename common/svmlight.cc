@@ -50,7 +50,8 @@ absl::StatusOr<SparseExamples> ParseSvmLight(absl::string_view text, absl::strin
       if (index < 1 || index > features) {
         return where(absl::StrCat("feature index ", index, " outside 1..", features));
       }
-      if (index <= previous) return where(absl::StrCat("feature index ", index, " after ", previous, " (must increase)"));
+      if (index <= previous)
+        return where(absl::StrCat("feature index ", index, " after ", previous, " (must increase)"));
       if (!std::isfinite(value)) return where(absl::StrCat("feature ", index, " is not a finite number"));
       previous = index;
       if (value != 0.0) entries.emplace_back(row, index - 1, value);

@@ -225,7 +225,8 @@ absl::StatusOr<std::unique_ptr<AveragingNode>> AveragingNode::Create(NodeId self
   if (max_iterations < 1) return absl::InvalidArgumentError("max_iterations must be >= 1");
   if (theta.size() < 1) return absl::InvalidArgumentError("averaging needs theta of dimension >= 1");
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
-  return std::unique_ptr<AveragingNode>(new AveragingNode(self, std::move(neighbours), std::move(theta), max_iterations));
+  return std::unique_ptr<AveragingNode>(
+      new AveragingNode(self, std::move(neighbours), std::move(theta), max_iterations));
 }
 
 AveragingNode::AveragingNode(NodeId self, std::vector<NeighbourDegree> neighbours, Vector theta,

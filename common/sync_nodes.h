@@ -123,8 +123,7 @@ struct SubgradientSettings {
 class SubgradientNode final : public SynchronousNode {
  public:
   const LocalProblem* local_problem() const override { return problem_.get(); }
-  static absl::StatusOr<std::unique_ptr<SubgradientNode>> Create(NodeId self,
-                                                                 std::vector<NeighbourDegree> neighbours,
+  static absl::StatusOr<std::unique_ptr<SubgradientNode>> Create(NodeId self, std::vector<NeighbourDegree> neighbours,
                                                                  std::unique_ptr<LocalProblem> problem,
                                                                  const SubgradientSettings& settings);
 

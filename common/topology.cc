@@ -1,5 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "common/topology.h"
+
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,12 +11,11 @@
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 
 namespace dadmm {
 namespace {
@@ -41,8 +41,8 @@ bool ValidAddress(absl::string_view address) {
 
 }  // namespace
 
-absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes,
-                                          std::vector<EdgeSpec> edges, absl::string_view source) {
+absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes, std::vector<EdgeSpec> edges,
+                                          absl::string_view source) {
   if (nodes.empty()) return Invalid(source, 0, "no nodes declared (expected a non-empty 'nodes' list)");
   std::map<NodeId, int> id_line;
   std::map<std::string, NodeId> address_owner;
@@ -52,21 +52,18 @@ absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec
                      absl::StrCat("node ", n.id, ": duplicate id (first declared at line ", it->second, ")"));
     }
     if (!ValidAddress(n.address)) {
-      return Invalid(source, n.line,
-                     absl::StrCat("node ", n.id, ": address '", n.address, "' is not host:port"));
+      return Invalid(source, n.line, absl::StrCat("node ", n.id, ": address '", n.address, "' is not host:port"));
     }
     if (auto [it, fresh] = address_owner.emplace(n.address, n.id); !fresh) {
       return Invalid(source, n.line,
-                     absl::StrCat("node ", n.id, ": address ", n.address, " is already used by node ",
-                                  it->second));
+                     absl::StrCat("node ", n.id, ": address ", n.address, " is already used by node ", it->second));
     }
   }
 
   Topology t;
   t.name_ = std::move(name);
   t.nodes_ = std::move(nodes);
-  std::sort(t.nodes_.begin(), t.nodes_.end(),
-            [](const NodeSpec& x, const NodeSpec& y) { return x.id < y.id; });
+  std::sort(t.nodes_.begin(), t.nodes_.end(), [](const NodeSpec& x, const NodeSpec& y) { return x.id < y.id; });
   t.adjacency_.resize(t.nodes_.size());
 
   std::map<std::pair<NodeId, NodeId>, int> edge_line;
@@ -80,8 +77,7 @@ absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec
     if (e.a == e.b) return Invalid(source, e.line, absl::StrCat(label, "self-loop"));
     const std::pair<NodeId, NodeId> key{std::min(e.a, e.b), std::max(e.a, e.b)};
     if (auto [it, fresh] = edge_line.emplace(key, e.line); !fresh) {
-      return Invalid(source, e.line,
-                     absl::StrCat(label, "duplicate edge (first at line ", it->second, ")"));
+      return Invalid(source, e.line, absl::StrCat(label, "duplicate edge (first at line ", it->second, ")"));
     }
     t.edges_.push_back(key);
   }
@@ -116,8 +112,7 @@ absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec
     return Invalid(source, 0,
                    absl::StrCat("the graph is disconnected: node", unreachable.size() > 1 ? "s " : " ",
                                 absl::StrJoin(unreachable.begin(), unreachable.begin() + shown, ", "),
-                                unreachable.size() > shown ? ", ..." : "", " cannot reach node ",
-                                t.nodes_[0].id));
+                                unreachable.size() > shown ? ", ..." : "", " cannot reach node ", t.nodes_[0].id));
   }
   return t;
 }
@@ -128,8 +123,7 @@ bool Topology::Contains(NodeId id) const {
 }
 
 std::size_t Topology::IndexOf(NodeId id) const {
-  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), id,
-                             [](const NodeSpec& n, NodeId v) { return n.id < v; });
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), id, [](const NodeSpec& n, NodeId v) { return n.id < v; });
   return static_cast<std::size_t>(it - nodes_.begin());
 }
 
@@ -197,8 +191,7 @@ absl::StatusOr<Topology> ParseDocument(const YAML::Node& root, absl::string_view
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (key != "name" && key != "nodes" && key != "edges") {
-      return Invalid(source, LineOf(kv.first),
-                     absl::StrCat("unknown key '", key, "' (expected name, nodes, edges)"));
+      return Invalid(source, LineOf(kv.first), absl::StrCat("unknown key '", key, "' (expected name, nodes, edges)"));
     }
   }
   std::string name;

@@ -10,20 +10,20 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/types.h"
 
 namespace dadmm {
 
 struct NodeSpec {
   NodeId id = 0;
-  std::string address;                          // host:port; host may be a DNS name
+  std::string address;                            // host:port; host may be a DNS name
   std::optional<std::array<double, 3>> position;  // metres; 2-D positions have z = 0
-  int line = 0;                                 // line in the source file, 0 if none
+  int line = 0;                                   // line in the source file, 0 if none
 };
 
 struct EdgeSpec {
@@ -35,8 +35,8 @@ struct EdgeSpec {
 class Topology {
  public:
   // Validates and builds. `source` names the file in error messages ("" for generated graphs).
-  static absl::StatusOr<Topology> Create(std::string name, std::vector<NodeSpec> nodes,
-                                         std::vector<EdgeSpec> edges, absl::string_view source = "");
+  static absl::StatusOr<Topology> Create(std::string name, std::vector<NodeSpec> nodes, std::vector<EdgeSpec> edges,
+                                         absl::string_view source = "");
 
   const std::string& name() const { return name_; }
   std::size_t size() const { return nodes_.size(); }

@@ -1,9 +1,8 @@
 // Basic vocabulary shared by every part of dadmm.
 #pragma once
 
-#include <cstdint>
-
 #include <Eigen/Core>
+#include <cstdint>
 
 namespace dadmm {
 

@@ -25,8 +25,9 @@ absl::Status PipelineSettings::Validate() const {
         absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
   }
   if (tolerance > 0.0 && (eps_abs > 0.0 || eps_rel > 0.0)) {
-    return absl::InvalidArgumentError("give either tolerance (the change test) or eps_abs / eps_rel (the residual "
-                                      "rule of seed 002 §3.3), not both");
+    return absl::InvalidArgumentError(
+        "give either tolerance (the change test) or eps_abs / eps_rel (the residual "
+        "rule of seed 002 §3.3), not both");
   }
   return absl::OkStatus();
 }
@@ -51,11 +52,11 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& to
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
   Colouring colouring{{self, colour}};
   for (const NeighbourColour& n : neighbours) colouring[n.id] = n.colour;
-  absl::StatusOr<std::unique_ptr<NodeProgram>> node =
-      MakeNodeProgram(topology, colouring, self, std::move(problem),
-                      {.algorithm = settings.algorithm, .rho = settings.dadmm.rho,
-                       .max_iterations = settings.dadmm.max_iterations,
-                       .beta = settings.ic_beta});
+  absl::StatusOr<std::unique_ptr<NodeProgram>> node = MakeNodeProgram(topology, colouring, self, std::move(problem),
+                                                                      {.algorithm = settings.algorithm,
+                                                                       .rho = settings.dadmm.rho,
+                                                                       .max_iterations = settings.dadmm.max_iterations,
+                                                                       .beta = settings.ic_beta});
   if (!node.ok()) return node.status();
   if (!settings.agreed_stop()) return node;
   absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped =
@@ -79,9 +80,8 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     }
     std::vector<NeighbourColour> neighbours;
     for (NodeId j : topology.neighbours(n.id)) neighbours.push_back({.id = j, .colour = net.colouring.colouring.at(j)});
-    absl::StatusOr<std::unique_ptr<NodeProgram>> program =
-        MakeAgentProgram(topology, n.id, net.colouring.colouring.at(n.id), std::move(neighbours),
-                         std::move(problem->second), settings);
+    absl::StatusOr<std::unique_ptr<NodeProgram>> program = MakeAgentProgram(
+        topology, n.id, net.colouring.colouring.at(n.id), std::move(neighbours), std::move(problem->second), settings);
     if (!program.ok()) return program.status();
     programs[n.id] = *std::move(program);
   }

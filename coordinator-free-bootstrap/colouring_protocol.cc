@@ -9,8 +9,12 @@ namespace dadmm {
 
 ColouringNode::ColouringNode(NodeId self, std::uint64_t priority, std::vector<PeerPriority> neighbours,
                              std::uint32_t passes)
-    : self_(self), priority_(priority), neighbours_(std::move(neighbours)), passes_(std::max<std::uint32_t>(passes, 1)) {
-  std::sort(neighbours_.begin(), neighbours_.end(), [](const PeerPriority& a, const PeerPriority& b) { return a.id < b.id; });
+    : self_(self),
+      priority_(priority),
+      neighbours_(std::move(neighbours)),
+      passes_(std::max<std::uint32_t>(passes, 1)) {
+  std::sort(neighbours_.begin(), neighbours_.end(),
+            [](const PeerPriority& a, const PeerPriority& b) { return a.id < b.id; });
   colours_of_.assign(passes_, std::vector<std::uint32_t>(neighbours_.size(), 0));
   rounds_of_ = colours_of_;
   known_.assign(passes_, 0);
@@ -79,7 +83,8 @@ absl::Status ColouringNode::Receive(const ColourAnnouncement& m, std::vector<Col
   }
   if (pass_ >= t && m.colour == colour_[t - 1]) return error("it is this node's colour");
   const bool order_known = t == 1 || (pass_ + 1 >= t && known_[t - 2] == neighbours_.size());
-  if (pass_ < t && order_known && !Precedes(i, t)) return error("it has lower priority and decided before this node did");
+  if (pass_ < t && order_known && !Precedes(i, t))
+    return error("it has lower priority and decided before this node did");
   colours_of_[t - 1][i] = m.colour;
   rounds_of_[t - 1][i] = m.round;
   ++known_[t - 1];
@@ -200,9 +205,7 @@ std::vector<std::uint32_t> ColouringProtocol::neighbour_colours() const {
   return chains_[chosen_].neighbour_colours();
 }
 
-std::uint32_t ColouringProtocol::rounds() const {
-  return std::max(chains_[0].round(), chains_[1].round()) + bound_;
-}
+std::uint32_t ColouringProtocol::rounds() const { return std::max(chains_[0].round(), chains_[1].round()) + bound_; }
 
 std::vector<NodeId> ColouringProtocol::awaited() const {
   if (!chains_[0].decided() || !chains_[1].decided()) {

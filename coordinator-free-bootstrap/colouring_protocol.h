@@ -88,7 +88,7 @@ class ColouringNode {
   std::uint32_t passes_;
   // [t - 1][i]: neighbour i's colour and round in pass t (0: not yet known).
   std::vector<std::vector<std::uint32_t>> colours_of_, rounds_of_;
-  std::vector<std::size_t> known_;  // per pass
+  std::vector<std::size_t> known_;     // per pass
   std::vector<std::uint32_t> colour_;  // own colour per pass (0: undecided)
   std::uint32_t pass_ = 0;             // passes decided so far
   bool started_ = false;
@@ -105,8 +105,8 @@ class ColouringNode {
 // fewer colours (ties: chain 0). Messages: 2E per pass per chain, and 2E per flood round.
 struct ColourMaxima {
   NodeId sender = 0;
-  std::uint32_t round = 0;                 // 1 .. D
-  std::array<std::uint32_t, 2> maxima{};   // the largest colour of each chain the sender knows of
+  std::uint32_t round = 0;                // 1 .. D
+  std::array<std::uint32_t, 2> maxima{};  // the largest colour of each chain the sender knows of
 };
 
 struct ColouringOutput {
@@ -148,7 +148,7 @@ class ColouringProtocol {
   NodeId self_;
   std::array<ColouringNode, 2> chains_;
   std::uint32_t bound_;
-  std::uint32_t sent_round_ = 0;          // flood rounds sent
+  std::uint32_t sent_round_ = 0;              // flood rounds sent
   std::array<std::uint32_t, 2> known_max_{};  // max over what this node has seen (after sent_round_ rounds)
   struct RoundValues {
     std::vector<std::array<std::uint32_t, 2>> maxima;  // per neighbour

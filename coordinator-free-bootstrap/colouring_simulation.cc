@@ -28,7 +28,9 @@ absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::ui
     std::size_t to;
     std::variant<ColourAnnouncement, ColourMaxima> message;
   };
-  auto later = [](const InFlight& a, const InFlight& b) { return a.time != b.time ? a.time > b.time : a.order > b.order; };
+  auto later = [](const InFlight& a, const InFlight& b) {
+    return a.time != b.time ? a.time > b.time : a.order > b.order;
+  };
   std::priority_queue<InFlight, std::vector<InFlight>, decltype(later)> queue(later);
   Rng rng(seed);
   ColouringRun run;

@@ -13,8 +13,8 @@ namespace dadmm {
 
 struct ColouringRun {
   Colouring colouring;
-  std::uint32_t rounds = 0;       // the longest chain of decisions, plus the flood's D rounds
-  std::uint64_t messages = 0;     // announcements (2E per pass per chain) and maxima (2E per flood round)
+  std::uint32_t rounds = 0;    // the longest chain of decisions, plus the flood's D rounds
+  std::uint64_t messages = 0;  // announcements (2E per pass per chain) and maxima (2E per flood round)
   std::uint64_t payload_bytes = 0;
   int chosen = 0;                                // the chain kept (0 largest-first, 1 smallest-last)
   std::array<std::uint32_t, 2> chain_colours{};  // colours each chain used

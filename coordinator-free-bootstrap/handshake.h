@@ -24,14 +24,14 @@ struct Hello {
   std::uint32_t protocol_version = kProtocolVersion;
   std::string topology_fingerprint;
   std::uint64_t degree = 0;
-  std::int64_t dimension = 0;    // of the shared variable x
-  std::string problem;           // kind and shared parameters, e.g. "bpdn beta=0.3"
-  std::string algorithm;         // e.g. "d-admm"
+  std::int64_t dimension = 0;  // of the shared variable x
+  std::string problem;         // kind and shared parameters, e.g. "bpdn beta=0.3"
+  std::string algorithm;       // e.g. "d-admm"
   double rho = 0.0;
   std::uint64_t max_iterations = 0;
-  double tolerance = 0.0;        // 0: a fixed number of iterations
-  std::string stop_rule;         // StopRule::Describe() when the agreed stop is on, else empty
-  std::string arithmetic;        // ArithmeticProfile() of the sender's build; not checked by CheckHello
+  double tolerance = 0.0;  // 0: a fixed number of iterations
+  std::string stop_rule;   // StopRule::Describe() when the agreed stop is on, else empty
+  std::string arithmetic;  // ArithmeticProfile() of the sender's build; not checked by CheckHello
 };
 
 // Checks `theirs`, received on the link to the neighbour `expected`, against `mine`. The error is one

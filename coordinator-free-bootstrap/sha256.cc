@@ -20,8 +20,7 @@ constexpr std::uint32_t Rotr(std::uint32_t x, int n) { return (x >> n) | (x << (
 }  // namespace
 
 std::array<std::uint8_t, 32> Sha256(absl::string_view data) {
-  std::uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  std::uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   // Padding (5.1.1): a 1 bit, zeros to 56 mod 64 bytes, the length in bits as 64-bit big endian.
   std::vector<std::uint8_t> m(data.begin(), data.end());
   const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
@@ -64,7 +63,8 @@ std::array<std::uint8_t, 32> Sha256(absl::string_view data) {
   }
   std::array<std::uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i) {
-    for (int j = 0; j < 4; ++j) out[static_cast<std::size_t>(4 * i + j)] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
+    for (int j = 0; j < 4; ++j)
+      out[static_cast<std::size_t>(4 * i + j)] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
   }
   return out;
 }

@@ -24,33 +24,37 @@ absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std
           absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", rule.eps_abs, " and ", rule.eps_rel));
     }
     if (rule.tolerance != 0.0) {
-      return absl::InvalidArgumentError("give either a tolerance (the change test) or eps_abs / eps_rel (the "
-                                        "residual rule), not both");
+      return absl::InvalidArgumentError(
+          "give either a tolerance (the change test) or eps_abs / eps_rel (the "
+          "residual rule), not both");
     }
     if (!(rule.rho > 0.0) || !std::isfinite(rule.rho)) {
       return absl::InvalidArgumentError(absl::StrCat("the residual rule needs the penalty rho > 0, got ", rule.rho));
     }
     if (program->dual() == nullptr) {
-      return absl::InvalidArgumentError("the residual stopping rule needs an ADMM (a dual variable): d-admm, "
-                                        "algorithm3 (c-admm) or ic-admm");
+      return absl::InvalidArgumentError(
+          "the residual stopping rule needs an ADMM (a dual variable): d-admm, "
+          "algorithm3 (c-admm) or ic-admm");
     }
   } else if (!(rule.tolerance > 0.0 || (rule.tolerance == 0.0 && rule.adapts())) || !std::isfinite(rule.tolerance)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", rule.tolerance));
   }
   if (rule.adapts()) {
     if (rule.adapt_interval <= rule.diameter_bound) {
-      return absl::InvalidArgumentError(absl::StrCat("the varying penalty votes every ", rule.adapt_interval,
-                                                     " steps; the flood of a vote takes ", rule.diameter_bound,
-                                                     " (the diameter bound): give an interval > ", rule.diameter_bound));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the varying penalty votes every ", rule.adapt_interval, " steps; the flood of a vote takes ",
+                       rule.diameter_bound, " (the diameter bound): give an interval > ", rule.diameter_bound));
     }
     if (!(rule.adapt_mu > 1.0) || !std::isfinite(rule.adapt_mu) || !(rule.adapt_tau > 1.0) ||
         !std::isfinite(rule.adapt_tau)) {
-      return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ",
-                                                     rule.adapt_mu, " and ", rule.adapt_tau));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ", rule.adapt_mu, " and ",
+                       rule.adapt_tau));
     }
     if (!(rule.rho > 0.0) || !std::isfinite(rule.rho) || !program->set_penalty(rule.rho)) {
-      return absl::InvalidArgumentError("the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
-                                        "(c-admm) or ic-admm");
+      return absl::InvalidArgumentError(
+          "the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
+          "(c-admm) or ic-admm");
     }
   }
   if (rule.diameter_bound < 1) return absl::InvalidArgumentError("agreed stop: the diameter bound must be >= 1");
@@ -93,8 +97,8 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
                                                      " for the penalty vote (finite numbers >= 0 expected)"));
     }
   }
-  const std::size_t i = static_cast<std::size_t>(
-      std::lower_bound(neighbours_.begin(), neighbours_.end(), m.sender) - neighbours_.begin());
+  const std::size_t i = static_cast<std::size_t>(std::lower_bound(neighbours_.begin(), neighbours_.end(), m.sender) -
+                                                 neighbours_.begin());
   const bool known = i < neighbours_.size() && neighbours_[i] == m.sender;
   // The estimate may complete the step whose broadcast needs it, so it is visible to OnBroadcast
   // during the call; it is kept only if the wrapped program accepts it.
@@ -222,12 +226,12 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
 }
 
 std::string StopRule::Describe() const {
-  std::string s = residual() ? absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel)
+  std::string s = residual()        ? absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel)
                   : tolerance > 0.0 ? absl::StrCat("change tol=", tolerance)
                                     : "none";
   if (adapts()) {
-    absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", adapt_mu, " tau=",
-                    adapt_tau);
+    absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", adapt_mu,
+                    " tau=", adapt_tau);
   }
   return s;
 }

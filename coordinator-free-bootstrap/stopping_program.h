@@ -38,8 +38,8 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,12 +50,12 @@
 namespace dadmm {
 
 struct StopRule {
-  double tolerance = 0.0;             // the change test: > 0; 0 with the residual rule
-  std::uint32_t diameter_bound = 0;   // >= the network's diameter, the same at every node
+  double tolerance = 0.0;            // the change test: > 0; 0 with the residual rule
+  std::uint32_t diameter_bound = 0;  // >= the network's diameter, the same at every node
   // The residual rule (seed 002 §3.3) when either is > 0 (then tolerance must be 0).
   double eps_abs = 0.0;
   double eps_rel = 0.0;
-  double rho = 0.0;                   // the program's penalty, for s_p; > 0 with the residual rule or votes
+  double rho = 0.0;  // the program's penalty, for s_p; > 0 with the residual rule or votes
   // The varying penalty (seed 002 §3.4.1) when > 0: a vote every adapt_interval (> diameter_bound)
   // steps, at most adapt_votes of them; (3.13)'s mu > 1 and tau > 1. Without a tolerance or eps, the
   // program then never stops early; it only varies rho.
@@ -139,7 +139,7 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   double change_;
   double disagreement_;
   double primal_residual_ = 0.0, dual_residual_ = 0.0;
-  double rho_;                       // the penalty now
+  double rho_;                          // the penalty now
   double vote_r_ = 0.0, vote_s_ = 0.0;  // the running maxima this node sent last
   std::uint32_t penalty_changes_ = 0;
   bool local_test_ = false;

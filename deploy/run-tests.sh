@@ -4,5 +4,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 "$root/deploy/build.sh"
+# The sources must be formatted (root .clang-format); after the build, which installs clang-format.
+"$root/deploy/check-format.sh"
 # Serially: the process tests start many agents and the example cluster uses fixed ports.
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600

@@ -1,4 +1,7 @@
 // dadmm-agent as separate processes on loopback, checked against the simulator and the true average.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cstring>
@@ -6,25 +9,21 @@
 #include <iostream>
 #include <map>
 
-#include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/results.h"
 #include "common/colouring.h"
 #include "common/consensus.h"
 #include "common/csv.h"
-#include "common/instances.h"
 #include "common/dadmm_node.h"
-#include "coordinator-free-bootstrap/agent_pipeline.h"
-#include "coordinator-free-bootstrap/stopping_program.h"
+#include "common/instances.h"
 #include "common/simulator.h"
 #include "common/sparse_lr.h"
 #include "common/svmlight.h"
 #include "common/topology.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 #include "tests/process.h"
 
@@ -100,8 +99,8 @@ NetworkRun RunFig1(const std::string& name, const std::string& problem, const st
       argv.emplace_back(flag);
     }
     argv.insert(argv.end(), flags.begin(), flags.end());
-    agents.push_back(testing::Spawn(argv, absl::StrCat(run.dir, "/node-", id, ".out"),
-                                    absl::StrCat(run.dir, "/node-", id, ".log")));
+    agents.push_back(
+        testing::Spawn(argv, absl::StrCat(run.dir, "/node-", id, ".out"), absl::StrCat(run.dir, "/node-", id, ".log")));
   }
   for (const Child& a : agents) {
     const std::optional<int> code = testing::WaitFor(a, 240s);
@@ -128,8 +127,8 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
   for (const SimulatedNode& s : sim.nodes) {
     const v1::AgentResult& r = run.results.at(s.id);
     ASSERT_EQ(r.x_size(), s.x.size());
-    EXPECT_TRUE(agent::SameEstimate(r, s.x)) << "node " << s.id << ": agent x[0] " << r.x(0) << " vs simulator "
-                                             << s.x[0];
+    EXPECT_TRUE(agent::SameEstimate(r, s.x))
+        << "node " << s.id << ": agent x[0] " << r.x(0) << " vs simulator " << s.x[0];
     EXPECT_EQ(r.iterations(), sim.steps) << "node " << s.id;
     EXPECT_EQ(r.computation_iterations(), s.computation_iterations) << "node " << s.id;
     EXPECT_EQ(r.colour(), run.simulated.colouring.colouring.at(s.id)) << "node " << s.id;
@@ -252,11 +251,9 @@ TEST(AgentProcesses, IcAdmmAndCAdmmAgentsSolveSparseLogisticRegression) {
     return MeasureConsensus(inst.data(), inst.objective_star(), x);
   };
   {
-    const NetworkRun run = RunFig1("icadmm", "sparse-lr-textures",
-                                   {"--algorithm=ic-admm", "--rho=0.01", "--ic_beta=1.2", "--iterations=3000"},
-                                   {.algorithm = Algorithm::kIcAdmm, .dadmm = {.rho = 0.01, .max_iterations = 3000},
-                                    .ic_beta = 1.2},
-                                   400);
+    const NetworkRun run = RunFig1(
+        "icadmm", "sparse-lr-textures", {"--algorithm=ic-admm", "--rho=0.01", "--ic_beta=1.2", "--iterations=3000"},
+        {.algorithm = Algorithm::kIcAdmm, .dadmm = {.rho = 0.01, .max_iterations = 3000}, .ic_beta = 1.2}, 400);
     ExpectMatchesSimulator(run);
     const ConsensusMeasures m = measures(run);
     EXPECT_LT(m.acc, 1e-4);
@@ -272,10 +269,9 @@ TEST(AgentProcesses, IcAdmmAndCAdmmAgentsSolveSparseLogisticRegression) {
     }
   }
   {
-    const NetworkRun run = RunFig1("cadmm", "sparse-lr-textures",
-                                   {"--algorithm=c-admm", "--rho=0.03", "--iterations=1500"},
-                                   {.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 0.03, .max_iterations = 1500}},
-                                   400);
+    const NetworkRun run =
+        RunFig1("cadmm", "sparse-lr-textures", {"--algorithm=c-admm", "--rho=0.03", "--iterations=1500"},
+                {.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 0.03, .max_iterations = 1500}}, 400);
     ExpectMatchesSimulator(run);
     const ConsensusMeasures m = measures(run);
     EXPECT_LT(m.acc, 1e-4);
@@ -286,9 +282,9 @@ TEST(AgentProcesses, IcAdmmAndCAdmmAgentsSolveSparseLogisticRegression) {
 
 TEST(AgentProcesses, ResidualStoppingRuleEndsEveryAgentAtTheSameStep) {
   // Seed 002 §3.3's primal / dual residual rule, adapted per node and agreed by the stop bits.
-  const NetworkRun run = RunFig1("residual", "logreg-cancer", {"--rho=1", "--iterations=2000", "--eps_abs=1e-6",
-                                                               "--eps_rel=1e-5"},
-                                 {.dadmm = {.rho = 1.0, .max_iterations = 2000}, .eps_abs = 1e-6, .eps_rel = 1e-5});
+  const NetworkRun run =
+      RunFig1("residual", "logreg-cancer", {"--rho=1", "--iterations=2000", "--eps_abs=1e-6", "--eps_rel=1e-5"},
+              {.dadmm = {.rho = 1.0, .max_iterations = 2000}, .eps_abs = 1e-6, .eps_rel = 1e-5});
   ExpectMatchesSimulator(run);
   EXPECT_LT(run.simulated.result.steps, 2000u);
   for (const auto& [id, r] : run.results) {
@@ -302,10 +298,9 @@ TEST(AgentProcesses, ResidualStoppingRuleEndsEveryAgentAtTheSameStep) {
 
 TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
   // Seed 002 §3.4.1 with no coordinator: BPDN from a poor rho = 10, votes every 10 steps.
-  const NetworkRun run = RunFig1("vary-rho", "bpdn-dct", {"--rho=10", "--iterations=3000", "--tolerance=1e-6",
-                                                          "--vary_rho_every=10"},
-                                 {.dadmm = {.rho = 10.0, .max_iterations = 3000}, .tolerance = 1e-6,
-                                  .vary_rho_every = 10});
+  const NetworkRun run =
+      RunFig1("vary-rho", "bpdn-dct", {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=10"},
+              {.dadmm = {.rho = 10.0, .max_iterations = 3000}, .tolerance = 1e-6, .vary_rho_every = 10});
   ExpectMatchesSimulator(run);
   const auto& first = *run.results.begin();
   EXPECT_GT(first.second.rho_changes(), 0u);
@@ -322,19 +317,19 @@ TEST(AgentProcesses, SparseFeatureLogRegAgentsReachTheCentralizedFit) {
   // Seed 002 §10.2's kind of data, small: 3500 examples with ~10 nonzero of 200 features; the agents
   // keep their features sparse and solve by FISTA (--logreg_solver=fista), stopping by §3.3's rule with
   // §10.2's tolerances.
-  const NetworkRun run = RunFig1(
-      "logreg-sparse", "", {"--rho=1", "--iterations=1000", "--eps_abs=1e-4", "--eps_rel=1e-2"},
-      {.dadmm = {.rho = 1.0, .max_iterations = 1000}, .eps_abs = 1e-4, .eps_rel = 1e-2}, 1,
-      [](const Topology& t) -> std::unique_ptr<ProblemInstance> {
-        auto inst = SparseLogRegInstance::Create(MakeSparseLogReg(3500, 200, 10, 7), t, 7, 1e-9);
-        EXPECT_TRUE(inst.ok()) << inst.status();
-        return inst.ok() ? std::unique_ptr<ProblemInstance>(*std::move(inst)) : nullptr;
-      });
+  const NetworkRun run =
+      RunFig1("logreg-sparse", "", {"--rho=1", "--iterations=1000", "--eps_abs=1e-4", "--eps_rel=1e-2"},
+              {.dadmm = {.rho = 1.0, .max_iterations = 1000}, .eps_abs = 1e-4, .eps_rel = 1e-2}, 1,
+              [](const Topology& t) -> std::unique_ptr<ProblemInstance> {
+                auto inst = SparseLogRegInstance::Create(MakeSparseLogReg(3500, 200, 10, 7), t, 7, 1e-9);
+                EXPECT_TRUE(inst.ok()) << inst.status();
+                return inst.ok() ? std::unique_ptr<ProblemInstance>(*std::move(inst)) : nullptr;
+              });
   ExpectMatchesSimulator(run);
   for (const auto& [id, r] : run.results) {
     EXPECT_EQ(r.outcome(), "stopped");
     EXPECT_EQ(r.logreg_solver(), "fista");
-    EXPECT_EQ(r.features(), 200);  // read from an SVMlight file
+    EXPECT_EQ(r.features(), 200);                           // read from an SVMlight file
     EXPECT_GT(r.computation_iterations(), r.iterations());  // FISTA steps, counted
   }
   // seed 002's loose tolerances: agreement to about two digits with the centralized fit.
@@ -378,13 +373,13 @@ TEST(AgentProcesses, BaselineAlgorithmsRunInTheAgentToo) {
   for (const std::string algorithm : {"algorithm3", "averaging", "subgradient"}) {
     SCOPED_TRACE(algorithm);
     const bool subgradient = algorithm == "subgradient";
-    const NetworkRun run = RunFig1(
-        "baseline-" + algorithm, "consensus",
-        {"--algorithm=" + algorithm, "--rho=1", subgradient ? "--iterations=60" : "--iterations=2000",
-         subgradient ? "--tolerance=0" : "--tolerance=1e-7"},
-        {.algorithm = *ParseAlgorithm(algorithm),
-         .dadmm = {.rho = 1.0, .max_iterations = subgradient ? 60u : 2000u},
-         .tolerance = subgradient ? 0.0 : 1e-7});
+    const NetworkRun run =
+        RunFig1("baseline-" + algorithm, "consensus",
+                {"--algorithm=" + algorithm, "--rho=1", subgradient ? "--iterations=60" : "--iterations=2000",
+                 subgradient ? "--tolerance=0" : "--tolerance=1e-7"},
+                {.algorithm = *ParseAlgorithm(algorithm),
+                 .dadmm = {.rho = 1.0, .max_iterations = subgradient ? 60u : 2000u},
+                 .tolerance = subgradient ? 0.0 : 1e-7});
     ExpectMatchesSimulator(run);
     for (const auto& [id, r] : run.results) EXPECT_EQ(r.algorithm(), algorithm);
     // The subgradient method is slow (seed 000, Fig. 3): only its agreement with the simulator counts.
@@ -398,9 +393,9 @@ TEST(AgentProcesses, CtlWatchFollowsEveryAgentToTheEnd) {
   const std::string dir = testing::MakeTempDir("watch");
   testing::WriteFile(dir + "/net.yaml", Fig1WithPorts(testing::FreePorts(7)));
   // The watcher starts first and waits for the agents to come up.
-  const Child watch = testing::Spawn({DADMM_CTL_BIN, "watch", dir + "/net.yaml", "--plain", "--interval_seconds=0.1",
-                                      "--watch_timeout_seconds=120"},
-                                     dir + "/watch.out", dir + "/watch.err");
+  const Child watch = testing::Spawn(
+      {DADMM_CTL_BIN, "watch", dir + "/net.yaml", "--plain", "--interval_seconds=0.1", "--watch_timeout_seconds=120"},
+      dir + "/watch.out", dir + "/watch.err");
   std::vector<Child> agents;
   for (NodeId id = 1; id <= 7; ++id) {
     agents.push_back(testing::Spawn({DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + dir + "/net.yaml",
@@ -408,7 +403,8 @@ TEST(AgentProcesses, CtlWatchFollowsEveryAgentToTheEnd) {
                                     absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
   }
   for (const Child& a : agents) EXPECT_EQ(testing::WaitFor(a, 120s), 0) << testing::ReadFile(a.stderr_path);
-  EXPECT_EQ(testing::WaitFor(watch, 60s), 0) << testing::ReadFile(watch.stdout_path) << testing::ReadFile(watch.stderr_path);
+  EXPECT_EQ(testing::WaitFor(watch, 60s), 0)
+      << testing::ReadFile(watch.stdout_path) << testing::ReadFile(watch.stderr_path);
   const std::string out = testing::ReadFile(watch.stdout_path);
   // The final table shows every node done at the same iteration with its exact message count.
   EXPECT_THAT(out, HasSubstr("summary: 7 of 7 agents done, 0 failed; iterations 3000; 60000 messages"));
@@ -497,7 +493,8 @@ std::vector<Child> StartFig1(const std::string& dir, const std::map<NodeId, std:
   const std::string topology_path = dir + "/net.yaml";
   std::vector<Child> agents;
   for (NodeId id = 1; id <= 7; ++id) {
-    std::vector<std::string> argv = {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--theta=1", "--rho=1",
+    std::vector<std::string> argv = {DADMM_AGENT_BIN,   absl::StrCat("--node_id=", id),
+                                     "--theta=1",       "--rho=1",
                                      "--iterations=30", "--linger_seconds=2"};
     bool own_topology = false;
     if (auto it = extra.find(id); it != extra.end()) {
@@ -505,8 +502,8 @@ std::vector<Child> StartFig1(const std::string& dir, const std::map<NodeId, std:
       argv.insert(argv.end(), it->second.begin(), it->second.end());
     }
     if (!own_topology) argv.push_back("--topology=" + topology_path);
-    agents.push_back(testing::Spawn(argv, absl::StrCat(dir, "/node-", id, ".out"),
-                                    absl::StrCat(dir, "/node-", id, ".log")));
+    agents.push_back(
+        testing::Spawn(argv, absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
   }
   return agents;
 }
@@ -553,8 +550,8 @@ TEST(AgentProcesses, ADifferentTopologyFileIsCaughtByItsFingerprint) {
   ASSERT_THAT(head, ::testing::EndsWith("edges:\n"));
   testing::WriteFile(dir + "/same.yaml", head + edges);
   ASSERT_TRUE(LoadTopologyFile(dir + "/same.yaml").ok()) << LoadTopologyFile(dir + "/same.yaml").status();
-  std::vector<Child> agents = StartFig1(dir, {{1, {"--topology=" + dir + "/other.yaml"}},
-                                              {2, {"--topology=" + dir + "/same.yaml"}}});
+  std::vector<Child> agents =
+      StartFig1(dir, {{1, {"--topology=" + dir + "/other.yaml"}}, {2, {"--topology=" + dir + "/same.yaml"}}});
   EXPECT_EQ(testing::WaitFor(agents[0], 60s), 1) << testing::ReadFile(agents[0].stderr_path);
   EXPECT_THAT(testing::ReadFile(agents[0].stderr_path), HasSubstr("topology fingerprint differs"));
   // Node 2 (same graph, other text) fails only over node 1's topology, never over its own file.

@@ -28,8 +28,8 @@ Topology TableII(int number, std::size_t nodes) {
 
 // Runs `settings` on `instance` for settings.max_iterations steps; the nodes' estimates in topology order.
 std::vector<Vector> RunFor(const Topology& t, const ProblemInstance& instance, const AlgorithmSettings& settings,
-                        Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1,
-                        std::uint64_t* messages = nullptr) {
+                           Delivery delivery = Delivery::kFifo, std::uint64_t seed = 1,
+                           std::uint64_t* messages = nullptr) {
   const Colouring colouring = GreedyLargestFirstColouring(t);
   std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
   for (const NodeSpec& n : t.nodes()) {
@@ -52,7 +52,8 @@ struct Reference {
   explicit Reference(const Topology& t, const ConsensusInstance& inst) : t(t) {
     const std::size_t P = t.size();
     theta.resize(static_cast<Eigen::Index>(P), inst.dimension());
-    for (std::size_t p = 0; p < P; ++p) theta.row(static_cast<Eigen::Index>(p)) = inst.thetas().at(t.nodes()[p].id).transpose();
+    for (std::size_t p = 0; p < P; ++p)
+      theta.row(static_cast<Eigen::Index>(p)) = inst.thetas().at(t.nodes()[p].id).transpose();
   }
   double D(std::size_t p) const { return static_cast<double>(t.degree(t.nodes()[p].id)); }
   // Rows of the neighbours of p, summed.
@@ -89,9 +90,9 @@ struct Reference {
       for (std::size_t p = 0; p < P; ++p) {
         const auto i = static_cast<Eigen::Index>(p);
         const Eigen::RowVectorXd S = NeighbourSum(X, p);
-        G.row(i) += rho * (D(p) * X.row(i) - S);                  // step 6 (multipliers)
+        G.row(i) += rho * (D(p) * X.row(i) - S);  // step 6 (multipliers)
         const Eigen::RowVectorXd v = G.row(i) - rho * (D(p) * X.row(i) + S);
-        next.row(i) = Solve(p, v, 2 * rho * D(p));                 // step 3
+        next.row(i) = Solve(p, v, 2 * rho * D(p));  // step 3
       }
       X = next;
     }
@@ -139,12 +140,14 @@ TEST(Baselines, FollowTheirEquationsStepByStep) {
                               ref.Algorithm3(0.3, K)),
                 1e-12 * scale)
           << "algorithm 3, network " << number << ", " << K << " steps";
-      EXPECT_LT(MaxDifference(RunFor(t, inst, {.algorithm = Algorithm::kAveraging, .max_iterations = K64}), ref.Averaging(K)),
-                1e-12 * scale)
+      EXPECT_LT(
+          MaxDifference(RunFor(t, inst, {.algorithm = Algorithm::kAveraging, .max_iterations = K64}), ref.Averaging(K)),
+          1e-12 * scale)
           << "averaging, network " << number << ", " << K << " steps";
-      EXPECT_LT(MaxDifference(RunFor(t, inst, {.algorithm = Algorithm::kSubgradient, .rho = 0.2, .max_iterations = K64}),
-                              ref.Subgradient(0.2, K)),
-                1e-12 * scale)
+      EXPECT_LT(
+          MaxDifference(RunFor(t, inst, {.algorithm = Algorithm::kSubgradient, .rho = 0.2, .max_iterations = K64}),
+                        ref.Subgradient(0.2, K)),
+          1e-12 * scale)
           << "subgradient, network " << number << ", " << K << " steps";
     }
   }
@@ -161,21 +164,20 @@ TEST(Baselines, ReachTheAverageOnTableIINetworks) {
     const Colouring colouring = GreedyLargestFirstColouring(t);
     for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kAveraging}) {
       RunSpec spec{.settings = {.algorithm = a, .rho = 1.0, .max_iterations = 1000}, .tolerance = 1e-4};
-      absl::StatusOr<RunOutcome> r = HasRho(a) && a != Algorithm::kSubgradient
-                                         ? [&]() -> absl::StatusOr<RunOutcome> {
-                                             absl::StatusOr<GridOutcome> g =
-                                                 RunRhoGrid(t, colouring, inst, spec, PaperRhoGrid());
-                                             if (!g.ok()) return g.status();
-                                             return g->best;
-                                           }()
-                                         : RunExperiment(t, colouring, inst, spec);
+      absl::StatusOr<RunOutcome> r = HasRho(a) && a != Algorithm::kSubgradient ? [&]() -> absl::StatusOr<RunOutcome> {
+        absl::StatusOr<GridOutcome> g = RunRhoGrid(t, colouring, inst, spec, PaperRhoGrid());
+        if (!g.ok()) return g.status();
+        return g->best;
+      }()
+          : RunExperiment(t, colouring, inst, spec);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_TRUE(r->reached) << AlgorithmName(a) << " on network " << number << ": " << r->final_error;
       // An independent look at the final estimates: distance to the average computed here.
       EXPECT_LE(r->final_error, 1e-4);
       EXPECT_EQ(r->messages, 2 * t.num_edges() * r->steps);
     }
-    RunSpec spec{.settings = {.algorithm = Algorithm::kSubgradient, .rho = 0.1, .max_iterations = 1000}, .tolerance = 0};
+    RunSpec spec{.settings = {.algorithm = Algorithm::kSubgradient, .rho = 0.1, .max_iterations = 1000},
+                 .tolerance = 0};
     absl::StatusOr<RunOutcome> r = RunExperiment(t, colouring, inst, spec);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->errors.size(), 1000u);
@@ -228,7 +230,8 @@ TEST(AllProblems, ResultDoesNotDependOnDeliveryOrder) {
   ASSERT_TRUE(iris.ok()) << iris.status();
   absl::StatusOr<std::unique_ptr<SvmInstance>> svm = SvmInstance::Create(*iris, t, 2);
   ASSERT_TRUE(svm.ok()) << svm.status();
-  for (const ProblemInstance* inst : std::initializer_list<const ProblemInstance*>{bpdn->get(), lasso->get(), svm->get()}) {
+  for (const ProblemInstance* inst :
+       std::initializer_list<const ProblemInstance*>{bpdn->get(), lasso->get(), svm->get()}) {
     for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3}) {
       ExpectSameForEveryDeliveryOrder(t, *inst, {.algorithm = a, .rho = 0.1, .max_iterations = 20});
     }

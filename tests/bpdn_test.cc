@@ -54,7 +54,8 @@ TEST(Bpdn, DadmmAndAlgorithm3ReachTheCentralizedSolution) {
     ASSERT_TRUE(spec.ok());
     absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*spec);
     ASSERT_TRUE(net.ok());
-    absl::StatusOr<std::unique_ptr<BpdnInstance>> inst = BpdnInstance::Create(MakeGaussianBpdn(4, 60, 200), net->topology);
+    absl::StatusOr<std::unique_ptr<BpdnInstance>> inst =
+        BpdnInstance::Create(MakeGaussianBpdn(4, 60, 200), net->topology);
     ASSERT_TRUE(inst.ok()) << inst.status();
     const Colouring colouring = GreedyLargestFirstColouring(net->topology);
     for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3}) {

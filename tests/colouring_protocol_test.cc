@@ -153,7 +153,7 @@ TEST(ColouringProtocol, FloodRefusesWhatNoCorrectNeighbourSends) {
   ASSERT_TRUE(n2->Start(out).ok());
   ASSERT_EQ(out.announcements.size(), 1u);  // colour 1 in chain 0
   EXPECT_EQ(out.announcements[0].chain, 0u);
-  ASSERT_TRUE(out.maxima.empty());          // no flood before its own colours in both chains
+  ASSERT_TRUE(out.maxima.empty());  // no flood before its own colours in both chains
   auto maxima = [](NodeId from, std::uint32_t round) {
     return ColourMaxima{.sender = from, .round = round, .maxima = {2, 2}};
   };

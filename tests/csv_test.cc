@@ -3,9 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <cstdio>
+#include <cstring>
 
 namespace dadmm {
 namespace {

@@ -207,8 +207,10 @@ TEST_F(DadmmNodeTest, RejectsWhatNoCorrectNeighbourSends) {
   EXPECT_THAT(std::string(Give(1, 3, 1.0).message()), HasSubstr("out of sequence, expected iteration 2"));
   EXPECT_THAT(std::string(Give(1, 2, std::nan("")).message()), HasSubstr("non-finite"));
   const Vector two = Vector::Zero(2);
-  EXPECT_THAT(std::string(node_->Receive({.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(two.data(), 2)}, out_).message()),
-              HasSubstr("dimension 2, expected 1"));
+  EXPECT_THAT(
+      std::string(
+          node_->Receive({.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(two.data(), 2)}, out_).message()),
+      HasSubstr("dimension 2, expected 1"));
   EXPECT_TRUE(out_.empty());
   // None of that changed the state: the run continues exactly as in FollowsAlgorithm2StepByStep.
   ASSERT_TRUE(Give(1, 2, 4.0).ok());

@@ -17,12 +17,11 @@ TEST(RadioModel, ClosedForm) {
 }
 
 TEST(RadioModel, DistancesFromPositionsElseTheDefault) {
-  const Topology t = *Topology::Create(
-      "tri",
-      {{.id = 1, .address = "a:1", .position = std::array<double, 3>{0, 0, 0}},
-       {.id = 2, .address = "a:2", .position = std::array<double, 3>{3, 4, 0}},
-       {.id = 3, .address = "a:3"}},
-      {{1, 2}, {2, 3}, {1, 3}});
+  const Topology t = *Topology::Create("tri",
+                                       {{.id = 1, .address = "a:1", .position = std::array<double, 3>{0, 0, 0}},
+                                        {.id = 2, .address = "a:2", .position = std::array<double, 3>{3, 4, 0}},
+                                        {.id = 3, .address = "a:3"}},
+                                       {{1, 2}, {2, 3}, {1, 3}});
   const RadioModel m{.default_distance = 7.0};
   EXPECT_DOUBLE_EQ(LinkDistance(t, 1, 2, m), 5.0);
   EXPECT_DOUBLE_EQ(LinkDistance(t, 2, 1, m), 5.0);

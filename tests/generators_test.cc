@@ -11,7 +11,9 @@
 namespace dadmm {
 namespace {
 
-double AverageDegree(const Topology& t) { return 2.0 * static_cast<double>(t.num_edges()) / static_cast<double>(t.size()); }
+double AverageDegree(const Topology& t) {
+  return 2.0 * static_cast<double>(t.num_edges()) / static_cast<double>(t.size());
+}
 
 // Diameter by a plain queue-based search from every node, against Topology::Diameter's bitsets.
 std::size_t PlainDiameter(const Topology& t) {

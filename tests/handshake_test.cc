@@ -41,15 +41,21 @@ TEST(Handshake, FingerprintIgnoresFormattingButNotContent) {
       "name: one\nnodes:\n  - {id: 1, address: \"h:1\"}\n  - {id: 2, address: \"h:2\"}\n  - {id: 3, address: \"h:3\"}\n"
       "edges:\n  - [1, 2]\n  - [1, 3]\n");
   const Topology other_address = Parse(
-      "name: one\nnodes:\n  - {id: 1, address: \"h:1\"}\n  - {id: 2, address: \"h:22\"}\n  - {id: 3, address: \"h:3\"}\n"
+      "name: one\nnodes:\n  - {id: 1, address: \"h:1\"}\n  - {id: 2, address: \"h:22\"}\n  - {id: 3, address: "
+      "\"h:3\"}\n"
       "edges:\n  - [1, 2]\n  - [2, 3]\n");
   EXPECT_NE(TopologyFingerprint(a), TopologyFingerprint(other_edge));
   EXPECT_NE(TopologyFingerprint(a), TopologyFingerprint(other_address));
 }
 
 TEST(Handshake, MismatchesNameBothNodesAndTheField) {
-  const Hello mine{.node_id = 3, .topology_fingerprint = "aa", .degree = 2, .dimension = 1, .algorithm = "d-admm",
-                   .rho = 1.0, .max_iterations = 40};
+  const Hello mine{.node_id = 3,
+                   .topology_fingerprint = "aa",
+                   .degree = 2,
+                   .dimension = 1,
+                   .algorithm = "d-admm",
+                   .rho = 1.0,
+                   .max_iterations = 40};
   Hello theirs = mine;
   theirs.node_id = 5;
   EXPECT_TRUE(CheckHello(mine, theirs, 5).ok());

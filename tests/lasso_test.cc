@@ -15,7 +15,9 @@ namespace {
 // (norm about 0.1), sigma = 0.15. (With 60 rows and sigma = 0.1 the solution of (20) has 58
 // nonzeros and the regularized (22) with delta = 1e-3 is 2e-3 away from it: no method on (22) could
 // then reach the paper's 1e-3. Here that distance is 9e-5; see RegularizedSolutionIsCloseTo20.)
-LassoData SmallLasso(std::uint64_t seed) { return LassoData{.problem = MakeGaussianBpdn(seed, 100, 200), .sigma = 0.15}; }
+LassoData SmallLasso(std::uint64_t seed) {
+  return LassoData{.problem = MakeGaussianBpdn(seed, 100, 200), .sigma = 0.15};
+}
 
 TEST(LassoDualProblem, LocalSolutionSatisfiesOptimality) {
   const LassoData data = SmallLasso(3);
@@ -37,8 +39,8 @@ TEST(LassoDualProblem, LocalSolutionSatisfiesOptimality) {
       ++nonzero;
       const Vector grad = local.LocalGradient(v, c, lambda);
       const double scale = w.norm() + c * lambda.norm();
-      EXPECT_LT(grad.norm(), 1e-9 * scale) << "c " << c << " |v| " << v_scale << " after "
-                                           << local.last_iterations() << " Newton steps";
+      EXPECT_LT(grad.norm(), 1e-9 * scale)
+          << "c " << c << " |v| " << v_scale << " after " << local.last_iterations() << " Newton steps";
       if ((local.RecoverBlock(lambda).array() != 0).any()) ++with_active_columns;
       // Warm start from a nearby point reaches the same solution.
       Vector warm = lambda * 1.1;

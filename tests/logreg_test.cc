@@ -2,8 +2,9 @@
 // Wisconsin breast-cancer data: the local solver, the centralized fit, and D-ADMM over a network.
 #include "common/logreg.h"
 
-#include <Eigen/Eigenvalues>
 #include <gtest/gtest.h>
+
+#include <Eigen/Eigenvalues>
 
 #include "common/colouring.h"
 #include "common/experiment.h"

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,8 +16,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <gtest/gtest.h>
 
 extern char** environ;
 
@@ -47,7 +46,9 @@ std::optional<int> WaitFor(const Child& child, std::chrono::milliseconds timeout
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    struct timespec ts{0, 20'000'000};
+    struct timespec ts {
+      0, 20'000'000
+    };
     nanosleep(&ts, nullptr);
   }
 }

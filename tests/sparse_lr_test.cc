@@ -3,16 +3,16 @@
 // conditions, brute-force one-dimensional minimization and closed-form graph spectra.
 #include "common/sparse_lr.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/algorithms.h"
 #include "common/consensus.h"
 #include "common/ic_admm.h"
-#include "common/random.h"
 #include "common/logreg.h"
+#include "common/random.h"
 #include "common/simulator.h"
 
 namespace dadmm {
@@ -47,10 +47,14 @@ double CaseResidual(const Vector& x, const Vector& d, double mu, double B) {
   double worst = 0.0;
   for (Eigen::Index k = 0; k < x.size(); ++k) {
     double v;
-    if (x[k] >= B) v = std::max(0.0, d[k] + mu);
-    else if (x[k] <= -B) v = std::max(0.0, mu - d[k]);
-    else if (x[k] != 0.0) v = std::abs(d[k] + mu * (x[k] > 0 ? 1.0 : -1.0));
-    else v = std::max(0.0, std::abs(d[k]) - mu);
+    if (x[k] >= B)
+      v = std::max(0.0, d[k] + mu);
+    else if (x[k] <= -B)
+      v = std::max(0.0, mu - d[k]);
+    else if (x[k] != 0.0)
+      v = std::abs(d[k] + mu * (x[k] > 0 ? 1.0 : -1.0));
+    else
+      v = std::max(0.0, std::abs(d[k]) - mu);
     worst = std::max(worst, v);
   }
   return worst;
@@ -256,8 +260,7 @@ TEST(SparseLogReg, DadmmAgentsProblemsReachTheCentralizedFit) {
     ASSERT_TRUE(program.ok()) << program.status();
     programs[n.id] = *std::move(program);
   }
-  absl::StatusOr<SimulationResult> r =
-      Simulate(t, programs, {.error = (*inst)->error_measure(), .tolerance = 1e-6});
+  absl::StatusOr<SimulationResult> r = Simulate(t, programs, {.error = (*inst)->error_measure(), .tolerance = 1e-6});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->reached_tolerance) << "error " << r->errors.back();
 }

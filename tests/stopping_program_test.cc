@@ -2,10 +2,10 @@
 // the same step, the local tolerance holds at every node at the end, and the answer is right.
 #include "coordinator-free-bootstrap/stopping_program.h"
 
-#include <iostream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <iostream>
 
 #include "common/algorithms.h"
 #include "common/consensus.h"
@@ -181,7 +181,9 @@ TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
   const Vector x = Vector::Zero(1);
   const std::uint8_t bits[2] = {0, 0};
   out.clear();
-  absl::Status s = (*p)->Receive({.sender = 2, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1),
+  absl::Status s = (*p)->Receive({.sender = 2,
+                                  .iteration = 2,
+                                  .x = Eigen::Map<const Vector>(x.data(), 1),
                                   .control = absl::MakeConstSpan(bits, 2)},
                                  out);
   EXPECT_THAT(s.message(), HasSubstr("carries 2 control byte(s), expected 1"));
@@ -190,10 +192,9 @@ TEST(AgreedStop, RefusesStopBitsOfTheWrongLength) {
               HasSubstr("no program"));
   auto inner2 = MakeNodeProgram(t, {{1, 1}, {2, 2}}, 1, std::make_unique<ConsensusProblem>(Vector::Zero(1)),
                                 {.algorithm = Algorithm::kDadmm, .rho = 1.0, .max_iterations = 5});
-  EXPECT_THAT(AgreedStopProgram::Create(*std::move(inner2), {2}, {.tolerance = 0.0, .diameter_bound = 1})
-                  .status()
-                  .message(),
-              HasSubstr("tolerance"));
+  EXPECT_THAT(
+      AgreedStopProgram::Create(*std::move(inner2), {2}, {.tolerance = 0.0, .diameter_bound = 1}).status().message(),
+      HasSubstr("tolerance"));
 }
 
 }  // namespace
@@ -214,9 +215,9 @@ TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
   for (double eps_rel : {1e-3, 1e-4, 1e-5}) {
     SCOPED_TRACE(testing::Message() << "eps_rel " << eps_rel);
     const double eps_abs = eps_rel * 1e-2;
-    StoppedRun run = RunWithRule(
-        t, **instance, settings,
-        {.diameter_bound = DiameterBound(t), .eps_abs = eps_abs, .eps_rel = eps_rel, .rho = settings.rho});
+    StoppedRun run =
+        RunWithRule(t, **instance, settings,
+                    {.diameter_bound = DiameterBound(t), .eps_abs = eps_abs, .eps_rel = eps_rel, .rho = settings.rho});
     const SimulationResult& r = run.result;
     ASSERT_EQ(r.nodes.size(), t.size());
     EXPECT_LT(r.steps, settings.max_iterations);
@@ -235,11 +236,10 @@ TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
         neighbours2 += x.at(j)->squaredNorm();
       }
       const double degree = static_cast<double>(t.degree(n.id));
-      const double eps_pri =
-          std::sqrt(dim * degree) * eps_abs + eps_rel * std::max(std::sqrt(degree) * n.x.norm(), std::sqrt(neighbours2));
+      const double eps_pri = std::sqrt(dim * degree) * eps_abs +
+                             eps_rel * std::max(std::sqrt(degree) * n.x.norm(), std::sqrt(neighbours2));
       EXPECT_LE(std::sqrt(r2), eps_pri) << "node " << n.id;
-      EXPECT_LE(program.dual_residual(),
-                std::sqrt(dim) * eps_abs + eps_rel * program.dual()->norm())
+      EXPECT_LE(program.dual_residual(), std::sqrt(dim) * eps_abs + eps_rel * program.dual()->norm())
           << "node " << n.id;
     }
     // Tighter tolerances: more steps, and closer to the centralized solution (an independent reference).
@@ -252,8 +252,8 @@ TEST(ResidualRule, DadmmBpdnStopsTogetherWithItsResidualsBelowTheTolerances) {
 }
 
 TEST(ResidualRule, NeedsADualAndOneRule) {
-  const Topology t = *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}},
-                                       {{.a = 1, .b = 2}});
+  const Topology t =
+      *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}}, {{.a = 1, .b = 2}});
   auto sub = MakeNodeProgram(t, {}, 1, std::make_unique<ConsensusProblem>(Vector::Ones(1)),
                              {.algorithm = Algorithm::kSubgradient, .rho = 0.1, .max_iterations = 10});
   ASSERT_TRUE(sub.ok());
@@ -280,7 +280,10 @@ namespace {
 StoppedRun RunAdaptive(const Topology& t, const ProblemInstance& instance, double rho, std::uint32_t interval,
                        Delivery delivery, std::uint64_t max_iterations = 5000) {
   return RunWithRule(t, instance, {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_iterations},
-                     {.tolerance = 1e-6, .diameter_bound = DiameterBound(t), .rho = rho, .adapt_interval = interval,
+                     {.tolerance = 1e-6,
+                      .diameter_bound = DiameterBound(t),
+                      .rho = rho,
+                      .adapt_interval = interval,
                       .adapt_votes = 20},
                      delivery, 5);
 }
@@ -308,9 +311,9 @@ TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
   // The votes do not depend on message timing: the same run, bit for bit, in another delivery order.
   ASSERT_EQ(shuffled.result.steps, adaptive.result.steps);
   for (std::size_t i = 0; i < t.size(); ++i) EXPECT_EQ(shuffled.result.nodes[i].x, adaptive.result.nodes[i].x);
-  std::cout << "bpdn-dct, 20 nodes: fixed rho 10: " << fixed.result.steps << " steps; varying from 10: "
-            << adaptive.result.steps << " steps, rho " << first.penalty() << " after " << first.penalty_changes()
-            << " changes\n";
+  std::cout << "bpdn-dct, 20 nodes: fixed rho 10: " << fixed.result.steps
+            << " steps; varying from 10: " << adaptive.result.steps << " steps, rho " << first.penalty() << " after "
+            << first.penalty_changes() << " changes\n";
   // Against the centralized solution, and faster than the poor fixed rho.
   EXPECT_LT(adaptive.result.errors.back(), 1e-3);
   EXPECT_LT(adaptive.result.steps, fixed.result.steps);
@@ -319,13 +322,12 @@ TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
 }
 
 TEST(VaryingPenalty, RefusesAnIntervalShorterThanTheFlood) {
-  const Topology t = *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}},
-                                       {{.a = 1, .b = 2}});
+  const Topology t =
+      *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}}, {{.a = 1, .b = 2}});
   auto p = MakeNodeProgram(t, {}, 1, std::make_unique<ConsensusProblem>(Vector::Ones(1)),
                            {.algorithm = Algorithm::kAlgorithm3, .rho = 0.1, .max_iterations = 10});
   ASSERT_TRUE(p.ok());
-  auto refused = AgreedStopProgram::Create(*std::move(p), {2},
-                                           {.diameter_bound = 3, .rho = 0.1, .adapt_interval = 3});
+  auto refused = AgreedStopProgram::Create(*std::move(p), {2}, {.diameter_bound = 3, .rho = 0.1, .adapt_interval = 3});
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("interval > 3"));
 }

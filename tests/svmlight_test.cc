@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(SvmLight, ReadsLabelsAndSparseFeatures) {
-  absl::StatusOr<SparseExamples> e = ParseSvmLight(
-      "# two examples\n+1 1:0.5 3:-2\n\n-1 2:4e-3   # a comment\n1\n", "t.svm", 4);
+  absl::StatusOr<SparseExamples> e =
+      ParseSvmLight("# two examples\n+1 1:0.5 3:-2\n\n-1 2:4e-3   # a comment\n1\n", "t.svm", 4);
   ASSERT_TRUE(e.ok()) << e.status();
   ASSERT_EQ(e->features.rows(), 3);
   ASSERT_EQ(e->features.cols(), 4);

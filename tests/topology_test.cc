@@ -57,7 +57,8 @@ TEST(Topology, RoundTripsThroughYaml) {
   EXPECT_EQ(again->name(), "tri");
 }
 
-const char kHeader[] = "nodes:\n  - {id: 1, address: \"a:1\"}\n  - {id: 2, address: \"a:2\"}\n  - {id: 3, address: \"a:3\"}\n";
+const char kHeader[] =
+    "nodes:\n  - {id: 1, address: \"a:1\"}\n  - {id: 2, address: \"a:2\"}\n  - {id: 3, address: \"a:3\"}\n";
 
 TEST(Topology, RejectsUnknownNodeInEdgeWithItsLine) {
   EXPECT_EQ(ErrorOf(std::string(kHeader) + "edges:\n  - [1, 2]\n  - [2, 3]\n  - [3, 9]\n"),
@@ -97,7 +98,8 @@ TEST(Topology, RejectsMalformedInput) {
   EXPECT_THAT(ErrorOf("nodes:\n  - {id: 1, address: \"a:1\", colour: 2}\n"), HasSubstr("unknown key 'colour'"));
   EXPECT_THAT(ErrorOf("edges: []\n"), HasSubstr("expected 'nodes'"));
   EXPECT_THAT(ErrorOf("nodes:\n  - {id: -4, address: \"a:1\"}\n"), HasSubstr("expected a node id"));
-  EXPECT_THAT(ErrorOf(std::string(kHeader) + "edges:\n  - [1, 2, 3]\n"), HasSubstr("net.yaml:6: edge: expected a pair"));
+  EXPECT_THAT(ErrorOf(std::string(kHeader) + "edges:\n  - [1, 2, 3]\n"),
+              HasSubstr("net.yaml:6: edge: expected a pair"));
 }
 
 TEST(Topology, MissingFileIsNotFound) {

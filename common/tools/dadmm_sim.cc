@@ -9,7 +9,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/algorithms.h"
@@ -21,13 +20,15 @@
 #include "common/instances.h"
 #include "common/sparse_lr.h"
 #include "common/svmlight.h"
+#include "common/tools/usage.h"
 #include "common/topology.h"
 
 ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
 ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nodes and --net_seed.");
 ABSL_FLAG(int64_t, nodes, 50, "Nodes of the --table2 network.");
 ABSL_FLAG(uint64_t, net_seed, 1, "Seed of the --table2 network.");
-ABSL_FLAG(std::string, problem, "consensus", "consensus, bpdn-gaussian, bpdn-dct, lasso-gaussian, lasso-dct or svm-iris.");
+ABSL_FLAG(std::string, problem, "consensus",
+          "consensus, bpdn-gaussian, bpdn-dct, lasso-gaussian, lasso-dct or svm-iris.");
 ABSL_FLAG(std::string, algorithm, "d-admm", "d-admm, algorithm3, subgradient or averaging (consensus only).");
 ABSL_FLAG(std::string, data_dir, "",
           "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
@@ -115,8 +116,8 @@ int main(int argc, char** argv) {
         // Sparse features: the SVMlight format (a fraction of the dense CSV's size, and agents keep them sparse).
         absl::StatusOr<dadmm::SparseExamples> examples = sparse->LocalExamples(n.id);
         if (!examples.ok()) return Fail(examples.status().message());
-        absl::Status s = dadmm::WriteSvmLight(absl::StrCat(dir, "/node-", n.id, ".svm"), examples->features,
-                                              examples->labels);
+        absl::Status s =
+            dadmm::WriteSvmLight(absl::StrCat(dir, "/node-", n.id, ".svm"), examples->features, examples->labels);
         if (!s.ok()) return Fail(s.message());
         continue;
       }
@@ -127,8 +128,8 @@ int main(int argc, char** argv) {
                                                        : dadmm::WriteMatrixCsv(path, *data);
       if (!s.ok()) return Fail(s.message());
     }
-    const std::string flags = absl::StrCat("--problem=", instance->kind(),
-                                           instance->AgentFlags().empty() ? "" : " ", instance->AgentFlags());
+    const std::string flags =
+        absl::StrCat("--problem=", instance->kind(), instance->AgentFlags().empty() ? "" : " ", instance->AgentFlags());
     {
       // The flags every agent needs besides its data file, for launch scripts.
       std::ofstream f(absl::StrCat(dir, "/problem.flags"));

@@ -1,6 +1,6 @@
 // dadmm-split: from one dataset to a network of agents' files. Splits the rows of a CSV over the
-// nodes of a topology (lasso: the columns of A, every node keeping all of b) (given, or generated like dadmm-topogen), and writes what each agent needs:
-// its data file, a config file, the topology, and problem.flags for launchers.
+// nodes of a topology (lasso: the columns of A, every node keeping all of b) (given, or generated like dadmm-topogen),
+// and writes what each agent needs: its data file, a config file, the topology, and problem.flags for launchers.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -23,8 +23,9 @@
 #include "common/tools/usage.h"
 #include "common/topology.h"
 
-ABSL_FLAG(std::string, data, "", "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
-                                 "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
+ABSL_FLAG(std::string, data, "",
+          "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
+          "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
 ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso, logreg or sparse-lr (required).");
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
@@ -102,14 +103,14 @@ int main(int argc, char** argv) {
                              " nodes (lasso splits the columns: every node needs at least one)"));
   }
   if (spec.kind == "consensus" ? rows != P : (!by_columns && rows < P)) {
-    return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", rows, " rows for ", P, " nodes (",
-                             spec.kind == "consensus" ? "consensus takes one row, theta_p, per node"
-                                                      : "every node needs at least one row",
-                             ")"));
+    return Fail(absl::StrCat(
+        absl::GetFlag(FLAGS_data), ": ", rows, " rows for ", P, " nodes (",
+        spec.kind == "consensus" ? "consensus takes one row, theta_p, per node" : "every node needs at least one row",
+        ")"));
   }
   if (spec.kind != "consensus" && data->cols() < 2) {
-    return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", spec.kind, " rows need at least 2 values, found ",
-                             data->cols()));
+    return Fail(
+        absl::StrCat(absl::GetFlag(FLAGS_data), ": ", spec.kind, " rows need at least 2 values, found ", data->cols()));
   }
   if (spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr") {
     for (Eigen::Index i = 0; i < rows; ++i) {
@@ -161,19 +162,20 @@ int main(int argc, char** argv) {
     std::ofstream config(absl::StrCat(out, "/node-", id, ".yaml"));
     config << "# Agent " << id << " of " << P << "; run: dadmm-agent --config=node-" << id << ".yaml [--rho=...]\n"
            << "node_id: " << id << "\ntopology: topology.yaml\nproblem: " << spec.kind << "\n"
-           << absl::StrJoin(Parameters(spec), "",
-                            [](std::string* o, const auto& p) { absl::StrAppendFormat(o, "%s: %.17g\n", p.first, p.second); })
-           << "data: node-" << id
-           << ".csv\noutput: node-" << id << ".json\n";
+           << absl::StrJoin(
+                  Parameters(spec), "",
+                  [](std::string* o, const auto& p) { absl::StrAppendFormat(o, "%s: %.17g\n", p.first, p.second); })
+           << "data: node-" << id << ".csv\noutput: node-" << id << ".json\n";
     if (!config) return Fail(absl::StrCat(out, ": cannot write"));
   }
   if (spec.kind == "logreg") {
     const Eigen::Index n = data->cols() - 1;
-    std::cout << absl::StrFormat("lambda_max of this dataset: %.6g (w* = 0 for lambda above it; seed 002 §10.2 "
-                                 "uses 0.1 lambda_max); lambda given: %.6g\n",
-                                 dadmm::LogRegLambdaMax(data->leftCols(n), data->col(n)), spec.lambda);
+    std::cout << absl::StrFormat(
+        "lambda_max of this dataset: %.6g (w* = 0 for lambda above it; seed 002 §10.2 "
+        "uses 0.1 lambda_max); lambda given: %.6g\n",
+        dadmm::LogRegLambdaMax(data->leftCols(n), data->col(n)), spec.lambda);
   }
-  std::cout << "split " << parts << (by_columns ? " columns of A in " : " rows of ") << absl::GetFlag(FLAGS_data) << " over " << P << " nodes ("
-            << topology->num_edges() << " edges) into " << out << std::endl;
+  std::cout << "split " << parts << (by_columns ? " columns of A in " : " rows of ") << absl::GetFlag(FLAGS_data)
+            << " over " << P << " nodes (" << topology->num_edges() << " edges) into " << out << std::endl;
   return 0;
 }

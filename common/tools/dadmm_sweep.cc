@@ -81,7 +81,8 @@ std::vector<Experiment> AllExperiments() {
        .sizes = {50},
        .algorithms = two},
       {.name = "fig6",
-       .title = "Fig. 6: LASSO (20), column partition, same data, sigma 0.5 / 0.1, delta 1e-3; 10 nodes; tolerance 1e-3",
+       .title =
+           "Fig. 6: LASSO (20), column partition, same data, sigma 0.5 / 0.1, delta 1e-3; 10 nodes; tolerance 1e-3",
        .problems = {"lasso-gaussian", "lasso-dct"},
        .sizes = {10},
        .algorithms = two,
@@ -141,8 +142,13 @@ void WriteMarkdown(const Experiment& e, const std::vector<Row>& rows, const std:
   for (const Row& r : rows) lines[{r.problem, r.nodes, r.network}][r.algorithm] = &r;
   for (const auto& [key, by_algorithm] : lines) {
     const Row& any = *by_algorithm.begin()->second;
-    std::vector<std::string> cells = {any.problem, absl::StrCat(any.network), any.model, absl::StrCat(any.nodes),
-                                      absl::StrFormat("%.1f", 2.0 * static_cast<double>(any.edges) / static_cast<double>(any.nodes)), absl::StrCat(any.colours)};
+    std::vector<std::string> cells = {
+        any.problem,
+        absl::StrCat(any.network),
+        any.model,
+        absl::StrCat(any.nodes),
+        absl::StrFormat("%.1f", 2.0 * static_cast<double>(any.edges) / static_cast<double>(any.nodes)),
+        absl::StrCat(any.colours)};
     for (Algorithm a : e.algorithms) {
       auto it = by_algorithm.find(a);
       cells.push_back(it == by_algorithm.end() ? "" : Cell(it->second->best, e.max_steps, dadmm::HasRho(a)));
@@ -168,9 +174,12 @@ absl::StatusOr<std::vector<int>> ParseInts(const std::string& list, const std::s
 
 // Table II of the paper: average degree and number of colours, by network number and size index.
 constexpr int kPaperSizes[] = {10, 50, 100, 200, 500, 700, 1000, 2000};
-constexpr int kPaperDegree[7][8] = {{3, 12, 26, 49, 125, 174, 250, 499}, {6, 37, 75, 150, 375, 523, 748, 1499},
-                                    {3, 5, 6, 8, 8, 6, 6, 10},          {5, 7, 8, 8, 8, 10, 8, 10},
-                                    {3, 4, 4, 4, 4, 4, 4, 4},           {3, 5, 10, 20, 52, 72, 105, 209},
+constexpr int kPaperDegree[7][8] = {{3, 12, 26, 49, 125, 174, 250, 499},
+                                    {6, 37, 75, 150, 375, 523, 748, 1499},
+                                    {3, 5, 6, 8, 8, 6, 6, 10},
+                                    {5, 7, 8, 8, 8, 10, 8, 10},
+                                    {3, 4, 4, 4, 4, 4, 4, 4},
+                                    {3, 5, 10, 20, 52, 72, 105, 209},
                                     {3, 3, 4, 4, 4, 4, 4, 4}};
 constexpr int kPaperColours[7][8] = {{3, 7, 12, 18, 37, 47, 62, 109}, {5, 19, 32, 53, 115, 155, 213, 380},
                                      {4, 4, 5, 5, 6, 5, 5, 7},        {4, 5, 6, 6, 6, 7, 6, 7},
@@ -188,13 +197,15 @@ int RunColouringExperiment(const std::string& out_dir, std::uint64_t seed, const
   csv << "network,model,nodes,edges,avg_degree,paper_avg_degree,colours,greedy_colours,paper_colours,"
          "largest_first_colours,smallest_last_colours,kept,diameter,rounds,messages,payload_bytes\n";
   md << "# Distributed colouring on the networks of Table II\n\n"
-     << absl::StrFormat("Protocol of `coordinator-free-bootstrap/colouring_protocol.h`: two chains of %d passes each "
-                        "(a greedy first pass in largest-first or smallest-last order, then %d recolouring passes), then "
-                        "a D-round flood of each chain's colour count, after which every node keeps the chain with fewer "
-                        "colours. Messages delivered after random delays (seed %d). Made by `%s`. \"greedy\" is the "
-                        "centralized largest-first colouring; LF and SL the chains' colour counts.\n\n",
-                        dadmm::kColouringPasses, dadmm::kColouringPasses - 1, seed, g_command_line)
-     << "| network | model | P | avg degree (paper) | colours | greedy | paper | LF | SL | D | rounds | messages | bytes |\n"
+     << absl::StrFormat(
+            "Protocol of `coordinator-free-bootstrap/colouring_protocol.h`: two chains of %d passes each "
+            "(a greedy first pass in largest-first or smallest-last order, then %d recolouring passes), then "
+            "a D-round flood of each chain's colour count, after which every node keeps the chain with fewer "
+            "colours. Messages delivered after random delays (seed %d). Made by `%s`. \"greedy\" is the "
+            "centralized largest-first colouring; LF and SL the chains' colour counts.\n\n",
+            dadmm::kColouringPasses, dadmm::kColouringPasses - 1, seed, g_command_line)
+     << "| network | model | P | avg degree (paper) | colours | greedy | paper | LF | SL | D | rounds | messages | "
+        "bytes |\n"
      << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   int worse_than_paper = 0;
   for (int number : networks) {
@@ -219,14 +230,15 @@ int RunColouringExperiment(const std::string& out_dir, std::uint64_t seed, const
       if (paper_colours > 0 && static_cast<int>(colours) > paper_colours) ++worse_than_paper;
       const double degree = 2.0 * static_cast<double>(t.num_edges()) / static_cast<double>(t.size());
       const std::size_t diameter = t.Diameter();
-      csv << absl::StrFormat("%d,%s,%d,%d,%.2f,%d,%d,%d,%d,%d,%d,%s,%d,%d,%d,%d\n", number, dadmm::ModelName(spec->model),
-                             nodes, t.num_edges(), degree, paper_degree, colours, greedy, paper_colours,
-                             run->chain_colours[0], run->chain_colours[1], run->chosen == 0 ? "LF" : "SL", diameter,
-                             run->rounds, run->messages, run->payload_bytes);
+      csv << absl::StrFormat("%d,%s,%d,%d,%.2f,%d,%d,%d,%d,%d,%d,%s,%d,%d,%d,%d\n", number,
+                             dadmm::ModelName(spec->model), nodes, t.num_edges(), degree, paper_degree, colours, greedy,
+                             paper_colours, run->chain_colours[0], run->chain_colours[1],
+                             run->chosen == 0 ? "LF" : "SL", diameter, run->rounds, run->messages, run->payload_bytes);
       md << absl::StrFormat("| %d | %s | %d | %.1f (%d) | %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", number,
                             dadmm::ModelName(spec->model), nodes, degree, paper_degree,
-                            static_cast<int>(colours) > paper_colours && paper_colours > 0 ? absl::StrCat("**", colours, "**")
-                                                                                           : absl::StrCat(colours),
+                            static_cast<int>(colours) > paper_colours && paper_colours > 0
+                                ? absl::StrCat("**", colours, "**")
+                                : absl::StrCat(colours),
                             greedy, paper_colours, run->chain_colours[0], run->chain_colours[1], diameter, run->rounds,
                             run->messages, run->payload_bytes);
       std::cerr << absl::StrFormat("[colouring] network %d P=%d: %d colours (greedy %d, paper %d), %d rounds\n", number,
@@ -272,7 +284,8 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
       absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
       if (!net.ok()) return Fail(net.status().message());
       const dadmm::Topology& t = net->topology;
-      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance = dadmm::MakeInstance(problem, t, seed, datasets);
+      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance =
+          dadmm::MakeInstance(problem, t, seed, datasets);
       if (!instance.ok()) return Fail(instance.status().message());
       absl::StatusOr<dadmm::ColouringRun> colouring = dadmm::SimulateColouring(t, seed);
       if (!colouring.ok()) return Fail(colouring.status().message());
@@ -285,9 +298,9 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
 
       std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
       for (const dadmm::NodeSpec& n : t.nodes()) {
-        absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p = dadmm::MakeNodeProgram(
-            t, colouring->colouring, n.id, (*instance)->MakeLocal(n.id),
-            {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_steps});
+        absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p =
+            dadmm::MakeNodeProgram(t, colouring->colouring, n.id, (*instance)->MakeLocal(n.id),
+                                   {.algorithm = Algorithm::kDadmm, .rho = rho, .max_iterations = max_steps});
         if (!p.ok()) return Fail(p.status().message());
         programs[n.id] = *std::move(p);
       }
@@ -319,8 +332,8 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
           << std::flush;
       md << absl::StrFormat("| %s | %d | %s | %d | %d | %g | %s | %s | %.2e | %.1e | %.1e | %d / %d |\n", problem,
                             number, dadmm::ModelName(spec->model), dadmm::NumColours(colouring->colouring),
-                            dadmm::DiameterBound(t), rho, oracle_steps, stop_steps, error, max_change,
-                            max_disagreement, r->control_bytes, r->messages);
+                            dadmm::DiameterBound(t), rho, oracle_steps, stop_steps, error, max_change, max_disagreement,
+                            r->control_bytes, r->messages);
       std::cerr << absl::StrFormat("[stop] %s network %d: rho %g, oracle %s steps, stopped at %s, error %.2e, %s\n",
                                    problem, number, rho, oracle_steps, stop_steps, error,
                                    absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))));
@@ -366,7 +379,8 @@ int main(int argc, char** argv) {
       continue;
     }
     auto it = std::find_if(all.begin(), all.end(), [&](const Experiment& e) { return e.name == name; });
-    if (it == all.end()) return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring or stop)"));
+    if (it == all.end())
+      return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring or stop)"));
     chosen.push_back(*it);
   }
   if (chosen.empty() && !colouring && !stop) return Fail("give --experiment (see --help)");
@@ -422,7 +436,8 @@ int main(int argc, char** argv) {
     const std::string csv_path = absl::StrCat(out_dir, "/", e.name, ".csv");
     std::ofstream csv(csv_path), grid_csv(absl::StrCat(out_dir, "/", e.name, "_grid.csv"));
     if (!csv || !grid_csv) return Fail(absl::StrCat(out_dir, ": cannot write"));
-    const std::string columns = "problem,network,model,nodes,edges,colours,algorithm,rho,steps,reached,final_error,messages,payload_bytes";
+    const std::string columns =
+        "problem,network,model,nodes,edges,colours,algorithm,rho,steps,reached,final_error,messages,payload_bytes";
     csv << columns << ",seconds\n";
     grid_csv << columns << "\n";
     std::vector<Row> rows;
@@ -481,12 +496,11 @@ int main(int argc, char** argv) {
             row.best.errors.clear();
             rows.push_back(std::move(row));
             ++done;
-            std::cerr << absl::StrFormat("[%s %d/%d] %s network %d (%s, P=%d, E=%d): %-11s %s  %.1f s, elapsed %s, peak %.0f MiB\n",
-                                         e.name, done, total, problem, number, rows.back().model, topology.size(),
-                                         topology.num_edges(), dadmm::AlgorithmName(a),
-                                         Cell(best, e.max_steps, dadmm::HasRho(a)), seconds,
-                                         absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
-                                         PeakRssMiB());
+            std::cerr << absl::StrFormat(
+                "[%s %d/%d] %s network %d (%s, P=%d, E=%d): %-11s %s  %.1f s, elapsed %s, peak %.0f MiB\n", e.name,
+                done, total, problem, number, rows.back().model, topology.size(), topology.num_edges(),
+                dadmm::AlgorithmName(a), Cell(best, e.max_steps, dadmm::HasRho(a)), seconds,
+                absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))), PeakRssMiB());
           }
         }
       }

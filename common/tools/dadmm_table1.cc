@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   const bool paper50 = N == 50;
   const double lambda = absl::GetFlag(FLAGS_lambda) > 0 ? absl::GetFlag(FLAGS_lambda) : (paper50 ? 0.15 : 0.1);
   const double cadmm_c = absl::GetFlag(FLAGS_cadmm_c) > 0 ? absl::GetFlag(FLAGS_cadmm_c) : (paper50 ? 0.004 : 0.03);
-  const double icadmm_c =
-      absl::GetFlag(FLAGS_icadmm_c) > 0 ? absl::GetFlag(FLAGS_icadmm_c) : (paper50 ? 0.008 : 0.01);
+  const double icadmm_c = absl::GetFlag(FLAGS_icadmm_c) > 0 ? absl::GetFlag(FLAGS_icadmm_c) : (paper50 ? 0.008 : 0.01);
   const double beta = absl::GetFlag(FLAGS_beta);
   const double step = absl::GetFlag(FLAGS_fista_step);
   if (!(beta > 0) || !(step >= 0) || !(cadmm_c > 0) || !(icadmm_c > 0)) {
@@ -101,9 +100,8 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<dadmm::SparseLrData> data = dadmm::MakeTexturePatches(N * M, K, lambda, absl::GetFlag(FLAGS_seed));
   if (!data.ok()) return Fail(data.status().message());
-  absl::StatusOr<std::unique_ptr<dadmm::SparseLrInstance>> instance =
-      dadmm::SparseLrInstance::Create(*std::move(data), topology, absl::GetFlag(FLAGS_seed),
-                                      {.step = step, .pgr_tolerance = 1e-5});
+  absl::StatusOr<std::unique_ptr<dadmm::SparseLrInstance>> instance = dadmm::SparseLrInstance::Create(
+      *std::move(data), topology, absl::GetFlag(FLAGS_seed), {.step = step, .pgr_tolerance = 1e-5});
   if (!instance.ok()) return Fail(instance.status().message());
   const double obj_star = (*instance)->objective_star();
   const dadmm::Vector& x_star = (*instance)->solution();
@@ -113,8 +111,8 @@ int main(int argc, char** argv) {
       "obj*        %.10g (centralized FISTA with restart, %d iterations, optimality residual %.2e; "
       "%d nonzeros, %d at the box; %.1f s)\n",
       topology.name(), topology.size(), topology.num_edges(), absl::GetFlag(FLAGS_table2), N * M,
-      static_cast<int>(std::lround(std::sqrt(K))), static_cast<int>(std::lround(std::sqrt(K))), K, M, lambda,
-      obj_star, (*instance)->centralized().iterations, dadmm::SparseLrOptimalityResidual((*instance)->data(), x_star),
+      static_cast<int>(std::lround(std::sqrt(K))), static_cast<int>(std::lround(std::sqrt(K))), K, M, lambda, obj_star,
+      (*instance)->centralized().iterations, dadmm::SparseLrOptimalityResidual((*instance)->data(), x_star),
       (x_star.array() != 0.0).count(), (x_star.array().abs() >= 1.0).count(),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
@@ -191,7 +189,8 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat("\n%-22s", "c");
   for (const Column& c : columns) std::cout << absl::StrFormat("%20g", c.c);
   std::cout << absl::StrFormat("\n%-22s", "ADMM Ite.");
-  for (const Row& r : rows) std::cout << absl::StrFormat("%20s", r.reached ? absl::StrCat(r.steps) : absl::StrCat(">", r.steps));
+  for (const Row& r : rows)
+    std::cout << absl::StrFormat("%20s", r.reached ? absl::StrCat(r.steps) : absl::StrCat(">", r.steps));
   std::cout << absl::StrFormat("\n%-22s", "Compt. Ite.");
   for (const Row& r : rows) std::cout << absl::StrFormat("%20.0f", r.computation);
   std::cout << absl::StrFormat("\n%-22s", absl::StrFormat("acc (< %g)", acc_target));

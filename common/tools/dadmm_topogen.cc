@@ -5,11 +5,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/tools/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/colouring.h"
 #include "common/generators.h"
+#include "common/tools/usage.h"
 
 ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II (sets --model and its parameters).");
 ABSL_FLAG(std::string, model, "", "erdos-renyi, watts-strogatz, barabasi-albert, geometric or lattice.");
@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
   } else {
     const std::string model = absl::GetFlag(FLAGS_model);
     bool found = false;
-    for (auto m : {dadmm::NetworkModel::kErdosRenyi, dadmm::NetworkModel::kWattsStrogatz,
-                   dadmm::NetworkModel::kBarabasiAlbert, dadmm::NetworkModel::kGeometric,
-                   dadmm::NetworkModel::kLattice}) {
+    for (auto m :
+         {dadmm::NetworkModel::kErdosRenyi, dadmm::NetworkModel::kWattsStrogatz, dadmm::NetworkModel::kBarabasiAlbert,
+          dadmm::NetworkModel::kGeometric, dadmm::NetworkModel::kLattice}) {
       if (model == dadmm::ModelName(m)) {
         spec.model = m;
         found = true;
