@@ -32,6 +32,7 @@
 #include "common/tools/usage.h"
 #include "common/topology.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/session_simulation.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");

@@ -80,6 +80,23 @@ std::string ProblemSpec::Describe() const {
   return kind;
 }
 
+std::vector<NamedValue> ProblemSpec::Parameters() const {
+  std::vector<NamedValue> p = {{"problem", kind}};
+  if (kind == "bpdn") p.push_back({"beta", beta});
+  if (kind == "lasso") p.insert(p.end(), {{"sigma", sigma}, {"delta", delta}});
+  if (kind == "svm") p.push_back({"svm_c", svm_c});
+  if (kind == "logreg") {
+    p.insert(p.end(), {{"lambda", lambda}, {"logreg_solver", logreg_solver}});
+    if (logreg_solver == "fista") p.push_back({"pgr", pgr});
+  }
+  if (kind == "sparse-lr") {
+    // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
+    // simulator's.
+    p.insert(p.end(), {{"lambda", lambda}, {"box", box}, {"pgr", pgr}, {"fista_step", fista_step}});
+  }
+  return p;
+}
+
 namespace {
 
 // logreg with logreg_solver = fista: FISTA with restart on the sparse features, to pgr.

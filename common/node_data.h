@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/named_value.h"
 #include "common/problem.h"
 
 namespace dadmm {
@@ -47,6 +48,9 @@ struct ProblemSpec {
   // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",
   // "lasso sigma=0.5 delta=0.001".
   std::string Describe() const;
+  // The same, typed, as the handshake compares them (doubles bit for bit): "problem" (the kind), then
+  // the parameters that shape this kind's local problem, under their flags' names.
+  std::vector<NamedValue> Parameters() const;
 };
 
 // The problem kinds agents run.

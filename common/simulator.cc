@@ -2,20 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/random.h"
 
 namespace dadmm {
 namespace {
-
-struct Message {
-  std::uint32_t edge = 0;              // directed edge index
-  std::uint32_t seq = 0;               // position on its edge
-  std::shared_ptr<const Broadcast> b;  // shared by the copies of one broadcast
-};
 
 // The estimates of every node after one step, until all have reported it.
 struct StepRecord {
@@ -43,37 +35,21 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
       return absl::InvalidArgumentError(absl::StrCat("simulator: no program for node ", topology.nodes()[i].id));
     }
   }
+  if (options.delivery == Delivery::kAnyOrder) {
+    return absl::InvalidArgumentError("simulator: node programs need each edge's order kept (kFifo or kShuffled)");
+  }
   const bool monitor = static_cast<bool>(options.monitor);
   const bool measure = options.error.has_value() || monitor;
   // The estimates of each step are kept until the step completes when the run may stop there.
   const bool keep_estimates = (options.error.has_value() && options.tolerance > 0.0) || monitor;
 
-  // Directed edges: node i's out-edges are out_begin[i] .. out_begin[i + 1], in neighbour-id order.
-  std::vector<std::uint32_t> out_begin(P + 1, 0), edge_from, edge_to;
-  for (std::size_t i = 0; i < P; ++i) {
-    const NodeId id = topology.nodes()[i].id;
-    out_begin[i + 1] = out_begin[i] + static_cast<std::uint32_t>(topology.degree(id));
-    for (NodeId j : topology.neighbours(id)) {
-      edge_from.push_back(static_cast<std::uint32_t>(i));
-      edge_to.push_back(static_cast<std::uint32_t>(topology.IndexOf(j)));
-    }
-  }
-  // For edge e = (i -> j): i's position among j's neighbours (where j counts what it receives).
-  std::vector<std::uint32_t> position_at_receiver(edge_from.size());
-  for (std::size_t e = 0; e < edge_from.size(); ++e) {
-    const std::vector<NodeId>& of_receiver = topology.neighbours(topology.nodes()[edge_to[e]].id);
-    const NodeId sender = topology.nodes()[edge_from[e]].id;
-    position_at_receiver[e] = static_cast<std::uint32_t>(
-        std::lower_bound(of_receiver.begin(), of_receiver.end(), sender) - of_receiver.begin());
-  }
-  std::vector<std::uint32_t> edge_sent(edge_from.size(), 0), edge_delivered(edge_from.size(), 0);
+  // One copy of a broadcast is shared by the copies on every out-edge.
+  FakeNetwork<std::shared_ptr<const Broadcast>> network(topology, options.delivery, options.seed);
+  if (absl::Status s = network.Apply(topology, options.faults); !s.ok()) return s;
   // Bytes sent / delivered per directed edge; turned into each node's counters at the end (counting
   // into the receivers' counters per message would touch scattered memory for every delivery).
-  std::vector<std::uint64_t> edge_bytes_sent(edge_from.size(), 0), edge_bytes_delivered(edge_from.size(), 0);
+  std::vector<std::uint64_t> edge_bytes_sent(network.num_edges(), 0), edge_bytes_delivered(network.num_edges(), 0);
 
-  std::deque<Message> fifo;   // kFifo: messages in send order
-  std::vector<Message> pool;  // kShuffled: messages in flight, in any order
-  Rng rng(options.seed);
   std::map<std::uint64_t, std::uint64_t> messages_by_label, control_bytes_by_label;
   std::map<std::uint64_t, StepRecord> steps_in_progress;
   std::vector<std::uint64_t> last_step(P, 0);
@@ -88,18 +64,17 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   auto after_call = [&](std::size_t i) -> absl::Status {
     const NodeId from = topology.nodes()[i].id;
     for (Broadcast& b : out) {
-      messages_by_label[b.iteration] += out_begin[i + 1] - out_begin[i];
-      control_bytes_by_label[b.iteration] += (out_begin[i + 1] - out_begin[i]) * b.control.size();
+      const std::uint64_t label = b.iteration;
+      const std::size_t control = b.control.size();
       auto payload = std::make_shared<const Broadcast>(std::move(b));
-      for (std::uint32_t e = out_begin[i]; e < out_begin[i + 1]; ++e) {
-        Message m{.edge = e, .seq = edge_sent[e]++, .b = payload};
+      std::uint64_t copies = 0;
+      for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+        if (!network.Send(e, payload, label)) continue;  // a silence
+        ++copies;
         edge_bytes_sent[e] += PayloadBytes(payload->x.size());
-        if (options.delivery == Delivery::kFifo) {
-          fifo.push_back(std::move(m));
-        } else {
-          pool.push_back(std::move(m));
-        }
       }
+      messages_by_label[label] += copies;
+      control_bytes_by_label[label] += copies * control;
     }
     out.clear();
     const NodeProgram& p = *program[i];
@@ -147,28 +122,17 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     program[i]->Start(out);
     if (absl::Status s = after_call(i); !s.ok()) return s;
   }
-  while (!stop_step && !diverged_step && (!fifo.empty() || !pool.empty())) {
-    Message m;
-    if (options.delivery == Delivery::kFifo) {
-      m = std::move(fifo.front());
-      fifo.pop_front();
-    } else {
-      // Draw until the message is the head of its edge: at least half of those in flight are, for
-      // the algorithms here keep at most two messages in flight per edge.
-      std::size_t pick = rng.Below(pool.size());
-      while (pool[pick].seq != edge_delivered[pool[pick].edge]) pick = rng.Below(pool.size());
-      m = std::move(pool[pick]);
-      pool[pick] = std::move(pool.back());
-      pool.pop_back();
-    }
-    ++edge_delivered[m.edge];
-    const std::size_t to = edge_to[m.edge];
-    const NodeId from = topology.nodes()[edge_from[m.edge]].id;
-    edge_bytes_delivered[m.edge] += PayloadBytes(m.b->x.size());
+  while (!stop_step && !diverged_step) {
+    std::optional<FakeNetwork<std::shared_ptr<const Broadcast>>::Delivered> d = network.Next();
+    if (!d.has_value()) break;
+    const std::size_t to = network.edge_to(d->edge);
+    const NodeId from = topology.nodes()[network.edge_from(d->edge)].id;
+    const Broadcast& b = *d->message;
+    edge_bytes_delivered[d->edge] += PayloadBytes(b.x.size());
     const Estimate estimate{.sender = from,
-                            .iteration = m.b->iteration,
-                            .x = Eigen::Map<const Vector>(m.b->x.data(), m.b->x.size()),
-                            .control = m.b->control};
+                            .iteration = b.iteration,
+                            .x = Eigen::Map<const Vector>(b.x.data(), b.x.size()),
+                            .control = b.control};
     if (absl::Status s = program[to]->Receive(estimate, out); !s.ok()) {
       return absl::InternalError(absl::StrCat("simulator: ", s.message()));
     }
@@ -178,9 +142,10 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   std::vector<NodeCounters> counters;
   counters.reserve(P);
   for (const NodeSpec& n : topology.nodes()) counters.emplace_back(topology.neighbours(n.id));
-  for (std::size_t e = 0; e < edge_from.size(); ++e) {
-    counters[edge_from[e]].AddSentToIndex(e - out_begin[edge_from[e]], edge_sent[e], edge_bytes_sent[e]);
-    counters[edge_to[e]].AddReceivedFromIndex(position_at_receiver[e], edge_delivered[e], edge_bytes_delivered[e]);
+  for (std::uint32_t e = 0; e < network.num_edges(); ++e) {
+    const std::uint32_t i = network.edge_from(e), j = network.edge_to(e);
+    counters[i].AddSentToIndex(e - network.out_begin(i), network.sent(e), edge_bytes_sent[e]);
+    counters[j].AddReceivedFromIndex(network.position_at_receiver(e), network.delivered(e), edge_bytes_delivered[e]);
   }
 
   std::vector<std::string> stalled;

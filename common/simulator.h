@@ -1,7 +1,8 @@
-// The in-process driver: all node programs of a network in one process, messages delivered in the
-// order a stream per directed edge keeps (as in the agent). The next message delivered is either the
-// oldest in flight (kFifo) or one drawn at random among those at the head of their edge (kShuffled,
-// seeded), to show that results do not depend on arrival order.
+// The in-process driver: all node programs of a network in one process, messages delivered through
+// the fake network (fake_network.h) in the order a stream per directed edge keeps (as in the agent).
+// The next message delivered is either the oldest in flight (kFifo) or the head of an edge drawn at
+// random (kShuffled, seeded), to show that results do not depend on arrival order. Nodes and edges
+// can go silent from a step (Faults), to show what a stall looks like.
 //
 // For experiments the simulator can also play the oracle of seed 000, §V: given the solution x*, it
 // measures the relative error of all nodes' estimates after every communication step and can stop
@@ -17,12 +18,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/counters.h"
+#include "common/fake_network.h"
 #include "common/node_program.h"
 #include "common/topology.h"
 
 namespace dadmm {
-
-enum class Delivery { kFifo, kShuffled };
 
 // How far a network's estimates are from the solution: after a step, with x_i node i's estimate (nodes
 // in topology order), the error is sqrt(sum_i squared_error(i, x_i)) / scale. The paper's relative
@@ -38,8 +38,11 @@ struct ErrorMeasure {
 ErrorMeasure DistanceTo(Vector x_star, std::size_t num_nodes);
 
 struct SimulatorOptions {
-  Delivery delivery = Delivery::kFifo;
-  std::uint64_t seed = 1;  // for kShuffled
+  Delivery delivery = Delivery::kFifo;  // kFifo or kShuffled (programs rely on the order of an edge)
+  std::uint64_t seed = 1;               // for kShuffled
+  // Nodes or edges that go silent from a step (labels are iterations); the run then stalls, and the
+  // error names the nodes still running and whom they wait for.
+  Faults faults;
   // To measure the error after every step (empty: not measured).
   std::optional<ErrorMeasure> error;
   // With error: stop at the first step whose relative error is <= tolerance (0: never).

@@ -44,6 +44,26 @@ StopRule PipelineSettings::stop_rule(const Topology& topology) const {
           .adapt_tau = vary_rho_tau};
 }
 
+RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& settings) {
+  RunConfig config = std::move(problem);
+  auto add = [&](std::string name, auto value) { config.push_back({std::move(name), value}); };
+  auto integer = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  add("algorithm", AlgorithmName(settings.algorithm));
+  if (settings.algorithm == Algorithm::kIcAdmm) add("ic_beta", settings.ic_beta);
+  add("rho", settings.dadmm.rho);
+  add("iterations", integer(settings.dadmm.max_iterations));
+  add("tolerance", settings.tolerance);
+  add("eps_abs", settings.eps_abs);
+  add("eps_rel", settings.eps_rel);
+  add("vary_rho_every", integer(settings.vary_rho_every));
+  if (settings.vary_rho_every > 0) {
+    add("vary_rho_votes", integer(settings.vary_rho_votes));
+    add("vary_rho_mu", settings.vary_rho_mu);
+    add("vary_rho_tau", settings.vary_rho_tau);
+  }
+  return config;
+}
+
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
                                                               std::uint32_t colour,
                                                               std::vector<NeighbourColour> neighbours,
@@ -63,32 +83,6 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& to
       AgreedStopProgram::Create(*std::move(node), topology.neighbours(self), settings.stop_rule(topology));
   if (!wrapped.ok()) return wrapped.status();
   return std::unique_ptr<NodeProgram>(*std::move(wrapped));
-}
-
-absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
-                                                      std::map<NodeId, std::unique_ptr<LocalProblem>> problems,
-                                                      const PipelineSettings& settings) {
-  SimulatedNetwork net;
-  absl::StatusOr<ColouringRun> colouring = SimulateColouring(topology, /*seed=*/1);
-  if (!colouring.ok()) return colouring.status();
-  net.colouring = *std::move(colouring);
-  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
-  for (const NodeSpec& n : topology.nodes()) {
-    auto problem = problems.find(n.id);
-    if (problem == problems.end() || problem->second == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("no problem for node ", n.id));
-    }
-    std::vector<NeighbourColour> neighbours;
-    for (NodeId j : topology.neighbours(n.id)) neighbours.push_back({.id = j, .colour = net.colouring.colouring.at(j)});
-    absl::StatusOr<std::unique_ptr<NodeProgram>> program = MakeAgentProgram(
-        topology, n.id, net.colouring.colouring.at(n.id), std::move(neighbours), std::move(problem->second), settings);
-    if (!program.ok()) return program.status();
-    programs[n.id] = *std::move(program);
-  }
-  absl::StatusOr<SimulationResult> result = Simulate(topology, programs);
-  if (!result.ok()) return result.status();
-  net.result = *std::move(result);
-  return net;
 }
 
 }  // namespace dadmm

@@ -1,5 +1,5 @@
-// What every agent runs once its neighbours' colours are known, built in one place so that the agent
-// and the simulator's replay of a network of agents cannot drift apart: the algorithm (D-ADMM, seed
+// What every agent runs once its neighbours' colours are known, built in one place (node_session.h
+// calls it, in the agent and in the session simulation): the algorithm (D-ADMM, seed
 // 000 Algorithm 2, with the colours the colouring protocol agreed, or a baseline), wrapped with the
 // agreed stop when a tolerance is set.
 #pragma once
@@ -11,9 +11,8 @@
 #include "absl/status/statusor.h"
 #include "common/algorithms.h"
 #include "common/dadmm_node.h"
-#include "common/simulator.h"
 #include "common/topology.h"
-#include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/handshake.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
 
 namespace dadmm {
@@ -42,21 +41,16 @@ struct PipelineSettings {
   absl::Status Validate() const;
 };
 
+// Everything about the run that neighbours must agree on (handshake.h's RunConfig): `problem` (the
+// problem kind and its parameters, common/node_data.h: ProblemSpec::Parameters), then the algorithm
+// and its parameters, rho, the iterations and the stopping rule, each typed under its flag's name.
+RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& settings);
+
 // Node `self`'s program, given its own and its neighbours' final colours.
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
                                                               std::uint32_t colour,
                                                               std::vector<NeighbourColour> neighbours,
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings);
-
-struct SimulatedNetwork {
-  ColouringRun colouring;   // what the colouring protocol agreed (independent of timing)
-  SimulationResult result;  // what the programs computed
-};
-
-// The network of agents in the simulator: the colouring protocol, then every node's program.
-absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
-                                                      std::map<NodeId, std::unique_ptr<LocalProblem>> problems,
-                                                      const PipelineSettings& settings);
 
 }  // namespace dadmm

@@ -2,64 +2,64 @@
 
 #include <algorithm>
 #include <memory>
-#include <queue>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/random.h"
+#include "common/fake_network.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
 
 namespace dadmm {
 
-absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed, double max_delay,
+absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed, Delivery delivery,
                                                std::uint32_t passes) {
-  const std::uint32_t bound = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(topology.Diameter()));
+  const std::uint32_t bound = DiameterBound(topology);
   const std::vector<std::array<std::uint64_t, 2>> priorities = ChainPriorities(topology);
   std::vector<std::unique_ptr<ColouringProtocol>> nodes;
   nodes.reserve(topology.size());
   for (const NodeSpec& n : topology.nodes()) {
     nodes.push_back(MakeColouringProtocol(topology, priorities, n.id, passes, bound));
   }
-  struct InFlight {
-    double time;
-    std::uint64_t order;  // ties: send order
-    std::size_t to;
-    std::variant<ColourAnnouncement, ColourMaxima> message;
-  };
-  auto later = [](const InFlight& a, const InFlight& b) {
-    return a.time != b.time ? a.time > b.time : a.order > b.order;
-  };
-  std::priority_queue<InFlight, std::vector<InFlight>, decltype(later)> queue(later);
-  Rng rng(seed);
+  FakeNetwork<std::variant<ColourAnnouncement, ColourMaxima>> network(topology, delivery, seed);
   ColouringRun run;
-  std::uint64_t order = 0;
   ColouringOutput out;
-  auto send = [&](std::size_t from, double now) {
-    auto post = [&](const auto& m, std::uint64_t bytes) {
-      for (NodeId j : topology.neighbours(topology.nodes()[from].id)) {
-        const double delay = max_delay > 0 ? rng.Uniform() * max_delay : 0.0;
-        queue.push({now + delay, order++, topology.IndexOf(j), m});
-        ++run.messages;
-        run.payload_bytes += bytes;
-      }
-    };
-    for (const ColourAnnouncement& m : out.announcements) post(m, kAnnouncementBytes);
-    for (const ColourMaxima& m : out.maxima) post(m, kMaximaBytes);
+  auto send = [&](std::size_t from) {
+    for (const ColourAnnouncement& m : out.announcements) {
+      const std::uint32_t copies = network.Broadcast(from, m, 0);
+      run.messages += copies;
+      run.payload_bytes += copies * kAnnouncementBytes;
+    }
+    for (const ColourMaxima& m : out.maxima) {
+      const std::uint32_t copies = network.Broadcast(from, m, 0);
+      run.messages += copies;
+      run.payload_bytes += copies * kMaximaBytes;
+    }
     out = ColouringOutput();
   };
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (absl::Status s = nodes[i]->Start(out); !s.ok()) return s;
-    send(i, 0.0);
+    send(i);
   }
-  while (!queue.empty()) {
-    const InFlight f = queue.top();
-    queue.pop();
-    absl::Status s = std::visit([&](const auto& m) { return nodes[f.to]->Receive(m, out); }, f.message);
+  while (auto d = network.Next()) {
+    const std::size_t to = network.edge_to(d->edge);
+    absl::Status s = std::visit([&](const auto& m) { return nodes[to]->Receive(m, out); }, d->message);
     if (!s.ok()) return s;
-    send(f.to, f.time);
+    send(to);
   }
+  std::vector<const ColouringProtocol*> view;
+  for (const auto& n : nodes) view.push_back(n.get());
+  absl::StatusOr<ColouringRun> collected = CollectColouring(topology, view);
+  if (!collected.ok()) return collected.status();
+  collected->messages = run.messages;
+  collected->payload_bytes = run.payload_bytes;
+  return collected;
+}
+
+absl::StatusOr<ColouringRun> CollectColouring(const Topology& topology,
+                                              const std::vector<const ColouringProtocol*>& nodes) {
+  ColouringRun run;
   std::vector<std::string> stalled;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (!nodes[i]->complete()) {

@@ -1,13 +1,16 @@
-// The colouring protocol over a whole network in one process, with messages delivered after random
-// delays (seeded), so that tests and the sweep can show that the result does not depend on timing.
+// The colouring protocol over a whole network in one process, with messages delivered in a seeded
+// random order, so that tests and the sweep can show that the result does not depend on timing.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/colouring.h"
+#include "common/fake_network.h"
 #include "common/topology.h"
+#include "coordinator-free-bootstrap/colouring_protocol.h"
 
 namespace dadmm {
 
@@ -27,11 +30,17 @@ constexpr std::uint64_t kMaximaBytes = 12;
 // Passes per chain of the protocol the agents and the sweep use: the first, then two recolourings.
 constexpr std::uint32_t kColouringPasses = 3;
 
-// ColouringProtocol (colouring_protocol.h) at every node, D = the topology's diameter. Every message
-// is delivered after a delay drawn uniformly from [0, max_delay) (0: in send order), so messages on
-// one edge may overtake each other. Fails if a node refuses a message or the protocol stalls with
-// nodes undecided.
-absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed, double max_delay = 1.0,
+// ColouringProtocol (colouring_protocol.h) at every node, D = DiameterBound(topology), over the fake
+// network (common/fake_network.h). kAnyOrder (the default) delivers any message in flight next, so
+// messages on one edge overtake each other: the protocol must not rely on order. Fails if a node
+// refuses a message or the protocol stalls with nodes undecided.
+absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::uint64_t seed,
+                                               Delivery delivery = Delivery::kAnyOrder,
                                                std::uint32_t passes = kColouringPasses);
+
+// What `nodes` (one per node of `topology`, in topology order) agreed, without the message counts;
+// fails naming the nodes still undecided, or if two kept different chains.
+absl::StatusOr<ColouringRun> CollectColouring(const Topology& topology,
+                                              const std::vector<const ColouringProtocol*>& nodes);
 
 }  // namespace dadmm

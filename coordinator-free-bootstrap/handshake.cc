@@ -28,6 +28,26 @@ std::string CanonicalTopology(const Topology& topology) {
 
 std::string TopologyFingerprint(const Topology& topology) { return Sha256Hex(CanonicalTopology(topology)); }
 
+const NamedValue* Find(const RunConfig& config, std::string_view name) {
+  for (const NamedValue& v : config) {
+    if (v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// A peer's text in an error line: bounded, and one line.
+std::string Bounded(std::string_view text) {
+  std::string s(text.substr(0, 80));
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text.size() > 80 ? s + "..." : s;
+}
+
+}  // namespace
+
 absl::Status CheckHello(const Hello& mine, const Hello& theirs, NodeId expected) {
   auto differs = [&](absl::string_view field, const auto& ours, const auto& their) {
     return absl::FailedPreconditionError(absl::StrCat("handshake between node ", mine.node_id, " and node ", expected,
@@ -43,19 +63,21 @@ absl::Status CheckHello(const Hello& mine, const Hello& theirs, NodeId expected)
     return differs("protocol version", mine.protocol_version, theirs.protocol_version);
   }
   if (theirs.topology_fingerprint != mine.topology_fingerprint) {
-    return differs("topology fingerprint", mine.topology_fingerprint, theirs.topology_fingerprint);
+    return differs("topology fingerprint", mine.topology_fingerprint, Bounded(theirs.topology_fingerprint));
   }
   if (theirs.dimension != mine.dimension) return differs("problem dimension", mine.dimension, theirs.dimension);
-  if (theirs.problem != mine.problem) return differs("problem", mine.problem, theirs.problem);
-  if (theirs.algorithm != mine.algorithm) return differs("algorithm", mine.algorithm, theirs.algorithm);
-  if (theirs.rho != mine.rho) return differs("rho", mine.rho, theirs.rho);
-  if (theirs.max_iterations != mine.max_iterations) {
-    return differs("max iterations", mine.max_iterations, theirs.max_iterations);
-  }
-  if (theirs.tolerance != mine.tolerance) return differs("tolerance", mine.tolerance, theirs.tolerance);
-  if (theirs.stop_rule != mine.stop_rule) {
-    return differs("stopping rule", mine.stop_rule.empty() ? "none" : mine.stop_rule,
-                   theirs.stop_rule.empty() ? "none" : theirs.stop_rule);
+  for (std::size_t i = 0; i < std::max(mine.config.size(), theirs.config.size()); ++i) {
+    if (i >= mine.config.size()) {
+      return differs("run configuration", "nothing more", absl::StrCat("'", Bounded(theirs.config[i].name), "' too"));
+    }
+    const NamedValue& ours = mine.config[i];
+    if (i >= theirs.config.size()) return differs(ours.name, FormatValue(ours), "nothing");
+    const NamedValue& their = theirs.config[i];
+    if (their.name != ours.name) {
+      return differs("run configuration", absl::StrCat("'", ours.name, "'"),
+                     absl::StrCat("'", Bounded(their.name), "' in its place"));
+    }
+    if (!SameValue(ours, their)) return differs(ours.name, FormatValue(ours), Bounded(FormatValue(their)));
   }
   return absl::OkStatus();
 }

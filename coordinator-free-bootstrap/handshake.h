@@ -5,13 +5,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "common/named_value.h"
 #include "common/topology.h"
 
 namespace dadmm {
 
-constexpr std::uint32_t kProtocolVersion = 1;
+// 2: the run's settings travel typed (RunConfig) and compare exactly; 1 described them as text.
+constexpr std::uint32_t kProtocolVersion = 2;
 
 // The topology in a canonical text form: nodes by id with address and position, then edges (smaller
 // id first) in order. The file's name, whitespace, comments and ordering do not enter it.
@@ -19,23 +22,29 @@ std::string CanonicalTopology(const Topology& topology);
 // SHA-256 of the canonical form, in hexadecimal.
 std::string TopologyFingerprint(const Topology& topology);
 
+// Everything about the run that neighbours must agree on, typed and in a fixed order: the problem
+// kind and its parameters, the algorithm and its parameters, rho, the iterations, the stopping rule
+// (agent_pipeline.h: DescribeRun). A setting that depends on an earlier one (the varying penalty's mu
+// when it is on) comes after it, so the first difference between two configurations is always one
+// setting that both have.
+using RunConfig = std::vector<NamedValue>;
+
 struct Hello {
   NodeId node_id = 0;
   std::uint32_t protocol_version = kProtocolVersion;
   std::string topology_fingerprint;
   std::uint64_t degree = 0;
   std::int64_t dimension = 0;  // of the shared variable x
-  std::string problem;         // kind and shared parameters, e.g. "bpdn beta=0.3"
-  std::string algorithm;       // e.g. "d-admm"
-  double rho = 0.0;
-  std::uint64_t max_iterations = 0;
-  double tolerance = 0.0;  // 0: a fixed number of iterations
-  std::string stop_rule;   // StopRule::Describe() when the agreed stop is on, else empty
+  RunConfig config;
   std::string arithmetic;  // ArithmeticProfile() of the sender's build; not checked by CheckHello
 };
 
+// The value named `name` in `config`, or nullptr.
+const NamedValue* Find(const RunConfig& config, std::string_view name);
+
 // Checks `theirs`, received on the link to the neighbour `expected`, against `mine`. The error is one
-// line naming both nodes and the first field that differs.
+// line naming both nodes and the first field that differs, with both values in full (a peer's text
+// is cut to 80 characters).
 absl::Status CheckHello(const Hello& mine, const Hello& theirs, NodeId expected);
 
 }  // namespace dadmm

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/named_value.h"
 
 namespace dadmm {
 
@@ -226,12 +227,13 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
 }
 
 std::string StopRule::Describe() const {
-  std::string s = residual()        ? absl::StrCat("residual eps_abs=", eps_abs, " eps_rel=", eps_rel)
-                  : tolerance > 0.0 ? absl::StrCat("change tol=", tolerance)
+  auto exact = [](double v) { return ShortestRoundTrip(v); };
+  std::string s = residual()        ? absl::StrCat("residual eps_abs=", exact(eps_abs), " eps_rel=", exact(eps_rel))
+                  : tolerance > 0.0 ? absl::StrCat("change tol=", exact(tolerance))
                                     : "none";
   if (adapts()) {
-    absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", adapt_mu,
-                    " tau=", adapt_tau);
+    absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", exact(adapt_mu),
+                    " tau=", exact(adapt_tau));
   }
   return s;
 }

@@ -23,6 +23,7 @@
 #include "common/svmlight.h"
 #include "common/topology.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/session_simulation.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 #include "tests/process.h"

@@ -1,0 +1,131 @@
+#include "agent/result_writer.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/status_service.h"
+#include "common/lasso.h"
+#include "dadmm/proto/dadmm.pb.h"
+
+namespace dadmm::agent {
+
+namespace pb = ::dadmm::v1;
+
+absl::Status WriteResult(const RunRecord& run, const Logger& log) {
+  const AgentOptions& options = run.options;
+  const NodeProgram* program = run.session.program();
+  const AgreedStopProgram* stopper = run.session.stopper();
+  const ColouringProtocol* colouring = &run.session.colouring();
+  const CountersSnapshot& c = run.counters;
+  const LinkCounters total = c.algorithm.Total();
+  const LinkCounters boot = c.bootstrap.Total();
+  pb::AgentResult r;
+  r.set_node_id(options.node_id);
+  r.set_algorithm(AlgorithmName(options.settings.algorithm));
+  r.set_problem(run.problem_kind);
+  r.set_beta(options.problem.beta);
+  r.set_sigma(options.problem.sigma);
+  r.set_delta(options.problem.delta);
+  r.set_lambda(options.problem.lambda);
+  r.set_svm_c(options.problem.svm_c);
+  r.set_box(options.problem.box);
+  r.set_pgr(options.problem.pgr);
+  r.set_fista_step(options.problem.fista_step);
+  r.set_logreg_solver(options.problem.logreg_solver);
+  r.set_features(options.problem.features);
+  r.set_computation_iterations(program->computation_iterations());
+  if (options.settings.algorithm == Algorithm::kIcAdmm) r.set_ic_beta(options.settings.ic_beta);
+  if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
+    const Vector block = lasso->RecoverBlock(program->x());
+    for (Eigen::Index i = 0; i < block.size(); ++i) r.add_primal_block(block[i]);
+  }
+  r.set_topology_name(run.topology.name());
+  r.set_colour(colouring->colour());
+  std::uint32_t colours = colouring->colour();
+  for (std::uint32_t k : colouring->neighbour_colours()) colours = std::max(colours, k);
+  r.set_colours(colours);
+  r.set_colouring_rounds(colouring->rounds());
+  r.set_iterations(program->steps());
+  r.set_outcome(program->outcome() == Outcome::kStopped ? "stopped" : "max-iterations");
+  for (Eigen::Index i = 0; i < program->x().size(); ++i) r.add_x(program->x()[i]);
+  r.set_messages_sent(total.messages_sent);
+  r.set_messages_received(total.messages_received);
+  r.set_payload_bytes_sent(total.payload_bytes_sent);
+  r.set_payload_bytes_received(total.payload_bytes_received);
+  std::uint64_t mb_sent = 0, mb_received = 0;
+  for (const auto& [id, wb] : c.message_bytes) {
+    mb_sent += wb.sent;
+    mb_received += wb.received;
+  }
+  r.set_message_bytes_sent(mb_sent);
+  r.set_message_bytes_received(mb_received);
+  r.set_bootstrap_messages_sent(boot.messages_sent);
+  r.set_bootstrap_messages_received(boot.messages_received);
+  r.set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+  r.set_bootstrap_bytes_received(boot.payload_bytes_received);
+  FillNeighbourCounters(c, run.session.known_colours(), r.mutable_neighbours(),
+                        run.topology.neighbours(options.node_id));
+  *r.mutable_energy() = FillEnergy(c, run.topology, options.node_id, options.radio, r.mutable_neighbours());
+  r.set_wall_seconds(run.wall_seconds);
+  r.set_algorithm_seconds(run.algorithm_seconds);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  r.set_peak_rss_kib(static_cast<std::uint64_t>(usage.ru_maxrss));  // KiB on Linux
+  r.set_rho(options.settings.dadmm.rho);
+  r.set_tolerance(options.settings.tolerance);
+  r.set_eps_abs(options.settings.eps_abs);
+  r.set_eps_rel(options.settings.eps_rel);
+  r.set_vary_rho_every(options.settings.vary_rho_every);
+  r.set_vary_rho_votes(options.settings.vary_rho_votes);
+  r.set_vary_rho_mu(options.settings.vary_rho_mu);
+  r.set_vary_rho_tau(options.settings.vary_rho_tau);
+  r.set_max_iterations(options.settings.dadmm.max_iterations);
+  if (stopper != nullptr) {
+    r.set_change(stopper->change());
+    r.set_disagreement(stopper->disagreement());
+    r.set_final_rho(stopper->penalty());
+    r.set_rho_changes(stopper->penalty_changes());
+    r.set_primal_residual(stopper->primal_residual());
+    r.set_dual_residual(stopper->dual_residual());
+  }
+  r.set_rejected_messages(c.rejected);
+
+  const int shown = std::min(r.x_size(), 8);
+  std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps() << " steps, colour "
+            << r.colour() << ", x = [" << absl::StrJoin(r.x().begin(), r.x().begin() + shown, ", ")
+            << (r.x_size() > shown ? absl::StrCat(", ... (", r.x_size(), " entries)") : "") << "], messages sent "
+            << total.messages_sent << ", received " << total.messages_received << ", payload bytes sent "
+            << total.payload_bytes_sent << "; bootstrap messages sent " << boot.messages_sent << ", bytes "
+            << boot.payload_bytes_sent << std::endl;
+  if (options.output_path.empty()) return absl::OkStatus();
+
+  google::protobuf::util::JsonPrintOptions json;
+  json.add_whitespace = true;
+  json.always_print_primitive_fields = true;
+  std::string text;
+  if (auto s = google::protobuf::util::MessageToJsonString(r, &text, json); !s.ok()) {
+    return absl::InternalError(absl::StrCat("cannot encode result: ", s.ToString()));
+  }
+  // Written to a temporary file and renamed, so a reader never sees half a result.
+  const std::string tmp = options.output_path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    out.close();
+    if (!out) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write result"));
+  }
+  if (std::rename(tmp.c_str(), options.output_path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(options.output_path, ": cannot write result"));
+  }
+  log.Info(absl::StrCat("result written to ", options.output_path));
+  return absl::OkStatus();
+}
+
+}  // namespace dadmm::agent

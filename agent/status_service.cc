@@ -1,0 +1,143 @@
+#include "agent/status_service.h"
+
+#include <algorithm>
+#include <cmath>
+
+#ifndef DADMM_VERSION
+#define DADMM_VERSION "unknown"
+#endif
+
+namespace dadmm::agent {
+
+void FillNeighbourCounters(const CountersSnapshot& c, const std::map<NodeId, std::uint32_t>& colours,
+                           google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* out,
+                           const std::vector<NodeId>& neighbours) {
+  for (NodeId j : neighbours) {
+    pb::NeighbourCounters* n = out->Add();
+    n->set_node_id(j);
+    const LinkCounters link = c.algorithm.of(j);
+    n->set_messages_sent(link.messages_sent);
+    n->set_messages_received(link.messages_received);
+    n->set_payload_bytes_sent(link.payload_bytes_sent);
+    n->set_payload_bytes_received(link.payload_bytes_received);
+    const LinkCounters boot = c.bootstrap.of(j);
+    n->set_bootstrap_messages_sent(boot.messages_sent);
+    n->set_bootstrap_messages_received(boot.messages_received);
+    n->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+    n->set_bootstrap_bytes_received(boot.payload_bytes_received);
+    auto wb = c.message_bytes.find(j);
+    if (wb != c.message_bytes.end()) {
+      n->set_message_bytes_sent(wb->second.sent);
+      n->set_message_bytes_received(wb->second.received);
+    }
+    auto colour = colours.find(j);
+    if (colour != colours.end()) n->set_colour(colour->second);
+  }
+}
+
+pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeId self, const RadioModel& radio,
+                      google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* neighbours) {
+  pb::Energy total;
+  double farthest = 0.0;
+  for (pb::NeighbourCounters& n : *neighbours) {
+    const double d = LinkDistance(topology, self, n.node_id(), radio);
+    farthest = std::max(farthest, d);
+    WireBytes w;
+    if (auto it = c.message_bytes.find(n.node_id()); it != c.message_bytes.end()) w = it->second;
+    n.set_distance_m(d);
+    n.set_bootstrap_message_bytes_sent(w.bootstrap_sent);
+    n.set_bootstrap_message_bytes_received(w.bootstrap_received);
+    n.set_energy_sent_joules(radio.Transmit(8 * (w.sent - w.bootstrap_sent), d));
+    n.set_energy_received_joules(radio.Receive(8 * (w.received - w.bootstrap_received)));
+    n.set_bootstrap_energy_joules(radio.Transmit(8 * w.bootstrap_sent, d) + radio.Receive(8 * w.bootstrap_received));
+    total.set_sent(total.sent() + n.energy_sent_joules());
+    total.set_received(total.received() + n.energy_received_joules());
+    total.set_bootstrap(total.bootstrap() + n.bootstrap_energy_joules());
+  }
+  total.set_broadcasts(c.broadcasts);
+  total.set_broadcast_equivalent(radio.Transmit(c.broadcast_bits, farthest));
+  return total;
+}
+
+grpc::Status StatusService::GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) {
+  Fill(reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status StatusService::WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
+                                        grpc::ServerWriter<pb::StatusReply>* writer) {
+  double interval = request->interval_seconds();
+  if (!(interval > 0.0) || !std::isfinite(interval)) interval = 0.5;
+  interval = std::clamp(interval, 0.05, 3600.0);
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
+  for (;;) {
+    pb::StatusReply reply;
+    Fill(&reply);
+    if (!writer->Write(reply)) return grpc::Status::OK;  // the caller went away
+    if (reply.state() == pb::AGENT_STATE_DONE || reply.state() == pb::AGENT_STATE_FAILED) return grpc::Status::OK;
+    std::unique_lock lock(state_->mu);
+    const Clock::time_point until = Clock::now() + period;
+    while (Clock::now() < until && !context->IsCancelled()) {
+      // Wake early when the agent finishes, so that the final state goes out at once.
+      if (state_->changed.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(200)), [&] {
+            return state_->state == pb::AGENT_STATE_DONE || state_->state == pb::AGENT_STATE_FAILED;
+          })) {
+        break;
+      }
+    }
+    if (context->IsCancelled()) return grpc::Status::CANCELLED;
+  }
+}
+
+void StatusService::Fill(pb::StatusReply* reply) {
+  reply->set_node_id(self_);
+  reply->set_version(DADMM_VERSION);
+  std::map<NodeId, std::uint32_t> colours;
+  std::map<NodeId, NeighbourLiveness> liveness;
+  {
+    std::lock_guard lock(state_->mu);
+    reply->set_state(state_->state);
+    reply->set_iteration(state_->iteration);
+    reply->set_waiting_for(state_->waiting_for);
+    reply->set_colour(state_->colour);
+    reply->set_change(state_->change);
+    reply->set_disagreement(state_->disagreement);
+    reply->set_primal_residual(state_->primal_residual);
+    reply->set_dual_residual(state_->dual_residual);
+    reply->set_rho(state_->rho);
+    reply->set_stop_rule(state_->stop_rule);
+    reply->set_computation_iterations(state_->computation_iterations);
+    reply->set_error(state_->error);
+    reply->set_uptime_seconds(std::chrono::duration<double>(Clock::now() - state_->started).count());
+    reply->set_problem(state_->problem);
+    reply->set_algorithm(state_->algorithm);
+    reply->set_max_iterations(state_->max_iterations);
+    reply->set_tolerance(state_->tolerance);
+    reply->set_objective(state_->objective);
+    reply->set_dimension(state_->dimension);
+    reply->set_x_norm(state_->x_norm);
+    for (double v : state_->x_head) reply->add_x_head(v);
+    colours = state_->neighbour_colours;
+    liveness = state_->liveness;
+  }
+  const CountersSnapshot c = counters_->Snapshot();
+  const LinkCounters total = c.algorithm.Total();
+  reply->set_messages_sent(total.messages_sent);
+  reply->set_messages_received(total.messages_received);
+  const LinkCounters boot = c.bootstrap.Total();
+  reply->set_bootstrap_messages_sent(boot.messages_sent);
+  reply->set_bootstrap_messages_received(boot.messages_received);
+  reply->set_bootstrap_bytes_sent(boot.payload_bytes_sent);
+  reply->set_bootstrap_bytes_received(boot.payload_bytes_received);
+  FillNeighbourCounters(c, colours, reply->mutable_neighbours(), neighbours_);
+  *reply->mutable_energy() = FillEnergy(c, topology_, self_, radio_, reply->mutable_neighbours());
+  const Clock::time_point now = Clock::now();
+  for (pb::NeighbourCounters& n : *reply->mutable_neighbours()) {
+    const NeighbourLiveness& l = liveness[n.node_id()];
+    n.set_connected(l.connected);
+    n.set_last_iteration_heard(l.last_label);
+    n.set_seconds_since_heard(l.last_heard ? std::chrono::duration<double>(now - *l.last_heard).count() : -1.0);
+  }
+}
+
+}  // namespace dadmm::agent

@@ -1,0 +1,150 @@
+// One node's whole session with its neighbours, as a pure state machine: messages in, messages out,
+// no sockets, threads or clocks. The agent (agent/) wraps it in gRPC streams, files and Status; the
+// session simulation (session_simulation.h) runs one per node over the fake network. Both therefore
+// run the same code from the first hello to the last estimate.
+//
+// The session, in order:
+//   1. Handshake. Start() emits this node's hello, the first message to every neighbour. A neighbour's
+//      hello is checked field by field (handshake.h: CheckHello); a mismatch is fatal (Receive returns
+//      it), because the two nodes would compute different things. Nothing but a hello is taken from a
+//      neighbour before its hello, and a second hello is refused.
+//   2. Colouring (colouring_protocol.h: two chains of kColouringPasses passes, then the flood of the
+//      colour counts over D = DiameterBound rounds), started with the hello: a node may hear a
+//      neighbour's colours before every other neighbour's hello.
+//   3. The program (agent_pipeline.h: MakeAgentProgram), started once this node's and every
+//      neighbour's final colour are known. A neighbour that knew its colours first may already have
+//      sent estimates: up to kEarlyEstimates per neighbour are kept (copied) and given to the program
+//      when it starts, in the order they came.
+//   4. The end: the program is done (its maximum of iterations, or the agreed stop). What it emitted
+//      last is in the output; the driver sends it and closes.
+//
+// A message no correct neighbour can send (out of turn, refused by the colouring or the program) is
+// not fatal: it is added to the output's rejections with one line naming the sender, and the state
+// is unchanged. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/node_program.h"
+#include "common/problem.h"
+#include "common/topology.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/colouring_protocol.h"
+#include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/handshake.h"
+#include "coordinator-free-bootstrap/stopping_program.h"
+
+namespace dadmm {
+
+// Estimates kept per neighbour before this node's program starts: a neighbour can be at most one
+// estimate ahead (it waits for ours of its second step), so a few are all a correct one sends.
+constexpr int kEarlyEstimates = 4;
+
+struct Rejection {
+  NodeId sender = 0;
+  std::string why;
+};
+
+// What one call asks the driver to do, in this order: send the hello, the colouring messages and the
+// estimates to every neighbour (each in the order given), and log the rejections and notes.
+struct SessionOutput {
+  std::vector<Hello> hellos;  // at most one: Start's
+  ColouringOutput colouring;
+  std::vector<Broadcast> estimates;
+  std::vector<Rejection> rejections;
+  // What happened, for the log: a handshake done, an arithmetic that differs, the colours, the start.
+  std::vector<std::string> notes;
+
+  void clear();
+};
+
+enum class SessionState {
+  kColouring,  // handshakes and colouring under way
+  kRunning,    // the program runs
+  kDone,       // the program is done
+};
+
+class NodeSession {
+ public:
+  // `problem_parameters`: the problem kind and its parameters (common/node_data.h: ProblemSpec::
+  // Parameters), which go into the hello with the settings (DescribeRun). `arithmetic`: this build's
+  // ArithmeticProfile(); a neighbour with another is only noted.
+  static absl::StatusOr<std::unique_ptr<NodeSession>> Create(const Topology& topology, NodeId self,
+                                                             std::unique_ptr<LocalProblem> problem,
+                                                             std::vector<NamedValue> problem_parameters,
+                                                             const PipelineSettings& settings, std::string arithmetic);
+
+  // Emits the hello, and the first colour announcements; with no neighbours, starts the program.
+  absl::Status Start(SessionOutput& out);
+
+  // A message from neighbour `from` (the node the transport says it comes from; a message naming
+  // another sender is refused). Non-OK only for what ends the run: a handshake mismatch, or a program
+  // that cannot be built.
+  absl::Status Receive(NodeId from, const Hello& m, SessionOutput& out);
+  absl::Status Receive(NodeId from, const ColourAnnouncement& m, SessionOutput& out);
+  absl::Status Receive(NodeId from, const ColourMaxima& m, SessionOutput& out);
+  // `m.x` and `m.control` need only live during the call.
+  absl::Status Receive(NodeId from, const Estimate& m, SessionOutput& out);
+
+  SessionState state() const;
+  bool done() const { return state() == SessionState::kDone; }
+  NodeId self() const { return self_; }
+  const Hello& hello() const { return hello_; }
+  const std::vector<NodeId>& neighbours() const { return neighbours_; }
+  bool greeted(NodeId j) const;
+  std::size_t greeted_count() const { return greeted_.size(); }
+  const ColouringProtocol& colouring() const { return *colouring_; }
+  // Own and known neighbours' final colours (0: not yet), neighbours sorted by id.
+  std::map<NodeId, std::uint32_t> known_colours() const;
+  // The program, once started (nullptr before); the agreed stop wrapping it, if the run has one.
+  const NodeProgram* program() const { return program_.get(); }
+  const AgreedStopProgram* stopper() const { return stopper_; }
+  // Estimates that came before the program started and were kept for it.
+  std::uint64_t early_estimates() const { return early_total_; }
+
+  // Whom the session waits for, and for what: "hello" (neighbours not yet greeted), "colour" (the
+  // colouring), "estimate" (the program); empty nodes when it waits for nothing.
+  struct Wait {
+    std::string what;
+    std::vector<NodeId> nodes;
+  };
+  Wait awaited() const;
+
+ private:
+  struct EarlyEstimate {
+    NodeId sender = 0;
+    std::uint64_t iteration = 0;
+    Vector x;
+    std::vector<std::uint8_t> control;
+  };
+
+  NodeSession(const Topology& topology, NodeId self, std::unique_ptr<LocalProblem> problem,
+              const PipelineSettings& settings, Hello hello);
+  // Refuses a colouring or estimate message out of turn; true if it may be handled.
+  bool Admit(NodeId from, NodeId sender, const char* what, SessionOutput& out);
+  absl::Status AfterColouring(const ColouringOutput& produced, bool was_complete, SessionOutput& out);
+  absl::Status StartProgram(SessionOutput& out);
+  absl::Status Deliver(const Estimate& m, SessionOutput& out);
+
+  const Topology& topology_;
+  const NodeId self_;
+  const std::vector<NodeId> neighbours_;
+  const PipelineSettings settings_;
+  const Hello hello_;
+  std::unique_ptr<LocalProblem> problem_;  // moved into the program once colours are known
+  std::vector<NodeId> greeted_;            // sorted
+  std::unique_ptr<ColouringProtocol> colouring_;
+  std::unique_ptr<NodeProgram> program_;
+  const AgreedStopProgram* stopper_ = nullptr;
+  std::vector<EarlyEstimate> early_;
+  std::map<NodeId, int> early_count_;
+  std::uint64_t early_total_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace dadmm

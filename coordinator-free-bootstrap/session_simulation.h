@@ -1,0 +1,46 @@
+// A network of agents in one process: one NodeSession (node_session.h) per node, the very state
+// machine each agent runs, with their hellos, colouring messages and estimates delivered through
+// the fake network (common/fake_network.h). What the agents of a topology compute over gRPC, this
+// computes bit for bit; tests and `dadmm-ctl report` compare the two.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/fake_network.h"
+#include "common/named_value.h"
+#include "common/problem.h"
+#include "common/simulator.h"
+#include "common/topology.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
+#include "coordinator-free-bootstrap/colouring_simulation.h"
+
+namespace dadmm {
+
+struct SessionSimulationOptions {
+  // kShuffled: each edge keeps its order, as a gRPC stream does; the edges interleave at random.
+  Delivery delivery = Delivery::kShuffled;
+  std::uint64_t seed = 1;
+  // Silences (labels: 0 for the bootstrap messages, the iteration for estimates). The run then
+  // stalls, and the error names every node still waiting and for whom.
+  Faults faults;
+  // The problem's parameters for the hellos (common/node_data.h: ProblemSpec::Parameters); empty:
+  // just the kind of node's problem. Every node is given the same, so the handshakes pass.
+  std::vector<NamedValue> problem_parameters;
+};
+
+struct SimulatedNetwork {
+  ColouringRun colouring;   // what the colouring protocol agreed (independent of timing)
+  SimulationResult result;  // what the programs computed: estimates, steps, algorithm messages
+  // Estimates that reached a node before its program started (kept by its session, given later).
+  std::uint64_t early_estimates = 0;
+};
+
+absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
+                                                      std::map<NodeId, std::unique_ptr<LocalProblem>> problems,
+                                                      const PipelineSettings& settings,
+                                                      const SessionSimulationOptions& options = {});
+
+}  // namespace dadmm

@@ -1,0 +1,259 @@
+// The agent's session (coordinator-free-bootstrap/node_session.h): networks of sessions over the fake
+// network compute what the node programs compute when assembled by hand from the colouring (an
+// independent assembly of the same pipeline), whatever the interleaving; a session refuses what no
+// correct neighbour sends and keeps estimates that come early; a silenced node or edge makes the
+// network stall with every waiting node named.
+#include "coordinator-free-bootstrap/node_session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/consensus.h"
+#include "common/generators.h"
+#include "common/instances.h"
+#include "common/portable_float.h"
+#include "common/simulator.h"
+#include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/session_simulation.h"
+
+namespace dadmm {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::map<NodeId, std::unique_ptr<LocalProblem>> Problems(const Topology& t, const ProblemInstance& instance) {
+  std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+  for (const NodeSpec& n : t.nodes()) problems[n.id] = instance.MakeLocal(n.id);
+  return problems;
+}
+
+// The same run assembled by hand: the colouring simulation's colours, MakeAgentProgram per node, the
+// programs' simulator.
+SimulationResult ByHand(const Topology& t, const ProblemInstance& instance, const PipelineSettings& settings) {
+  absl::StatusOr<ColouringRun> colouring = SimulateColouring(t, 1);
+  EXPECT_TRUE(colouring.ok()) << colouring.status();
+  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+  for (const NodeSpec& n : t.nodes()) {
+    std::vector<NeighbourColour> neighbours;
+    for (NodeId j : t.neighbours(n.id)) neighbours.push_back({.id = j, .colour = colouring->colouring.at(j)});
+    auto p = MakeAgentProgram(t, n.id, colouring->colouring.at(n.id), neighbours, instance.MakeLocal(n.id), settings);
+    EXPECT_TRUE(p.ok()) << p.status();
+    programs[n.id] = *std::move(p);
+  }
+  absl::StatusOr<SimulationResult> r = Simulate(t, programs);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return *std::move(r);
+}
+
+TEST(NodeSession, SessionsComputeWhatTheProgramsComputeBitForBitInAnyInterleaving) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 30, 1));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("consensus", t, 1, "", 3);
+  ASSERT_TRUE(instance.ok());
+  for (const PipelineSettings& settings :
+       {PipelineSettings{.dadmm = {.rho = 1.0, .max_iterations = 60}},
+        PipelineSettings{.dadmm = {.rho = 1.0, .max_iterations = 3000}, .tolerance = 1e-6},
+        PipelineSettings{.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 1.0, .max_iterations = 50}},
+        PipelineSettings{.algorithm = Algorithm::kSubgradient, .dadmm = {.rho = 1.0, .max_iterations = 50}}}) {
+    const SimulationResult expected = ByHand(t, **instance, settings);
+    for (Delivery delivery : {Delivery::kFifo, Delivery::kShuffled}) {
+      for (std::uint64_t seed : {1, 2, 3}) {
+        SCOPED_TRACE(testing::Message() << AlgorithmName(settings.algorithm) << " tol " << settings.tolerance
+                                        << " delivery " << static_cast<int>(delivery) << " seed " << seed);
+        absl::StatusOr<SimulatedNetwork> sim =
+            SimulateAgentNetwork(t, Problems(t, **instance), settings, {.delivery = delivery, .seed = seed});
+        ASSERT_TRUE(sim.ok()) << sim.status();
+        const SimulationResult& got = sim->result;
+        EXPECT_EQ(got.steps, expected.steps);
+        EXPECT_EQ(got.messages, expected.messages);
+        EXPECT_EQ(got.messages, 2 * t.num_edges() * got.steps);
+        EXPECT_EQ(got.control_bytes, expected.control_bytes);
+        ASSERT_EQ(got.nodes.size(), expected.nodes.size());
+        for (std::size_t i = 0; i < got.nodes.size(); ++i) {
+          EXPECT_EQ(got.nodes[i].outcome, expected.nodes[i].outcome);
+          ASSERT_EQ(got.nodes[i].x.size(), expected.nodes[i].x.size());
+          EXPECT_EQ(std::memcmp(got.nodes[i].x.data(), expected.nodes[i].x.data(),
+                                sizeof(double) * static_cast<std::size_t>(got.nodes[i].x.size())),
+                    0)
+              << "node " << got.nodes[i].id;
+          for (NodeId j : t.neighbours(got.nodes[i].id)) {
+            EXPECT_EQ(got.nodes[i].counters.of(j).messages_sent, expected.nodes[i].counters.of(j).messages_sent);
+          }
+        }
+        // Bootstrap: one announcement per pass of each chain and one message per flood round, both ways.
+        EXPECT_EQ(sim->colouring.messages, (2 * kColouringPasses + DiameterBound(t)) * 2 * t.num_edges());
+      }
+    }
+  }
+  // And the answer is the true average (an independent reference), with the agreed stop.
+  absl::StatusOr<SimulatedNetwork> stopped = SimulateAgentNetwork(
+      t, Problems(t, **instance), {.dadmm = {.rho = 1.0, .max_iterations = 3000}, .tolerance = 1e-7});
+  ASSERT_TRUE(stopped.ok());
+  std::vector<Vector> x;
+  for (const SimulatedNode& n : stopped->result.nodes) x.push_back(n.x);
+  EXPECT_LE((*instance)->error_measure()(x), 1e-4);
+}
+
+// Two sessions of the path 1 - 2 - 3, driven by hand: node 2 and its neighbour 1.
+class TwoSessions : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t_ = *Topology::Create("path", {{1, "a:1"}, {2, "a:2"}, {3, "a:3"}}, {{1, 2}, {2, 3}});
+    auto instance = MakeInstance("consensus", t_, 1, "", 2);
+    ASSERT_TRUE(instance.ok());
+    instance_ = *std::move(instance);
+    settings_ = {.dadmm = {.rho = 1.0, .max_iterations = 20}};
+  }
+  std::unique_ptr<NodeSession> Make(NodeId id, const PipelineSettings& settings) {
+    auto s = NodeSession::Create(t_, id, instance_->MakeLocal(id), {{"problem", std::string("consensus")}}, settings,
+                                 ArithmeticProfile());
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *std::move(s);
+  }
+
+  Topology t_;
+  std::unique_ptr<ProblemInstance> instance_;
+  PipelineSettings settings_;
+};
+
+TEST_F(TwoSessions, RefusesWhatNoCorrectNeighbourSendsAndKeepsServing) {
+  std::unique_ptr<NodeSession> two = Make(2, settings_);
+  std::unique_ptr<NodeSession> one = Make(1, settings_);
+  SessionOutput out, from_one;
+  ASSERT_TRUE(two->Start(out).ok());
+  ASSERT_EQ(out.hellos.size(), 1u);
+  EXPECT_EQ(out.hellos[0].node_id, 2u);
+  ASSERT_TRUE(one->Start(from_one).ok());
+  out.clear();
+  auto rejected = [&](auto&& deliver) {
+    out.clear();
+    EXPECT_TRUE(deliver().ok());
+    EXPECT_EQ(out.rejections.size(), 1u);
+    return out.rejections.empty() ? std::string() : out.rejections[0].why;
+  };
+  // Before node 1's hello: nothing else from it.
+  EXPECT_THAT(rejected([&] { return two->Receive(1, ColourAnnouncement{.sender = 1, .pass = 1, .colour = 1}, out); }),
+              HasSubstr("before its hello"));
+  const Vector x = Vector::Ones(1);
+  EXPECT_THAT(rejected([&] {
+                return two->Receive(
+                    1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out);
+              }),
+              HasSubstr("an estimate before its hello"));
+  EXPECT_THAT(rejected([&] { return two->Receive(7, from_one.hellos[0], out); }), HasSubstr("not a neighbour"));
+  // A message that names another sender than its link.
+  out.clear();
+  ASSERT_TRUE(two->Receive(1, from_one.hellos[0], out).ok());
+  EXPECT_TRUE(out.rejections.empty());
+  EXPECT_TRUE(two->greeted(1));
+  EXPECT_THAT(rejected([&] { return two->Receive(1, ColourMaxima{.sender = 3, .round = 1}, out); }),
+              HasSubstr("says it is from node 3"));
+  EXPECT_THAT(rejected([&] { return two->Receive(1, from_one.hellos[0], out); }), HasSubstr("a second hello"));
+  // Early estimates (node 1 may know its colours first): kEarlyEstimates kept, then refused.
+  for (int k = 0; k < kEarlyEstimates; ++k) {
+    out.clear();
+    ASSERT_TRUE(
+        two->Receive(1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
+    EXPECT_TRUE(out.rejections.empty());
+  }
+  EXPECT_THAT(rejected([&] {
+                return two->Receive(
+                    1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out);
+              }),
+              HasSubstr("too many estimates"));
+  EXPECT_EQ(two->state(), SessionState::kColouring);
+  const NodeSession::Wait wait = two->awaited();
+  EXPECT_EQ(wait.what, "hello");
+  EXPECT_EQ(wait.nodes, std::vector<NodeId>{3});
+}
+
+TEST_F(TwoSessions, AHandshakeMismatchIsFatalWithOneLine) {
+  PipelineSettings a = settings_;
+  a.vary_rho_every = 5;
+  a.vary_rho_mu = 10.000000001;
+  PipelineSettings b = a;
+  b.vary_rho_mu = 10.0000000012;
+  std::unique_ptr<NodeSession> two = Make(2, a);
+  std::unique_ptr<NodeSession> one = Make(1, b);
+  SessionOutput out, from_one;
+  ASSERT_TRUE(two->Start(out).ok());
+  ASSERT_TRUE(one->Start(from_one).ok());
+  absl::Status s = two->Receive(1, from_one.hellos[0], out);
+  EXPECT_EQ(s.message(),
+            "handshake between node 2 and node 1: vary_rho_mu differs (node 2 has 10.000000001, node 1 has "
+            "10.0000000012)");
+  EXPECT_FALSE(two->greeted(1));
+}
+
+// The early-estimate buffer, end to end: a node may know every colour (and start, sending its first
+// estimate) while a neighbour still waits for another neighbour's last flood round. Over 20
+// interleavings some estimates do come early, and every node's estimates and counts are still those
+// of the programs' run.
+TEST(NodeSession, EstimatesThatComeEarlyAreGivenToTheProgramOnceItStarts) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(1, 20, 1));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("consensus", t, 4, "", 1);
+  ASSERT_TRUE(instance.ok());
+  const PipelineSettings settings{.dadmm = {.rho = 1.0, .max_iterations = 30}};
+  const SimulationResult expected = ByHand(t, **instance, settings);
+  std::uint64_t early = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    absl::StatusOr<SimulatedNetwork> sim =
+        SimulateAgentNetwork(t, Problems(t, **instance), settings, {.delivery = Delivery::kShuffled, .seed = seed});
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    EXPECT_EQ(sim->result.steps, 30u);
+    for (std::size_t i = 0; i < expected.nodes.size(); ++i) {
+      EXPECT_EQ(sim->result.nodes[i].x[0], expected.nodes[i].x[0]) << "seed " << seed;
+      EXPECT_EQ(sim->result.nodes[i].counters.Total().messages_received,
+                expected.nodes[i].counters.Total().messages_received);
+    }
+    early += sim->early_estimates;
+  }
+  EXPECT_GT(early, 0u);  // the interleavings did make some estimates come early
+}
+
+TEST(NodeSession, ASilentNodeOrEdgeStallsTheNetworkAndTheErrorNamesWhoWaitsForWhom) {
+  const Topology path = *Topology::Create("path", {{1, "a:1"}, {2, "a:2"}, {3, "a:3"}}, {{1, 2}, {2, 3}});
+  auto instance = MakeInstance("consensus", path, 1, "", 1);
+  ASSERT_TRUE(instance.ok());
+  const PipelineSettings settings{.dadmm = {.rho = 1.0, .max_iterations = 30}};
+  // Node 3 sends nothing from iteration 10 on: node 2 waits for it, then node 1 for node 2.
+  absl::StatusOr<SimulatedNetwork> sim = SimulateAgentNetwork(path, Problems(path, **instance), settings,
+                                                              {.faults = {.nodes = {{.node = 3, .from_step = 10}}}});
+  ASSERT_FALSE(sim.ok());
+  EXPECT_EQ(sim.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(sim.status().message(), HasSubstr("2 (waits for estimate from 3)"));
+  EXPECT_THAT(sim.status().message(), HasSubstr("1 (waits for estimate from 2)"));
+  // Silent from the start: not even its hello goes out.
+  sim = SimulateAgentNetwork(path, Problems(path, **instance), settings,
+                             {.faults = {.nodes = {{.node = 3, .from_step = 0}}}});
+  ASSERT_FALSE(sim.ok());
+  EXPECT_THAT(sim.status().message(), HasSubstr("2 (waits for hello from 3)"));
+  // An edge: both of its ends wait.
+  sim = SimulateAgentNetwork(path, Problems(path, **instance), settings,
+                             {.faults = {.edges = {{.a = 1, .b = 2, .from_step = 5}}}});
+  ASSERT_FALSE(sim.ok());
+  EXPECT_THAT(sim.status().message(), HasSubstr("1 (waits for estimate from 2)"));
+  EXPECT_THAT(sim.status().message(), HasSubstr("2 (waits for estimate from 1)"));
+  // Faults name nodes and edges of the topology.
+  sim = SimulateAgentNetwork(path, Problems(path, **instance), settings,
+                             {.faults = {.edges = {{.a = 1, .b = 3, .from_step = 5}}}});
+  EXPECT_THAT(sim.status().message(), HasSubstr("faults: no edge [1, 3]"));
+  // The programs' simulator stalls alike, naming the awaited nodes.
+  std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
+  const Colouring colouring = {{1, 1}, {2, 2}, {3, 1}};
+  for (const NodeSpec& n : path.nodes()) {
+    programs[n.id] = *MakeAgentProgram(
+        path, n.id, colouring.at(n.id),
+        n.id == 2 ? std::vector<NeighbourColour>{{1, 1}, {3, 1}} : std::vector<NeighbourColour>{{2, 2}},
+        (*instance)->MakeLocal(n.id), settings);
+  }
+  absl::StatusOr<SimulationResult> r = Simulate(path, programs, {.faults = {.nodes = {{.node = 3, .from_step = 10}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("2 (waits for 3)"));
+}
+
+}  // namespace
+}  // namespace dadmm
