@@ -15,6 +15,14 @@ if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
   echo "SKIP: needs root and iproute2 (ip netns)"
   exit 77
 fi
+# Root is not enough in a container or chroot without CAP_SYS_ADMIN (or without /run/netns): try
+# once, as the test would, and skip with the reason if namespaces cannot be made here.
+probe="dadmm$$probe"
+if ! why=$(ip netns add "$probe" 2>&1); then
+  echo "SKIP: cannot create network namespaces here (ip netns add: ${why:-failed})"
+  exit 77
+fi
+ip netns del "$probe" 2>/dev/null || true
 
 prefix="dadmm$$h"   # node i's host: ${prefix}i; the switch: ${prefix}sw
 subnet="10.251.$(($$ % 250)).0"

@@ -10,16 +10,57 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
 extern char** environ;
 
 namespace dadmm::testing {
+namespace {
+
+// Every child started and not yet reaped. At the end of every test (passed or not, including one
+// that returned early on a failed ASSERT) the reaper kills what is left, so that a failing test never
+// leaves agents running into the next one.
+std::mutex running_mu;
+std::set<pid_t> running;
+
+void Forget(pid_t pid) {
+  std::lock_guard lock(running_mu);
+  running.erase(pid);
+}
+
+class Reaper : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestEnd(const ::testing::TestInfo& test) override {
+    std::set<pid_t> left;
+    {
+      std::lock_guard lock(running_mu);
+      left.swap(running);
+    }
+    for (pid_t pid : left) {
+      if (kill(pid, SIGKILL) == 0) {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        std::fprintf(stderr, "%s.%s: killed child %d, still running at the end of the test\n", test.test_suite_name(),
+                     test.name(), static_cast<int>(pid));
+      }
+    }
+  }
+};
+
+const bool reaper_installed = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new Reaper);
+  return true;
+}();
+
+}  // namespace
 
 Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path, const std::string& stderr_path) {
   posix_spawn_file_actions_t actions;
@@ -33,6 +74,8 @@ Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path
   const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
+  std::lock_guard lock(running_mu);
+  running.insert(child.pid);
   return child;
 }
 
@@ -42,6 +85,7 @@ std::optional<int> WaitFor(const Child& child, std::chrono::milliseconds timeout
     int status = 0;
     const pid_t r = waitpid(child.pid, &status, WNOHANG);
     if (r == child.pid) {
+      Forget(child.pid);
       if (WIFEXITED(status)) return WEXITSTATUS(status);
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     }
@@ -59,6 +103,7 @@ void Kill(const Child& child) {
     int status = 0;
     waitpid(child.pid, &status, 0);
   }
+  Forget(child.pid);
 }
 
 std::string ReadFile(const std::string& path) {

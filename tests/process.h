@@ -16,7 +16,8 @@ struct Child {
   std::string stderr_path;
 };
 
-// Starts `argv` with stdout and stderr sent to the given files.
+// Starts `argv` with stdout and stderr sent to the given files. A child still running when the test
+// ends (it failed, or forgot it) is killed then and named on stderr.
 Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path, const std::string& stderr_path);
 
 // The exit code (128 + signal if killed by one), or nothing if still running after `timeout`.
