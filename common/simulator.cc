@@ -50,7 +50,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   // into the receivers' counters per message would touch scattered memory for every delivery).
   std::vector<std::uint64_t> edge_bytes_sent(network.num_edges(), 0), edge_bytes_delivered(network.num_edges(), 0);
 
-  std::map<std::uint64_t, std::uint64_t> messages_by_label, control_bytes_by_label;
+  LabelTally tally;
   std::map<std::uint64_t, StepRecord> steps_in_progress;
   std::vector<std::uint64_t> last_step(P, 0);
   SimulationResult result;
@@ -73,8 +73,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
         ++copies;
         edge_bytes_sent[e] += PayloadBytes(payload->x.size());
       }
-      messages_by_label[label] += copies;
-      control_bytes_by_label[label] += copies * control;
+      tally.Add(label, copies, control);
     }
     out.clear();
     const NodeProgram& p = *program[i];
@@ -171,16 +170,20 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
   result.diverged = diverged_step.has_value();
   result.reached_tolerance = stop_step.has_value();
   if (result.errors.size() > result.steps) result.errors.resize(result.steps);
-  const std::uint64_t first = program[0]->first_label();
-  for (const auto& [label, count] : messages_by_label) {
+  tally.CountSteps(program[0]->first_label(), result);
+  return result;
+}
+
+void LabelTally::CountSteps(std::uint64_t first, SimulationResult& result) const {
+  result.messages = result.payload_bytes = result.control_bytes = 0;
+  const std::uint64_t dimension = result.nodes.empty() ? 0 : result.nodes.front().x.size();
+  for (const auto& [label, count] : messages) {
     if (label >= first && label < first + result.steps) {
       result.messages += count;
-      // Every estimate of a run has the problem's dimension.
-      result.payload_bytes += count * PayloadBytes(result.nodes.front().x.size());
-      result.control_bytes += control_bytes_by_label[label];
+      result.payload_bytes += count * PayloadBytes(dimension);
+      result.control_bytes += control_bytes.at(label);
     }
   }
-  return result;
 }
 
 double ErrorMeasure::operator()(const std::vector<Vector>& estimates) const {

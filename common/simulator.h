@@ -81,6 +81,20 @@ struct SimulationResult {
   std::vector<double> errors;
 };
 
+// The estimates a run sent, by iteration label: copies and their control bytes. Both simulators
+// count with it, so that messages within the run's steps mean the same in both.
+struct LabelTally {
+  std::map<std::uint64_t, std::uint64_t> messages, control_bytes;
+
+  void Add(std::uint64_t label, std::uint64_t copies, std::uint64_t control_per_copy) {
+    messages[label] += copies;
+    control_bytes[label] += copies * control_per_copy;
+  }
+  // Sets result.messages, payload_bytes and control_bytes to those of the labels first ..
+  // first + result.steps - 1 (every estimate has the dimension of result.nodes' estimates).
+  void CountSteps(std::uint64_t first, SimulationResult& result) const;
+};
+
 // Runs `programs` (one per node of `topology`) until every program is done or the tolerance is
 // reached. Fails if a program rejects a message (simulated neighbours are correct, so it is a bug) or
 // if the network stalls with programs still running (a deadlock).

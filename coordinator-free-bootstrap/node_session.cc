@@ -106,17 +106,16 @@ bool NodeSession::Admit(NodeId from, NodeId sender, const char* what, SessionOut
 
 absl::Status NodeSession::Receive(NodeId from, const ColourAnnouncement& m, SessionOutput& out) {
   if (!Admit(from, m.sender, "a colour announcement", out)) return absl::OkStatus();
-  const bool was_complete = colouring_->complete();
-  ColouringOutput produced;
-  if (absl::Status s = colouring_->Receive(m, produced); !s.ok()) {
-    out.rejections.push_back({from, std::string(s.message())});
-    return absl::OkStatus();
-  }
-  return AfterColouring(produced, was_complete, out);
+  return Colour(from, m, out);
 }
 
 absl::Status NodeSession::Receive(NodeId from, const ColourMaxima& m, SessionOutput& out) {
   if (!Admit(from, m.sender, "colour maxima", out)) return absl::OkStatus();
+  return Colour(from, m, out);
+}
+
+template <typename M>
+absl::Status NodeSession::Colour(NodeId from, const M& m, SessionOutput& out) {
   const bool was_complete = colouring_->complete();
   ColouringOutput produced;
   if (absl::Status s = colouring_->Receive(m, produced); !s.ok()) {

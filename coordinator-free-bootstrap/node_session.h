@@ -127,6 +127,9 @@ class NodeSession {
               const PipelineSettings& settings, Hello hello);
   // Refuses a colouring or estimate message out of turn; true if it may be handled.
   bool Admit(NodeId from, NodeId sender, const char* what, SessionOutput& out);
+  // A colouring message, admitted: to the protocol, then what follows from it.
+  template <typename M>
+  absl::Status Colour(NodeId from, const M& m, SessionOutput& out);
   absl::Status AfterColouring(const ColouringOutput& produced, bool was_complete, SessionOutput& out);
   absl::Status StartProgram(SessionOutput& out);
   absl::Status Deliver(const Estimate& m, SessionOutput& out);

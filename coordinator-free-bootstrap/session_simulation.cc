@@ -45,7 +45,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   const std::size_t E = network.num_edges();
   // The algorithm's messages (estimates) per directed edge, apart from the bootstrap's.
   std::vector<std::uint64_t> estimates_sent(E, 0), estimates_delivered(E, 0), bytes_sent(E, 0), bytes_delivered(E, 0);
-  std::map<std::uint64_t, std::uint64_t> messages_by_label, control_bytes_by_label;
+  LabelTally tally;
   SimulatedNetwork net;
   std::optional<std::uint64_t> diverged_step;
 
@@ -80,8 +80,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
         ++estimates_sent[e];
         bytes_sent[e] += PayloadBytes(payload->x.size());
       }
-      messages_by_label[label] += copies;
-      control_bytes_by_label[label] += copies * control;
+      tally.Add(label, copies, control);
     }
     out.clear();
     // A program whose estimate is no longer finite has diverged (a step size too large): the run ends.
@@ -170,14 +169,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
 
   result.steps = diverged_step ? *diverged_step : max_steps;
   result.diverged = diverged_step.has_value();
-  const std::uint64_t first = sessions[0]->program() != nullptr ? sessions[0]->program()->first_label() : 0;
-  for (const auto& [label, count] : messages_by_label) {
-    if (label >= first && label < first + result.steps) {
-      result.messages += count;
-      result.payload_bytes += count * PayloadBytes(result.nodes.front().x.size());
-      result.control_bytes += control_bytes_by_label[label];
-    }
-  }
+  tally.CountSteps(sessions[0]->program() != nullptr ? sessions[0]->program()->first_label() : 0, result);
   return net;
 }
 

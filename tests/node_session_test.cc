@@ -45,12 +45,23 @@ SimulationResult ByHand(const Topology& t, const ProblemInstance& instance, cons
   return *std::move(r);
 }
 
+// Table II's network `number` with `nodes` nodes, and consensus data of dimension `dimension` on it.
+struct Consensus {
+  Topology t;
+  std::unique_ptr<ProblemInstance> instance;
+};
+Consensus ConsensusOn(int number, std::size_t nodes, std::uint64_t data_seed, Eigen::Index dimension) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(number, nodes, 1));
+  EXPECT_TRUE(net.ok()) << net.status();
+  auto instance = MakeInstance("consensus", net->topology, data_seed, "", dimension);
+  EXPECT_TRUE(instance.ok()) << instance.status();
+  return {std::move(net->topology), *std::move(instance)};
+}
+
 TEST(NodeSession, SessionsComputeWhatTheProgramsComputeBitForBitInAnyInterleaving) {
-  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 30, 1));
-  ASSERT_TRUE(net.ok());
-  const Topology& t = net->topology;
-  auto instance = MakeInstance("consensus", t, 1, "", 3);
-  ASSERT_TRUE(instance.ok());
+  const Consensus c = ConsensusOn(3, 30, 1, 3);
+  const Topology& t = c.t;
+  const auto* instance = &c.instance;
   for (const PipelineSettings& settings :
        {PipelineSettings{.dadmm = {.rho = 1.0, .max_iterations = 60}},
         PipelineSettings{.dadmm = {.rho = 1.0, .max_iterations = 3000}, .tolerance = 1e-6},
@@ -191,11 +202,9 @@ TEST_F(TwoSessions, AHandshakeMismatchIsFatalWithOneLine) {
 // interleavings some estimates do come early, and every node's estimates and counts are still those
 // of the programs' run.
 TEST(NodeSession, EstimatesThatComeEarlyAreGivenToTheProgramOnceItStarts) {
-  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(1, 20, 1));
-  ASSERT_TRUE(net.ok());
-  const Topology& t = net->topology;
-  auto instance = MakeInstance("consensus", t, 4, "", 1);
-  ASSERT_TRUE(instance.ok());
+  const Consensus c = ConsensusOn(1, 20, 4, 1);
+  const Topology& t = c.t;
+  const auto* instance = &c.instance;
   const PipelineSettings settings{.dadmm = {.rho = 1.0, .max_iterations = 30}};
   const SimulationResult expected = ByHand(t, **instance, settings);
   std::uint64_t early = 0;
