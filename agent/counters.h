@@ -42,13 +42,7 @@ MessageCost CostOf(const dadmm::v1::PeerMessage& message);
 class SharedCounters {
  public:
   void RecordSent(NodeId to, const MessageCost& cost, std::uint64_t message_bytes) {
-    std::lock_guard lock(mu_);
-    c_.algorithm.AddSent(to, cost.algorithm_messages, cost.payload_bytes);
-    if (cost.bootstrap_messages + cost.bootstrap_bytes > 0) {
-      c_.bootstrap.AddSent(to, cost.bootstrap_messages, cost.bootstrap_bytes);
-    }
-    c_.message_bytes[to].sent += message_bytes;
-    if (cost.algorithm_messages == 0) c_.message_bytes[to].bootstrap_sent += message_bytes;
+    Record(/*sent=*/true, to, cost, message_bytes);
   }
   void RecordBroadcast(std::uint64_t message_bytes) {
     std::lock_guard lock(mu_);
@@ -56,13 +50,7 @@ class SharedCounters {
     c_.broadcast_bits += 8 * message_bytes;
   }
   void RecordReceived(NodeId from, const MessageCost& cost, std::uint64_t message_bytes) {
-    std::lock_guard lock(mu_);
-    c_.algorithm.AddReceived(from, cost.algorithm_messages, cost.payload_bytes);
-    if (cost.bootstrap_messages + cost.bootstrap_bytes > 0) {
-      c_.bootstrap.AddReceived(from, cost.bootstrap_messages, cost.bootstrap_bytes);
-    }
-    c_.message_bytes[from].received += message_bytes;
-    if (cost.algorithm_messages == 0) c_.message_bytes[from].bootstrap_received += message_bytes;
+    Record(/*sent=*/false, from, cost, message_bytes);
   }
   void RecordRejected() {
     std::lock_guard lock(mu_);
@@ -74,6 +62,21 @@ class SharedCounters {
   }
 
  private:
+  // One message to (`sent`) or from neighbour j: the algorithm's or the bootstrap's, and its bytes.
+  void Record(bool sent, NodeId j, const MessageCost& cost, std::uint64_t message_bytes) {
+    std::lock_guard lock(mu_);
+    auto add = [&](NodeCounters& c, std::uint64_t messages, std::uint64_t bytes) {
+      sent ? c.AddSent(j, messages, bytes) : c.AddReceived(j, messages, bytes);
+    };
+    add(c_.algorithm, cost.algorithm_messages, cost.payload_bytes);
+    if (cost.bootstrap_messages + cost.bootstrap_bytes > 0) {
+      add(c_.bootstrap, cost.bootstrap_messages, cost.bootstrap_bytes);
+    }
+    WireBytes& w = c_.message_bytes[j];
+    (sent ? w.sent : w.received) += message_bytes;
+    if (cost.algorithm_messages == 0) (sent ? w.bootstrap_sent : w.bootstrap_received) += message_bytes;
+  }
+
   mutable std::mutex mu_;
   CountersSnapshot c_;
 };
