@@ -25,7 +25,7 @@
 #include "agent/result_writer.h"
 #include "agent/status_service.h"
 #include "agent/wire.h"
-#include "common/portable_float.h"
+#include "common/base/portable_float.h"
 #include "coordinator-free-bootstrap/node_session.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 

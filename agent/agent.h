@@ -8,11 +8,11 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/dadmm_node.h"
-#include "common/energy.h"
-#include "common/node_data.h"
-#include "common/problem.h"
-#include "common/topology.h"
+#include "common/accounting/energy.h"
+#include "common/network/topology.h"
+#include "common/problems/node_data.h"
+#include "common/problems/problem.h"
+#include "common/programs/dadmm_node.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 
 namespace dadmm::agent {

@@ -5,7 +5,7 @@
 #include <map>
 #include <mutex>
 
-#include "common/counters.h"
+#include "common/accounting/counters.h"
 #include "dadmm/proto/dadmm.pb.h"
 
 namespace dadmm::agent {

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "common/topology.h"
+#include "common/network/topology.h"
 
 namespace dadmm::agent {
 

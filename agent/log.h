@@ -3,7 +3,7 @@
 #pragma once
 
 #include "absl/strings/string_view.h"
-#include "common/types.h"
+#include "common/base/types.h"
 
 namespace dadmm::agent {
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/channel_args.h"
-#include "common/types.h"
+#include "common/base/types.h"
 
 namespace dadmm::agent {
 

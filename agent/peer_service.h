@@ -15,7 +15,7 @@
 #include "agent/counters.h"
 #include "agent/inbox.h"
 #include "agent/log.h"
-#include "common/topology.h"
+#include "common/network/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 namespace dadmm::agent {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/status_service.h"
-#include "common/lasso.h"
+#include "common/problems/lasso.h"
 #include "dadmm/proto/dadmm.pb.h"
 
 namespace dadmm::agent {

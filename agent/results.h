@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/topology.h"
+#include "common/network/topology.h"
 #include "dadmm/proto/dadmm.pb.h"
 
 namespace dadmm::agent {

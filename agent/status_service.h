@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "agent/counters.h"
-#include "common/energy.h"
-#include "common/topology.h"
+#include "common/accounting/energy.h"
+#include "common/network/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 namespace dadmm::agent {

@@ -5,7 +5,7 @@
 
 #include <optional>
 
-#include "common/node_program.h"
+#include "common/programs/node_program.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/handshake.h"
 #include "dadmm/proto/dadmm.pb.h"

@@ -46,7 +46,7 @@ def cluster(build, out, topology, iterations, dimension=1, netns=None):
 
 def sim_seconds_per_step(build, topology, steps):
     t0 = time.perf_counter()
-    run([os.path.join(build, "common/dadmm-sim"), "--topology", topology, "--problem", "consensus",
+    run([os.path.join(build, "tools/dadmm-sim"), "--topology", topology, "--problem", "consensus",
          "--algorithm", "d-admm", "--rho", "1", "--tol", "0", "--max_steps", str(steps)])
     return (time.perf_counter() - t0) / steps
 
@@ -84,7 +84,7 @@ def main():
     say("| --- | --- | --- | --- | --- | --- | --- | --- |")
     fig1 = os.path.join(ROOT, "deploy/examples/fig1/topology.yaml")
     net50 = os.path.join(work, "ws50.yaml")
-    run([os.path.join(build, "common/dadmm-topogen"), "--table2=3", "--nodes=50", "--seed=1", "--base_port=51000",
+    run([os.path.join(build, "tools/dadmm-topogen"), "--table2=3", "--nodes=50", "--seed=1", "--base_port=51000",
          f"--out={net50}"])
     for name, topology, iterations in [("Fig. 1", fig1, 500 if args.quick else 5000),
                                        ("Table II net 3 (WS)", net50, 200 if args.quick else 2000)]:

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/algorithms.h"
-#include "common/dadmm_node.h"
-#include "common/topology.h"
+#include "common/network/topology.h"
+#include "common/programs/algorithms.h"
+#include "common/programs/dadmm_node.h"
 #include "coordinator-free-bootstrap/handshake.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
 

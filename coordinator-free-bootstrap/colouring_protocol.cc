@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/colouring.h"
+#include "common/network/colouring.h"
 
 namespace dadmm {
 

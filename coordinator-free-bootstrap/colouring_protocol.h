@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/topology.h"
-#include "common/types.h"
+#include "common/base/types.h"
+#include "common/network/topology.h"
 
 namespace dadmm {
 

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/fake_network.h"
+#include "common/network/fake_network.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/colouring.h"
-#include "common/fake_network.h"
-#include "common/topology.h"
+#include "common/network/colouring.h"
+#include "common/network/fake_network.h"
+#include "common/network/topology.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 
 namespace dadmm {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/named_value.h"
-#include "common/topology.h"
+#include "common/base/named_value.h"
+#include "common/network/topology.h"
 
 namespace dadmm {
 

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/node_program.h"
-#include "common/problem.h"
-#include "common/topology.h"
+#include "common/network/topology.h"
+#include "common/problems/problem.h"
+#include "common/programs/node_program.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"

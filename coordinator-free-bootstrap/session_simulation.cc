@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/portable_float.h"
+#include "common/base/portable_float.h"
 #include "coordinator-free-bootstrap/node_session.h"
 
 namespace dadmm {

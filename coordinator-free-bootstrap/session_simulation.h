@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/fake_network.h"
-#include "common/named_value.h"
-#include "common/problem.h"
-#include "common/simulator.h"
-#include "common/topology.h"
+#include "common/base/named_value.h"
+#include "common/network/fake_network.h"
+#include "common/network/topology.h"
+#include "common/problems/problem.h"
+#include "common/sim/simulator.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
 

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "common/named_value.h"
+#include "common/base/named_value.h"
 
 namespace dadmm {
 

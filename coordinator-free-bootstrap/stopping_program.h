@@ -43,8 +43,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/node_program.h"
-#include "common/topology.h"
+#include "common/network/topology.h"
+#include "common/programs/node_program.h"
 #include "coordinator-free-bootstrap/agreed_stop.h"
 
 namespace dadmm {

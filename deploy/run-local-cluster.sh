@@ -66,7 +66,7 @@ while (($#)); do
 done
 
 bin="$build_dir"
-for tool in agent/dadmm-agent agent/dadmm-ctl common/dadmm-sim; do
+for tool in agent/dadmm-agent agent/dadmm-ctl tools/dadmm-sim; do
   [[ -x "$bin/$tool" ]] || { echo "run-local-cluster.sh: $bin/$tool not built (run: cmake -S $root -B $build_dir && cmake --build $build_dir)" >&2; exit 2; }
 done
 if [[ -n "$arm64_ids" ]]; then
@@ -86,7 +86,7 @@ if [[ -n "$data_dir" ]]; then
   done
   problem="data from $data_dir"
 else
-  "$bin/common/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
+  "$bin/tools/dadmm-sim" --topology "$topology" --problem "$problem" --dimension "$dimension" --seed "$seed" \
     --write_data "$out/data" >/dev/null
 fi
 read -r -a problem_flags < "$out/data/problem.flags"

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/generators.h"
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/network/generators.h"
 
 namespace dadmm {
 namespace {

@@ -7,15 +7,15 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/algorithms.h"
-#include "common/bpdn.h"
-#include "common/colouring.h"
-#include "common/consensus.h"
-#include "common/experiment.h"
-#include "common/generators.h"
-#include "common/lasso.h"
-#include "common/simulator.h"
-#include "common/svm.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/problems/bpdn.h"
+#include "common/problems/consensus.h"
+#include "common/problems/lasso.h"
+#include "common/problems/svm.h"
+#include "common/programs/algorithms.h"
+#include "common/sim/experiment.h"
+#include "common/sim/simulator.h"
 
 namespace dadmm {
 namespace {

@@ -1,13 +1,13 @@
 // BPDN, row partition (seed 000, (25)-(26)): the local solver by its optimality conditions, the
 // centralized reference by its KKT conditions, and D-ADMM and Algorithm 3 against the reference.
-#include "common/bpdn.h"
+#include "common/problems/bpdn.h"
 
 #include <gtest/gtest.h>
 
-#include "common/colouring.h"
-#include "common/experiment.h"
-#include "common/generators.h"
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/sim/experiment.h"
 
 namespace dadmm {
 namespace {

@@ -9,8 +9,8 @@
 #include <memory>
 #include <set>
 
-#include "common/colouring.h"
-#include "common/generators.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
 
 namespace dadmm {

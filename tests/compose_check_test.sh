@@ -17,7 +17,7 @@ rm -rf "$out" && mkdir -p "$out"
 
 # Another network: a dataset split over 10 nodes, then its compose file.
 printf '1,2,1\n3,4,-1\n5,6,1\n7,8,-1\n9,10,1\n2,1,-1\n4,3,1\n6,5,-1\n8,7,1\n10,9,-1\n0,1,1\n' > "$out/points.csv"
-"$build/common/dadmm-split" --data="$out/points.csv" --problem=svm --nodes=10 --out="$out/net" > /dev/null \
+"$build/tools/dadmm-split" --data="$out/points.csv" --problem=svm --nodes=10 --out="$out/net" > /dev/null \
   || fail "dadmm-split"
 "$make" --topology "$out/net/topology.yaml" --data-dir "$out/net" --out-dir "$out/compose" \
   --compose "$out/compose.yml" --rho 10 > /dev/null || fail "make-compose.py"

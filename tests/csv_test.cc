@@ -1,4 +1,4 @@
-#include "common/csv.h"
+#include "common/io/csv.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

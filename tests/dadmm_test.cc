@@ -6,12 +6,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/colouring.h"
-#include "common/consensus.h"
-#include "common/dadmm_node.h"
-#include "common/random.h"
-#include "common/simulator.h"
-#include "common/topology.h"
+#include "common/base/random.h"
+#include "common/network/colouring.h"
+#include "common/network/topology.h"
+#include "common/problems/consensus.h"
+#include "common/programs/dadmm_node.h"
+#include "common/sim/simulator.h"
 
 namespace dadmm {
 namespace {

@@ -1,5 +1,5 @@
 // The first-order radio model against its closed form.
-#include "common/energy.h"
+#include "common/accounting/energy.h"
 
 #include <gtest/gtest.h>
 

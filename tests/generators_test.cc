@@ -1,12 +1,12 @@
 // The network models of seed 000, Table I, with Table II's parameters.
-#include "common/generators.h"
+#include "common/network/generators.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
 #include <map>
 
-#include "common/colouring.h"
+#include "common/network/colouring.h"
 
 namespace dadmm {
 namespace {

@@ -1,12 +1,12 @@
 // LASSO, column partition (seed 000, (20), (22)-(24), Appendix B).
-#include "common/lasso.h"
+#include "common/problems/lasso.h"
 
 #include <gtest/gtest.h>
 
-#include "common/colouring.h"
-#include "common/experiment.h"
-#include "common/generators.h"
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/sim/experiment.h"
 
 namespace dadmm {
 namespace {

@@ -1,15 +1,15 @@
 // l1-regularized logistic regression split across examples (seed 002, (45), §7.1 and §10.2) on the
 // Wisconsin breast-cancer data: the local solver, the centralized fit, and D-ADMM over a network.
-#include "common/logreg.h"
+#include "common/problems/logreg.h"
 
 #include <gtest/gtest.h>
 
 #include <Eigen/Eigenvalues>
 
-#include "common/colouring.h"
-#include "common/experiment.h"
-#include "common/generators.h"
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/sim/experiment.h"
 
 namespace dadmm {
 namespace {

@@ -8,11 +8,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/consensus.h"
-#include "common/generators.h"
-#include "common/instances.h"
-#include "common/portable_float.h"
-#include "common/simulator.h"
+#include "common/base/portable_float.h"
+#include "common/network/generators.h"
+#include "common/problems/consensus.h"
+#include "common/problems/instances.h"
+#include "common/sim/simulator.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
 #include "coordinator-free-bootstrap/session_simulation.h"
 

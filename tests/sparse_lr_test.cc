@@ -1,19 +1,19 @@
 // Seed 001: the sparse logistic regression (7) with its box, FISTA (16) as C-ADMM's local solver,
 // IC-ADMM (Algorithm 2), condition (13), and the acc / cserr measures; checked against the optimality
 // conditions, brute-force one-dimensional minimization and closed-form graph spectra.
-#include "common/sparse_lr.h"
+#include "common/problems/sparse_lr.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "common/algorithms.h"
-#include "common/consensus.h"
-#include "common/ic_admm.h"
-#include "common/logreg.h"
-#include "common/random.h"
-#include "common/simulator.h"
+#include "common/base/random.h"
+#include "common/problems/consensus.h"
+#include "common/problems/logreg.h"
+#include "common/programs/algorithms.h"
+#include "common/programs/ic_admm.h"
+#include "common/sim/simulator.h"
 
 namespace dadmm {
 namespace {

@@ -7,11 +7,11 @@
 
 #include <iostream>
 
-#include "common/algorithms.h"
-#include "common/consensus.h"
-#include "common/generators.h"
-#include "common/instances.h"
-#include "common/simulator.h"
+#include "common/network/generators.h"
+#include "common/problems/consensus.h"
+#include "common/problems/instances.h"
+#include "common/programs/algorithms.h"
+#include "common/sim/simulator.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
 
 namespace dadmm {

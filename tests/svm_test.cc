@@ -1,12 +1,12 @@
 // SVM, row partition (seed 000, (27)-(28)) on the two separable Iris classes.
-#include "common/svm.h"
+#include "common/problems/svm.h"
 
 #include <gtest/gtest.h>
 
-#include "common/colouring.h"
-#include "common/experiment.h"
-#include "common/generators.h"
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/sim/experiment.h"
 
 namespace dadmm {
 namespace {

@@ -1,11 +1,12 @@
 // The SVMlight / LIBSVM reader and writer (common/svmlight.h): what it accepts, one-line errors for
 // what it does not, and a bit-exact round trip.
-#include "common/svmlight.h"
+#include "common/io/svmlight.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/random.h"
+#include "common/base/random.h"
+#include "common/problems/sparse_lr.h"
 
 namespace dadmm {
 namespace {

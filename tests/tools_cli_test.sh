@@ -5,11 +5,11 @@
 set -u
 build=$1
 out=$2
-sim=$build/common/dadmm-sim
-sweep=$build/common/dadmm-sweep
-topogen=$build/common/dadmm-topogen
-split=$build/common/dadmm-split
-table1=$build/common/dadmm-table1
+sim=$build/tools/dadmm-sim
+sweep=$build/tools/dadmm-sweep
+topogen=$build/tools/dadmm-topogen
+split=$build/tools/dadmm-split
+table1=$build/tools/dadmm-table1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 rm -rf "$out" && mkdir -p "$out"

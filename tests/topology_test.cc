@@ -1,9 +1,9 @@
-#include "common/topology.h"
+#include "common/network/topology.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/colouring.h"
+#include "common/network/colouring.h"
 
 namespace dadmm {
 namespace {

@@ -1,0 +1,116 @@
+// The contract between an algorithm and the driver that runs it (the simulator or the agent).
+//
+// A node program is a deterministic state machine for ONE node: it is given its private problem,
+// its neighbours and parameters, consumes estimates received from neighbours and emits estimates to
+// send. It never waits, sleeps, locks or does I/O. Its iterates depend only on the messages' contents,
+// never on the order in which messages from different neighbours arrive, so that every driver gets
+// bit-identical results. Not thread-safe: a driver calls it from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "common/base/types.h"
+#include "common/problems/problem.h"
+
+namespace dadmm {
+
+// x_sender^iteration, as received from a neighbour. A view: the vector stays owned by the driver
+// and is valid only during the Receive call it is passed to.
+struct Estimate {
+  NodeId sender = 0;
+  std::uint64_t iteration = 0;
+  Eigen::Map<const Vector> x{nullptr, 0};
+  // Control bytes a protocol layer piggybacks on the estimate (the agreed stop's bits, see
+  // coordinator-free-bootstrap/); empty for a bare algorithm. Counted apart from the payload.
+  absl::Span<const std::uint8_t> control;
+};
+
+// x_self^iteration, to be sent once to every neighbour (the driver fans it out and counts each copy).
+struct Broadcast {
+  std::uint64_t iteration = 0;
+  Vector x;
+  std::vector<std::uint8_t> control;  // see Estimate::control
+};
+
+// How a run ended, apart from errors.
+enum class Outcome {
+  kRunning,
+  kMaxIterations,  // ran the maximum number of communication steps
+  kStopped,        // ended by EndAtLastBroadcast (an agreed stopping rule)
+};
+
+// A protocol layer's view of a program's estimates (coordinator-free-bootstrap/ implements the agreed
+// stop with it).
+class BroadcastHook {
+ public:
+  virtual ~BroadcastHook() = default;
+  // Called for every estimate as the program emits it, before it is sent and before the program goes
+  // on. May set `b.control`. True makes `b` the run's last estimate: the program completes the step it
+  // belongs to (still consuming the neighbours' estimates of that step), sends nothing further, and
+  // ends with Outcome::kStopped.
+  virtual bool OnBroadcast(Broadcast& b) = 0;
+};
+
+class NodeProgram {
+ public:
+  virtual ~NodeProgram() = default;
+
+  // Starts the program; appends what must be sent now to `out`. Called once, before Receive.
+  virtual void Start(std::vector<Broadcast>& out) = 0;
+
+  // Consumes one estimate from a neighbour; appends what must be sent as a result to `out`.
+  // A message this node cannot have been sent by a correct neighbour (unknown sender, wrong
+  // dimension, non-finite entries, an iteration outside the window, a duplicate, or anything after
+  // the program finished) is rejected with InvalidArgument and leaves the state unchanged.
+  virtual absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) = 0;
+
+  // Lets a protocol layer see (and add control bytes to) every estimate as it is emitted, and end the
+  // run there (see BroadcastHook). Set before Start; not owned; nullptr: none.
+  void set_broadcast_hook(BroadcastHook* hook) { hook_ = hook; }
+
+  virtual Outcome outcome() const = 0;
+  bool done() const { return outcome() != Outcome::kRunning; }
+
+  // Communication steps completed.
+  virtual std::uint64_t steps() const = 0;
+  // The node's current estimate x_p, and the number of communication steps it is the result of
+  // (the paper's x_p^{k+1} after k steps). It grows by at most one per Start or Receive call.
+  virtual const Vector& x() const = 0;
+  virtual std::uint64_t estimate_step() const = 0;
+  // The iteration label of the first estimate the program broadcasts; in the first k steps it
+  // broadcasts labels first_label() .. first_label() + k - 1, one per step.
+  virtual std::uint64_t first_label() const = 0;
+  // Neighbours whose next estimate the program is waiting for, sorted by id.
+  virtual std::vector<NodeId> awaited() const = 0;
+  // The node's f_p, for monitoring (f_p(x_p)); nullptr for programs that keep only the data they need
+  // (averaging keeps theta_p).
+  virtual const LocalProblem* local_problem() const { return nullptr; }
+  // Seed 001's computation iterations: the inner iterations the node's local solves took (FISTA steps
+  // for C-ADMM), or one per gradient step (IC-ADMM); 0 where not counted.
+  // The node's dual variable as it enters its own update (the A'y block of seed 002 §3.3 for the
+  // constraints x_p = x_j on its edges): D-ADMM's and Algorithm 3's gamma_p, IC-ADMM's p_i; nullptr for
+  // programs without one (subgradient, averaging).
+  virtual const Vector* dual() const { return nullptr; }
+  // Changes the penalty rho for every computation from now on (seed 002 §3.4.1's varying penalty; the
+  // dual is unscaled, so it needs no rescaling); false if the program has no penalty to vary.
+  virtual bool set_penalty(double /*rho*/) { return false; }
+  virtual std::uint64_t computation_iterations() const {
+    return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
+  }
+
+ protected:
+  // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.
+  bool Emit(Broadcast b, std::vector<Broadcast>& out) {
+    const bool last = hook_ != nullptr && hook_->OnBroadcast(b);
+    out.push_back(std::move(b));
+    return last;
+  }
+
+ private:
+  BroadcastHook* hook_ = nullptr;
+};
+
+}  // namespace dadmm

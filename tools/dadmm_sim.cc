@@ -1,0 +1,203 @@
+// dadmm-sim: runs the node programs of a whole network in one process (the simulator driver), as in
+// the experiments of Mota et al., §V.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/cli/usage.h"
+#include "common/io/csv.h"
+#include "common/io/svmlight.h"
+#include "common/network/colouring.h"
+#include "common/network/generators.h"
+#include "common/network/topology.h"
+#include "common/problems/consensus.h"
+#include "common/problems/instances.h"
+#include "common/problems/sparse_lr.h"
+#include "common/programs/algorithms.h"
+#include "common/sim/experiment.h"
+
+ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
+ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nodes and --net_seed.");
+ABSL_FLAG(int64_t, nodes, 50, "Nodes of the --table2 network.");
+ABSL_FLAG(uint64_t, net_seed, 1, "Seed of the --table2 network.");
+ABSL_FLAG(std::string, problem, "consensus",
+          "consensus, bpdn-gaussian, bpdn-dct, lasso-gaussian, lasso-dct or svm-iris.");
+ABSL_FLAG(std::string, algorithm, "d-admm", "d-admm, algorithm3, subgradient or averaging (consensus only).");
+ABSL_FLAG(std::string, data_dir, "",
+          "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
+          "--seed, theta_p ~ N(10, 100^2)).");
+ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the problem data (and of --delivery=shuffled).");
+ABSL_FLAG(int64_t, dimension, 1, "consensus: dimension n of generated theta_p.");
+ABSL_FLAG(std::string, write_data, "",
+          "Write every node's private data as node-<id>.csv into this directory and exit (for agents' --data; "
+          "consensus, bpdn-*, svm-iris).");
+ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 of the subgradient method.");
+ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
+ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
+ABSL_FLAG(int64_t, max_steps, 0, "Maximum communication steps (default 1000; 10000 for svm-iris).");
+ABSL_FLAG(std::string, delivery, "fifo", "Message delivery order: fifo or shuffled.");
+ABSL_FLAG(std::string, errors_csv, "", "Write the relative error after every step (step,error) to this file.");
+
+namespace {
+
+int Fail(absl::string_view message) {
+  std::cerr << "dadmm-sim: " << message << std::endl;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dadmm::SetUsage(
+      "runs one algorithm on one problem over a whole network in one process, until the relative error\n"
+      "||x^k - 1 x*|| / (sqrt(P) ||x*||) reaches --tol or --max_steps, and prints the communication steps,\n"
+      "messages and bytes (Mota et al., D-ADMM, section V).\n\n"
+      "  dadmm-sim --table2=3 --nodes=50 --problem=consensus --algorithm=d-admm --rho_grid\n"
+      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --algorithm=algorithm3 --rho=0.1 --errors_csv=e.csv\n"
+      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --write_data=DIR   (each node's data, for agents)");
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
+
+  std::optional<dadmm::Topology> topology;
+  if (!absl::GetFlag(FLAGS_topology).empty()) {
+    absl::StatusOr<dadmm::Topology> t = dadmm::LoadTopologyFile(absl::GetFlag(FLAGS_topology));
+    if (!t.ok()) return Fail(t.status().message());
+    topology = *std::move(t);
+  } else if (absl::GetFlag(FLAGS_table2) != 0) {
+    const int64_t nodes = absl::GetFlag(FLAGS_nodes);
+    if (nodes < 2 || nodes > 100000) return Fail("--nodes must be in 2..100000");
+    absl::StatusOr<dadmm::NetworkSpec> spec =
+        dadmm::TableIISpec(absl::GetFlag(FLAGS_table2), nodes, absl::GetFlag(FLAGS_net_seed));
+    if (!spec.ok()) return Fail(spec.status().message());
+    absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
+    if (!net.ok()) return Fail(net.status().message());
+    topology = std::move(net->topology);
+  } else {
+    return Fail("give --topology=FILE or --table2=N --nodes=P");
+  }
+
+  const std::string problem = absl::GetFlag(FLAGS_problem);
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  std::unique_ptr<dadmm::ProblemInstance> instance;
+  if (problem == "consensus" && !absl::GetFlag(FLAGS_data_dir).empty()) {
+    const std::string dir = absl::GetFlag(FLAGS_data_dir);
+    std::map<dadmm::NodeId, dadmm::Vector> thetas;
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      absl::StatusOr<dadmm::Vector> theta = dadmm::ReadVectorCsv(absl::StrCat(dir, "/node-", n.id, ".csv"));
+      if (!theta.ok()) return Fail(theta.status().message());
+      if (!thetas.empty() && theta->size() != thetas.begin()->second.size()) {
+        return Fail(absl::StrCat(dir, "/node-", n.id, ".csv: ", theta->size(), " values, other nodes have ",
+                                 thetas.begin()->second.size()));
+      }
+      thetas.emplace(n.id, *std::move(theta));
+    }
+    instance = std::make_unique<dadmm::ConsensusInstance>(std::move(thetas));
+  } else {
+    const int64_t n = absl::GetFlag(FLAGS_dimension);
+    if (n < 1 || n > 100000000) return Fail("--dimension must be in 1..1e8");
+    auto made = dadmm::MakeInstance(problem, *topology, seed, absl::GetFlag(FLAGS_datasets), n);
+    if (!made.ok()) return Fail(made.status().message());
+    instance = *std::move(made);
+  }
+  if (const std::string dir = absl::GetFlag(FLAGS_write_data); !dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(absl::StrCat(dir, ": ", ec.message()));
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      if (const auto* sparse = dynamic_cast<const dadmm::SparseLogRegInstance*>(instance.get()); sparse != nullptr) {
+        // Sparse features: the SVMlight format (a fraction of the dense CSV's size, and agents keep them sparse).
+        absl::StatusOr<dadmm::SparseExamples> examples = sparse->LocalExamples(n.id);
+        if (!examples.ok()) return Fail(examples.status().message());
+        absl::Status s =
+            dadmm::WriteSvmLight(absl::StrCat(dir, "/node-", n.id, ".svm"), examples->features, examples->labels);
+        if (!s.ok()) return Fail(s.message());
+        continue;
+      }
+      absl::StatusOr<Eigen::MatrixXd> data = instance->LocalData(n.id);
+      if (!data.ok()) return Fail(data.status().message());
+      const std::string path = absl::StrCat(dir, "/node-", n.id, ".csv");
+      absl::Status s = instance->kind() == "consensus" ? dadmm::WriteVectorCsv(path, data->col(0))
+                                                       : dadmm::WriteMatrixCsv(path, *data);
+      if (!s.ok()) return Fail(s.message());
+    }
+    const std::string flags =
+        absl::StrCat("--problem=", instance->kind(), instance->AgentFlags().empty() ? "" : " ", instance->AgentFlags());
+    {
+      // The flags every agent needs besides its data file, for launch scripts.
+      std::ofstream f(absl::StrCat(dir, "/problem.flags"));
+      f << flags << "\n";
+      if (!f) return Fail(absl::StrCat(dir, "/problem.flags: cannot write"));
+    }
+    std::cout << "wrote " << topology->size() << " data files to " << dir << "; agents take them with " << flags
+              << " --data=" << dir << "/node-<id>."
+              << (dynamic_cast<const dadmm::SparseLogRegInstance*>(instance.get()) != nullptr ? "svm" : "csv")
+              << " (also in " << dir << "/problem.flags)" << std::endl;
+    return 0;
+  }
+
+  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
+  if (!algorithm.ok()) return Fail(algorithm.status().message());
+  int64_t max_steps = absl::GetFlag(FLAGS_max_steps);
+  if (max_steps == 0) max_steps = problem == "svm-iris" ? 10000 : 1000;
+  if (max_steps < 1) return Fail("--max_steps must be >= 1");
+  const double tol = absl::GetFlag(FLAGS_tol);
+  if (!(tol >= 0.0 && tol < 1.0)) return Fail("--tol must be in [0, 1)");
+  dadmm::RunSpec spec{.settings = {.algorithm = *algorithm,
+                                   .rho = absl::GetFlag(FLAGS_rho),
+                                   .max_iterations = static_cast<uint64_t>(max_steps)},
+                      .tolerance = tol,
+                      .delivery_seed = seed};
+  if (!(spec.settings.rho > 0.0)) return Fail("--rho must be > 0");
+  if (const std::string d = absl::GetFlag(FLAGS_delivery); d == "shuffled") {
+    spec.delivery = dadmm::Delivery::kShuffled;
+  } else if (d != "fifo") {
+    return Fail(absl::StrCat("--delivery: expected fifo or shuffled, got '", d, "'"));
+  }
+
+  const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(*topology);
+  std::cout << absl::StrFormat("network   %s: %d nodes, %d edges, %d colours\n", topology->name(), topology->size(),
+                               topology->num_edges(), dadmm::NumColours(colouring));
+  std::cout << absl::StrFormat("problem   %s (n = %d)\nalgorithm %s\n", problem, instance->dimension(),
+                               dadmm::AlgorithmName(*algorithm));
+  dadmm::RunOutcome best;
+  if (absl::GetFlag(FLAGS_rho_grid) && dadmm::HasRho(*algorithm)) {
+    absl::StatusOr<dadmm::GridOutcome> grid =
+        dadmm::RunRhoGrid(*topology, colouring, *instance, spec, dadmm::PaperRhoGrid());
+    if (!grid.ok()) return Fail(grid.status().message());
+    for (const dadmm::RunOutcome& r : grid->runs) {
+      std::cout << absl::StrFormat("  rho %-8g %s after %d steps (error %.3e)\n", r.rho,
+                                   r.reached ? "reached" : (r.diverged ? "diverged" : "not reached"), r.steps,
+                                   r.final_error);
+    }
+    best = grid->best;
+  } else {
+    absl::StatusOr<dadmm::RunOutcome> r = dadmm::RunExperiment(*topology, colouring, *instance, spec);
+    if (!r.ok()) return Fail(r.status().message());
+    best = *std::move(r);
+  }
+  std::cout << absl::StrFormat(
+      "rho                 %g\nrelative error      %.3e%s\ncommunication steps %d\n"
+      "messages            %d (2E x steps = %d)\npayload bytes       %d\n",
+      best.rho, best.final_error,
+      tol > 0 ? (best.reached ? absl::StrFormat(" (tolerance %g reached)", tol)
+                              : absl::StrFormat(" (tolerance %g NOT reached)", tol))
+              : "",
+      best.steps, best.messages, 2 * topology->num_edges() * best.steps, best.payload_bytes);
+  if (const std::string path = absl::GetFlag(FLAGS_errors_csv); !path.empty()) {
+    std::ofstream out(path);
+    out << "step,relative_error\n";
+    out.precision(17);
+    for (std::size_t k = 0; k < best.errors.size(); ++k) out << k + 1 << "," << best.errors[k] << "\n";
+    out.close();
+    if (!out) return Fail(absl::StrCat(path, ": cannot write"));
+  }
+  return 0;
+}
