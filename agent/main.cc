@@ -31,16 +31,12 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(int64_t, node_id, -1, "This agent's node id in the topology file (required).");
 ABSL_FLAG(std::string, topology, "", "Topology file (YAML: nodes with id and address, edges) (required).");
 ABSL_FLAG(std::string, problem, "consensus",
-          "The problem: consensus (18), bpdn (25)-(26) (rows of A and b per node), svm (27)-(28) (points "
-          "per node), lasso (20) (columns of A and all of b per node) or logreg (l1-regularized logistic "
-          "regression, seed 002's (45): examples per node); every agent must be given the same.");
+          absl::StrCat("The problem, every agent the same: ", dadmm::AgentProblemHelp(), "."));
 ABSL_FLAG(std::string, theta, "", "consensus: this node's private value theta_p, or a comma-separated vector.");
 ABSL_FLAG(std::string, data, "",
           "This node's private data, CSV: consensus theta_p; bpdn its rows of [A b]; svm its points, label "
           "(+1/-1) last (see common/node_data.h; dadmm-sim --write_data writes them).");
-ABSL_FLAG(std::string, algorithm, "d-admm",
-          "d-admm (Algorithm 2), algorithm3 (Zhu et al.; also named c-admm, seed 001's Algorithm 1 with c = rho), "
-          "subgradient (14), averaging (consensus only), or ic-admm (seed 001's Algorithm 2; sparse-lr).");
+ABSL_FLAG(std::string, algorithm, "d-admm", dadmm::AlgorithmHelp());
 ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
           "(all interfaces on its port when the host there is a DNS name).");

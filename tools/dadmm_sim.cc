@@ -11,6 +11,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
@@ -28,8 +29,8 @@ ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nod
 ABSL_FLAG(int64_t, nodes, 50, "Nodes of the --table2 network.");
 ABSL_FLAG(uint64_t, net_seed, 1, "Seed of the --table2 network.");
 ABSL_FLAG(std::string, problem, "consensus",
-          "consensus, bpdn-gaussian, bpdn-dct, lasso-gaussian, lasso-dct or svm-iris.");
-ABSL_FLAG(std::string, algorithm, "d-admm", "d-admm, algorithm3, subgradient or averaging (consensus only).");
+          absl::StrCat("A built-in instance: ", absl::StrJoin(dadmm::InstanceNames(), ", "), "."));
+ABSL_FLAG(std::string, algorithm, "d-admm", dadmm::AlgorithmHelp());
 ABSL_FLAG(std::string, data_dir, "",
           "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
           "--seed, theta_p ~ N(10, 100^2)).");

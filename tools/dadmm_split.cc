@@ -26,7 +26,7 @@
 ABSL_FLAG(std::string, data, "",
           "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
           "rows [features label], lasso rows [a b] (split by columns), consensus one row per node (theta_p).");
-ABSL_FLAG(std::string, problem, "", "consensus, bpdn, svm, lasso, logreg or sparse-lr (required).");
+ABSL_FLAG(std::string, problem, "", absl::StrCat("Required: ", dadmm::AgentProblemHelp(), "."));
 ABSL_FLAG(std::string, topology, "", "Split over this topology file's nodes (else generate one: --nodes).");
 ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this many nodes (Table II model --table2).");
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");

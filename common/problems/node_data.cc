@@ -18,9 +18,40 @@
 
 namespace dadmm {
 
+namespace {
+
+struct KindEntry {
+  const char* kind;
+  const char* what;  // for --help: the problem and what a node's data file holds
+};
+
+// Every problem kind agents run, once.
+constexpr KindEntry kAgentKinds[] = {
+    {"consensus", "seed 000's (18): theta_p per node"},
+    {"bpdn", "seed 000's (25)-(26): rows of A and b per node"},
+    {"svm", "seed 000's (27)-(28): labelled points per node"},
+    {"lasso", "seed 000's (20): columns of A and all of b per node"},
+    {"logreg", "l1-regularized logistic regression, seed 002's (45): examples per node"},
+    {"sparse-lr", "seed 001's (7), sparse logistic regression in a box: examples per node"},
+};
+
+}  // namespace
+
 const std::vector<std::string>& AgentProblemKinds() {
-  static const std::vector<std::string> kinds = {"consensus", "bpdn", "svm", "lasso", "logreg", "sparse-lr"};
+  static const std::vector<std::string> kinds = [] {
+    std::vector<std::string> names;
+    for (const KindEntry& entry : kAgentKinds) names.emplace_back(entry.kind);
+    return names;
+  }();
   return kinds;
+}
+
+std::string AgentProblemHelp() {
+  std::string help;
+  for (const KindEntry& entry : kAgentKinds) {
+    absl::StrAppend(&help, help.empty() ? "" : ", ", entry.kind, " (", entry.what, ")");
+  }
+  return help;
 }
 
 absl::Status ProblemSpec::Validate() const {

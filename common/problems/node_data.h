@@ -55,6 +55,8 @@ struct ProblemSpec {
 
 // The problem kinds agents run.
 const std::vector<std::string>& AgentProblemKinds();
+// The same with what each is and what a node's data holds, for --help.
+std::string AgentProblemHelp();
 
 // Node p's f_p from its data file. `network_size` P enters BPDN's lambda = beta / P. Errors are one
 // line naming the file (and line).

@@ -9,31 +9,48 @@
 
 namespace dadmm {
 
+namespace {
+
+struct AlgorithmEntry {
+  Algorithm algorithm;
+  const char* name;
+  const char* what;  // for --help
+};
+
+// Every algorithm once: its name on the command line and in results, and what it is.
+constexpr AlgorithmEntry kAlgorithms[] = {
+    {Algorithm::kDadmm, "d-admm", "seed 000's Algorithm 2"},
+    {Algorithm::kAlgorithm3, "algorithm3", "Zhu et al., seed 000's Algorithm 3; also named c-admm"},
+    {Algorithm::kSubgradient, "subgradient", "seed 000's (14)"},
+    {Algorithm::kAveraging, "averaging", "seed 000's (17); consensus only"},
+    {Algorithm::kIcAdmm, "ic-admm", "seed 001's Algorithm 2; problems with a gradient and a prox"},
+};
+
+}  // namespace
+
 std::string AlgorithmName(Algorithm a) {
-  switch (a) {
-    case Algorithm::kDadmm:
-      return "d-admm";
-    case Algorithm::kAlgorithm3:
-      return "algorithm3";
-    case Algorithm::kSubgradient:
-      return "subgradient";
-    case Algorithm::kAveraging:
-      return "averaging";
-    case Algorithm::kIcAdmm:
-      return "ic-admm";
+  for (const AlgorithmEntry& entry : kAlgorithms) {
+    if (entry.algorithm == a) return entry.name;
   }
   return "";
 }
 
+std::string AlgorithmHelp() {
+  std::string help;
+  for (const AlgorithmEntry& entry : kAlgorithms) {
+    absl::StrAppend(&help, help.empty() ? "" : ", ", entry.name, " (", entry.what, ")");
+  }
+  return help;
+}
+
 absl::StatusOr<Algorithm> ParseAlgorithm(absl::string_view name) {
-  for (Algorithm a : {Algorithm::kDadmm, Algorithm::kAlgorithm3, Algorithm::kSubgradient, Algorithm::kAveraging,
-                      Algorithm::kIcAdmm}) {
-    if (name == AlgorithmName(a)) return a;
+  std::string names;
+  for (const AlgorithmEntry& entry : kAlgorithms) {
+    if (name == entry.name) return entry.algorithm;
+    absl::StrAppend(&names, names.empty() ? "" : ", ", entry.name);
   }
   if (name == "c-admm") return Algorithm::kAlgorithm3;
-  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name,
-                                                 "' (expected d-admm, algorithm3 (= c-admm), subgradient, averaging or "
-                                                 "ic-admm)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name, "' (expected ", names, " or c-admm)"));
 }
 
 std::string DescribeAlgorithm(const AlgorithmSettings& settings) {

@@ -25,6 +25,8 @@ std::string AlgorithmName(Algorithm a);  // "d-admm", "algorithm3", "subgradient
 // Also takes "c-admm": seed 001's Algorithm 1 is seed 000's Algorithm 3 with c = rho (its (6) is step 3's
 // minimization written with c sum_j ||x - (x_i + x_j)/2||^2), so it runs as kAlgorithm3.
 absl::StatusOr<Algorithm> ParseAlgorithm(absl::string_view name);
+// Every algorithm with what it is, for --help: "d-admm (seed 000's Algorithm 2), algorithm3 (...), ...".
+std::string AlgorithmHelp();
 // Whether the algorithm has the parameter rho (for the subgradient method it is the step scale).
 bool HasRho(Algorithm a);
 
