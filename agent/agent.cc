@@ -13,8 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "agent/channel_args.h"
 #include "agent/counters.h"
@@ -39,6 +41,34 @@ std::string DefaultListenAddress(const std::string& topology_address) {
   in_addr v4{};
   if (host == "localhost" || inet_pton(AF_INET, host.c_str(), &v4) == 1) return topology_address;
   return absl::StrCat("0.0.0.0:", port);
+}
+
+absl::StatusOr<std::map<NodeId, std::string>> ParseDialFlag(const std::string& value, const Topology& topology,
+                                                            NodeId self) {
+  std::map<NodeId, std::string> dial;
+  if (value.empty()) return dial;
+  for (absl::string_view entry : absl::StrSplit(value, ',')) {
+    const std::size_t eq = entry.find('=');
+    std::uint32_t id = 0;
+    if (eq == absl::string_view::npos || !absl::SimpleAtoi(entry.substr(0, eq), &id)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", entry, "' is not ID=HOST:PORT"));
+    }
+    const absl::string_view address = entry.substr(eq + 1);
+    const std::size_t colon = address.rfind(':');
+    std::uint32_t port = 0;
+    if (colon == absl::string_view::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+        port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("'", address, "' (for node ", id, ") is not HOST:PORT"));
+    }
+    const std::vector<NodeId>& neighbours = topology.neighbours(self);
+    if (std::find(neighbours.begin(), neighbours.end(), id) == neighbours.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("node ", id, " is not a neighbour of node ", self));
+    }
+    if (!dial.emplace(id, std::string(address)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("node ", id, " is named twice"));
+    }
+  }
+  return dial;
 }
 
 MessageCost CostOf(const pb::PeerMessage& m) {
@@ -81,6 +111,7 @@ struct Agent::Impl {
   PublicState public_state;
 
   // The run, owned by the algorithm thread.
+  std::unique_ptr<PeerService> peer_service;  // declared first: the links ask it for acks until joined
   std::map<NodeId, std::unique_ptr<PeerLink>> links;
   std::unique_ptr<NodeSession> session;
   SessionOutput out;                // what the session asked for in the last call
@@ -102,7 +133,13 @@ struct Agent::Impl {
       public_state.state = s;
       public_state.iteration = iteration;
       public_state.waiting_for = std::move(waiting_for);
-      for (auto& [j, link] : links) public_state.liveness[j].connected = link->connected();
+      for (auto& [j, link] : links) {
+        // Connected: both streams of the edge are up (ours to j, and j's to us).
+        const PeerService::Liveness inbound = peer_service->InboundLiveness(j);
+        NeighbourLiveness& l = public_state.liveness[j];
+        l.connected = link->connected() && inbound.open;
+        l.changed = std::max(link->connection_changed(), inbound.changed);
+      }
     }
     public_state.changed.notify_all();
   }
@@ -290,13 +327,24 @@ absl::Status Agent::Impl::Run() {
     public_state.tolerance = options.settings.tolerance;
   }
 
-  PeerService peer_service(topology, self, &inbox, &counters, &log);
+  // The links first: the service hands them the acknowledgements their neighbours piggyback.
+  for (NodeId j : topology.neighbours(self)) {
+    auto dial = options.dial.find(j);
+    const std::string& address = dial != options.dial.end() ? dial->second : topology.node(j).address;
+    links[j] =
+        std::make_unique<PeerLink>(j, address, &counters, &log, [this, j] { return peer_service->Delivered(j); });
+  }
+  peer_service =
+      std::make_unique<PeerService>(topology, self, &inbox, &counters, &log, [this](NodeId j, std::uint64_t sequence) {
+        auto link = links.find(j);
+        if (link != links.end()) link->second->Acknowledge(sequence);
+      });
   StatusService status_service(topology, self, options.radio, &public_state, &counters);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   int bound_port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(&peer_service);
+  builder.RegisterService(peer_service.get());
   builder.RegisterService(&status_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -308,10 +356,7 @@ absl::Status Agent::Impl::Run() {
                         "...; handshake and "
                         "colouring with the neighbours first"));
 
-  for (NodeId j : topology.neighbours(self)) {
-    links[j] = std::make_unique<PeerLink>(j, topology.node(j).address, &counters, &log);
-    links[j]->Start();
-  }
+  for (auto& [j, link] : links) link->Start();
   auto shutdown = [&] { server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1)); };
 
   // The hello goes first on every stream; then this node's first colour announcements; with no
@@ -373,7 +418,7 @@ absl::Status Agent::Impl::Run() {
   for (auto& [j, link] : links) link->BeginClose();
   for (auto& [j, link] : links) link->FinishClose(deadline);
   SetState(pb::AGENT_STATE_DONE, program->steps(), "");
-  if (!peer_service.WaitAllClosed(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+  if (!peer_service->WaitAllClosed(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();

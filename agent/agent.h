@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/accounting/energy.h"
 #include "common/network/topology.h"
 #include "common/problems/node_data.h"
@@ -20,6 +22,7 @@ namespace dadmm::agent {
 struct AgentOptions {
   NodeId node_id = 0;
   std::string listen_address;               // host:port to serve on
+  std::map<NodeId, std::string> dial;       // neighbours reached elsewhere than at their topology address
   PipelineSettings settings;                // algorithm, rho, maximum iterations, agreed-stop tolerance
   ProblemSpec problem;                      // kind and shared parameters (the handshake compares them)
   std::string output_path;                  // JSON result; empty: none
@@ -53,5 +56,10 @@ class Agent {
 // host is an IP literal or "localhost", else all interfaces on its port (DNS names such as compose
 // service names resolve to an interface address the agent cannot always bind by name).
 std::string DefaultListenAddress(const std::string& topology_address);
+
+// --dial's value, "ID=HOST:PORT,...": where to reach some of `self`'s neighbours instead of at their
+// topology addresses. Each id must be a neighbour, named once, with a host:port.
+absl::StatusOr<std::map<NodeId, std::string>> ParseDialFlag(const std::string& value, const Topology& topology,
+                                                            NodeId self);
 
 }  // namespace dadmm::agent

@@ -17,6 +17,14 @@ struct WireBytes {
   std::uint64_t bootstrap_received = 0;
 };
 
+// Delivery across broken streams, per neighbour (agent/peer_link.h).
+struct DeliveryCounters {
+  std::uint64_t resent = 0;  // messages sent again on a reopened stream
+  std::uint64_t resent_bytes = 0;
+  std::uint64_t duplicates = 0;  // messages received a second time and dropped
+  std::uint64_t reconnects = 0;  // streams reopened after breaking
+};
+
 struct CountersSnapshot {
   NodeCounters algorithm;  // estimates and their payload (8 bytes per entry)
   // Hello and colour announcements (messages and content bytes), and the stop bits piggybacked on
@@ -24,6 +32,7 @@ struct CountersSnapshot {
   NodeCounters bootstrap;
   std::map<NodeId, WireBytes> message_bytes;
   std::uint64_t rejected = 0;  // peer messages that failed validation
+  std::map<NodeId, DeliveryCounters> delivery;
   // Estimates this agent broadcast (one per step; each went to every neighbour) and their serialized
   // bits (one copy each): what a wireless broadcast medium would transmit.
   std::uint64_t broadcasts = 0;
@@ -51,6 +60,20 @@ class SharedCounters {
   }
   void RecordReceived(NodeId from, const MessageCost& cost, std::uint64_t message_bytes) {
     Record(/*sent=*/false, from, cost, message_bytes);
+  }
+  void RecordResent(NodeId to, std::uint64_t message_bytes) {
+    std::lock_guard lock(mu_);
+    DeliveryCounters& d = c_.delivery[to];
+    ++d.resent;
+    d.resent_bytes += message_bytes;
+  }
+  void RecordDuplicate(NodeId from) {
+    std::lock_guard lock(mu_);
+    ++c_.delivery[from].duplicates;
+  }
+  void RecordReconnect(NodeId to) {
+    std::lock_guard lock(mu_);
+    ++c_.delivery[to].reconnects;
   }
   void RecordRejected() {
     std::lock_guard lock(mu_);

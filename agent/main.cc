@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -40,6 +41,9 @@ ABSL_FLAG(std::string, algorithm, "d-admm", dadmm::AlgorithmHelp());
 ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
           "(all interfaces on its port when the host there is a DNS name).");
+ABSL_FLAG(std::string, dial, "",
+          "Reach these neighbours at other addresses than the topology's: ID=HOST:PORT,... (a tunnel, a port "
+          "forward, NAT, a test's fault proxy). The topology, and so the handshake, are unchanged.");
 ABSL_FLAG(double, rho, 1.0,
           "Penalty rho > 0 of D-ADMM and Algorithm 3 (c of C-ADMM and IC-ADMM); the subgradient method's step "
           "scale.");
@@ -142,6 +146,13 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen).empty()
                                ? dadmm::agent::DefaultListenAddress(topology->node(self).address)
                                : absl::GetFlag(FLAGS_listen);
+  if (absl::StatusOr<std::map<dadmm::NodeId, std::string>> dial =
+          dadmm::agent::ParseDialFlag(absl::GetFlag(FLAGS_dial), *topology, self);
+      dial.ok()) {
+    options.dial = *std::move(dial);
+  } else {
+    return Fail(absl::StrCat("--dial: ", dial.status().message()));
+  }
   options.problem = spec;
   options.settings.algorithm = *algorithm;
   options.settings.dadmm.rho = absl::GetFlag(FLAGS_rho);

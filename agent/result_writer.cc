@@ -96,6 +96,11 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
     r.set_dual_residual(stopper->dual_residual());
   }
   r.set_rejected_messages(c.rejected);
+  for (const auto& [j, d] : c.delivery) {
+    r.set_resent_messages(r.resent_messages() + d.resent);
+    r.set_duplicates_dropped(r.duplicates_dropped() + d.duplicates);
+    r.set_reconnects(r.reconnects() + d.reconnects);
+  }
 
   const int shown = std::min(r.x_size(), 8);
   std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps() << " steps, colour "

@@ -135,6 +135,12 @@ void StatusService::Fill(pb::StatusReply* reply) {
   for (pb::NeighbourCounters& n : *reply->mutable_neighbours()) {
     const NeighbourLiveness& l = liveness[n.node_id()];
     n.set_connected(l.connected);
+    n.set_seconds_since_connection_change(std::chrono::duration<double>(now - l.changed).count());
+    auto d = c.delivery.find(n.node_id());
+    if (d != c.delivery.end()) {
+      n.set_resent_messages(d->second.resent);
+      n.set_duplicates_dropped(d->second.duplicates);
+    }
     n.set_last_iteration_heard(l.last_label);
     n.set_seconds_since_heard(l.last_heard ? std::chrono::duration<double>(now - *l.last_heard).count() : -1.0);
   }

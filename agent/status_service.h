@@ -25,7 +25,8 @@ namespace pb = ::dadmm::v1;
 using Clock = std::chrono::steady_clock;
 
 struct NeighbourLiveness {
-  bool connected = false;
+  bool connected = false;                    // both streams of the edge up
+  Clock::time_point changed = Clock::now();  // when `connected` last changed
   std::uint64_t last_label = 0;
   std::optional<Clock::time_point> last_heard;
 };

@@ -628,6 +628,11 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
        "--vary_rho_every=2: a vote floods for 3 steps (the network's diameter); give more"},
       {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=20", "--vary_rho_tau=1"},
        "the varying penalty needs mu > 1, tau > 1"},
+      // Node 1's neighbours in Figure 1 are 2 and 3.
+      {{"--node_id=1", topo, "--theta=1", "--dial=4=127.0.0.1:9"}, "--dial: node 4 is not a neighbour of node 1"},
+      {{"--node_id=1", topo, "--theta=1", "--dial=2=127.0.0.1"}, "--dial: '127.0.0.1' (for node 2) is not HOST:PORT"},
+      {{"--node_id=1", topo, "--theta=1", "--dial=2=a:1,2=b:2"}, "--dial: node 2 is named twice"},
+      {{"--node_id=1", topo, "--theta=1", "--dial=two=a:1"}, "--dial: 'two=a:1' is not ID=HOST:PORT"},
   };
   testing::WriteFile(dir + "/ragged.csv", "1,2,3\n4,5\n");
   testing::WriteFile(dir + "/labels.csv", "0.5,1\n0.25,2\n");
