@@ -20,10 +20,8 @@
 #include "absl/time/time.h"
 #include "agent/channel_args.h"
 #include "agent/counters.h"
-#include "agent/inbox.h"
 #include "agent/log.h"
-#include "agent/peer_link.h"
-#include "agent/peer_service.h"
+#include "agent/peer_transport.h"
 #include "agent/result_writer.h"
 #include "agent/status_service.h"
 #include "agent/wire.h"
@@ -106,13 +104,11 @@ struct Agent::Impl {
   AgentOptions options;
   Logger log;
   std::atomic<bool> stop_requested{false};
-  Inbox<Incoming> inbox;
   SharedCounters counters;
   PublicState public_state;
 
-  // The run, owned by the algorithm thread.
-  std::unique_ptr<PeerService> peer_service;  // declared first: the links ask it for acks until joined
-  std::map<NodeId, std::unique_ptr<PeerLink>> links;
+  // The run, owned by the algorithm thread (the transport's Wake and Liveness excepted).
+  std::unique_ptr<PeerTransport> transport;
   std::unique_ptr<NodeSession> session;
   SessionOutput out;                // what the session asked for in the last call
   std::map<NodeId, Vector> latest;  // the latest estimate from each neighbour (Status residuals)
@@ -125,7 +121,14 @@ struct Agent::Impl {
         problem(std::move(p)),
         problem_kind(problem->kind()),
         options(std::move(o)),
-        log(options.node_id) {}
+        log(options.node_id) {
+    std::map<NodeId, std::string> addresses;
+    for (NodeId j : topology.neighbours(options.node_id)) {
+      auto dial = options.dial.find(j);
+      addresses[j] = dial != options.dial.end() ? dial->second : topology.node(j).address;
+    }
+    transport = std::make_unique<PeerTransport>(topology, options.node_id, addresses, &counters, &log);
+  }
 
   void SetState(pb::AgentState s, std::uint64_t iteration, std::string waiting_for) {
     {
@@ -133,12 +136,12 @@ struct Agent::Impl {
       public_state.state = s;
       public_state.iteration = iteration;
       public_state.waiting_for = std::move(waiting_for);
-      for (auto& [j, link] : links) {
+      for (NodeId j : topology.neighbours(options.node_id)) {
         // Connected: both streams of the edge are up (ours to j, and j's to us).
-        const PeerService::Liveness inbound = peer_service->InboundLiveness(j);
+        const PeerTransport::Liveness live = transport->LivenessOf(j);
         NeighbourLiveness& l = public_state.liveness[j];
-        l.connected = link->connected() && inbound.open;
-        l.changed = std::max(link->connection_changed(), inbound.changed);
+        l.connected = live.connected;
+        l.changed = live.changed;
       }
     }
     public_state.changed.notify_all();
@@ -152,9 +155,7 @@ struct Agent::Impl {
     l.last_heard = Clock::now();
     l.last_label = std::max(l.last_label, label);
   }
-  void SendToAll(const pb::PeerMessage& m) {
-    for (auto& [j, link] : links) link->Send(m);
-  }
+  void SendToAll(const pb::PeerMessage& m) { transport->SendToAll(m); }
   void Reject(NodeId sender, const std::string& peer, absl::string_view why) {
     counters.RecordRejected();
     log.Info(absl::StrCat("rejected a message from node ", sender, " (peer ", peer, "): ", why));
@@ -174,7 +175,7 @@ Agent::~Agent() = default;
 
 void Agent::Stop() {
   impl_->stop_requested = true;
-  impl_->inbox.Wake();
+  impl_->transport->Wake();
 }
 
 absl::Status Agent::Run() { return impl_->Run(); }
@@ -253,7 +254,9 @@ absl::Status Agent::Impl::Handle(Incoming in) {
 std::string Agent::Impl::DescribeWait() const {
   const NodeSession::Wait wait = session->awaited();
   std::vector<std::string> parts;
-  for (NodeId j : wait.nodes) parts.push_back(absl::StrCat(j, links.at(j)->connected() ? "" : " (not connected)"));
+  for (NodeId j : wait.nodes) {
+    parts.push_back(absl::StrCat(j, transport->LivenessOf(j).connected ? "" : " (not connected)"));
+  }
   if (parts.empty()) return "";
   // The program's wait is shown as the nodes alone.
   return absl::StrCat(wait.what == "estimate" ? "" : wait.what + " from ", absl::StrJoin(parts, ", "));
@@ -302,9 +305,8 @@ absl::Status Agent::Impl::Fail(absl::Status error) {
   }
   public_state.changed.notify_all();
   // What is queued (our hello first) still goes out, so that the neighbours see the same mismatch.
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
-  for (auto& [j, link] : links) link->BeginClose();
-  for (auto& [j, link] : links) link->FinishClose(deadline);
+  transport->BeginClose();
+  transport->Linger(Clock::now() + std::chrono::seconds(5), /*links_only=*/true);
   return error;
 }
 
@@ -327,24 +329,12 @@ absl::Status Agent::Impl::Run() {
     public_state.tolerance = options.settings.tolerance;
   }
 
-  // The links first: the service hands them the acknowledgements their neighbours piggyback.
-  for (NodeId j : topology.neighbours(self)) {
-    auto dial = options.dial.find(j);
-    const std::string& address = dial != options.dial.end() ? dial->second : topology.node(j).address;
-    links[j] =
-        std::make_unique<PeerLink>(j, address, &counters, &log, [this, j] { return peer_service->Delivered(j); });
-  }
-  peer_service =
-      std::make_unique<PeerService>(topology, self, &inbox, &counters, &log, [this](NodeId j, std::uint64_t sequence) {
-        auto link = links.find(j);
-        if (link != links.end()) link->second->Acknowledge(sequence);
-      });
   StatusService status_service(topology, self, options.radio, &public_state, &counters);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   int bound_port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(peer_service.get());
+  transport->AddTo(builder);
   builder.RegisterService(&status_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -356,8 +346,8 @@ absl::Status Agent::Impl::Run() {
                         "...; handshake and "
                         "colouring with the neighbours first"));
 
-  for (auto& [j, link] : links) link->Start();
-  auto shutdown = [&] { server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1)); };
+  transport->Start();
+  auto shutdown = [&] { transport->Shutdown(server.get()); };
 
   // The hello goes first on every stream; then this node's first colour announcements; with no
   // neighbours, the program starts at once.
@@ -368,11 +358,16 @@ absl::Status Agent::Impl::Run() {
   Carry("", /*was_running=*/false, 0);
   if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait());
 
+  // What Status shows is refreshed at most ten times a second (and when the state changes), not per
+  // message: watchers are woken by SetState, and the wait text costs a string per neighbour.
   std::string last_wait = DescribeWait();
+  std::uint64_t last_steps = 0;
+  pb::AgentState last_state = session->program() != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
   Clock::time_point waiting_since = Clock::now();
   Clock::time_point next_wait_log = waiting_since + std::chrono::seconds(5);
+  Clock::time_point next_status = Clock::now();
   while (!session->done() && !stop_requested) {
-    std::optional<Incoming> in = inbox.Pop(std::chrono::milliseconds(500));
+    std::optional<Incoming> in = transport->Next(Clock::now() + std::chrono::milliseconds(100));
     if (in.has_value()) {
       if (absl::Status s = Handle(*std::move(in)); !s.ok()) {
         absl::Status failed = Fail(s);
@@ -380,20 +375,26 @@ absl::Status Agent::Impl::Run() {
         return failed;
       }
     }
-    const std::string wait = DescribeWait();
     const NodeProgram* program = session->program();
+    const pb::AgentState state = program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
+    const Clock::time_point now = Clock::now();
+    if (state == last_state && now < next_status) continue;
+    next_status = now + std::chrono::milliseconds(100);
+    last_state = state;
+    const std::string wait = DescribeWait();
     const std::uint64_t steps = program != nullptr ? program->steps() : 0;
-    if (wait != last_wait) {
+    if (wait != last_wait || steps != last_steps) {
       last_wait = wait;
-      waiting_since = Clock::now();
+      last_steps = steps;
+      waiting_since = now;
       next_wait_log = waiting_since + std::chrono::seconds(5);
-    } else if (!wait.empty() && Clock::now() >= next_wait_log) {
-      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - waiting_since).count();
+    } else if (!wait.empty() && now >= next_wait_log) {
+      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - waiting_since).count();
       log.Info(absl::StrCat(program != nullptr ? absl::StrCat("iteration ", steps + 1, ": ") : "", "waiting for ", wait,
                             " for ", waited, " s"));
-      next_wait_log = Clock::now() + std::chrono::seconds(waited < 30 ? 5 : 30);
+      next_wait_log = now + std::chrono::seconds(waited < 30 ? 5 : 30);
     }
-    SetState(program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING, steps, wait);
+    SetState(state, steps, wait);
   }
 
   const NodeProgram* program = session->program();
@@ -401,7 +402,6 @@ absl::Status Agent::Impl::Run() {
     const std::uint64_t steps = program != nullptr ? program->steps() : 0;
     log.Info(absl::StrCat("stopping at iteration ", steps, " on request, before finishing"));
     SetState(pb::AGENT_STATE_FAILED, steps, "");
-    for (auto& [j, link] : links) link->Abort();
     shutdown();
     return absl::CancelledError(absl::StrCat("stopped at iteration ", steps, " before finishing"));
   }
@@ -415,10 +415,13 @@ absl::Status Agent::Impl::Run() {
   // neighbours time to finish and close their streams to us before the server goes away. DONE once
   // the links are flushed, so that Status then shows the final counts.
   const Clock::time_point deadline = Clock::now() + options.linger;
-  for (auto& [j, link] : links) link->BeginClose();
-  for (auto& [j, link] : links) link->FinishClose(deadline);
+  transport->BeginClose();
+  if (!transport->Linger(deadline, /*links_only=*/true)) {
+    log.Info(absl::StrCat("giving up on neighbour(s) ", absl::StrJoin(transport->Unacknowledged(), ", "),
+                          " not acknowledged after the linger time"));
+  }
   SetState(pb::AGENT_STATE_DONE, program->steps(), "");
-  if (!peer_service->WaitAllClosed(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+  if (!transport->Linger(deadline)) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();

@@ -17,7 +17,7 @@ struct WireBytes {
   std::uint64_t bootstrap_received = 0;
 };
 
-// Delivery across broken streams, per neighbour (agent/peer_link.h).
+// Delivery across broken streams, per neighbour (agent/peer_transport.h).
 struct DeliveryCounters {
   std::uint64_t resent = 0;  // messages sent again on a reopened stream
   std::uint64_t resent_bytes = 0;

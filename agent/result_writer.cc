@@ -78,6 +78,8 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   r.set_peak_rss_kib(static_cast<std::uint64_t>(usage.ru_maxrss));  // KiB on Linux
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  r.set_cpu_seconds(seconds(usage.ru_utime) + seconds(usage.ru_stime));
   r.set_rho(options.settings.dadmm.rho);
   r.set_tolerance(options.settings.tolerance);
   r.set_eps_abs(options.settings.eps_abs);

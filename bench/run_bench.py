@@ -80,8 +80,12 @@ def main():
 
     say("## Iterations per second (consensus, n = 1, D-ADMM, all agents on this machine)")
     say()
-    say("| network | agents | colours C | iterations | iterations/s | per iteration | ideal C x latency + compute | ratio |")
-    say("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    say("CPU per message: the agents' CPU time (getrusage, user + system, the whole run) over the estimates "
+        "they sent.")
+    say()
+    say("| network | agents | colours C | iterations | iterations/s | per iteration | ideal C x latency + compute | ratio "
+        "| CPU per message |")
+    say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     fig1 = os.path.join(ROOT, "deploy/examples/fig1/topology.yaml")
     net50 = os.path.join(work, "ws50.yaml")
     run([os.path.join(build, "tools/dadmm-topogen"), "--table2=3", "--nodes=50", "--seed=1", "--base_port=51000",
@@ -94,8 +98,10 @@ def main():
         compute_us = sim_seconds_per_step(build, topology, iterations) * 1e6
         c = colours(rs)
         ideal_us = c * one_way_us + compute_us
+        cpu_us = sum(r.get("cpuSeconds", 0.0) for r in rs) / sum(int(r["messagesSent"]) for r in rs) * 1e6
         say(f"| {name} | {len(rs)} | {c} | {iterations} | {iterations / seconds:.0f} | {per_iteration_us:.0f} us | "
-            f"{c} x {one_way_us:.1f} + {compute_us:.0f} = {ideal_us:.0f} us | {per_iteration_us / ideal_us:.1f} |")
+            f"{c} x {one_way_us:.1f} + {compute_us:.0f} = {ideal_us:.0f} us | {per_iteration_us / ideal_us:.1f} "
+            f"| {cpu_us:.0f} us |")
     say()
 
     netns = "dadmm-bench"

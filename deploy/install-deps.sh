@@ -9,7 +9,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libeigen3-dev libasio-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-protobuf python3-yaml iproute2 docker-compose
+  python3 python3-grpcio python3-protobuf python3-yaml iproute2 nftables docker-compose
 )
 runtime_pkgs=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7)
 

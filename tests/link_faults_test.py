@@ -84,8 +84,9 @@ class Network:
                 stderr=open(os.path.join(self.work, "logs", f"node-{i}.log"), "w"))
         self.started = time.monotonic()
 
-    def status(self, i):
-        """Node i's StatusReply, or None if it does not answer within a second."""
+    def status(self, i, attempts=2):
+        """Node i's StatusReply, or None if it does not answer within 2 s. UNAVAILABLE is retried once
+        on a new channel (a monitor would retry it too; the proxy's resets share this process)."""
         import grpc
         import dadmm_pb2 as pb
         if i not in self.status_stubs:
@@ -97,6 +98,9 @@ class Network:
             return self.status_stubs[i](pb.StatusRequest(), timeout=2)
         except grpc.RpcError as e:
             print(f"node {i}: Status: {e.code()} {e.details()}", flush=True)
+            if e.code() == grpc.StatusCode.UNAVAILABLE and attempts > 1:
+                del self.status_stubs[i]
+                return self.status(i, attempts - 1)
             return None
 
     async def astatus(self, i):
@@ -222,7 +226,13 @@ async def stop(net, seconds):
     before = reply.iteration
     os.kill(net.agents[4].pid, signal.SIGCONT)
     continued = time.monotonic()
-    reply = await net.wait_iteration(3, before + 5, timeout=30)
+    try:
+        reply = await net.wait_iteration(3, before + 5, timeout=30)
+    except AssertionError:
+        r34, r43 = net.proxy.routes[(3, 4)], net.proxy.routes[(4, 3)]
+        print("DEBUG", r34.listen_port, len(r34.connections), r43.listen_port, len(r43.connections), r43.accepted, net.addresses)
+        os.system(f"ss -tnp | grep -E ':{r43.listen_port}|:{net.addresses[3][1]}'")
+        raise
     print(f"node 3 moved on {time.monotonic() - continued:.2f} s after node 4 continued", flush=True)
     await net.finish(timeout=240)
     net.report()

@@ -1,0 +1,640 @@
+#include "agent/peer_transport.h"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/channel_args.h"
+#include "agent/wire.h"
+
+namespace dadmm::agent {
+
+namespace {
+
+constexpr char kDuplicate[] = "duplicate";
+// Between a broken stream and the next, tuned for a LAN.
+constexpr std::chrono::milliseconds kBackoffInitial(100);
+constexpr std::chrono::milliseconds kBackoffMax(2000);
+// A channel watch returns at least this often (it cannot be cancelled; the queue's drain at
+// shutdown waits for it).
+constexpr std::chrono::milliseconds kWatchPeriod(500);
+
+std::chrono::system_clock::time_point SystemIn(std::chrono::milliseconds d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+}  // namespace
+
+// What a completion-queue tag stands for: one kind of operation on one object.
+struct PeerTransport::Tag {
+  enum Kind { kWake, kAccepted, kRead, kInFinished, kStream, kWatch, kBackoff };
+  Kind kind;
+  void* object = nullptr;
+  int op = 0;  // kStream: which operation
+};
+
+// One stream a neighbour opened to this agent. At most one operation outstanding at a time:
+// accept, then one Read after another, then Finish; deleted when Finish (or, at shutdown, whatever
+// was outstanding) returns.
+struct PeerTransport::InStream {
+  explicit InStream(PeerTransport* t) : reader(&context) {
+    accepted = {Tag::kAccepted, this};
+    read = {Tag::kRead, this};
+    finished = {Tag::kInFinished, this};
+    (void)t;
+  }
+  grpc::ServerContext context;
+  grpc::ServerAsyncReader<pb::ExchangeSummary, pb::PeerMessage> reader;
+  pb::PeerMessage message;
+  pb::ExchangeSummary summary;
+  std::optional<NodeId> sender;  // named by the first message
+  std::uint64_t accepted_messages = 0;
+  bool counted_open = false;  // holds the sender's `open`
+  Tag accepted, read, finished;
+};
+
+// One attempt at the stream to a neighbour: started, written one message at a time, then
+// WritesDone (closing) and Finish; Finish also after a failure or a cancel. Deleted when Finish
+// returns (or, at shutdown, when nothing is outstanding).
+struct PeerTransport::OutStream {
+  enum Op { kStarted, kMetadata, kWritten, kWritesDone, kFinished };
+  explicit OutStream(Link* l) : link(l) {
+    for (int op = kStarted; op <= kFinished; ++op) tags[op] = {Tag::kStream, this, op};
+  }
+  Link* link;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientAsyncWriter<pb::PeerMessage>> writer;
+  pb::ExchangeSummary summary;
+  grpc::Status status;
+  Tag tags[5];
+  int pending = 0;
+  bool started = false;
+  bool metadata_pending = false;  // ReadInitialMetadata: returns when the neighbour ends the stream
+  bool write_in_flight = false;
+  bool writes_done = false;  // WritesDone called
+  bool writes_done_pending = false;
+  bool finishing = false;
+  bool broken = false;
+  std::string why;  // what broke it
+  std::uint64_t in_flight_sequence = 0;
+  std::uint64_t in_flight_bytes = 0;
+  bool in_flight_resend = false;
+  MessageCost in_flight_cost;
+};
+
+// The outgoing half of one edge: what is not acknowledged, the channel, the live stream.
+struct PeerTransport::Link {
+  Link(NodeId p, std::string a) : peer(p), address(std::move(a)) {
+    watch_tag = {Tag::kWatch, this};
+    backoff_tag = {Tag::kBackoff, this};
+  }
+  const NodeId peer;
+  const std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Peer::Stub> stub;
+  std::deque<pb::PeerMessage> unacked;  // in sequence order
+  std::uint64_t next_sequence = 1;      // of the next message queued
+  std::uint64_t acknowledged = 0;       // the neighbour has every message up to this one
+  std::uint64_t written_up_to = 0;      // on the current stream
+  std::uint64_t highest_written = 0;    // on any stream: writing one at or below it is a resend
+  OutStream* stream = nullptr;          // the live attempt, if any
+  bool watching = false;                // a channel watch is outstanding
+  grpc_connectivity_state observed = GRPC_CHANNEL_IDLE;
+  grpc::Alarm backoff_alarm;
+  bool backing_off = false;
+  std::chrono::milliseconds backoff = kBackoffInitial / 2;
+  bool ever_connected = false;
+  bool done = false;  // closed with everything acknowledged
+  Clock::time_point broke_at{}, opened_at{}, waiting_since = Clock::now(), next_wait_log = Clock::now();
+  Tag watch_tag, backoff_tag;
+};
+
+PeerTransport::PeerTransport(const Topology& topology, NodeId self, const std::map<NodeId, std::string>& addresses,
+                             SharedCounters* counters, const Logger* log)
+    : self_(self), counters_(counters), log_(log) {
+  for (NodeId j : topology.neighbours(self)) {
+    auto link = std::make_unique<Link>(j, addresses.at(j));
+    link->channel =
+        grpc::CreateCustomChannel(link->address, grpc::InsecureChannelCredentials(), PeerChannelArguments());
+    link->stub = pb::Peer::NewStub(link->channel);
+    links_.emplace(j, std::move(link));
+    inbound_[j];
+    live_[j];
+  }
+  wake_tag_ = std::make_unique<Tag>(Tag{Tag::kWake, nullptr});
+}
+
+PeerTransport::~PeerTransport() {
+  if (cq_ != nullptr && !drained_) {  // never started, or Shutdown not called: nothing outstanding to wait for
+    cq_->Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_->Next(&tag, &ok)) {
+    }
+  }
+}
+
+void PeerTransport::AddTo(grpc::ServerBuilder& builder) {
+  builder.RegisterService(&service_);
+  cq_ = builder.AddCompletionQueue();
+}
+
+void PeerTransport::Start() {
+  {
+    std::lock_guard lock(wake_mu_);
+    wake_alarm_ = std::make_unique<grpc::Alarm>();
+  }
+  Accept();
+  for (auto& [j, link] : links_) {
+    link->observed = link->channel->GetState(/*try_to_connect=*/true);
+    Watch(*link);
+    Pump(*link);
+  }
+}
+
+// --- the queue ---------------------------------------------------------------------------------
+
+std::optional<Incoming> PeerTransport::Next(Clock::time_point deadline) {
+  for (;;) {
+    if (!ready_.empty()) {
+      Incoming in = std::move(ready_.front());
+      ready_.pop_front();
+      return in;
+    }
+    if (woken_) {
+      woken_ = false;
+      return std::nullopt;
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+    const grpc::CompletionQueue::NextStatus status =
+        cq_->AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::max(left, std::chrono::microseconds(0)));
+    if (status != grpc::CompletionQueue::GOT_EVENT) return std::nullopt;
+    Dispatch(static_cast<Tag*>(tag), ok);
+  }
+}
+
+void PeerTransport::Wake() {
+  std::lock_guard lock(wake_mu_);
+  if (wake_alarm_ == nullptr || wake_armed_ || stopping_) return;
+  wake_armed_ = true;
+  wake_alarm_->Set(cq_.get(), std::chrono::system_clock::now(), wake_tag_.get());
+}
+
+void PeerTransport::Dispatch(Tag* tag, bool ok) {
+  switch (tag->kind) {
+    case Tag::kWake: {
+      std::lock_guard lock(wake_mu_);
+      wake_armed_ = false;
+      woken_ = true;
+      break;
+    }
+    case Tag::kAccepted:
+      OnAccepted(static_cast<InStream*>(tag->object), ok);
+      break;
+    case Tag::kRead:
+      OnRead(static_cast<InStream*>(tag->object), ok);
+      break;
+    case Tag::kInFinished: {
+      auto* s = static_cast<InStream*>(tag->object);
+      if (s->counted_open) SetInbound(*s->sender, false);
+      --open_in_streams_;
+      delete s;
+      break;
+    }
+    case Tag::kStream:
+      OnStreamEvent(static_cast<OutStream*>(tag->object), tag->op, ok);
+      break;
+    case Tag::kWatch:
+      OnWatch(*static_cast<Link*>(tag->object), ok);
+      break;
+    case Tag::kBackoff: {
+      Link& link = *static_cast<Link*>(tag->object);
+      link.backing_off = false;
+      if (!stopping_) Pump(link);
+      break;
+    }
+  }
+}
+
+// --- inbound -----------------------------------------------------------------------------------
+
+void PeerTransport::Accept() {
+  auto* s = new InStream(this);
+  service_.RequestExchange(&s->context, &s->reader, cq_.get(), cq_.get(), &s->accepted);
+}
+
+void PeerTransport::OnAccepted(InStream* s, bool ok) {
+  if (!ok || stopping_) {  // the server is shutting down
+    delete s;
+    return;
+  }
+  ++open_in_streams_;
+  Accept();  // the next stream
+  s->reader.Read(&s->message, &s->read);
+}
+
+std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bool& refuse_stream) {
+  const std::optional<NodeId> sender = SenderOf(message);
+  if (!sender.has_value()) return "an empty message";
+  auto in = inbound_.find(*sender);
+  if (in == inbound_.end()) return absl::StrCat("a message from node ", *sender, ", not a neighbour of node ", self_);
+  if (s->sender.has_value() && *s->sender != *sender) {
+    return absl::StrCat("a message from node ", *sender, " on the stream of node ", *s->sender);
+  }
+  if (!s->sender.has_value()) {
+    // The first message names the stream's sender; a second live stream from it is refused.
+    if (in->second.open) {
+      refuse_stream = true;
+      return absl::StrCat("a second stream from node ", *sender, " while one is open");
+    }
+    s->sender = sender;
+    s->counted_open = true;
+    SetInbound(*sender, true);
+  }
+  const std::uint64_t sequence = message.sequence();
+  if (sequence == 0) return absl::StrCat("a message from node ", *sender, " without a sequence number");
+  if (sequence <= in->second.delivered) return kDuplicate;
+  if (sequence != in->second.delivered + 1) {
+    return absl::StrCat("message ", sequence, " from node ", *sender, " after ", in->second.delivered,
+                        " (a gap: messages in between were never sent)");
+  }
+  in->second.delivered = sequence;
+  return "";
+}
+
+void PeerTransport::OnRead(InStream* s, bool ok) {
+  if (stopping_) {
+    if (s->counted_open) SetInbound(*s->sender, false);
+    --open_in_streams_;
+    delete s;  // cancelled by the server's shutdown; nothing else outstanding
+    return;
+  }
+  if (!ok) {  // the neighbour closed its stream, or it broke
+    CloseInStream(s, grpc::Status::OK);
+    return;
+  }
+  bool refuse_stream = false;
+  const std::string problem = Admit(s, s->message, refuse_stream);
+  if (refuse_stream) {
+    counters_->RecordRejected();
+    log_->Info(absl::StrCat("refused ", problem, " (peer ", s->context.peer(), ")"));
+    CloseInStream(s, grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream from this node is already open"));
+    return;
+  }
+  if (problem == kDuplicate) {
+    counters_->RecordDuplicate(*s->sender);
+  } else if (!problem.empty()) {
+    counters_->RecordRejected();
+    log_->Info(absl::StrCat("rejected ", problem, " (peer ", s->context.peer(), ")"));
+  }
+  if (problem.empty() || problem == kDuplicate) {
+    const std::uint64_t ack = s->message.ack();
+    if (ack > 0) Acknowledge(*links_.at(*s->sender), ack);
+  }
+  if (problem.empty()) {
+    ++s->accepted_messages;
+    const std::uint64_t bytes = s->message.ByteSizeLong();
+    if (!closing_) {
+      ready_.push_back(Incoming{
+          .sender = *s->sender, .message = std::move(s->message), .message_bytes = bytes, .peer = s->context.peer()});
+    }
+    s->message = pb::PeerMessage();
+  }
+  s->reader.Read(&s->message, &s->read);
+}
+
+void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
+  if (status.ok()) {
+    s->summary.set_messages_received(s->accepted_messages);
+    if (s->sender.has_value()) s->summary.set_last_sequence(inbound_.at(*s->sender).delivered);
+    s->reader.Finish(s->summary, status, &s->finished);
+  } else {
+    s->reader.FinishWithError(status, &s->finished);
+  }
+}
+
+// --- links ---------------------------------------------------------------------------------------
+
+void PeerTransport::SendToAll(const pb::PeerMessage& message) {
+  for (auto& [j, link] : links_) {
+    pb::PeerMessage m = message;
+    m.set_sequence(link->next_sequence++);
+    link->unacked.push_back(std::move(m));
+    if (link->stream != nullptr) {
+      PumpStream(*link->stream);
+    } else {
+      Pump(*link);
+    }
+  }
+}
+
+bool PeerTransport::DropAcknowledged(Link& link, std::uint64_t sequence) {
+  // A neighbour cannot have what was never sent; such an ack is ignored (peer messages are data).
+  if (sequence <= link.acknowledged || sequence >= link.next_sequence) return false;
+  link.acknowledged = sequence;
+  while (!link.unacked.empty() && link.unacked.front().sequence() <= sequence) link.unacked.pop_front();
+  return true;
+}
+
+void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
+  if (DropAcknowledged(link, sequence) && closing_) {
+    if (link.stream != nullptr) {
+      PumpStream(*link.stream);
+    } else {
+      Pump(link);
+    }
+  }
+}
+
+// What a link without a live stream does next: nothing (done, backing off), finish (closing with
+// all acknowledged), open a stream (channel READY) or wait for the channel.
+void PeerTransport::Pump(Link& link) {
+  if (stopping_ || link.done || link.stream != nullptr || link.backing_off) return;
+  if (closing_ && link.unacked.empty()) {
+    link.done = true;
+    return;
+  }
+  const grpc_connectivity_state state = link.channel->GetState(/*try_to_connect=*/true);
+  if (state == GRPC_CHANNEL_READY) {
+    OpenStream(link);
+    return;
+  }
+  const Clock::time_point now = Clock::now();
+  if (now >= link.next_wait_log && now - link.waiting_since >= std::chrono::seconds(1)) {
+    const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - link.waiting_since).count();
+    log_->Info(absl::StrCat("waiting for neighbour ", link.peer, " at ", link.address, " to come ",
+                            link.ever_connected ? "back" : "up", " (", waited, " s)"));
+    link.next_wait_log = now + std::chrono::seconds(waited < 10 ? 2 : 10);
+  }
+}
+
+void PeerTransport::Watch(Link& link) {
+  if (stopping_ || link.done || link.watching) return;
+  link.watching = true;
+  link.channel->NotifyOnStateChange(link.observed, SystemIn(kWatchPeriod), cq_.get(), &link.watch_tag);
+}
+
+void PeerTransport::OnWatch(Link& link, bool ok) {
+  link.watching = false;
+  if (stopping_) return;
+  (void)ok;  // false: the period passed without a change; the state is read either way
+  link.observed = link.channel->GetState(/*try_to_connect=*/false);
+  // A live stream on a channel that left READY has lost its connection (keepalive, GOAWAY, reset)
+  // even if it had nothing to write.
+  if (link.stream != nullptr && link.stream->started && link.observed != GRPC_CHANNEL_READY) {
+    BreakStream(*link.stream, "the connection went (no keepalive answer, or closed)");
+  }
+  Pump(link);
+  Watch(link);
+}
+
+void PeerTransport::OpenStream(Link& link) {
+  auto* s = new OutStream(&link);
+  link.stream = s;
+  link.written_up_to = link.acknowledged;  // a new stream starts from the oldest message not acknowledged
+  link.opened_at = Clock::now();
+  s->context.set_wait_for_ready(true);
+  s->writer = link.stub->PrepareAsyncExchange(&s->context, &s->summary, cq_.get());
+  ++s->pending;
+  s->writer->StartCall(&s->tags[OutStream::kStarted]);
+}
+
+void PeerTransport::PumpStream(OutStream& s) {
+  Link& link = *s.link;
+  if (!s.started || s.finishing || s.write_in_flight || s.writes_done || stopping_) return;
+  if (s.broken) {
+    MaybeFinish(s);
+    return;
+  }
+  auto next = std::find_if(link.unacked.begin(), link.unacked.end(),
+                           [&](const pb::PeerMessage& m) { return m.sequence() > link.written_up_to; });
+  if (next == link.unacked.end()) {
+    if (closing_) {  // all written: close; the summary acknowledges the rest
+      s.writes_done = s.writes_done_pending = true;
+      ++s.pending;
+      s.writer->WritesDone(&s.tags[OutStream::kWritesDone]);
+    }
+    return;
+  }
+  next->set_ack(inbound_.at(link.peer).delivered);
+  s.in_flight_sequence = next->sequence();
+  s.in_flight_bytes = next->ByteSizeLong();
+  s.in_flight_resend = next->sequence() <= link.highest_written;
+  s.in_flight_cost = CostOf(*next);
+  s.write_in_flight = true;
+  ++s.pending;
+  s.writer->Write(*next, &s.tags[OutStream::kWritten]);  // serialized here
+}
+
+void PeerTransport::BreakStream(OutStream& s, std::string why, bool cancel) {
+  if (!s.broken) {  // the first reason is the one logged
+    s.broken = true;
+    s.why = std::move(why);
+    if (cancel) s.context.TryCancel();
+  }
+  MaybeFinish(s);  // now, or when the last outstanding operation returns
+}
+
+// Finish is called once nothing else is outstanding on the stream (gRPC's rule for Finish): after a
+// break, or after WritesDone once the neighbour has ended the stream.
+void PeerTransport::MaybeFinish(OutStream& s) {
+  if (s.finishing || !s.started || s.write_in_flight || s.metadata_pending || s.writes_done_pending) return;
+  if (!s.broken && !s.writes_done) return;
+  s.finishing = true;
+  ++s.pending;
+  s.writer->Finish(&s.status, &s.tags[OutStream::kFinished]);
+}
+
+void PeerTransport::OnStreamEvent(OutStream* s, int op, bool ok) {
+  --s->pending;
+  Link& link = *s->link;
+  if (stopping_) {  // draining: nothing new is started; the stream goes when nothing is outstanding
+    if (s->pending == 0) {
+      if (link.stream == s) link.stream = nullptr;
+      delete s;
+    }
+    return;
+  }
+  switch (op) {
+    case OutStream::kStarted:
+      if (!ok) {
+        s->started = true;  // nothing else outstanding: Finish gives the reason
+        BreakStream(*s, "the stream could not start");
+        return;
+      }
+      s->started = true;
+      if (link.ever_connected) {
+        counters_->RecordReconnect(link.peer);
+        log_->Info(absl::StrFormat("reconnected to neighbour %u at %s after %.1f s; resending %u message(s)", link.peer,
+                                   link.address, std::chrono::duration<double>(Clock::now() - link.broke_at).count(),
+                                   link.unacked.size()));
+      } else {
+        log_->Info(absl::StrCat("connected to neighbour ", link.peer, " at ", link.address));
+      }
+      link.ever_connected = true;
+      SetOutbound(link.peer, true);
+      // A client stream gets the neighbour's initial metadata with its summary, when it ends the
+      // stream (refused, shut down, or our WritesDone answered) or when the call breaks: so this
+      // one operation, outstanding for the stream's life, notices the end even with nothing to write.
+      s->metadata_pending = true;
+      ++s->pending;
+      s->writer->ReadInitialMetadata(&s->tags[OutStream::kMetadata]);
+      if (s->broken) {
+        MaybeFinish(*s);
+        return;
+      }
+      PumpStream(*s);
+      return;
+    case OutStream::kMetadata:
+      s->metadata_pending = false;
+      if (!s->writes_done) {
+        // Not cancelled by us: the neighbour's status (e.g. a refusal) is what Finish reports.
+        BreakStream(*s, ok ? "the neighbour ended the stream" : "the call broke", /*cancel=*/false);
+      }
+      MaybeFinish(*s);
+      return;
+    case OutStream::kWritten:
+      s->write_in_flight = false;
+      if (!ok) {
+        BreakStream(*s, "a write failed");
+        return;
+      }
+      link.written_up_to = s->in_flight_sequence;
+      link.highest_written = std::max(link.highest_written, s->in_flight_sequence);
+      if (s->in_flight_resend) {
+        counters_->RecordResent(link.peer, s->in_flight_bytes);
+      } else {
+        counters_->RecordSent(link.peer, s->in_flight_cost, s->in_flight_bytes);
+      }
+      PumpStream(*s);
+      return;
+    case OutStream::kWritesDone:
+      s->writes_done_pending = false;
+      if (!ok) BreakStream(*s, "closing the stream failed");
+      MaybeFinish(*s);
+      return;
+    case OutStream::kFinished:
+      OnStreamFinished(s);
+      return;
+  }
+}
+
+void PeerTransport::OnStreamFinished(OutStream* s) {
+  Link& link = *s->link;
+  const grpc::Status status = s->status;
+  const std::uint64_t last = s->summary.last_sequence();
+  const bool started = s->started;
+  const std::string why = s->why;
+  link.stream = nullptr;
+  delete s;
+  if (started) SetOutbound(link.peer, false);
+  if (status.ok()) DropAcknowledged(link, last);
+  const Clock::time_point now = Clock::now();
+  if (closing_ && link.unacked.empty()) {
+    link.done = true;
+    return;
+  }
+  log_->Info(absl::StrCat("stream to neighbour ", link.peer, " at ", link.address, " broke (",
+                          !why.empty()  ? absl::StrCat(why, status.ok() ? "" : ": " + status.error_message())
+                           : status.ok() ? "closed with messages not acknowledged"
+                                        : status.error_message(),
+                          "); reconnecting"));
+  link.broke_at = link.waiting_since = now;
+  link.next_wait_log = now + std::chrono::seconds(1);
+  // Bounded backoff between streams, with jitter so that neighbours do not retry in step; a stream
+  // that lived a while starts it over. (The channel paces connection attempts itself; this paces
+  // streams on a live connection, e.g. one the neighbour refuses.)
+  link.backoff = now - link.opened_at > kBackoffMax ? kBackoffInitial : std::min(link.backoff * 2, kBackoffMax);
+  static thread_local std::minstd_rand random(static_cast<std::uint32_t>(now.time_since_epoch().count()) ^ self_);
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(link.backoff * jitter(random));
+  link.backing_off = true;
+  link.backoff_alarm.Set(cq_.get(), SystemIn(wait), &link.backoff_tag);
+}
+
+// --- liveness --------------------------------------------------------------------------------------
+
+void PeerTransport::SetOutbound(NodeId j, bool up) {
+  std::lock_guard lock(live_mu_);
+  Live& l = live_.at(j);
+  const bool before = l.out && l.in;
+  l.out = up;
+  if ((l.out && l.in) != before) l.changed = Clock::now();
+}
+
+void PeerTransport::SetInbound(NodeId j, bool open) {
+  inbound_.at(j).open = open;
+  std::lock_guard lock(live_mu_);
+  Live& l = live_.at(j);
+  const bool before = l.out && l.in;
+  l.in = open;
+  if ((l.out && l.in) != before) l.changed = Clock::now();
+}
+
+PeerTransport::Liveness PeerTransport::LivenessOf(NodeId j) const {
+  std::lock_guard lock(live_mu_);
+  auto it = live_.find(j);
+  if (it == live_.end()) return {};
+  return {.connected = it->second.out && it->second.in, .changed = it->second.changed};
+}
+
+// --- the end -------------------------------------------------------------------------------------
+
+void PeerTransport::BeginClose() {
+  closing_ = true;
+  ready_.clear();
+  for (auto& [j, link] : links_) {
+    if (link->stream != nullptr) {
+      PumpStream(*link->stream);
+    } else {
+      Pump(*link);
+    }
+  }
+}
+
+bool PeerTransport::LinksDone() const {
+  return std::all_of(links_.begin(), links_.end(), [](const auto& l) { return l.second->done; });
+}
+
+bool PeerTransport::Closed() const { return open_in_streams_ == 0 && LinksDone(); }
+
+bool PeerTransport::Linger(Clock::time_point deadline, bool links_only) {
+  auto closed = [&] { return links_only ? LinksDone() : Closed(); };
+  while (!closed() && Clock::now() < deadline) {
+    Next(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+    ready_.clear();
+  }
+  return closed();
+}
+
+std::vector<std::string> PeerTransport::Unacknowledged() const {
+  std::vector<std::string> out;
+  for (const auto& [j, link] : links_) {
+    if (!link->unacked.empty()) out.push_back(absl::StrCat(j, " (", link->unacked.size(), " message(s))"));
+  }
+  return out;
+}
+
+void PeerTransport::Shutdown(grpc::Server* server) {
+  for (auto& [j, link] : links_) {
+    if (link->stream != nullptr) BreakStream(*link->stream, "shutting down");
+    if (link->backing_off) link->backoff_alarm.Cancel();
+  }
+  {
+    std::lock_guard lock(wake_mu_);
+    stopping_ = true;
+    if (wake_alarm_ != nullptr) wake_alarm_->Cancel();
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  cq_->Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_->Next(&tag, &ok)) Dispatch(static_cast<Tag*>(tag), ok);
+  drained_ = true;
+}
+
+}  // namespace dadmm::agent

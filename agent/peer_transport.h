@@ -1,0 +1,171 @@
+// The agent's peer transport: every stream to and from the neighbours on one gRPC completion queue,
+// driven by the algorithm thread itself (Next blocks in the queue while it waits for an estimate).
+// No thread per link, no server thread per stream, no hand-off between threads on the hot path.
+//
+// Shape. Each edge carries two client streams (Peer.Exchange), one each way: this agent writes its
+// messages on a stream it opens to the neighbour, and reads the neighbour's on the stream the
+// neighbour opens to it. (One bidirectional stream per edge would do as well; two client streams
+// keep each direction's failure, reconnection and backoff to the side that writes, so neither side
+// must decide who dials.) Exactly one Read is outstanding per inbound stream, at most one Write in
+// flight per outbound stream, the next message queued behind it.
+//
+// Nothing lost, exactly once, in order. Every message gets the next sequence number of its edge and
+// stays in the link until the neighbour acknowledges it: each message this agent writes carries the
+// highest sequence number it received in order from that neighbour (the ack, piggybacked: no extra
+// messages), and the summary that ends a stream acknowledges too. A reopened stream starts again
+// from the oldest message not acknowledged; the receiver drops what it already has (counted) and
+// refuses a gap. The algorithm's window bounds what a link keeps: a node never runs more than a step
+// or two ahead of a neighbour whose estimates it waits for.
+//
+// Broken links. A stream that fails (UNAVAILABLE, keepalive timeout, GOAWAY, reset) or whose channel
+// leaves READY is cancelled and reopened once the channel is READY again, after a bounded, jittered
+// backoff (100 ms, doubling to 2 s); each change is logged once. Keepalive on both sides
+// (channel_args.cc) turns a dead connection into a failed stream within about 3 s. A second stream
+// from a neighbour whose stream is live is refused (ALREADY_EXISTS), not mixed in.
+//
+// Threads: everything but Wake() and the Liveness accessors runs on the one thread that calls Next;
+// those two are for other threads (Stop, Status).
+#pragma once
+
+#include <grpcpp/alarm.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/counters.h"
+#include "agent/log.h"
+#include "common/network/topology.h"
+#include "dadmm/proto/dadmm.grpc.pb.h"
+
+namespace dadmm::agent {
+
+namespace pb = ::dadmm::v1;
+
+// One message a neighbour sent, admitted: from a neighbour, on its own stream, next in sequence.
+struct Incoming {
+  NodeId sender = 0;
+  pb::PeerMessage message;
+  std::uint64_t message_bytes = 0;
+  std::string peer;  // transport address, for logs
+};
+
+class PeerTransport {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `addresses`: where to reach each neighbour of `self`.
+  PeerTransport(const Topology& topology, NodeId self, const std::map<NodeId, std::string>& addresses,
+                SharedCounters* counters, const Logger* log);
+  ~PeerTransport();
+  PeerTransport(const PeerTransport&) = delete;
+  PeerTransport& operator=(const PeerTransport&) = delete;
+
+  // Registers the (asynchronous) Peer service and the completion queue on the server to be built.
+  void AddTo(grpc::ServerBuilder& builder);
+  // After the server started: accepts streams and opens the links.
+  void Start();
+
+  // Queues `message` for every neighbour (its sequence number is set per link).
+  void SendToAll(const pb::PeerMessage& message);
+  // Runs the queue until a message is admitted (returned), `deadline`, or Wake() (nothing).
+  std::optional<Incoming> Next(Clock::time_point deadline);
+  // Makes Next return soon. Any thread.
+  void Wake();
+
+  // The end of a run: every link delivers what is queued, waits for the neighbour's acknowledgement
+  // and closes its stream. Linger runs the queue until that is done and no neighbour has a stream
+  // open to this agent, or until `deadline`; true if all closed. What neighbours send meanwhile is
+  // acknowledged and dropped (this agent's program is done).
+  // With `links_only`, Linger returns once the links are done (the neighbours have everything).
+  void BeginClose();
+  bool Linger(Clock::time_point deadline, bool links_only = false);
+  // Cancels every stream, shuts the server and the queue down and waits for what is outstanding.
+  void Shutdown(grpc::Server* server);
+
+  // Links that still hold messages not acknowledged, as "j (k message(s))" entries.
+  std::vector<std::string> Unacknowledged() const;
+
+  // Whether both streams of the edge to j are up, and since when that holds. Any thread.
+  struct Liveness {
+    bool connected = false;
+    Clock::time_point changed;
+  };
+  Liveness LivenessOf(NodeId j) const;
+
+ private:
+  struct Tag;
+  struct Link;
+  struct OutStream;
+  struct InStream;
+  struct Inbound {
+    std::uint64_t delivered = 0;  // sequence numbers 1..delivered passed on, exactly once each
+    bool open = false;            // a stream from the neighbour is live
+  };
+
+  void Dispatch(Tag* tag, bool ok);
+  bool LinksDone() const;
+  bool Closed() const;
+
+  // Inbound streams.
+  void Accept();
+  void OnAccepted(InStream* s, bool ok);
+  void OnRead(InStream* s, bool ok);
+  // Checks one message of stream `s`; "" admits it, kDuplicate drops it, anything else says why it
+  // is refused (and, with `refuse_stream`, the whole stream is).
+  std::string Admit(InStream* s, const pb::PeerMessage& message, bool& refuse_stream);
+  void CloseInStream(InStream* s, const grpc::Status& status);
+
+  // Links and their streams.
+  void Pump(Link& link);
+  void OpenStream(Link& link);
+  void PumpStream(OutStream& s);
+  void BreakStream(OutStream& s, std::string why, bool cancel = true);
+  void MaybeFinish(OutStream& s);
+  void OnStreamEvent(OutStream* s, int op, bool ok);
+  void OnStreamFinished(OutStream* s);
+  void Watch(Link& link);
+  void OnWatch(Link& link, bool ok);
+  bool DropAcknowledged(Link& link, std::uint64_t sequence);  // false: nothing new (or an impossible ack)
+  void Acknowledge(Link& link, std::uint64_t sequence);       // and moves a closing link on
+  void SetOutbound(NodeId j, bool up);
+  void SetInbound(NodeId j, bool open);
+
+  const NodeId self_;
+  SharedCounters* const counters_;
+  const Logger* const log_;
+  pb::Peer::AsyncService service_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::map<NodeId, std::unique_ptr<Link>> links_;
+  std::map<NodeId, Inbound> inbound_;
+  std::deque<Incoming> ready_;
+  int open_in_streams_ = 0;  // accepted and not yet finished (of any sender)
+  bool closing_ = false;
+  bool stopping_ = false;  // Shutdown: no new operations, only draining
+  bool woken_ = false;
+  bool drained_ = false;
+
+  // Wake (other threads).
+  std::unique_ptr<grpc::Alarm> wake_alarm_;
+  std::unique_ptr<Tag> wake_tag_;
+  std::mutex wake_mu_;
+  bool wake_armed_ = false;
+
+  // Liveness, for Status (other threads).
+  mutable std::mutex live_mu_;
+  struct Live {
+    bool out = false, in = false;
+    Clock::time_point changed = Clock::now();
+  };
+  std::map<NodeId, Live> live_;
+};
+
+}  // namespace dadmm::agent
