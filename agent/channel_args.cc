@@ -23,6 +23,9 @@ grpc::ChannelArguments PeerChannelArguments() {
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   // Each link gets its own connection, so that one slow edge never shares a socket with another.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Peer streams need no retries (the links resend themselves), and no filters beyond the minimal stack.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
   return args;
 }
 

@@ -11,6 +11,10 @@
    R^n), the wire bytes counted by the kernel on the loopback interface of a network namespace of
    their own (IP level: TCP/IP headers, HTTP/2 and gRPC framing, acknowledgements, bootstrap).
 4. Agent peak RSS at n = 10 000.
+5. Against a hand-written MPI D-ADMM (bench/mpi_dadmm.cc, OpenMPI over TCP: --mca btl tcp,self) on the
+   same networks and data: per-iteration time side by side, and the agents' CPU per message, for
+   Fig. 1 with n = 1 and n = 10 000 and the 50-node network (skipped without mpirun and mpi-dadmm:
+   apt-get install openmpi-bin libopenmpi-dev, then rebuild).
 Needs root for the network namespace (step 3 is skipped otherwise).
 """
 import argparse
@@ -49,6 +53,15 @@ def sim_seconds_per_step(build, topology, steps):
     run([os.path.join(build, "tools/dadmm-sim"), "--topology", topology, "--problem", "consensus",
          "--algorithm", "d-admm", "--rho", "1", "--tol", "0", "--max_steps", str(steps)])
     return (time.perf_counter() - t0) / steps
+
+
+def mpi_per_iteration_us(build, topology, data_dir, iterations, ranks):
+    out = run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), "--mca", "btl", "tcp,self",
+               os.path.join(build, "bench/mpi-dadmm"), topology, data_dir, str(iterations)]).stdout.split()
+    error = float(out[out.index("relative_error") + 1])
+    if not error < 1e-6:
+        raise SystemExit(f"mpi-dadmm did not reach the average (relative error {error})")
+    return float(out[out.index("per_iteration_us") + 1])
 
 
 def colours(rs):
@@ -102,6 +115,31 @@ def main():
         say(f"| {name} | {len(rs)} | {c} | {iterations} | {iterations / seconds:.0f} | {per_iteration_us:.0f} us | "
             f"{c} x {one_way_us:.1f} + {compute_us:.0f} = {ideal_us:.0f} us | {per_iteration_us / ideal_us:.1f} "
             f"| {cpu_us:.0f} us |")
+    say()
+
+    mpi = os.path.join(build, "bench/mpi-dadmm")
+    if not (os.path.exists(mpi) and subprocess.run(["which", "mpirun"], capture_output=True).returncode == 0):
+        say("Against MPI: skipped (needs mpirun and build/bench/mpi-dadmm: apt-get install openmpi-bin "
+            "libopenmpi-dev, then rebuild).")
+    else:
+        say("## Against a hand-written MPI D-ADMM (consensus, the same networks and data)")
+        say()
+        say("`bench/mpi_dadmm.cc`: one OpenMPI rank per node over TCP (`--mca btl tcp,self`), the same colour "
+            "order and 2E messages per iteration, no handshake, no counters, no fault tolerance. MPI ranks "
+            "busy-poll; the agents block. CPU per message: the agents' getrusage over their estimates.")
+        say()
+        say("| network | n | iterations | MPI per iteration | agents per iteration | agents / MPI | agents' CPU per message |")
+        say("| --- | --- | --- | --- | --- | --- | --- |")
+        for name, topology, n, iterations in [("Fig. 1", fig1, 1, 500 if args.quick else 5000),
+                                              ("Fig. 1", fig1, 10000, 50 if args.quick else 500),
+                                              ("Table II net 3 (WS)", net50, 1, 200 if args.quick else 2000)]:
+            out = os.path.join(work, f"mpi-{name.split()[0]}-{n}")
+            rs, _ = cluster(build, out, topology, iterations, dimension=n)
+            agents_us = max(r["algorithmSeconds"] for r in rs) / iterations * 1e6
+            cpu_us = sum(r.get("cpuSeconds", 0.0) for r in rs) / sum(int(r["messagesSent"]) for r in rs) * 1e6
+            mpi_us = mpi_per_iteration_us(build, topology, os.path.join(out, "data"), iterations, len(rs))
+            say(f"| {name} | {n} | {iterations} | {mpi_us:.0f} us | {agents_us:.0f} us | {agents_us / mpi_us:.1f} | "
+                f"{cpu_us:.0f} us |")
     say()
 
     netns = "dadmm-bench"
