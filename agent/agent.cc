@@ -109,6 +109,7 @@ struct Agent::Impl {
 
   // The run, owned by the algorithm thread (the transport's Wake and Liveness excepted).
   std::unique_ptr<PeerTransport> transport;
+  grpc::Server* running_server = nullptr;  // owned by Run
   std::unique_ptr<NodeSession> session;
   SessionOutput out;                // what the session asked for in the last call
   std::map<NodeId, Vector> latest;  // the latest estimate from each neighbour (Status residuals)
@@ -164,8 +165,11 @@ struct Agent::Impl {
   // Carries out what the session asked for in its last call (`peer`: whose message it handled).
   void Carry(const std::string& peer, bool was_running, std::uint64_t steps_before);
   absl::Status Handle(Incoming in);
-  std::string DescribeWait() const;
+  std::string DescribeWait();
+  std::string DescribeWaitFor(NodeId j);  // "" if connected, else " (not connected for 12 s, ...)"
   absl::Status Fail(absl::Status error);
+  // --neighbour_timeout ran out for neighbour j: the result with the last iterate, then the end.
+  absl::Status NeighbourLost(NodeId j, Clock::time_point started);
   absl::Status Run();
 };
 
@@ -251,12 +255,24 @@ absl::Status Agent::Impl::Handle(Incoming in) {
   return status;
 }
 
-std::string Agent::Impl::DescribeWait() const {
+std::string Agent::Impl::DescribeWaitFor(NodeId j) {
+  const PeerTransport::Liveness live = transport->LivenessOf(j);
+  if (live.connected) return "";
+  std::uint64_t label = 0;
+  {
+    std::lock_guard lock(public_state.mu);
+    auto l = public_state.liveness.find(j);
+    if (l != public_state.liveness.end()) label = l->second.last_label;
+  }
+  const auto since = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - live.changed).count();
+  return absl::StrCat(" (not connected for ", since, " s",
+                      label > 0 ? absl::StrCat(", last heard iteration ", label) : "", ")");
+}
+
+std::string Agent::Impl::DescribeWait() {
   const NodeSession::Wait wait = session->awaited();
   std::vector<std::string> parts;
-  for (NodeId j : wait.nodes) {
-    parts.push_back(absl::StrCat(j, transport->LivenessOf(j).connected ? "" : " (not connected)"));
-  }
+  for (NodeId j : wait.nodes) parts.push_back(absl::StrCat(j, DescribeWaitFor(j)));
   if (parts.empty()) return "";
   // The program's wait is shown as the nodes alone.
   return absl::StrCat(wait.what == "estimate" ? "" : wait.what + " from ", absl::StrJoin(parts, ", "));
@@ -310,6 +326,41 @@ absl::Status Agent::Impl::Fail(absl::Status error) {
   return error;
 }
 
+absl::Status Agent::Impl::NeighbourLost(NodeId j, Clock::time_point started) {
+  const NodeProgram* program = session->program();
+  const std::uint64_t steps = program != nullptr ? program->steps() : 0;
+  const std::string why =
+      absl::StrCat("neighbour ", j, " lost:", DescribeWaitFor(j), " while this node waited for it ",
+                   program != nullptr ? absl::StrCat("at iteration ", steps + 1) : std::string("in the bootstrap"),
+                   " (--neighbour_timeout=", absl::FormatDuration(absl::FromChrono(options.neighbour_timeout)), ")");
+  log.Info(why);
+  {
+    std::lock_guard lock(public_state.mu);
+    public_state.state = pb::AGENT_STATE_FAILED;
+    public_state.error = why;
+  }
+  public_state.changed.notify_all();
+  absl::Status written = absl::OkStatus();
+  if (program != nullptr) {
+    algorithm_finished = Clock::now();
+    PublishEstimate(/*force=*/true);
+    written =
+        WriteResult({.options = options,
+                     .topology = topology,
+                     .session = *session,
+                     .problem_kind = problem_kind,
+                     .counters = counters.Snapshot(),
+                     .wall_seconds = std::chrono::duration<double>(Clock::now() - started).count(),
+                     .algorithm_seconds = std::chrono::duration<double>(algorithm_finished - algorithm_started).count(),
+                     .outcome = "neighbour-lost"},
+                    log);
+  }
+  transport->Shutdown(running_server);
+  if (!written.ok()) return written;
+  return absl::DeadlineExceededError(absl::StrCat(
+      why, program != nullptr ? "; the result holds the last iterate" : "; no iterate yet, no result written"));
+}
+
 absl::Status Agent::Impl::Run() {
   const Clock::time_point started = Clock::now();
   const NodeId self = options.node_id;
@@ -337,6 +388,7 @@ absl::Status Agent::Impl::Run() {
   transport->AddTo(builder);
   builder.RegisterService(&status_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  running_server = server.get();
   if (server == nullptr || bound_port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or not local?)"));
@@ -360,8 +412,9 @@ absl::Status Agent::Impl::Run() {
 
   // What Status shows is refreshed at most ten times a second (and when the state changes), not per
   // message: watchers are woken by SetState, and the wait text costs a string per neighbour.
-  std::string last_wait = DescribeWait();
+  std::vector<NodeId> last_wait = session->awaited().nodes;
   std::uint64_t last_steps = 0;
+  std::optional<NodeId> lost;  // --neighbour_timeout
   pb::AgentState last_state = session->program() != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
   Clock::time_point waiting_since = Clock::now();
   Clock::time_point next_wait_log = waiting_since + std::chrono::seconds(5);
@@ -382,9 +435,10 @@ absl::Status Agent::Impl::Run() {
     next_status = now + std::chrono::milliseconds(100);
     last_state = state;
     const std::string wait = DescribeWait();
+    const std::vector<NodeId> wait_nodes = session->awaited().nodes;
     const std::uint64_t steps = program != nullptr ? program->steps() : 0;
-    if (wait != last_wait || steps != last_steps) {
-      last_wait = wait;
+    if (wait_nodes != last_wait || steps != last_steps) {
+      last_wait = wait_nodes;
       last_steps = steps;
       waiting_since = now;
       next_wait_log = waiting_since + std::chrono::seconds(5);
@@ -395,7 +449,15 @@ absl::Status Agent::Impl::Run() {
       next_wait_log = now + std::chrono::seconds(waited < 30 ? 5 : 30);
     }
     SetState(state, steps, wait);
+    if (options.neighbour_timeout > std::chrono::milliseconds(0)) {
+      for (NodeId j : wait_nodes) {
+        const PeerTransport::Liveness live = transport->LivenessOf(j);
+        if (!live.connected && now - live.changed >= options.neighbour_timeout) lost = j;
+      }
+      if (lost.has_value()) break;
+    }
   }
+  if (lost.has_value()) return NeighbourLost(*lost, started);
 
   const NodeProgram* program = session->program();
   if (!session->done()) {

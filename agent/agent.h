@@ -32,8 +32,17 @@ struct AgentOptions {
   // than a polling interval).
   std::chrono::milliseconds hold{0};
   bool log_iterations = false;
+  // A neighbour this agent waits for that stays disconnected this long ends the run: outcome
+  // "neighbour-lost", the result written with the last iterate, Run returns kNeighbourLost's status.
+  // Zero: wait for ever.
+  std::chrono::milliseconds neighbour_timeout{0};
   RadioModel radio;  // for the modelled energy in Status and the result
 };
+
+// Run's status when --neighbour_timeout ended the run (DEADLINE_EXCEEDED is used for nothing else);
+// dadmm-agent exits with kExitNeighbourLost then.
+constexpr int kExitNeighbourLost = 3;
+inline bool IsNeighbourLost(const absl::Status& s) { return absl::IsDeadlineExceeded(s); }
 
 class Agent {
  public:

@@ -45,6 +45,8 @@ const std::set<std::string>& Keys() {
                                              "linger_seconds",
                                              "hold_seconds",
                                              "log_iterations",
+                                             "neighbour_timeout",
+                                             "dial",
                                              "radio_e_elec_nj",
                                              "radio_eps_amp_pj",
                                              "radio_distance_m"};

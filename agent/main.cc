@@ -73,6 +73,9 @@ ABSL_FLAG(double, hold_seconds, 0.0,
           "After writing the result, keep answering Status (state done) this long, so that monitors and "
           "health checks that poll see the end; SIGTERM ends it early.");
 ABSL_FLAG(bool, log_iterations, false, "Log a line per iteration.");
+ABSL_FLAG(double, neighbour_timeout, 0.0,
+          "Seconds a neighbour this agent waits for may stay disconnected before the run ends with outcome "
+          "neighbour-lost: the result is written with the last iterate and the agent exits 3. 0: wait for ever.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
 ABSL_FLAG(double, radio_distance_m, 10.0,
@@ -96,7 +99,9 @@ int main(int argc, char** argv) {
       "(waiting for neighbours that are not up yet). With every neighbour it checks a hello (topology\n"
       "fingerprint, parameters; a mismatch stops both agents), agrees on colours by the distributed\n"
       "colouring protocol, then runs D-ADMM (Mota et al., Algorithm 2) until --iterations or, with\n"
-      "--tolerance, until the agreed stop, prints its result and exits 0. SIGINT/SIGTERM stop it early.");
+      "--tolerance, until the agreed stop, prints its result and exits 0. SIGINT/SIGTERM stop it early.\n"
+      "Exit codes: 0 done, 1 failed (e.g. a handshake mismatch), 2 bad flags or files, 3 a neighbour lost\n"
+      "(--neighbour_timeout), 128+N stopped by signal N.");
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debugging aid): about 7%
   // of the agents' CPU in gRPC's locks under perf on a 50-agent run. Off, as in Abseil's release mode.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -187,6 +192,11 @@ int main(int argc, char** argv) {
   options.hold = std::chrono::milliseconds(static_cast<int64_t>(hold * 1000.0));
   options.linger = std::chrono::milliseconds(static_cast<int64_t>(linger * 1000.0));
   options.log_iterations = absl::GetFlag(FLAGS_log_iterations);
+  const double neighbour_timeout = absl::GetFlag(FLAGS_neighbour_timeout);
+  if (!(neighbour_timeout >= 0.0 && neighbour_timeout <= 86400.0 * 365)) {
+    return Fail("--neighbour_timeout must be in [0, 31536000] seconds");
+  }
+  options.neighbour_timeout = std::chrono::milliseconds(static_cast<int64_t>(neighbour_timeout * 1000.0));
   options.radio = {.e_elec = absl::GetFlag(FLAGS_radio_e_elec_nj) * 1e-9,
                    .eps_amp = absl::GetFlag(FLAGS_radio_eps_amp_pj) * 1e-12,
                    .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};
@@ -224,6 +234,10 @@ int main(int argc, char** argv) {
   if (signal_received != 0) {
     std::cerr << "dadmm-agent: node " << self << ": stopped by signal " << signal_received << std::endl;
     return 128 + signal_received;
+  }
+  if (dadmm::agent::IsNeighbourLost(status)) {
+    std::cerr << "dadmm-agent: node " << self << ": " << status.message() << std::endl;
+    return dadmm::agent::kExitNeighbourLost;
   }
   if (!status.ok()) return Fail(absl::StrCat("node ", self, ": ", status.message()), 1);
   return 0;

@@ -53,7 +53,9 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   r.set_colours(colours);
   r.set_colouring_rounds(colouring->rounds());
   r.set_iterations(program->steps());
-  r.set_outcome(program->outcome() == Outcome::kStopped ? "stopped" : "max-iterations");
+  r.set_outcome(!run.outcome.empty()                      ? run.outcome
+                : program->outcome() == Outcome::kStopped ? "stopped"
+                                                          : "max-iterations");
   for (Eigen::Index i = 0; i < program->x().size(); ++i) r.add_x(program->x()[i]);
   r.set_messages_sent(total.messages_sent);
   r.set_messages_received(total.messages_received);

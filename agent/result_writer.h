@@ -21,6 +21,7 @@ struct RunRecord {
   CountersSnapshot counters;
   double wall_seconds = 0.0;
   double algorithm_seconds = 0.0;
+  std::string outcome;  // empty: the program's ("stopped" or "max-iterations"); else e.g. "neighbour-lost"
 };
 
 absl::Status WriteResult(const RunRecord& run, const Logger& log);

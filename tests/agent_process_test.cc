@@ -1,5 +1,6 @@
 // dadmm-agent as separate processes on loopback, checked against the simulator and the true average.
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/agent.h"
 #include "agent/results.h"
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
@@ -676,7 +678,8 @@ TEST(AgentProcesses, AgentWaitsForANeighbourThatNeverComesUpAndSaysWhom) {
   EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
   EXPECT_EQ(reply.iteration(), 0u);
   EXPECT_EQ(reply.messages_sent(), 0u);
-  EXPECT_THAT(reply.waiting_for(), HasSubstr("hello from 2 (not connected), 3 (not connected)"));
+  EXPECT_THAT(reply.waiting_for(), HasSubstr("hello from 2 (not connected for "));
+  EXPECT_THAT(reply.waiting_for(), HasSubstr(", 3 (not connected for "));
   EXPECT_EQ(reply.colour(), 0u);  // not decided before the neighbours answer
   EXPECT_EQ(reply.rho(), 1.0);
   EXPECT_EQ(reply.stop_rule(), "");  // --tolerance=0 by default: a fixed number of steps
@@ -687,6 +690,50 @@ TEST(AgentProcesses, AgentWaitsForANeighbourThatNeverComesUpAndSaysWhom) {
   EXPECT_EQ(code, 128 + SIGTERM);
   if (!code) testing::Kill(c);
   EXPECT_THAT(testing::ReadFile(dir + "/err"), HasSubstr("stopped by signal"));
+}
+
+TEST(AgentProcesses, ANeighbourThatStaysDeadEndsTheRunWithItsResultAndExitThree) {
+  const std::string dir = testing::MakeTempDir("neighbour-lost");
+  const std::vector<int> ports = testing::FreePorts(2);
+  testing::WriteFile(dir + "/net.yaml",
+                     absl::StrCat("name: pair\nnodes:\n  - {id: 1, address: \"127.0.0.1:", ports[0],
+                                  "\"}\n  - {id: 2, address: \"127.0.0.1:", ports[1], "\"}\nedges:\n  - [1, 2]\n"));
+  auto start = [&](int id, const std::string& theta) {
+    return testing::Spawn(
+        {DADMM_AGENT_BIN, absl::StrCat("--node_id=", id), "--topology=" + dir + "/net.yaml", "--theta=" + theta,
+         "--iterations=100000000", "--neighbour_timeout=2", absl::StrCat("--output=", dir, "/node-", id, ".json")},
+        absl::StrCat(dir, "/out-", id), absl::StrCat(dir, "/err-", id));
+  };
+  const Child one = start(1, "1");
+  const Child two = start(2, "3");
+  // Both run; then node 2 dies without a word.
+  auto stub = v1::Status::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", ports[0]), grpc::InsecureChannelCredentials()));
+  const bool running = testing::Eventually(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + 1s);
+        v1::StatusReply reply;
+        return stub->GetStatus(&context, v1::StatusRequest(), &reply).ok() && reply.iteration() > 100;
+      },
+      20s);
+  ASSERT_TRUE(running) << testing::ReadFile(dir + "/err-1");
+  testing::Kill(two);
+  // Keepalive notices in about 3 s, then the 2 s timeout: node 1 ends with exit code 3.
+  const std::optional<int> code = testing::WaitFor(one, 30s);
+  if (!code) testing::Kill(one);
+  ASSERT_EQ(code, agent::kExitNeighbourLost) << testing::ReadFile(dir + "/err-1");
+  const std::string log = testing::ReadFile(dir + "/err-1");
+  EXPECT_THAT(log, HasSubstr("neighbour 2 lost: (not connected for 2 s, last heard iteration "));
+  EXPECT_THAT(log, HasSubstr("the result holds the last iterate"));
+  v1::AgentResult result;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(testing::ReadFile(dir + "/node-1.json"), &result).ok());
+  EXPECT_EQ(result.outcome(), "neighbour-lost");
+  EXPECT_GT(result.iterations(), 100u);
+  EXPECT_LT(result.iterations(), 100000000u);
+  // The last iterate is a consensus estimate between theta_1 = 1 and theta_2 = 3 (the average is 2).
+  ASSERT_EQ(result.x_size(), 1);
+  EXPECT_NEAR(result.x(0), 2.0, 1e-6);
 }
 
 }  // namespace
