@@ -124,6 +124,7 @@ void StatusService::Fill(pb::StatusReply* reply) {
   const LinkCounters total = c.algorithm.Total();
   reply->set_messages_sent(total.messages_sent);
   reply->set_messages_received(total.messages_received);
+  reply->set_rejected_messages(c.rejected);
   const LinkCounters boot = c.bootstrap.Total();
   reply->set_bootstrap_messages_sent(boot.messages_sent);
   reply->set_bootstrap_messages_received(boot.messages_received);

@@ -736,5 +736,92 @@ TEST(AgentProcesses, ANeighbourThatStaysDeadEndsTheRunWithItsResultAndExitThree)
   EXPECT_NEAR(result.x(0), 2.0, 1e-6);
 }
 
+// The transport's own checks, with this test as a hostile node 2: a second live stream from the same
+// node is refused, a resent number is dropped and counted, a gap and a stranger are rejected, and
+// the agent keeps serving through all of it.
+TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) {
+  const std::string dir = testing::MakeTempDir("peer-checks");
+  const std::vector<int> ports = testing::FreePorts(3);
+  testing::WriteFile(dir + "/net.yaml", absl::StrCat("name: star\nnodes:\n  - {id: 1, address: \"127.0.0.1:", ports[0],
+                                                     "\"}\n  - {id: 2, address: \"127.0.0.1:", ports[1],
+                                                     "\"}\n  - {id: 3, address: \"127.0.0.1:", ports[2],
+                                                     "\"}\nedges:\n  - [1, 2]\n  - [1, 3]\n"));
+  const Child one = testing::Spawn({DADMM_AGENT_BIN, "--node_id=1", "--topology=" + dir + "/net.yaml", "--theta=1"},
+                                   dir + "/out", dir + "/err");
+  auto channel = [&] {
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", ports[0]), grpc::InsecureChannelCredentials());
+  };
+  // A colour announcement before any hello: the session refuses it, but the transport admits it.
+  auto message = [](NodeId sender, std::uint64_t sequence) {
+    v1::PeerMessage m;
+    m.mutable_colour()->set_sender(sender);
+    m.mutable_colour()->set_pass(1);
+    m.mutable_colour()->set_colour(1);
+    m.mutable_colour()->set_round(1);
+    m.set_sequence(sequence);
+    return m;
+  };
+  auto peer_a = v1::Peer::NewStub(channel());
+  grpc::ClientContext context_a;
+  context_a.set_wait_for_ready(true);
+  v1::ExchangeSummary summary_a;
+  auto stream_a = peer_a->Exchange(&context_a, &summary_a);
+  ASSERT_TRUE(stream_a->Write(message(2, 1)));
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return absl::StrContains(testing::ReadFile(dir + "/err"), "colour announcement before its hello"); }, 10s))
+      << testing::ReadFile(dir + "/err");
+
+  // A second stream claiming to be node 2 while the first is live (its own channel, so its own connection).
+  auto peer_b = v1::Peer::NewStub(channel());
+  grpc::ClientContext context_b;
+  v1::ExchangeSummary summary_b;
+  auto stream_b = peer_b->Exchange(&context_b, &summary_b);
+  stream_b->Write(message(2, 2));
+  stream_b->WritesDone();
+  EXPECT_EQ(stream_b->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  ASSERT_TRUE(stream_a->Write(message(2, 1)));  // a resend: dropped, counted
+  ASSERT_TRUE(stream_a->Write(message(2, 5)));  // 2..4 were never sent
+  ASSERT_TRUE(stream_a->Write(message(3, 2)));  // another node's message on node 2's stream
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return absl::StrContains(testing::ReadFile(dir + "/err"), "on the stream of node 2"); }, 10s))
+      << testing::ReadFile(dir + "/err");
+  // A stranger, on its own stream.
+  auto peer_c = v1::Peer::NewStub(channel());
+  grpc::ClientContext context_c;
+  v1::ExchangeSummary summary_c;
+  auto stream_c = peer_c->Exchange(&context_c, &summary_c);
+  stream_c->Write(message(9, 1));
+  stream_c->WritesDone();
+  EXPECT_TRUE(stream_c->Finish().ok());
+  EXPECT_EQ(summary_c.messages_received(), 0u);
+
+  const std::string log = testing::ReadFile(dir + "/err");
+  EXPECT_THAT(log, HasSubstr("refused a second stream from node 2 while one is open"));
+  EXPECT_THAT(log, HasSubstr("rejected message 5 from node 2 after 1 (a gap"));
+  EXPECT_THAT(log, HasSubstr("rejected a message from node 3 on the stream of node 2"));
+  EXPECT_THAT(log, HasSubstr("rejected a message from node 9, not a neighbour of node 1"));
+
+  // Node 2's stream, closed cleanly, is summed up: one message passed on, the highest number in order 1.
+  stream_a->WritesDone();
+  EXPECT_TRUE(stream_a->Finish().ok());
+  EXPECT_EQ(summary_a.messages_received(), 1u);
+  EXPECT_EQ(summary_a.last_sequence(), 1u);
+
+  // Still serving, and counting: the duplicate and the rejections (the session's one included).
+  auto status = v1::Status::NewStub(channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::StatusReply reply;
+  ASSERT_TRUE(status->GetStatus(&context, v1::StatusRequest(), &reply).ok());
+  ASSERT_EQ(reply.neighbours_size(), 2);
+  EXPECT_EQ(reply.neighbours(0).node_id(), 2u);
+  EXPECT_EQ(reply.neighbours(0).duplicates_dropped(), 1u);
+  EXPECT_EQ(reply.rejected_messages(), 5u);  // the second stream, the gap, node 3's, node 9's, the session's
+  EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
+  kill(one.pid, SIGTERM);
+  EXPECT_EQ(testing::WaitFor(one, 20s), 128 + SIGTERM);
+}
+
 }  // namespace
 }  // namespace dadmm
