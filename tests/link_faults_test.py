@@ -12,6 +12,7 @@ partition30 sigstop90 (not in the test command: deploy/soak-link-faults.sh).
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -27,11 +28,22 @@ FIG1 = os.path.join(ROOT, "deploy", "examples", "fig1", "topology.yaml")
 
 
 def reserve_ports(count):
-    """Distinct free ports, each held by a bound socket until the caller closes it."""
-    socks = []
-    for _ in range(count):
+    """Distinct free ports below the kernel's ephemeral range (so that no outgoing connection, the
+    proxy's included, can take one before its agent listens), each held by a bound socket until the
+    caller closes it."""
+    rng = random.Random(os.getpid())
+    socks, ports = [], set()
+    while len(socks) < count:
+        port = rng.randrange(20000, 32700)
+        if port in ports:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        ports.add(port)
         socks.append(s)
     return socks
 

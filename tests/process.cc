@@ -10,12 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -118,18 +121,27 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// Ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
+// the kernel never hands those out on its own, so an agent's outgoing connection cannot take a port
+// that an agent started a moment later means to listen on (it could when these came from bind(0)).
 std::vector<int> FreePorts(int count) {
+  constexpr int kLow = 20000, kHigh = 32700;
+  static std::minstd_rand random(static_cast<std::uint32_t>(getpid()) * 2654435761u);
   std::vector<int> fds, ports;
-  for (int i = 0; i < count; ++i) {
+  for (int attempts = 0; static_cast<int>(ports.size()) < count; ++attempts) {
+    if (attempts > 10000) throw std::runtime_error("no free port below the ephemeral range");
+    const int port = kLow + static_cast<int>(random() % (kHigh - kLow));
+    if (std::find(ports.begin(), ports.end(), port) != ports.end()) continue;
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind failed");
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ports.push_back(ntohs(addr.sin_port));
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {  // in use: another one
+      close(fd);
+      continue;
+    }
+    ports.push_back(port);
     fds.push_back(fd);  // held open until all are chosen, so the ports are distinct
   }
   for (int fd : fds) close(fd);

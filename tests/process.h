@@ -29,7 +29,7 @@ void Kill(const Child& child);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& text);
 
-// Distinct loopback TCP ports that were free a moment ago.
+// Distinct loopback TCP ports that were free a moment ago, below the ephemeral range.
 std::vector<int> FreePorts(int count);
 
 // A fresh directory under the test's temporary directory.
