@@ -80,7 +80,6 @@ struct PeerTransport::OutStream {
   std::string why;  // what broke it
   std::uint64_t in_flight_sequence = 0;
   std::uint64_t in_flight_bytes = 0;
-  bool in_flight_resend = false;
   MessageCost in_flight_cost;
 };
 
@@ -94,13 +93,9 @@ struct PeerTransport::Link {
   const std::string address;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Peer::Stub> stub;
-  std::deque<pb::PeerMessage> unacked;  // in sequence order
-  std::uint64_t next_sequence = 1;      // of the next message queued
-  std::uint64_t acknowledged = 0;       // the neighbour has every message up to this one
-  std::uint64_t written_up_to = 0;      // on the current stream
-  std::uint64_t highest_written = 0;    // on any stream: writing one at or below it is a resend
-  OutStream* stream = nullptr;          // the live attempt, if any
-  bool watching = false;                // a channel watch is outstanding
+  SenderWindow<pb::PeerMessage> window;  // what is not acknowledged (coordinator-free-bootstrap/delivery.h)
+  OutStream* stream = nullptr;           // the live attempt, if any
+  bool watching = false;                 // a channel watch is outstanding
   grpc_connectivity_state observed = GRPC_CHANNEL_IDLE;
   grpc::Alarm backoff_alarm;
   bool backing_off = false;
@@ -257,13 +252,18 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bo
   }
   const std::uint64_t sequence = message.sequence();
   if (sequence == 0) return absl::StrCat("a message from node ", *sender, " without a sequence number");
-  if (sequence <= in->second.delivered) return kDuplicate;
-  if (sequence != in->second.delivered + 1) {
-    return absl::StrCat("message ", sequence, " from node ", *sender, " after ", in->second.delivered,
-                        " (a gap: messages in between were never sent)");
+  switch (in->second.window.Admit(sequence)) {
+    case ReceiverWindow::Verdict::kDeliver:
+      return "";
+    case ReceiverWindow::Verdict::kDuplicate:
+      return kDuplicate;
+    case ReceiverWindow::Verdict::kGap:
+      return absl::StrCat("message ", sequence, " from node ", *sender, " after ", in->second.window.delivered(),
+                          " (a gap: messages in between were never sent)");
+    case ReceiverWindow::Verdict::kNoSequence:
+      break;
   }
-  in->second.delivered = sequence;
-  return "";
+  return absl::StrCat("a message from node ", *sender, " without a sequence number");
 }
 
 void PeerTransport::OnRead(InStream* s, bool ok) {
@@ -310,7 +310,7 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
 void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
   if (status.ok()) {
     s->summary.set_messages_received(s->accepted_messages);
-    if (s->sender.has_value()) s->summary.set_last_sequence(inbound_.at(*s->sender).delivered);
+    if (s->sender.has_value()) s->summary.set_last_sequence(inbound_.at(*s->sender).window.delivered());
     s->reader.Finish(s->summary, status, &s->finished);
   } else {
     s->reader.FinishWithError(status, &s->finished);
@@ -321,9 +321,7 @@ void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
 
 void PeerTransport::SendToAll(const pb::PeerMessage& message) {
   for (auto& [j, link] : links_) {
-    pb::PeerMessage m = message;
-    m.set_sequence(link->next_sequence++);
-    link->unacked.push_back(std::move(m));
+    link->window.Queue(message);
     if (link->stream != nullptr) {
       PumpStream(*link->stream);
     } else {
@@ -334,10 +332,7 @@ void PeerTransport::SendToAll(const pb::PeerMessage& message) {
 
 bool PeerTransport::DropAcknowledged(Link& link, std::uint64_t sequence) {
   // A neighbour cannot have what was never sent; such an ack is ignored (peer messages are data).
-  if (sequence <= link.acknowledged || sequence >= link.next_sequence) return false;
-  link.acknowledged = sequence;
-  while (!link.unacked.empty() && link.unacked.front().sequence() <= sequence) link.unacked.pop_front();
-  return true;
+  return link.window.Acknowledge(sequence);
 }
 
 void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
@@ -354,7 +349,7 @@ void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
 // all acknowledged), open a stream (channel READY) or wait for the channel.
 void PeerTransport::Pump(Link& link) {
   if (stopping_ || link.done || link.stream != nullptr || link.backing_off) return;
-  if (closing_ && link.unacked.empty()) {
+  if (closing_ && link.window.empty()) {
     link.done = true;
     return;
   }
@@ -395,7 +390,7 @@ void PeerTransport::OnWatch(Link& link, bool ok) {
 void PeerTransport::OpenStream(Link& link) {
   auto* s = new OutStream(&link);
   link.stream = s;
-  link.written_up_to = link.acknowledged;  // a new stream starts from the oldest message not acknowledged
+  link.window.Restart();  // a new stream starts from the oldest message not acknowledged
   link.opened_at = Clock::now();
   s->context.set_wait_for_ready(true);
   s->writer = link.stub->PrepareAsyncExchange(&s->context, &s->summary, cq_.get());
@@ -410,9 +405,8 @@ void PeerTransport::PumpStream(OutStream& s) {
     MaybeFinish(s);
     return;
   }
-  auto next = std::find_if(link.unacked.begin(), link.unacked.end(),
-                           [&](const pb::PeerMessage& m) { return m.sequence() > link.written_up_to; });
-  if (next == link.unacked.end()) {
+  SenderWindow<pb::PeerMessage>::Entry* next = link.window.NextToWrite();
+  if (next == nullptr) {
     if (closing_) {  // all written: close; the summary acknowledges the rest
       s.writes_done = s.writes_done_pending = true;
       ++s.pending;
@@ -420,14 +414,14 @@ void PeerTransport::PumpStream(OutStream& s) {
     }
     return;
   }
-  next->set_ack(inbound_.at(link.peer).delivered);
-  s.in_flight_sequence = next->sequence();
-  s.in_flight_bytes = next->ByteSizeLong();
-  s.in_flight_resend = next->sequence() <= link.highest_written;
-  s.in_flight_cost = CostOf(*next);
+  next->message.set_sequence(next->sequence);
+  next->message.set_ack(inbound_.at(link.peer).window.delivered());
+  s.in_flight_sequence = next->sequence;
+  s.in_flight_bytes = next->message.ByteSizeLong();
+  s.in_flight_cost = CostOf(next->message);
   s.write_in_flight = true;
   ++s.pending;
-  s.writer->Write(*next, &s.tags[OutStream::kWritten]);  // serialized here
+  s.writer->Write(next->message, &s.tags[OutStream::kWritten]);  // serialized here
 }
 
 void PeerTransport::BreakStream(OutStream& s, std::string why, bool cancel) {
@@ -471,7 +465,7 @@ void PeerTransport::OnStreamEvent(OutStream* s, int op, bool ok) {
         counters_->RecordReconnect(link.peer);
         log_->Info(absl::StrFormat("reconnected to neighbour %u at %s after %.1f s; resending %u message(s)", link.peer,
                                    link.address, std::chrono::duration<double>(Clock::now() - link.broke_at).count(),
-                                   link.unacked.size()));
+                                   link.window.unacknowledged()));
       } else {
         log_->Info(absl::StrCat("connected to neighbour ", link.peer, " at ", link.address));
       }
@@ -503,9 +497,7 @@ void PeerTransport::OnStreamEvent(OutStream* s, int op, bool ok) {
         BreakStream(*s, "a write failed");
         return;
       }
-      link.written_up_to = s->in_flight_sequence;
-      link.highest_written = std::max(link.highest_written, s->in_flight_sequence);
-      if (s->in_flight_resend) {
+      if (link.window.MarkWritten(s->in_flight_sequence)) {
         counters_->RecordResent(link.peer, s->in_flight_bytes);
       } else {
         counters_->RecordSent(link.peer, s->in_flight_cost, s->in_flight_bytes);
@@ -534,7 +526,7 @@ void PeerTransport::OnStreamFinished(OutStream* s) {
   if (started) SetOutbound(link.peer, false);
   if (status.ok()) DropAcknowledged(link, last);
   const Clock::time_point now = Clock::now();
-  if (closing_ && link.unacked.empty()) {
+  if (closing_ && link.window.empty()) {
     link.done = true;
     return;
   }
@@ -614,7 +606,7 @@ bool PeerTransport::Linger(Clock::time_point deadline, bool links_only) {
 std::vector<std::string> PeerTransport::Unacknowledged() const {
   std::vector<std::string> out;
   for (const auto& [j, link] : links_) {
-    if (!link->unacked.empty()) out.push_back(absl::StrCat(j, " (", link->unacked.size(), " message(s))"));
+    if (!link->window.empty()) out.push_back(absl::StrCat(j, " (", link->window.unacknowledged(), " message(s))"));
   }
   return out;
 }

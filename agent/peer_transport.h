@@ -44,6 +44,7 @@
 #include "agent/counters.h"
 #include "agent/log.h"
 #include "common/network/topology.h"
+#include "coordinator-free-bootstrap/delivery.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 namespace dadmm::agent {
@@ -107,8 +108,8 @@ class PeerTransport {
   struct OutStream;
   struct InStream;
   struct Inbound {
-    std::uint64_t delivered = 0;  // sequence numbers 1..delivered passed on, exactly once each
-    bool open = false;            // a stream from the neighbour is live
+    ReceiverWindow window;  // sequence numbers passed on, exactly once each
+    bool open = false;      // a stream from the neighbour is live
   };
 
   void Dispatch(Tag* tag, bool ok);

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/portable_float.h"
+#include "common/base/random.h"
+#include "coordinator-free-bootstrap/delivery.h"
 #include "coordinator-free-bootstrap/node_session.h"
 
 namespace dadmm {
@@ -15,6 +17,15 @@ namespace {
 
 // What travels between sessions; an estimate is shared by its copies on every out-edge.
 using SessionMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima, std::shared_ptr<const Broadcast>>;
+
+// A message on the wire with link faults: its stream (epoch), its sequence number on the edge and
+// the ack for the reverse direction, as the agents' PeerMessage carries them.
+struct Frame {
+  std::uint32_t epoch = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t ack = 0;
+  SessionMessage message;
+};
 
 }  // namespace
 
@@ -40,14 +51,62 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     sessions.push_back(*std::move(session));
   }
 
-  FakeNetwork<SessionMessage> network(topology, options.delivery, options.seed);
+  const LinkFaults& lf = options.link_faults;
+  if (!(lf.break_stream >= 0.0 && lf.break_stream <= 0.5 && lf.duplicate >= 0.0 && lf.duplicate <= 0.5)) {
+    return absl::InvalidArgumentError("session simulation: link fault probabilities must be in [0, 0.5]");
+  }
+  FakeNetwork<Frame> network(topology, options.delivery, options.seed);
   if (absl::Status s = network.Apply(topology, options.faults); !s.ok()) return s;
   const std::size_t E = network.num_edges();
+  // The delivery windows of every directed edge (used with link faults only), and its reverse edge.
+  std::vector<SenderWindow<std::pair<SessionMessage, std::uint64_t>>> outbox(lf.any() ? E : 0);
+  std::vector<ReceiverWindow> inbox(lf.any() ? E : 0);
+  std::vector<std::uint32_t> epoch(E, 0), reverse(E, 0);
+  for (std::uint32_t e = 0; e < E; ++e) {
+    const std::uint32_t j = network.edge_to(e);
+    for (std::uint32_t r = network.out_begin(j); r < network.out_begin(j + 1); ++r) {
+      if (network.edge_to(r) == network.edge_from(e)) reverse[e] = r;
+    }
+  }
+  Rng fault_rng(lf.seed);
   // The algorithm's messages (estimates) per directed edge, apart from the bootstrap's.
   std::vector<std::uint64_t> estimates_sent(E, 0), estimates_delivered(E, 0), bytes_sent(E, 0), bytes_delivered(E, 0);
   LabelTally tally;
   SimulatedNetwork net;
   std::optional<std::uint64_t> diverged_step;
+
+  // Writes what edge e's window has not written on its stream, as the transport does; a write may
+  // break the stream (then everything not acknowledged goes again on the next) or arrive twice.
+  auto transmit = [&](std::uint32_t e) {
+    while (auto* entry = outbox[e].NextToWrite()) {
+      const Frame frame{.epoch = epoch[e],
+                        .sequence = entry->sequence,
+                        .ack = inbox[reverse[e]].delivered(),
+                        .message = entry->message.first};
+      if (outbox[e].MarkWritten(entry->sequence)) ++net.resent;
+      if (fault_rng.Uniform() < lf.break_stream) {
+        ++epoch[e];
+        ++net.streams_broken;
+        outbox[e].Restart();
+        continue;
+      }
+      network.Send(e, frame, entry->message.second);
+      if (fault_rng.Uniform() < lf.duplicate) network.Send(e, frame, entry->message.second);
+    }
+  };
+  // One copy of `m` on edge e; false if a silence holds it back.
+  auto post = [&](std::uint32_t e, SessionMessage m, std::uint64_t label) -> bool {
+    if (!lf.any()) return network.Send(e, Frame{.message = std::move(m)}, label);
+    if (!network.Carries(e, label)) return false;
+    outbox[e].Queue({std::move(m), label});
+    transmit(e);
+    return true;
+  };
+  auto broadcast = [&](std::size_t i, const SessionMessage& m, std::uint64_t label) {
+    std::uint32_t copies = 0;
+    for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) copies += post(e, m, label);
+    return copies;
+  };
 
   SessionOutput out;
   // Sends what node i's session emitted, in the order a stream would carry it.
@@ -58,14 +117,14 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
                                               " rejected a message from node ", out.rejections[0].sender, ": ",
                                               out.rejections[0].why));
     }
-    for (const Hello& h : out.hellos) network.Broadcast(i, h, 0);
+    for (const Hello& h : out.hellos) broadcast(i, h, 0);
     for (const ColourAnnouncement& m : out.colouring.announcements) {
-      const std::uint32_t copies = network.Broadcast(i, m, 0);
+      const std::uint32_t copies = broadcast(i, m, 0);
       net.colouring.messages += copies;
       net.colouring.payload_bytes += copies * kAnnouncementBytes;
     }
     for (const ColourMaxima& m : out.colouring.maxima) {
-      const std::uint32_t copies = network.Broadcast(i, m, 0);
+      const std::uint32_t copies = broadcast(i, m, 0);
       net.colouring.messages += copies;
       net.colouring.payload_bytes += copies * kMaximaBytes;
     }
@@ -75,7 +134,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
       auto payload = std::make_shared<const Broadcast>(std::move(b));
       std::uint64_t copies = 0;
       for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
-        if (!network.Send(e, payload, label)) continue;  // a silence
+        if (!post(e, payload, label)) continue;  // a silence
         ++copies;
         ++estimates_sent[e];
         bytes_sent[e] += PayloadBytes(payload->x.size());
@@ -95,15 +154,32 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     if (absl::Status s = after_call(i, sessions[i]->Start(out)); !s.ok()) return s;
   }
   while (!diverged_step) {
-    std::optional<FakeNetwork<SessionMessage>::Delivered> d = network.Next();
-    if (!d.has_value()) break;
-    const std::size_t to = network.edge_to(d->edge);
-    const NodeId from = topology.nodes()[network.edge_from(d->edge)].id;
+    std::optional<FakeNetwork<Frame>::Delivered> delivered = network.Next();
+    if (!delivered.has_value()) break;
+    const std::uint32_t edge = delivered->edge;
+    const std::size_t to = network.edge_to(edge);
+    const NodeId from = topology.nodes()[network.edge_from(edge)].id;
+    if (lf.any()) {
+      const Frame& frame = delivered->message;
+      if (frame.epoch != epoch[edge]) continue;  // lost with its broken stream
+      if (frame.ack > 0) outbox[reverse[edge]].Acknowledge(frame.ack);
+      const ReceiverWindow::Verdict verdict = inbox[edge].Admit(frame.sequence);
+      if (verdict == ReceiverWindow::Verdict::kDuplicate) {
+        ++net.duplicates_dropped;
+        continue;
+      }
+      if (verdict != ReceiverWindow::Verdict::kDeliver) {
+        return absl::InternalError(absl::StrCat("session simulation: message ", frame.sequence, " from node ", from,
+                                                " to node ", topology.nodes()[to].id, " after ",
+                                                inbox[edge].delivered(), ": the delivery windows lost one"));
+      }
+    }
+    const SessionMessage message = std::move(delivered->message.message);
     NodeSession& session = *sessions[to];
     absl::Status status;
-    if (const auto* b = std::get_if<std::shared_ptr<const Broadcast>>(&d->message)) {
-      ++estimates_delivered[d->edge];
-      bytes_delivered[d->edge] += PayloadBytes((*b)->x.size());
+    if (const auto* b = std::get_if<std::shared_ptr<const Broadcast>>(&message)) {
+      ++estimates_delivered[edge];
+      bytes_delivered[edge] += PayloadBytes((*b)->x.size());
       const Estimate estimate{.sender = from,
                               .iteration = (*b)->iteration,
                               .x = Eigen::Map<const Vector>((*b)->x.data(), (*b)->x.size()),
@@ -118,7 +194,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
               return session.Receive(from, m, out);
             }
           },
-          d->message);
+          message);
     }
     if (absl::Status s = after_call(to, std::move(status)); !s.ok()) return s;
   }

@@ -19,6 +19,19 @@
 
 namespace dadmm {
 
+// Broken streams and duplicated messages, as the agents' peer transport meets them: every message
+// goes through the transport's delivery windows (delivery.h: sequence numbers, piggybacked acks,
+// resends from the oldest unacknowledged message, duplicates dropped). Each transmission breaks its
+// stream with probability `break_stream` (it and whatever of that stream is still in flight are
+// lost; the sender resends what is not acknowledged on a new stream) or is delivered twice with
+// probability `duplicate`. Seeded by `seed`; both at most 0.5.
+struct LinkFaults {
+  double break_stream = 0.0;
+  double duplicate = 0.0;
+  std::uint64_t seed = 1;
+  bool any() const { return break_stream > 0.0 || duplicate > 0.0; }
+};
+
 struct SessionSimulationOptions {
   // kShuffled: each edge keeps its order, as a gRPC stream does; the edges interleave at random.
   Delivery delivery = Delivery::kShuffled;
@@ -29,6 +42,7 @@ struct SessionSimulationOptions {
   // The problem's parameters for the hellos (common/node_data.h: ProblemSpec::Parameters); empty:
   // just the kind of node's problem. Every node is given the same, so the handshakes pass.
   std::vector<NamedValue> problem_parameters;
+  LinkFaults link_faults;
 };
 
 struct SimulatedNetwork {
@@ -36,6 +50,11 @@ struct SimulatedNetwork {
   SimulationResult result;  // what the programs computed: estimates, steps, algorithm messages
   // Estimates that reached a node before its program started (kept by its session, given later).
   std::uint64_t early_estimates = 0;
+  // With link faults: streams broken, messages resent on a new stream, and copies dropped as
+  // duplicates at the receiver (resends of what had arrived, and the injected duplicates).
+  std::uint64_t streams_broken = 0;
+  std::uint64_t resent = 0;
+  std::uint64_t duplicates_dropped = 0;
 };
 
 absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,

@@ -94,9 +94,14 @@ class FakeNetwork {
     return queued;
   }
 
+  // Whether directed edge e carries a message labelled `label` (no silence holds it back).
+  bool Carries(std::uint32_t e, std::uint64_t label) const {
+    return label < node_silent_from_[edge_from_[e]] && label < edge_silent_from_[e];
+  }
+
   // One copy on directed edge e; false if it was dropped by a silence.
   bool Send(std::uint32_t e, const M& m, std::uint64_t label) {
-    if (label >= node_silent_from_[edge_from_[e]] || label >= edge_silent_from_[e]) {
+    if (!Carries(e, label)) {
       ++dropped_[e];
       return false;
     }
