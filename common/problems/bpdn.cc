@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/numerics.h"
 #include "common/base/portable_float.h"
 #include "common/base/random.h"
 
@@ -14,13 +15,7 @@ namespace dadmm {
 
 // Products here block the same way on every machine (common/portable_float.h).
 [[maybe_unused]] static const bool kPortableBlocking = (UsePortableEigenBlocking(), true);
-namespace {
-
-Vector SoftThreshold(const Vector& w, double lambda) {
-  return w.unaryExpr([lambda](double t) { return t > lambda ? t - lambda : (t < -lambda ? t + lambda : 0.0); });
-}
-
-}  // namespace
+namespace {}  // namespace
 
 BpdnProblem::BpdnProblem(Eigen::MatrixXd A, Vector b, double lambda)
     : A_(std::move(A)), b_(std::move(b)), lambda_(lambda), mu_(Vector::Zero(b_.size())) {}
@@ -86,7 +81,7 @@ void BpdnProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) 
     H = 0.5 * Eigen::MatrixXd::Identity(m, m);
     As.setZero();
     for (Eigen::Index i = 0; i < w.size(); ++i) {
-      const double si = w[i] > lambda_ ? w[i] - lambda_ : (w[i] < -lambda_ ? w[i] + lambda_ : 0.0);
+      const double si = SoftThreshold(w[i], lambda_);
       if (si == 0.0) continue;
       As += si * A_.col(i);
       H.selfadjointView<Eigen::Lower>().rankUpdate(A_.col(i), 1.0 / c);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/numerics.h"
 #include "common/base/portable_float.h"
 
 namespace dadmm {
@@ -17,9 +18,7 @@ namespace dadmm {
 namespace {
 
 // S_1(r): soft threshold at 1.
-Vector SoftThresholdOne(const Vector& r) {
-  return r.unaryExpr([](double t) { return t > 1.0 ? t - 1.0 : (t < -1.0 ? t + 1.0 : 0.0); });
-}
+Vector SoftThresholdOne(const Vector& r) { return SoftThreshold(r, 1.0); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/numerics.h"
 #include "common/base/portable_float.h"
 #include "common/io/csv.h"
 
@@ -24,12 +25,6 @@ double Sigmoid(double t) {
   if (t >= 0.0) return 1.0 / (1.0 + std::exp(-t));
   const double e = std::exp(t);
   return e / (1.0 + e);
-}
-
-double SoftThreshold(double y, double kappa) {
-  if (y > kappa) return y - kappa;
-  if (y < -kappa) return y + kappa;
-  return 0.0;
 }
 
 // Coordinate descent is slow on an ill-conditioned model (correlated features). Its sign pattern is
@@ -228,9 +223,7 @@ double LogRegOptimalityResidual(const LogRegData& data, const Vector& x) {
   const Eigen::Index n = data.features.cols();
   double worst = std::abs(grad[n]);
   for (Eigen::Index j = 0; j < n; ++j) {
-    const double violation = x[j] != 0.0 ? std::abs(grad[j] + data.lambda * (x[j] > 0.0 ? 1.0 : -1.0))
-                                         : std::max(0.0, std::abs(grad[j]) - data.lambda);
-    worst = std::max(worst, violation);
+    worst = std::max(worst, L1Violation(x[j], grad[j], data.lambda));
   }
   return worst;
 }

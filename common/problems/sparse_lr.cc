@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/numerics.h"
 #include "common/base/random.h"
 
 namespace dadmm {
@@ -23,8 +24,6 @@ double SigmoidOfMinus(double t) {
   }
   return 1.0 / (1.0 + std::exp(t));
 }
-
-double SoftThreshold(double s, double t) { return s > t ? s - t : (s < -t ? s + t : 0.0); }
 
 // lambda_max(G'G) by the power method on G'G from a fixed pseudo-random start (deterministic; converges
 // from below, to 1e-12 relative or 1000 iterations).
@@ -414,8 +413,7 @@ double SparseLogRegOptimalityResidual(const SparseLogRegData& data, const Vector
   const Vector d = data.features.transpose() * w;
   double worst = std::abs(w.sum());  // the intercept's gradient
   for (Eigen::Index j = 0; j < n; ++j) {
-    worst = std::max(worst, x[j] != 0.0 ? std::abs(d[j] + data.lambda * (x[j] > 0.0 ? 1.0 : -1.0))
-                                        : std::max(0.0, std::abs(d[j]) - data.lambda));
+    worst = std::max(worst, L1Violation(x[j], d[j], data.lambda));
   }
   return worst;
 }
