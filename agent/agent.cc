@@ -306,6 +306,9 @@ void Agent::Impl::PublishEstimate(bool force) {
   public_state.dual_residual = stopper != nullptr ? stopper->dual_residual() : 0.0;
   public_state.rho = stopper != nullptr ? stopper->penalty() : options.settings.dadmm.rho;
   public_state.computation_iterations = program->computation_iterations();
+  const NodeProgram::SolveCounts solves = program->local_solves();
+  public_state.local_solves = solves.solves;
+  public_state.local_solves_capped = solves.capped;
   public_state.objective = objective;
   public_state.dimension = static_cast<std::uint64_t>(x.size());
   public_state.x_norm = x.norm();

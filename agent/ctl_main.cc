@@ -77,6 +77,10 @@ int Status(const std::string& address) {
   if (absl::StrContains(reply.stop_rule(), "residual") || absl::StrContains(reply.stop_rule(), "vary-rho")) {
     std::cout << absl::StrFormat("; primal r_p %.3e, dual s_p %.3e", reply.primal_residual(), reply.dual_residual());
   }
+  if (reply.local_solves_capped() > 0) {
+    std::cout << absl::StrFormat("; %d of %d local solves at their iteration cap", reply.local_solves_capped(),
+                                 reply.local_solves());
+  }
   if (reply.computation_iterations() > 0) {
     std::cout << absl::StrFormat("; computation iterations %d", reply.computation_iterations());
   }
@@ -194,7 +198,7 @@ int Report(const std::string& topology_path) {
   std::vector<dadmm::Vector> estimates;
   std::vector<dadmm::NodeId> differ;
   std::set<std::uint64_t> final_steps;
-  uint64_t computation = 0;
+  uint64_t computation = 0, solves = 0, capped = 0;
   uint64_t messages = 0, payload = 0, message_bytes = 0, boot_messages = 0, boot_bytes = 0;
   double energy_sent = 0.0, energy_received = 0.0, energy_boot = 0.0, energy_broadcast = 0.0;
   std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-15s %-10s %-14s %-14s %-16s %s\n", "node", "colour",
@@ -209,6 +213,8 @@ int Report(const std::string& topology_path) {
                       r.colour() == simulated->colouring.colouring.at(s.id) &&
                       r.computation_iterations() == s.computation_iterations;
     computation += r.computation_iterations();
+    solves += r.local_solves();
+    capped += r.local_solves_capped();
     if (!same) differ.push_back(s.id);
     messages += r.messages_sent();
     payload += r.payload_bytes_sent();
@@ -352,6 +358,10 @@ int Report(const std::string& topology_path) {
     std::cout << absl::StrFormat(
         "solution x of (20)      %d entries from the nodes' blocks, ||x||_1 = %.6g, %d above 1e-6 in magnitude\n",
         primal.size(), primal.lpNorm<1>(), (primal.array().abs() > 1e-6).count());
+  }
+  if (solves > 0) {
+    std::cout << absl::StrFormat("local solves            %d, %d of them stopped at their solver's iteration cap%s\n",
+                                 solves, capped, capped > 0 ? " (not converged: see the agents' logs)" : "");
   }
   std::cout << absl::StrFormat(
       "communication steps     %s\n"

@@ -41,6 +41,13 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   r.set_logreg_solver(options.problem.logreg_solver);
   r.set_features(options.problem.features);
   r.set_computation_iterations(program->computation_iterations());
+  const NodeProgram::SolveCounts solves = program->local_solves();
+  r.set_local_solves(solves.solves);
+  r.set_local_solves_capped(solves.capped);
+  if (solves.capped > 0) {
+    log.Info(absl::StrCat("warning: ", solves.capped, " of ", solves.solves,
+                          " local solves stopped at their solver's iteration cap (not converged)"));
+  }
   if (options.settings.algorithm == Algorithm::kIcAdmm) r.set_ic_beta(options.settings.ic_beta);
   if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
     const Vector block = lasso->RecoverBlock(program->x());

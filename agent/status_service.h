@@ -51,6 +51,7 @@ struct PublicState {
   double primal_residual = 0.0, dual_residual = 0.0, rho = 0.0;
   std::string stop_rule;
   std::uint64_t computation_iterations = 0;
+  std::uint64_t local_solves = 0, local_solves_capped = 0;
   double objective = 0.0;
   std::uint64_t dimension = 0;
   double x_norm = 0.0;

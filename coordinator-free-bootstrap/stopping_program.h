@@ -91,6 +91,7 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   std::vector<NodeId> awaited() const override { return program_->awaited(); }
   const LocalProblem* local_problem() const override { return program_->local_problem(); }
   std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
+  SolveCounts local_solves() const override { return program_->local_solves(); }
   const Vector* dual() const override { return program_->dual(); }
 
   // The last local test's measures (relative, see above; infinite before the second estimate), and

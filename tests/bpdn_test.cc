@@ -20,7 +20,7 @@ TEST(BpdnProblem, LocalSolutionSatisfiesOptimality) {
   for (double c : {1e-3, 0.1, 2.0, 50.0}) {
     Vector v(80);
     for (int i = 0; i < 80; ++i) v[i] = rng.Normal(0, 0.3);
-    problem.Solve(v, c, x);
+    EXPECT_TRUE(problem.Solve(v, c, x).converged);
     // 0 in 2 A'(Ax - b) + v + c x + lambda d||x||_1.
     const Vector g = 2.0 * data.A.transpose() * (data.A * x - data.b) + v + c * x;
     EXPECT_LT(L1OptimalityResidual(g, x, 0.05), 1e-10) << "c = " << c;

@@ -53,7 +53,7 @@ TEST(LogRegProblem, LocalSolutionMatchesFistaAndItsOptimalityConditions) {
     for (double c : {0.1, 1.0, 30.0}) {
       Vector v(31), x = Vector::Zero(31);
       for (Eigen::Index i = 0; i < 31; ++i) v[i] = rng.Normal(0, 1);
-      local.Solve(v, c, x);
+      EXPECT_TRUE(local.Solve(v, c, x).converged);
       // Optimality of g + mu||w||_1: grad g + mu sign(w) = 0 where w_j != 0, |grad_j g| <= mu elsewhere.
       const Vector grad = local.LossGradient(x) + v + c * x;
       double worst = std::abs(grad[30]);

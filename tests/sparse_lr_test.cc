@@ -118,6 +118,23 @@ TEST(SparseLr, CentralizedSolutionSatisfiesTheOptimalityConditions) {
   }
 }
 
+// A solve that hits its iteration cap says so (SolveInfo); one with room to converge says that.
+TEST(SparseLr, ASolveStoppedByItsIterationCapIsReported) {
+  absl::StatusOr<SparseLrData> d = MakeTexturePatches(20, 100, 0.1, 5);
+  ASSERT_TRUE(d.ok());
+  SparseLrProblem capped(d->features, d->labels, 0.02, 1.0, {.step = 0.0, .pgr_tolerance = 1e-12, .max_iterations = 3});
+  Vector v = Vector::Constant(100, 0.05), x = Vector::Zero(100);
+  const SolveInfo info = capped.Solve(v, 0.06, x);
+  EXPECT_FALSE(info.converged);
+  EXPECT_EQ(info.iterations, 3u);
+  // The same problem with room to converge.
+  SparseLrProblem free(d->features, d->labels, 0.02, 1.0, {.step = 0.0, .pgr_tolerance = 1e-12});
+  x.setZero();
+  const SolveInfo done = free.Solve(v, 0.06, x);
+  EXPECT_TRUE(done.converged);
+  EXPECT_GT(done.iterations, 3u);
+}
+
 TEST(SparseLr, FistaLocalSolveMeetsTheLocalOptimalityConditions) {
   absl::StatusOr<SparseLrData> d = MakeTexturePatches(20, 100, 0.1, 5);
   ASSERT_TRUE(d.ok());
@@ -128,8 +145,10 @@ TEST(SparseLr, FistaLocalSolveMeetsTheLocalOptimalityConditions) {
     Vector v(100), x = Vector::Zero(100);
     for (Eigen::Index k = 0; k < 100; ++k) v[k] = 0.05 * rng.Normal();
     const std::uint64_t before = p.solver_iterations();
-    p.Solve(v, c, x);
+    const SolveInfo info = p.Solve(v, c, x);
     EXPECT_GT(p.solver_iterations(), before);
+    EXPECT_TRUE(info.converged);
+    EXPECT_EQ(info.iterations, p.solver_iterations() - before);
     Vector d_h;
     p.SmoothGradient(x, d_h);
     EXPECT_LT(CaseResidual(x, d_h + v + c * x, mu, 1.0), 1e-9) << "c " << c;

@@ -33,7 +33,7 @@ TEST(SvmProblem, LocalSolutionSatisfiesKkt) {
     for (double c : {1e-3, 0.5, 20.0}) {
       Vector v(5), y = Vector::Zero(5);
       for (int i = 0; i < 5; ++i) v[i] = rng.Normal(0, 1);
-      local.Solve(v, c, y);
+      EXPECT_TRUE(local.Solve(v, c, y).converged);
       const Vector& alpha = local.alpha();
       // Stationarity of ||s||^2 + v'y + (c/2)||y||^2 - alpha'(Gy - 1): (2s, 0) + v + c y = G'alpha.
       Vector grad = v + c * y;
@@ -89,7 +89,7 @@ TEST(SvmProblem, SoftMarginLocalSolutionSatisfiesKkt) {
     for (double c : {0.1, 1.0, 20.0}) {
       Vector v(31), y = Vector::Zero(31);
       for (Eigen::Index i = 0; i < 31; ++i) v[i] = rng.Normal(0, 1);
-      local.Solve(v, c, y);
+      EXPECT_TRUE(local.Solve(v, c, y).converged);
       const Vector& alpha = local.alpha();
       // Stationarity of kappa||s||^2 + C sum (1 - g_i'y)_+ + v'y + (c/2)||y||^2 with alpha in [0, C]:
       // (2 kappa s, 0) + v + c y = G'alpha.

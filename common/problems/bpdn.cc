@@ -68,7 +68,8 @@ double ExactStep(const Vector& mu, const Vector& d, const Vector& b, const Vecto
 
 }  // namespace
 
-void BpdnProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+SolveInfo BpdnProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+  bool converged = false;
   const Eigen::Index m = A_.rows();
   // w = v + A'mu is kept along with mu: each iteration needs one product with A' (for g = A'd).
   Vector w = v + A_.transpose() * mu_;
@@ -88,17 +89,24 @@ void BpdnProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) 
     }
     // grad phi = -mu/2 - b + A x(mu); generalized Hessian -(I/2 + A_S A_S' / c).
     grad = -0.5 * mu_ - b_ - As / c;
-    if (grad.norm() <= 1e-13 * scale) break;
+    if (grad.norm() <= 1e-13 * scale) {
+      converged = true;
+      break;
+    }
     ++last_iterations_;
     d = H.selfadjointView<Eigen::Lower>().llt().solve(grad);  // ascent direction
     g = A_.transpose() * d;
     const double t = ExactStep(mu_, d, b_, w, g, lambda_, c, events_, state_);
-    if (!(t > 0.0) || t * d.norm() <= 1e-16 * (1.0 + mu_.norm())) break;  // at the optimum to rounding
+    if (!(t > 0.0) || t * d.norm() <= 1e-16 * (1.0 + mu_.norm())) {  // at the optimum to rounding
+      converged = true;
+      break;
+    }
     mu_ += t * d;
     w += t * g;
   }
   w = v + A_.transpose() * mu_;  // without the rounding the updates accumulated
   x = -SoftThreshold(w, lambda_) / c;
+  return {.iterations = static_cast<std::uint64_t>(last_iterations_), .converged = converged};
 }
 
 double BpdnProblem::Objective(const Eigen::Ref<const Vector>& x) const {

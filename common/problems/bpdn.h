@@ -36,7 +36,7 @@ class BpdnProblem final : public LocalProblem {
 
   absl::string_view kind() const override { return "bpdn"; }
   Eigen::Index dimension() const override { return A_.cols(); }
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
   double Objective(const Eigen::Ref<const Vector>& x) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& x) const override;
 

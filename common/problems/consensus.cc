@@ -2,11 +2,12 @@
 
 namespace dadmm {
 
-void ConsensusProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+SolveInfo ConsensusProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
   // Closed form after seed 000 (18): the minimizer of ||x - theta||^2 + v'x + (c/2)||x||^2 solves
   // 2(x - theta) + v + c x = 0, i.e. x = (2 theta - v) / (2 + c). (The paper writes the quadratic
   // term as c' x^2 and gets (2 theta - v) / (2 (1 + c')), the same with c = 2c'.)
   x = (2.0 * theta_ - v) / (2.0 + c);
+  return {};  // closed form: no iterations
 }
 
 double ConsensusProblem::Objective(const Eigen::Ref<const Vector>& x) const { return (x - theta_).squaredNorm(); }

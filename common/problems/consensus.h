@@ -14,7 +14,7 @@ class ConsensusProblem final : public LocalProblem {
 
   absl::string_view kind() const override { return "consensus"; }
   Eigen::Index dimension() const override { return theta_.size(); }
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
   double Objective(const Eigen::Ref<const Vector>& x) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& x) const override { return 2.0 * (x - theta_); }
 

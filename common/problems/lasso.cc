@@ -34,7 +34,8 @@ Vector LassoDualProblem::LocalGradient(const Vector& v, double c, const Vector& 
   return A_ * q / delta_ + b_over_p_ + v + c * lambda + s_ * lambda / lambda.norm();
 }
 
-void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& lambda) {
+SolveInfo LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& lambda) {
+  bool converged = false;
   const Eigen::Index m = A_.rows();
   last_iterations_ = 0;
   const Vector w = b_over_p_ + v;
@@ -42,7 +43,7 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
   // 0 is optimal iff 0 is in w + s B (phi_p is flat around 0): then lambda = 0 exactly.
   if (w_norm <= s_) {
     lambda = Vector::Zero(m);
-    return;
+    return {};
   }
   // Otherwise lambda != 0. Start from the previous solution, or from the minimizer without phi_p.
   if (lambda.size() != m || lambda.norm() == 0.0) lambda = -((w_norm - s_) / c) * (w / w_norm);
@@ -55,7 +56,10 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
     const Vector Aq = A_ * q / delta_;
     grad = Aq + w + c * lambda + (s_ / norm) * lambda;
     const double scale = w_norm + s_ + c * norm + Aq.norm();
-    if (grad.norm() <= 1e-13 * scale) break;
+    if (grad.norm() <= 1e-13 * scale) {
+      converged = true;
+      break;
+    }
     ++last_iterations_;
 
     // Newton direction: H = K - gamma u u', K = alpha I + A_S A_S' / delta, alpha = c + gamma.
@@ -101,7 +105,10 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
       const double norm = std::sqrt(std::max(ll + 2.0 * t * ld + t * t * dd, 0.0));
       return phi / delta_ + wd + c * along + (norm > 0.0 ? s_ * along / norm : 0.0);
     };
-    if (!(slope_at(0.0) < 0.0)) break;  // no descent left: at the optimum to rounding
+    if (!(slope_at(0.0) < 0.0)) {  // no descent left: at the optimum to rounding
+      converged = true;
+      break;
+    }
     double lo = 0.0, hi = 1.0;
     while (slope_at(hi) < 0.0 && hi < 1e6) {
       lo = hi;
@@ -113,10 +120,14 @@ void LassoDualProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector
     }
     const double t = hi;
     lambda_try = lambda + t * d;
-    if (lambda_try.norm() == 0.0 || t * d.norm() <= 1e-16 * lambda.norm()) break;
+    if (lambda_try.norm() == 0.0 || t * d.norm() <= 1e-16 * lambda.norm()) {
+      converged = true;
+      break;
+    }
     lambda.swap(lambda_try);
     r += t * g;
   }
+  return {.iterations = static_cast<std::uint64_t>(last_iterations_), .converged = converged};
 }
 
 double LassoDualProblem::Objective(const Eigen::Ref<const Vector>& lambda) const {

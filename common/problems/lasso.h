@@ -39,7 +39,7 @@ class LassoDualProblem final : public LocalProblem {
 
   absl::string_view kind() const override { return "lasso"; }
   Eigen::Index dimension() const override { return A_.rows(); }
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& lambda) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& lambda) override;
   double Objective(const Eigen::Ref<const Vector>& lambda) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& lambda) const override;
 

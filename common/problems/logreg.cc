@@ -179,8 +179,12 @@ double LogRegProblem::Minimize(const Eigen::Ref<const Vector>& v, double c, Vect
   return residual;
 }
 
-void LogRegProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
-  Minimize(v, c, x, 100, &last_newton_steps_);
+SolveInfo LogRegProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+  constexpr int kMaxNewtonSteps = 100;
+  Minimize(v, c, x, kMaxNewtonSteps, &last_newton_steps_);
+  // Every way out of Minimize's loop but its cap is its convergence test (or rounding).
+  return {.iterations = static_cast<std::uint64_t>(last_newton_steps_),
+          .converged = last_newton_steps_ < kMaxNewtonSteps};
 }
 
 double LogRegLambdaMax(const Eigen::MatrixXd& features, const Vector& labels) {

@@ -30,7 +30,7 @@ class LogRegProblem final : public LocalProblem {
 
   absl::string_view kind() const override { return "logreg"; }
   Eigen::Index dimension() const override { return G_.cols(); }
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
   double Objective(const Eigen::Ref<const Vector>& x) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& x) const override;
 

@@ -10,6 +10,14 @@
 
 namespace dadmm {
 
+// What one local solve did: its iterations, and whether it stopped on its own convergence test
+// (false: it hit its iteration cap, and x is its last iterate rather than the minimizer to the
+// solver's tolerance). Programs count the capped ones; the agent shows them.
+struct SolveInfo {
+  std::uint64_t iterations = 0;
+  bool converged = true;
+};
+
 class LocalProblem {
  public:
   virtual ~LocalProblem() = default;
@@ -21,7 +29,7 @@ class LocalProblem {
   // Sets x to argmin_{x in X_p} f_p(x) + v'x + (c/2) ||x||^2, with c > 0.
   // On entry x holds the previous solution, which iterative solvers use as a warm start.
   // Deterministic: the same inputs give bit-identical outputs.
-  virtual void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) = 0;
+  virtual SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) = 0;
 
   // f_p(x).
   virtual double Objective(const Eigen::Ref<const Vector>& x) const = 0;

@@ -175,8 +175,12 @@ std::uint64_t BasicSparseLrProblem<Matrix>::Minimize(const Eigen::Ref<const Vect
 }
 
 template <typename Matrix>
-void BasicSparseLrProblem<Matrix>::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
-  solver_iterations_ += Minimize(v, c, x, fista_.step, fista_.pgr_tolerance, fista_.max_iterations, fista_.restart);
+SolveInfo BasicSparseLrProblem<Matrix>::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) {
+  double pgr = 0.0;
+  const std::uint64_t steps =
+      Minimize(v, c, x, fista_.step, fista_.pgr_tolerance, fista_.max_iterations, fista_.restart, &pgr);
+  solver_iterations_ += steps;
+  return {.iterations = steps, .converged = pgr < fista_.pgr_tolerance};
 }
 
 template class BasicSparseLrProblem<Eigen::MatrixXd>;

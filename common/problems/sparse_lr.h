@@ -44,7 +44,7 @@ class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem 
   absl::string_view kind() const override { return intercept_ ? "logreg" : "sparse-lr"; }
   Eigen::Index dimension() const override { return G_.cols(); }
   // FISTA (16) on f(x) + v'x + (c/2)||x||^2 from the warm start x.
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override;
   // sum_m log(1 + exp(-b_m a_m'x)) + mu ||x||_1 (x assumed in the box).
   double Objective(const Eigen::Ref<const Vector>& x) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& x) const override;

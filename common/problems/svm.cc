@@ -27,7 +27,7 @@ SvmProblem::SvmProblem(Eigen::MatrixXd points, Vector labels, double kappa, doub
   alpha_ = Vector::Zero(m);
 }
 
-void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
+SolveInfo SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
   const Eigen::Index m = G_.rows(), n1 = G_.cols();
   // Q^-1 = diag(1/(2 kappa + c), ..., 1/(2 kappa + c), 1/c).
   Vector q_inv = Vector::Constant(n1, 1.0 / (2.0 * kappa_ + c));
@@ -47,7 +47,9 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
   };
   // Cyclic coordinate descent on min alpha'M alpha / 2 - q'alpha, 0 <= alpha <= C, warm-started.
   Vector Ma = M * alpha_;
-  for (int sweep = 0; sweep < 100000 && projected_gradient(alpha_, Ma) > tol; ++sweep) {
+  constexpr int kMaxSweeps = 100000;
+  int sweep = 0;
+  for (; sweep < kMaxSweeps && projected_gradient(alpha_, Ma) > tol; ++sweep) {
     for (Eigen::Index i = 0; i < m; ++i) {
       if (M(i, i) <= 0.0) continue;
       const double updated = std::clamp(alpha_[i] - (Ma[i] - q[i]) / M(i, i), 0.0, C_);
@@ -87,6 +89,7 @@ void SvmProblem::Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) {
     }
   }
   y = q_inv.asDiagonal() * (G_.transpose() * alpha_ - v);
+  return {.iterations = static_cast<std::uint64_t>(sweep), .converged = sweep < kMaxSweeps};
 }
 
 double SvmProblem::Objective(const Eigen::Ref<const Vector>& y) const {

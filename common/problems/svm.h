@@ -37,7 +37,7 @@ class SvmProblem final : public LocalProblem {
 
   absl::string_view kind() const override { return "svm"; }
   Eigen::Index dimension() const override { return G_.cols(); }
-  void Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) override;
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& y) override;
   double Objective(const Eigen::Ref<const Vector>& y) const override;
   Vector Subgradient(const Eigen::Ref<const Vector>& y) const override;
   bool HasProjection() const override { return std::isfinite(C_); }  // soft margin: X_p = R^{n+1}

@@ -91,7 +91,7 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       }
       v_ = gamma_ - settings_.rho * v_;
       // Step 4: x_p^{k+1} = argmin_{x in X_p} f_p(x) + v'x + (D_p rho / 2) ||x||^2.
-      problem_->Solve(v_, degree_rho_, x_);
+      solves_.Add(problem_->Solve(v_, degree_rho_, x_));
       // Step 5: send x_p^{k+1} to every neighbour.
       if (Emit({.iteration = k_ + 1, .x = x_}, out)) {
         // The stop rule made x_p^{k+1} the last estimate: iteration k, ending with step 8, is the last.

@@ -52,6 +52,7 @@ class DadmmNode final : public NodeProgram {
   std::vector<NodeId> awaited() const override;
 
   const LocalProblem* local_problem() const override { return problem_.get(); }
+  SolveCounts local_solves() const override { return solves_; }
   const Vector& gamma() const { return gamma_; }
   const Vector* dual() const override { return &gamma_; }
   bool set_penalty(double rho) override;
@@ -70,6 +71,7 @@ class DadmmNode final : public NodeProgram {
   NeighbourEstimates neighbours_;
   std::vector<std::uint8_t> lower_;  // per neighbour: its colour is lower than ours
   std::unique_ptr<LocalProblem> problem_;
+  SolveCounts solves_;
   DadmmSettings settings_;
   double degree_rho_;  // D_p * rho
   std::uint64_t k_ = 1;

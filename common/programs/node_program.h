@@ -100,6 +100,17 @@ class NodeProgram {
   virtual std::uint64_t computation_iterations() const {
     return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
   }
+  // Local solves so far, and how many of them stopped at their solver's iteration cap
+  // (SolveInfo::converged false); programs that solve no local problem report none.
+  struct SolveCounts {
+    std::uint64_t solves = 0;
+    std::uint64_t capped = 0;
+    void Add(const SolveInfo& info) {
+      ++solves;
+      capped += info.converged ? 0 : 1;
+    }
+  };
+  virtual SolveCounts local_solves() const { return {}; }
 
  protected:
   // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.

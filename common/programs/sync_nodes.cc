@@ -135,7 +135,7 @@ Algorithm3Node::Algorithm3Node(NodeId self, std::vector<NeighbourDegree> neighbo
 
 void Algorithm3Node::SolveLocal() {
   // Step 3: x_p^{k+1} = argmin f_p(x) + v'x + rho D_p ||x||^2, i.e. (c/2)||x||^2 with c = 2 rho D_p.
-  problem_->Solve(v_, 2.0 * rho_ * static_cast<double>(degree()), x_);
+  solves_.Add(problem_->Solve(v_, 2.0 * rho_ * static_cast<double>(degree()), x_));
 }
 
 void Algorithm3Node::Initialize() {

@@ -90,6 +90,7 @@ struct Algorithm3Settings {
 class Algorithm3Node final : public SynchronousNode {
  public:
   const LocalProblem* local_problem() const override { return problem_.get(); }
+  SolveCounts local_solves() const override { return solves_; }
   const Vector* dual() const override { return &gamma_; }
   bool set_penalty(double rho) override {
     rho_ = rho;
@@ -107,6 +108,7 @@ class Algorithm3Node final : public SynchronousNode {
   void SolveLocal();
 
   std::unique_ptr<LocalProblem> problem_;
+  SolveCounts solves_;
   double rho_;
   Vector gamma_, v_;
 };
