@@ -109,7 +109,6 @@ struct Agent::Impl {
 
   // The run, owned by the algorithm thread (the transport's Wake and Liveness excepted).
   std::unique_ptr<PeerTransport> transport;
-  grpc::Server* running_server = nullptr;  // owned by Run
   std::unique_ptr<NodeSession> session;
   SessionOutput out;                // what the session asked for in the last call
   std::map<NodeId, Vector> latest;  // the latest estimate from each neighbour (Status residuals)
@@ -165,11 +164,13 @@ struct Agent::Impl {
   // Carries out what the session asked for in its last call (`peer`: whose message it handled).
   void Carry(const std::string& peer, bool was_running, std::uint64_t steps_before);
   absl::Status Handle(Incoming in);
-  std::string DescribeWait();
+  std::string DescribeWait(const NodeSession::Wait& wait);
   std::string DescribeWaitFor(NodeId j);  // "" if connected, else " (not connected for 12 s, ...)"
   absl::Status Fail(absl::Status error);
-  // --neighbour_timeout ran out for neighbour j: the result with the last iterate, then the end.
+  // --neighbour_timeout ran out for neighbour j: the result with the last iterate (the caller shuts down).
   absl::Status NeighbourLost(NodeId j, Clock::time_point started);
+  // The result record as the run stands (`outcome` empty: the program's own).
+  absl::Status Write(Clock::time_point started, std::string outcome = "");
   absl::Status Run();
 };
 
@@ -269,8 +270,7 @@ std::string Agent::Impl::DescribeWaitFor(NodeId j) {
                       label > 0 ? absl::StrCat(", last heard iteration ", label) : "", ")");
 }
 
-std::string Agent::Impl::DescribeWait() {
-  const NodeSession::Wait wait = session->awaited();
+std::string Agent::Impl::DescribeWait(const NodeSession::Wait& wait) {
   std::vector<std::string> parts;
   for (NodeId j : wait.nodes) parts.push_back(absl::StrCat(j, DescribeWaitFor(j)));
   if (parts.empty()) return "";
@@ -329,6 +329,19 @@ absl::Status Agent::Impl::Fail(absl::Status error) {
   return error;
 }
 
+absl::Status Agent::Impl::Write(Clock::time_point started, std::string outcome) {
+  return WriteResult(
+      {.options = options,
+       .topology = topology,
+       .session = *session,
+       .problem_kind = problem_kind,
+       .counters = counters.Snapshot(),
+       .wall_seconds = std::chrono::duration<double>(Clock::now() - started).count(),
+       .algorithm_seconds = std::chrono::duration<double>(algorithm_finished - algorithm_started).count(),
+       .outcome = std::move(outcome)},
+      log);
+}
+
 absl::Status Agent::Impl::NeighbourLost(NodeId j, Clock::time_point started) {
   const NodeProgram* program = session->program();
   const std::uint64_t steps = program != nullptr ? program->steps() : 0;
@@ -347,18 +360,8 @@ absl::Status Agent::Impl::NeighbourLost(NodeId j, Clock::time_point started) {
   if (program != nullptr) {
     algorithm_finished = Clock::now();
     PublishEstimate(/*force=*/true);
-    written =
-        WriteResult({.options = options,
-                     .topology = topology,
-                     .session = *session,
-                     .problem_kind = problem_kind,
-                     .counters = counters.Snapshot(),
-                     .wall_seconds = std::chrono::duration<double>(Clock::now() - started).count(),
-                     .algorithm_seconds = std::chrono::duration<double>(algorithm_finished - algorithm_started).count(),
-                     .outcome = "neighbour-lost"},
-                    log);
+    written = Write(started, "neighbour-lost");
   }
-  transport->Shutdown(running_server);
   if (!written.ok()) return written;
   return absl::DeadlineExceededError(absl::StrCat(
       why, program != nullptr ? "; the result holds the last iterate" : "; no iterate yet, no result written"));
@@ -391,7 +394,6 @@ absl::Status Agent::Impl::Run() {
   transport->AddTo(builder);
   builder.RegisterService(&status_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  running_server = server.get();
   if (server == nullptr || bound_port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or not local?)"));
@@ -411,7 +413,7 @@ absl::Status Agent::Impl::Run() {
     return Fail(s);
   }
   Carry("", /*was_running=*/false, 0);
-  if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait());
+  if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait(session->awaited()));
 
   // What Status shows is refreshed at most ten times a second (and when the state changes), not per
   // message: watchers are woken by SetState, and the wait text costs a string per neighbour.
@@ -437,8 +439,9 @@ absl::Status Agent::Impl::Run() {
     if (state == last_state && now < next_status) continue;
     next_status = now + std::chrono::milliseconds(100);
     last_state = state;
-    const std::string wait = DescribeWait();
-    const std::vector<NodeId> wait_nodes = session->awaited().nodes;
+    const NodeSession::Wait awaited = session->awaited();
+    const std::vector<NodeId>& wait_nodes = awaited.nodes;
+    const std::string wait = DescribeWait(awaited);
     const std::uint64_t steps = program != nullptr ? program->steps() : 0;
     if (wait_nodes != last_wait || steps != last_steps) {
       last_wait = wait_nodes;
@@ -460,7 +463,11 @@ absl::Status Agent::Impl::Run() {
       if (lost.has_value()) break;
     }
   }
-  if (lost.has_value()) return NeighbourLost(*lost, started);
+  if (lost.has_value()) {
+    absl::Status ended = NeighbourLost(*lost, started);
+    shutdown();
+    return ended;
+  }
 
   const NodeProgram* program = session->program();
   if (!session->done()) {
@@ -489,16 +496,7 @@ absl::Status Agent::Impl::Run() {
   if (!transport->Linger(deadline)) {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
-  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
-  absl::Status written =
-      WriteResult({.options = options,
-                   .topology = topology,
-                   .session = *session,
-                   .problem_kind = problem_kind,
-                   .counters = counters.Snapshot(),
-                   .wall_seconds = wall,
-                   .algorithm_seconds = std::chrono::duration<double>(algorithm_finished - algorithm_started).count()},
-                  log);
+  absl::Status written = Write(started);
   if (options.hold > std::chrono::milliseconds(0) && written.ok()) {
     log.Info(absl::StrCat("answering Status for ", absl::FormatDuration(absl::FromChrono(options.hold)),
                           " more (--hold_seconds)"));

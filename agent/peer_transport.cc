@@ -39,17 +39,17 @@ struct PeerTransport::Tag {
 // accept, then one Read after another, then Finish; deleted when Finish (or, at shutdown, whatever
 // was outstanding) returns.
 struct PeerTransport::InStream {
-  explicit InStream(PeerTransport* t) : reader(&context) {
+  InStream() : reader(&context) {
     accepted = {Tag::kAccepted, this};
     read = {Tag::kRead, this};
     finished = {Tag::kInFinished, this};
-    (void)t;
   }
   grpc::ServerContext context;
   grpc::ServerAsyncReader<pb::ExchangeSummary, pb::PeerMessage> reader;
   pb::PeerMessage message;
   pb::ExchangeSummary summary;
   std::optional<NodeId> sender;  // named by the first message
+  std::string peer;              // the transport address, for logs (read once, at accept)
   std::uint64_t accepted_messages = 0;
   bool counted_open = false;  // holds the sender's `open`
   Tag accepted, read, finished;
@@ -193,13 +193,9 @@ void PeerTransport::Dispatch(Tag* tag, bool ok) {
     case Tag::kRead:
       OnRead(static_cast<InStream*>(tag->object), ok);
       break;
-    case Tag::kInFinished: {
-      auto* s = static_cast<InStream*>(tag->object);
-      if (s->counted_open) SetInbound(*s->sender, false);
-      --open_in_streams_;
-      delete s;
+    case Tag::kInFinished:
+      DropInStream(static_cast<InStream*>(tag->object));
       break;
-    }
     case Tag::kStream:
       OnStreamEvent(static_cast<OutStream*>(tag->object), tag->op, ok);
       break;
@@ -218,7 +214,7 @@ void PeerTransport::Dispatch(Tag* tag, bool ok) {
 // --- inbound -----------------------------------------------------------------------------------
 
 void PeerTransport::Accept() {
-  auto* s = new InStream(this);
+  auto* s = new InStream();
   service_.RequestExchange(&s->context, &s->reader, cq_.get(), cq_.get(), &s->accepted);
 }
 
@@ -228,6 +224,7 @@ void PeerTransport::OnAccepted(InStream* s, bool ok) {
     return;
   }
   ++open_in_streams_;
+  s->peer = s->context.peer();
   Accept();  // the next stream
   s->reader.Read(&s->message, &s->read);
 }
@@ -251,7 +248,6 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bo
     SetInbound(*sender, true);
   }
   const std::uint64_t sequence = message.sequence();
-  if (sequence == 0) return absl::StrCat("a message from node ", *sender, " without a sequence number");
   switch (in->second.window.Admit(sequence)) {
     case ReceiverWindow::Verdict::kDeliver:
       return "";
@@ -268,9 +264,7 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bo
 
 void PeerTransport::OnRead(InStream* s, bool ok) {
   if (stopping_) {
-    if (s->counted_open) SetInbound(*s->sender, false);
-    --open_in_streams_;
-    delete s;  // cancelled by the server's shutdown; nothing else outstanding
+    DropInStream(s);  // cancelled by the server's shutdown; nothing else outstanding
     return;
   }
   if (!ok) {  // the neighbour closed its stream, or it broke
@@ -281,7 +275,7 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
   const std::string problem = Admit(s, s->message, refuse_stream);
   if (refuse_stream) {
     counters_->RecordRejected();
-    log_->Info(absl::StrCat("refused ", problem, " (peer ", s->context.peer(), ")"));
+    log_->Info(absl::StrCat("refused ", problem, " (peer ", s->peer, ")"));
     CloseInStream(s, grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream from this node is already open"));
     return;
   }
@@ -289,7 +283,7 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
     counters_->RecordDuplicate(*s->sender);
   } else if (!problem.empty()) {
     counters_->RecordRejected();
-    log_->Info(absl::StrCat("rejected ", problem, " (peer ", s->context.peer(), ")"));
+    log_->Info(absl::StrCat("rejected ", problem, " (peer ", s->peer, ")"));
   }
   if (problem.empty() || problem == kDuplicate) {
     const std::uint64_t ack = s->message.ack();
@@ -299,12 +293,18 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
     ++s->accepted_messages;
     const std::uint64_t bytes = s->message.ByteSizeLong();
     if (!closing_) {
-      ready_.push_back(Incoming{
-          .sender = *s->sender, .message = std::move(s->message), .message_bytes = bytes, .peer = s->context.peer()});
+      ready_.push_back(
+          Incoming{.sender = *s->sender, .message = std::move(s->message), .message_bytes = bytes, .peer = s->peer});
     }
     s->message = pb::PeerMessage();
   }
   s->reader.Read(&s->message, &s->read);
+}
+
+void PeerTransport::DropInStream(InStream* s) {
+  if (s->counted_open) SetInbound(*s->sender, false);
+  --open_in_streams_;
+  delete s;
 }
 
 void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
@@ -322,26 +322,20 @@ void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
 void PeerTransport::SendToAll(const pb::PeerMessage& message) {
   for (auto& [j, link] : links_) {
     link->window.Queue(message);
-    if (link->stream != nullptr) {
-      PumpStream(*link->stream);
-    } else {
-      Pump(*link);
-    }
+    Advance(*link);
   }
 }
 
-bool PeerTransport::DropAcknowledged(Link& link, std::uint64_t sequence) {
-  // A neighbour cannot have what was never sent; such an ack is ignored (peer messages are data).
-  return link.window.Acknowledge(sequence);
+void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
+  // An ack of what was never sent changes nothing (SenderWindow::Acknowledge: peer messages are data).
+  if (link.window.Acknowledge(sequence) && closing_) Advance(link);
 }
 
-void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
-  if (DropAcknowledged(link, sequence) && closing_) {
-    if (link.stream != nullptr) {
-      PumpStream(*link.stream);
-    } else {
-      Pump(link);
-    }
+void PeerTransport::Advance(Link& link) {
+  if (link.stream != nullptr) {
+    PumpStream(*link.stream);
+  } else {
+    Pump(link);
   }
 }
 
@@ -455,12 +449,11 @@ void PeerTransport::OnStreamEvent(OutStream* s, int op, bool ok) {
   }
   switch (op) {
     case OutStream::kStarted:
-      if (!ok) {
-        s->started = true;  // nothing else outstanding: Finish gives the reason
+      s->started = true;
+      if (!ok) {  // nothing else outstanding: Finish gives the reason
         BreakStream(*s, "the stream could not start");
         return;
       }
-      s->started = true;
       if (link.ever_connected) {
         counters_->RecordReconnect(link.peer);
         log_->Info(absl::StrFormat("reconnected to neighbour %u at %s after %.1f s; resending %u message(s)", link.peer,
@@ -524,7 +517,7 @@ void PeerTransport::OnStreamFinished(OutStream* s) {
   link.stream = nullptr;
   delete s;
   if (started) SetOutbound(link.peer, false);
-  if (status.ok()) DropAcknowledged(link, last);
+  if (status.ok()) link.window.Acknowledge(last);
   const Clock::time_point now = Clock::now();
   if (closing_ && link.window.empty()) {
     link.done = true;
@@ -550,20 +543,18 @@ void PeerTransport::OnStreamFinished(OutStream* s) {
 
 // --- liveness --------------------------------------------------------------------------------------
 
-void PeerTransport::SetOutbound(NodeId j, bool up) {
-  std::lock_guard lock(live_mu_);
-  Live& l = live_.at(j);
-  const bool before = l.out && l.in;
-  l.out = up;
-  if ((l.out && l.in) != before) l.changed = Clock::now();
-}
+void PeerTransport::SetOutbound(NodeId j, bool up) { SetLive(j, &Live::out, up); }
 
 void PeerTransport::SetInbound(NodeId j, bool open) {
   inbound_.at(j).open = open;
+  SetLive(j, &Live::in, open);
+}
+
+void PeerTransport::SetLive(NodeId j, bool Live::*half, bool up) {
   std::lock_guard lock(live_mu_);
   Live& l = live_.at(j);
   const bool before = l.out && l.in;
-  l.in = open;
+  l.*half = up;
   if ((l.out && l.in) != before) l.changed = Clock::now();
 }
 
@@ -579,13 +570,7 @@ PeerTransport::Liveness PeerTransport::LivenessOf(NodeId j) const {
 void PeerTransport::BeginClose() {
   closing_ = true;
   ready_.clear();
-  for (auto& [j, link] : links_) {
-    if (link->stream != nullptr) {
-      PumpStream(*link->stream);
-    } else {
-      Pump(*link);
-    }
-  }
+  for (auto& [j, link] : links_) Advance(*link);
 }
 
 bool PeerTransport::LinksDone() const {

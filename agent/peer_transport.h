@@ -112,6 +112,12 @@ class PeerTransport {
     bool open = false;      // a stream from the neighbour is live
   };
 
+  // Both halves of an edge as Status sees them (live_mu_).
+  struct Live {
+    bool out = false, in = false;
+    Clock::time_point changed = Clock::now();
+  };
+
   void Dispatch(Tag* tag, bool ok);
   bool LinksDone() const;
   bool Closed() const;
@@ -124,8 +130,10 @@ class PeerTransport {
   // is refused (and, with `refuse_stream`, the whole stream is).
   std::string Admit(InStream* s, const pb::PeerMessage& message, bool& refuse_stream);
   void CloseInStream(InStream* s, const grpc::Status& status);
+  void DropInStream(InStream* s);  // its last operation returned
 
   // Links and their streams.
+  void Advance(Link& link);  // the live stream writes what it can, or the link moves on without one
   void Pump(Link& link);
   void OpenStream(Link& link);
   void PumpStream(OutStream& s);
@@ -135,10 +143,10 @@ class PeerTransport {
   void OnStreamFinished(OutStream* s);
   void Watch(Link& link);
   void OnWatch(Link& link, bool ok);
-  bool DropAcknowledged(Link& link, std::uint64_t sequence);  // false: nothing new (or an impossible ack)
-  void Acknowledge(Link& link, std::uint64_t sequence);       // and moves a closing link on
+  void Acknowledge(Link& link, std::uint64_t sequence);  // and moves a closing link on
   void SetOutbound(NodeId j, bool up);
   void SetInbound(NodeId j, bool open);
+  void SetLive(NodeId j, bool Live::*half, bool up);
 
   const NodeId self_;
   SharedCounters* const counters_;
@@ -162,10 +170,6 @@ class PeerTransport {
 
   // Liveness, for Status (other threads).
   mutable std::mutex live_mu_;
-  struct Live {
-    bool out = false, in = false;
-    Clock::time_point changed = Clock::now();
-  };
   std::map<NodeId, Live> live_;
 };
 

@@ -58,16 +58,10 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   FakeNetwork<Frame> network(topology, options.delivery, options.seed);
   if (absl::Status s = network.Apply(topology, options.faults); !s.ok()) return s;
   const std::size_t E = network.num_edges();
-  // The delivery windows of every directed edge (used with link faults only), and its reverse edge.
+  // The delivery windows of every directed edge (used with link faults only), and its stream.
   std::vector<SenderWindow<std::pair<SessionMessage, std::uint64_t>>> outbox(lf.any() ? E : 0);
   std::vector<ReceiverWindow> inbox(lf.any() ? E : 0);
-  std::vector<std::uint32_t> epoch(E, 0), reverse(E, 0);
-  for (std::uint32_t e = 0; e < E; ++e) {
-    const std::uint32_t j = network.edge_to(e);
-    for (std::uint32_t r = network.out_begin(j); r < network.out_begin(j + 1); ++r) {
-      if (network.edge_to(r) == network.edge_from(e)) reverse[e] = r;
-    }
-  }
+  std::vector<std::uint32_t> epoch(E, 0);
   Rng fault_rng(lf.seed);
   // The algorithm's messages (estimates) per directed edge, apart from the bootstrap's.
   std::vector<std::uint64_t> estimates_sent(E, 0), estimates_delivered(E, 0), bytes_sent(E, 0), bytes_delivered(E, 0);
@@ -81,7 +75,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     while (auto* entry = outbox[e].NextToWrite()) {
       const Frame frame{.epoch = epoch[e],
                         .sequence = entry->sequence,
-                        .ack = inbox[reverse[e]].delivered(),
+                        .ack = inbox[network.reverse(e)].delivered(),
                         .message = entry->message.first};
       if (outbox[e].MarkWritten(entry->sequence)) ++net.resent;
       if (fault_rng.Uniform() < lf.break_stream) {
@@ -162,7 +156,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     if (lf.any()) {
       const Frame& frame = delivered->message;
       if (frame.epoch != epoch[edge]) continue;  // lost with its broken stream
-      if (frame.ack > 0) outbox[reverse[edge]].Acknowledge(frame.ack);
+      if (frame.ack > 0) outbox[network.reverse(edge)].Acknowledge(frame.ack);
       const ReceiverWindow::Verdict verdict = inbox[edge].Admit(frame.sequence);
       if (verdict == ReceiverWindow::Verdict::kDuplicate) {
         ++net.duplicates_dropped;

@@ -201,6 +201,8 @@ class FakeNetwork {
   std::uint32_t edge_to(std::uint32_t e) const { return edge_to_[e]; }
   // The sender's position among the receiver's neighbours (sorted by id).
   std::uint32_t position_at_receiver(std::uint32_t e) const { return position_at_receiver_[e]; }
+  // The edge the other way (the receiver's out-edges are in neighbour-id order).
+  std::uint32_t reverse(std::uint32_t e) const { return out_begin_[edge_to_[e]] + position_at_receiver_[e]; }
   // Per directed edge: messages queued, delivered, and dropped by a silence.
   std::uint64_t sent(std::uint32_t e) const { return sent_[e]; }
   std::uint64_t delivered(std::uint32_t e) const { return delivered_[e]; }
