@@ -761,6 +761,15 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
     m.set_sequence(sequence);
     return m;
   };
+  // A stream of one message, closed at once; the status it ends with.
+  auto one_message_stream = [&](const v1::PeerMessage& m, v1::ExchangeSummary* summary) {
+    auto peer = v1::Peer::NewStub(channel());
+    grpc::ClientContext context;
+    auto stream = peer->Exchange(&context, summary);
+    stream->Write(m);
+    stream->WritesDone();
+    return stream->Finish();
+  };
   auto peer_a = v1::Peer::NewStub(channel());
   grpc::ClientContext context_a;
   context_a.set_wait_for_ready(true);
@@ -771,14 +780,9 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
       [&] { return absl::StrContains(testing::ReadFile(dir + "/err"), "colour announcement before its hello"); }, 10s))
       << testing::ReadFile(dir + "/err");
 
-  // A second stream claiming to be node 2 while the first is live (its own channel, so its own connection).
-  auto peer_b = v1::Peer::NewStub(channel());
-  grpc::ClientContext context_b;
+  // A second stream claiming to be node 2 while the first is live.
   v1::ExchangeSummary summary_b;
-  auto stream_b = peer_b->Exchange(&context_b, &summary_b);
-  stream_b->Write(message(2, 2));
-  stream_b->WritesDone();
-  EXPECT_EQ(stream_b->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(one_message_stream(message(2, 2), &summary_b).error_code(), grpc::StatusCode::ALREADY_EXISTS);
 
   ASSERT_TRUE(stream_a->Write(message(2, 1)));  // a resend: dropped, counted
   ASSERT_TRUE(stream_a->Write(message(2, 5)));  // 2..4 were never sent
@@ -787,13 +791,8 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
       [&] { return absl::StrContains(testing::ReadFile(dir + "/err"), "on the stream of node 2"); }, 10s))
       << testing::ReadFile(dir + "/err");
   // A stranger, on its own stream.
-  auto peer_c = v1::Peer::NewStub(channel());
-  grpc::ClientContext context_c;
   v1::ExchangeSummary summary_c;
-  auto stream_c = peer_c->Exchange(&context_c, &summary_c);
-  stream_c->Write(message(9, 1));
-  stream_c->WritesDone();
-  EXPECT_TRUE(stream_c->Finish().ok());
+  EXPECT_TRUE(one_message_stream(message(9, 1), &summary_c).ok());
   EXPECT_EQ(summary_c.messages_received(), 0u);
 
   const std::string log = testing::ReadFile(dir + "/err");

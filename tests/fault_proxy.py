@@ -30,10 +30,7 @@ class Route:
         self.bytes_per_second = 0.0
         self.open = asyncio.Event()
         self.open.set()
-        self.connections = set()  # (client transport socket, upstream transport socket, writers)
-        self.accepted = 0
-        self.resets = 0
-        self.bytes = 0
+        self.connections = set()  # (client writer, upstream writer) of each live connection
         self.server = None
 
     def sample_delay(self):
@@ -46,7 +43,6 @@ class Route:
         self.listen_port = self.server.sockets[0].getsockname()[1]
 
     async def _accept(self, client_reader, client_writer):
-        self.accepted += 1
         await self.open.wait()  # a partitioned route: the connection hangs until the heal
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -79,7 +75,6 @@ class Route:
                 if self.bytes_per_second > 0:
                     await asyncio.sleep(len(data) / self.bytes_per_second)
                 writer.write(data)
-                self.bytes += len(data)
                 await writer.drain()
             if writer.can_write_eof():
                 writer.write_eof()
@@ -110,7 +105,6 @@ class Route:
             _abort(upstream)
             count += 1
         self.connections.clear()
-        self.resets += count
         return count
 
     async def close(self):
@@ -155,6 +149,11 @@ class FaultProxy:
     def delay(self, mean, jitter):
         for route in self.routes.values():
             route.delay_mean, route.delay_jitter = mean, jitter
+
+    def bandwidth(self, bytes_per_second):
+        """Paces each direction of every connection to `bytes_per_second` (0: no limit)."""
+        for route in self.routes.values():
+            route.bytes_per_second = bytes_per_second
 
     def edge(self, i, j):
         return [self.routes[(i, j)], self.routes[(j, i)]]

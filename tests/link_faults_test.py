@@ -127,6 +127,18 @@ class Network:
             await asyncio.sleep(0.05)
         raise AssertionError(f"node {i} did not reach iteration {at_least} within {timeout} s")
 
+    async def start_running(self, node, iteration):
+        """Starts the run with every link at 2 +- 1 ms and waits until `node` is at `iteration`."""
+        self.proxy.delay(0.002, 0.001)
+        await self.start()
+        await self.wait_iteration(node, iteration, timeout=60)
+
+    async def moves_on(self, node, after):
+        """Waits until `node` is 5 iterations past `after`; returns the seconds that took and its reply."""
+        since = time.monotonic()
+        reply = await self.wait_iteration(node, after + 5, timeout=30)
+        return time.monotonic() - since, reply
+
     async def finish(self, timeout):
         try:
             codes = {i: await asyncio.wait_for(a.wait(), timeout) for i, a in self.agents.items()}
@@ -172,18 +184,14 @@ async def scenario_delay(net):
 
 async def partition(net, seconds):
     """Edge 3-4 (both directions) partitioned for `seconds` mid-run; the run resumes soon after the heal."""
-    net.proxy.delay(0.002, 0.001)
-    await net.start()
-    await net.wait_iteration(3, 100, timeout=60)
+    await net.start_running(3, 100)
     net.proxy.partition(3, 4)
     print(f"partitioned 3-4 for {seconds} s", flush=True)
     await asyncio.sleep(seconds)
     stalled = await net.astatus(3)
-    healed = time.monotonic()
     net.proxy.heal(3, 4)
     # Node 3 waits for node 4 within a step or two of the cut, so its iteration tells when the run moves.
-    reply = await net.wait_iteration(3, stalled.iteration + 5, timeout=30)
-    resumed = time.monotonic() - healed
+    resumed, reply = await net.moves_on(3, stalled.iteration)
     print(f"healed at iteration {stalled.iteration} of node 3; it reached {reply.iteration} {resumed:.2f} s later",
           flush=True)
     check(resumed <= 3.0, f"the run resumes within 3 s of the heal ({resumed:.2f} s)")
@@ -201,9 +209,7 @@ async def scenario_partition30(net):
 
 async def scenario_resets(net):
     """20 resets of a random live connection at random times during the run."""
-    net.proxy.delay(0.002, 0.001)
-    await net.start()
-    await net.wait_iteration(1, 20, timeout=60)
+    await net.start_running(1, 20)
     resets = 0
     while resets < 20:
         await asyncio.sleep(net.proxy.rng.uniform(0.05, 0.4))
@@ -224,9 +230,7 @@ async def scenario_resets(net):
 
 async def stop(net, seconds):
     """Node 4 stopped (SIGSTOP) for `seconds`, then continued."""
-    net.proxy.delay(0.002, 0.001)
-    await net.start()
-    await net.wait_iteration(4, 100, timeout=60)
+    await net.start_running(4, 100)
     os.kill(net.agents[4].pid, signal.SIGSTOP)
     print(f"node 4 stopped for {seconds} s", flush=True)
     await asyncio.sleep(seconds)
@@ -235,17 +239,9 @@ async def stop(net, seconds):
     check(not by_id[4].connected, f"node 3's Status shows node 4 not connected after {seconds} s stopped")
     check(by_id[4].seconds_since_connection_change < seconds,
           f"... since {by_id[4].seconds_since_connection_change:.1f} s (keepalive noticed it)")
-    before = reply.iteration
     os.kill(net.agents[4].pid, signal.SIGCONT)
-    continued = time.monotonic()
-    try:
-        reply = await net.wait_iteration(3, before + 5, timeout=30)
-    except AssertionError:
-        r34, r43 = net.proxy.routes[(3, 4)], net.proxy.routes[(4, 3)]
-        print("DEBUG", r34.listen_port, len(r34.connections), r43.listen_port, len(r43.connections), r43.accepted, net.addresses)
-        os.system(f"ss -tnp | grep -E ':{r43.listen_port}|:{net.addresses[3][1]}'")
-        raise
-    print(f"node 3 moved on {time.monotonic() - continued:.2f} s after node 4 continued", flush=True)
+    moved, _ = await net.moves_on(3, reply.iteration)
+    print(f"node 3 moved on {moved:.2f} s after node 4 continued", flush=True)
     await net.finish(timeout=240)
     net.report()
 
