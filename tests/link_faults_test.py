@@ -10,6 +10,7 @@ scenarios: delay partition resets sigstop (the default set, a few minutes), and 
 partition30 sigstop90 (not in the test command: deploy/soak-link-faults.sh).
 """
 import asyncio
+import functools
 import json
 import os
 import random
@@ -199,14 +200,6 @@ async def partition(net, seconds):
     net.report()
 
 
-async def scenario_partition(net):
-    await partition(net, 5)
-
-
-async def scenario_partition30(net):
-    await partition(net, 30)
-
-
 async def scenario_resets(net):
     """20 resets of a random live connection at random times during the run."""
     await net.start_running(1, 20)
@@ -246,14 +239,6 @@ async def stop(net, seconds):
     net.report()
 
 
-async def scenario_sigstop(net):
-    await stop(net, 15)
-
-
-async def scenario_sigstop90(net):
-    await stop(net, 90)
-
-
 async def guarded(run, net):
     """Runs a scenario; whatever happens, no agent outlives it."""
     try:
@@ -271,11 +256,11 @@ async def guarded(run, net):
 
 SCENARIOS = {
     "delay": (scenario_delay, 100),
-    "partition": (scenario_partition, 1500),
+    "partition": (functools.partial(partition, seconds=5), 1500),
     "resets": (scenario_resets, 1500),
-    "sigstop": (scenario_sigstop, 1500),
-    "partition30": (scenario_partition30, 1500),
-    "sigstop90": (scenario_sigstop90, 1500),
+    "sigstop": (functools.partial(stop, seconds=15), 1500),
+    "partition30": (functools.partial(partition, seconds=30), 1500),
+    "sigstop90": (functools.partial(stop, seconds=90), 1500),
 }
 DEFAULT = ["delay", "partition", "resets", "sigstop"]
 
