@@ -211,11 +211,10 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   if (program == nullptr || program->steps() == steps_before) return;
   PublishEstimate(/*force=*/false);
   if (options.log_iterations) {
-    const AgreedStopProgram* stopper = session->stopper();
+    const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
     log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0],
-                          stopper != nullptr
-                              ? absl::StrCat(", change ", stopper->change(), ", disagreement ", stopper->disagreement())
-                              : ""));
+                          stop.has_value() ? absl::StrCat(", change ", stop->change, ", disagreement ", stop->disagreement)
+                                           : ""));
   }
 }
 
@@ -283,13 +282,13 @@ void Agent::Impl::PublishEstimate(bool force) {
   if (!force && now < next_publish) return;
   next_publish = now + std::chrono::milliseconds(100);
   const NodeProgram* program = session->program();
-  const AgreedStopProgram* stopper = session->stopper();
+  const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
   const Vector& x = program->x();
   const double scale = std::max(1.0, x.norm());
   double change = 0.0, disagreement = 0.0;
-  if (stopper != nullptr) {
-    change = stopper->change();
-    disagreement = stopper->disagreement();
+  if (stop.has_value()) {
+    change = stop->change;
+    disagreement = stop->disagreement;
   } else {
     change = published_x.size() == x.size() ? (x - published_x).norm() / scale : 0.0;
     for (const auto& [j, xj] : latest) {
@@ -302,9 +301,9 @@ void Agent::Impl::PublishEstimate(bool force) {
   std::lock_guard lock(public_state.mu);
   public_state.change = change;
   public_state.disagreement = disagreement;
-  public_state.primal_residual = stopper != nullptr ? stopper->primal_residual() : 0.0;
-  public_state.dual_residual = stopper != nullptr ? stopper->dual_residual() : 0.0;
-  public_state.rho = stopper != nullptr ? stopper->penalty() : options.settings.dadmm.rho;
+  public_state.primal_residual = stop.has_value() ? stop->primal_residual : 0.0;
+  public_state.dual_residual = stop.has_value() ? stop->dual_residual : 0.0;
+  public_state.rho = stop.has_value() ? stop->penalty : options.settings.dadmm.rho;
   public_state.computation_iterations = program->computation_iterations();
   const NodeProgram::SolveCounts solves = program->local_solves();
   public_state.local_solves = solves.solves;

@@ -21,7 +21,6 @@ namespace pb = ::dadmm::v1;
 absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   const AgentOptions& options = run.options;
   const NodeProgram* program = run.session.program();
-  const AgreedStopProgram* stopper = run.session.stopper();
   const ColouringProtocol* colouring = &run.session.colouring();
   const CountersSnapshot& c = run.counters;
   const LinkCounters total = c.algorithm.Total();
@@ -98,13 +97,13 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   r.set_vary_rho_mu(options.settings.vary_rho_mu);
   r.set_vary_rho_tau(options.settings.vary_rho_tau);
   r.set_max_iterations(options.settings.dadmm.max_iterations);
-  if (stopper != nullptr) {
-    r.set_change(stopper->change());
-    r.set_disagreement(stopper->disagreement());
-    r.set_final_rho(stopper->penalty());
-    r.set_rho_changes(stopper->penalty_changes());
-    r.set_primal_residual(stopper->primal_residual());
-    r.set_dual_residual(stopper->dual_residual());
+  if (const std::optional<StopDiagnostics> stop = program->stop_diagnostics(); stop.has_value()) {
+    r.set_change(stop->change);
+    r.set_disagreement(stop->disagreement);
+    r.set_final_rho(stop->penalty);
+    r.set_rho_changes(stop->penalty_changes);
+    r.set_primal_residual(stop->primal_residual);
+    r.set_dual_residual(stop->dual_residual);
   }
   r.set_rejected_messages(c.rejected);
   for (const auto& [j, d] : c.delivery) {

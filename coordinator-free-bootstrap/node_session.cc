@@ -155,7 +155,6 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
       MakeAgentProgram(topology_, self_, colour, std::move(neighbours), std::move(problem_), settings_);
   if (!made.ok()) return made.status();
   program_ = *std::move(made);
-  stopper_ = dynamic_cast<const AgreedStopProgram*>(program_.get());
   out.notes.push_back(absl::StrCat(
       "colours of all ", known.size(), " neighbour(s) known; starting ", AlgorithmName(settings_.algorithm), " on ",
       kind, " (rho ", settings_.dadmm.rho, ", at most ", settings_.dadmm.max_iterations, " iterations",

@@ -101,9 +101,9 @@ class NodeSession {
   const ColouringProtocol& colouring() const { return *colouring_; }
   // Own and known neighbours' final colours (0: not yet), neighbours sorted by id.
   std::map<NodeId, std::uint32_t> known_colours() const;
-  // The program, once started (nullptr before); the agreed stop wrapping it, if the run has one.
+  // The program, once started (nullptr before); with the agreed stop around it if the run has one
+  // (its measures: program()->stop_diagnostics()).
   const NodeProgram* program() const { return program_.get(); }
-  const AgreedStopProgram* stopper() const { return stopper_; }
   // Estimates that came before the program started and were kept for it.
   std::uint64_t early_estimates() const { return early_total_; }
 
@@ -143,7 +143,6 @@ class NodeSession {
   std::vector<NodeId> greeted_;            // sorted
   std::unique_ptr<ColouringProtocol> colouring_;
   std::unique_ptr<NodeProgram> program_;
-  const AgreedStopProgram* stopper_ = nullptr;
   std::vector<EarlyEstimate> early_;
   std::map<NodeId, int> early_count_;
   std::uint64_t early_total_ = 0;

@@ -14,51 +14,59 @@ std::uint32_t DiameterBound(const Topology& topology) {
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(topology.Diameter()));
 }
 
-absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std::unique_ptr<NodeProgram> program,
-                                                                             std::vector<NodeId> neighbours,
-                                                                             const StopRule& rule) {
-  if (program == nullptr) return absl::InvalidArgumentError("agreed stop: no program to wrap");
-  if (rule.residual()) {
-    if (!(rule.eps_abs >= 0.0) || !std::isfinite(rule.eps_abs) || !(rule.eps_rel >= 0.0) ||
-        !std::isfinite(rule.eps_rel)) {
+absl::Status StopRule::Validate() const {
+  if (residual()) {
+    if (!(eps_abs >= 0.0) || !std::isfinite(eps_abs) || !(eps_rel >= 0.0) ||
+        !std::isfinite(eps_rel)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", rule.eps_abs, " and ", rule.eps_rel));
+          absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
     }
-    if (rule.tolerance != 0.0) {
+    if (tolerance != 0.0) {
       return absl::InvalidArgumentError(
           "give either a tolerance (the change test) or eps_abs / eps_rel (the "
           "residual rule), not both");
     }
-    if (!(rule.rho > 0.0) || !std::isfinite(rule.rho)) {
-      return absl::InvalidArgumentError(absl::StrCat("the residual rule needs the penalty rho > 0, got ", rule.rho));
+    if (!(rho > 0.0) || !std::isfinite(rho)) {
+      return absl::InvalidArgumentError(absl::StrCat("the residual rule needs the penalty rho > 0, got ", rho));
     }
-    if (program->dual() == nullptr) {
-      return absl::InvalidArgumentError(
-          "the residual stopping rule needs an ADMM (a dual variable): d-admm, "
-          "algorithm3 (c-admm) or ic-admm");
-    }
-  } else if (!(rule.tolerance > 0.0 || (rule.tolerance == 0.0 && rule.adapts())) || !std::isfinite(rule.tolerance)) {
-    return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", rule.tolerance));
+  } else if (!(tolerance > 0.0 || (tolerance == 0.0 && adapts())) || !std::isfinite(tolerance)) {
+    return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", tolerance));
   }
-  if (rule.adapts()) {
-    if (rule.adapt_interval <= rule.diameter_bound) {
+  if (adapts()) {
+    if (adapt_interval <= diameter_bound) {
       return absl::InvalidArgumentError(
-          absl::StrCat("the varying penalty votes every ", rule.adapt_interval, " steps; the flood of a vote takes ",
-                       rule.diameter_bound, " (the diameter bound): give an interval > ", rule.diameter_bound));
+          absl::StrCat("the varying penalty votes every ", adapt_interval, " steps; the flood of a vote takes ",
+                       diameter_bound, " (the diameter bound): give an interval > ", diameter_bound));
     }
-    if (!(rule.adapt_mu > 1.0) || !std::isfinite(rule.adapt_mu) || !(rule.adapt_tau > 1.0) ||
-        !std::isfinite(rule.adapt_tau)) {
+    if (!(adapt_mu > 1.0) || !std::isfinite(adapt_mu) || !(adapt_tau > 1.0) ||
+        !std::isfinite(adapt_tau)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ", rule.adapt_mu, " and ",
-                       rule.adapt_tau));
+          absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ", adapt_mu, " and ",
+                       adapt_tau));
     }
-    if (!(rule.rho > 0.0) || !std::isfinite(rule.rho) || !program->set_penalty(rule.rho)) {
-      return absl::InvalidArgumentError(
-          "the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
-          "(c-admm) or ic-admm");
+    if (!(rho > 0.0) || !std::isfinite(rho)) {
+      return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs a penalty rho > 0, got ", rho));
     }
   }
-  if (rule.diameter_bound < 1) return absl::InvalidArgumentError("agreed stop: the diameter bound must be >= 1");
+  if (diameter_bound < 1) return absl::InvalidArgumentError("agreed stop: the diameter bound must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std::unique_ptr<NodeProgram> program,
+                                                                             std::vector<NodeId> neighbours,
+                                                                             const StopRule& rule) {
+  if (program == nullptr) return absl::InvalidArgumentError("agreed stop: no program to wrap");
+  if (absl::Status s = rule.Validate(); !s.ok()) return s;
+  if (rule.residual() && program->dual() == nullptr) {
+    return absl::InvalidArgumentError(
+        "the residual stopping rule needs an ADMM (a dual variable): d-admm, "
+        "algorithm3 (c-admm) or ic-admm");
+  }
+  if (rule.adapts() && !program->set_penalty(rule.rho)) {
+    return absl::InvalidArgumentError(
+        "the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
+        "(c-admm) or ic-admm");
+  }
   std::sort(neighbours.begin(), neighbours.end());
   if (std::adjacent_find(neighbours.begin(), neighbours.end()) != neighbours.end()) {
     return absl::InvalidArgumentError("agreed stop: a neighbour is listed twice");
@@ -68,7 +76,7 @@ absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std
 
 AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::vector<NodeId> neighbours,
                                      const StopRule& rule)
-    : program_(std::move(program)),
+    : ProgramWrapper(std::move(program)),
       neighbours_(std::move(neighbours)),
       rule_(rule),
       stop_(rule.diameter_bound),
@@ -77,10 +85,17 @@ AgreedStopProgram::AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::
       disagreement_(std::numeric_limits<double>::infinity()),
       rho_(rule.rho) {
   if (rule_.residual()) primal_residual_ = dual_residual_ = std::numeric_limits<double>::infinity();
-  program_->set_broadcast_hook(this);
+  inner().set_broadcast_hook(this);
 }
 
-void AgreedStopProgram::Start(std::vector<Broadcast>& out) { program_->Start(out); }
+std::optional<StopDiagnostics> AgreedStopProgram::stop_diagnostics() const {
+  return StopDiagnostics{.change = change_,
+                         .disagreement = disagreement_,
+                         .primal_residual = primal_residual_,
+                         .dual_residual = dual_residual_,
+                         .penalty = rho_,
+                         .penalty_changes = penalty_changes_};
+}
 
 absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast>& out) {
   if (m.control.size() != control_bytes()) {
@@ -109,7 +124,7 @@ absl::Status AgreedStopProgram::Receive(const Estimate& m, std::vector<Broadcast
     pending_bits_.assign(m.control.begin(), m.control.begin() + static_cast<std::ptrdiff_t>(stop_.bytes()));
     pending_vote_ = vote;
   }
-  absl::Status s = program_->Receive(m, out);
+  absl::Status s = ProgramWrapper::Receive(m, out);
   pending_ = nullptr;
   if (!s.ok()) return s;  // the wrapped program refused it before doing anything
   if (!known) return absl::InternalError(absl::StrCat("agreed stop: node ", m.sender, " is not a neighbour"));
@@ -175,7 +190,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       if (rule_.residual()) {
         const double eps_pri = std::sqrt(n * degree) * rule_.eps_abs +
                                rule_.eps_rel * std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));
-        const double eps_dual = std::sqrt(n) * rule_.eps_abs + rule_.eps_rel * program_->dual()->norm();
+        const double eps_dual = std::sqrt(n) * rule_.eps_abs + rule_.eps_rel * wrapped().dual()->norm();
         test = primal_residual_ <= eps_pri && dual_residual_ <= eps_dual;
       }
     }
@@ -187,7 +202,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
   b.control = stop_.Step(test, previous);
   if (rule_.adapts()) {
     // The vote of window m (labels first + m T .. + D), see the header.
-    const std::uint64_t since = label - program_->first_label();
+    const std::uint64_t since = label - wrapped().first_label();
     const std::uint64_t window = since / rule_.adapt_interval, offset = since % rule_.adapt_interval;
     const bool voting = window >= 1 && window <= rule_.adapt_votes && offset <= rule_.diameter_bound;
     double r = 0.0, s = 0.0;
@@ -215,7 +230,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       if (s > rule_.adapt_mu * r) next = rho_ / rule_.adapt_tau;
       if (next != rho_) {
         rho_ = next;
-        program_->set_penalty(rho_);
+        inner().set_penalty(rho_);
         ++penalty_changes_;
       }
     }

@@ -64,6 +64,8 @@ struct StopRule {
   double adapt_mu = 10.0;
   double adapt_tau = 2.0;
 
+  // The rule's own consistency (the program it wraps is checked by AgreedStopProgram::Create).
+  absl::Status Validate() const;
   bool residual() const { return eps_abs > 0.0 || eps_rel > 0.0; }
   bool adapts() const { return adapt_interval > 0; }
   // "change tol=1e-06", "residual eps_abs=1e-06 eps_rel=0.0001": what neighbours must agree on.
@@ -73,26 +75,18 @@ struct StopRule {
 // The bound every agent computes from the (fingerprint-checked) topology file: its diameter.
 std::uint32_t DiameterBound(const Topology& topology);
 
-class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
+class AgreedStopProgram final : public ProgramWrapper, private BroadcastHook {
  public:
   // `neighbours`: the node's neighbours (as the wrapped program has them).
   static absl::StatusOr<std::unique_ptr<AgreedStopProgram>> Create(std::unique_ptr<NodeProgram> program,
                                                                    std::vector<NodeId> neighbours,
                                                                    const StopRule& rule);
 
-  void Start(std::vector<Broadcast>& out) override;
   // Also refuses stop bits of the wrong length; the wrapped program checks the rest.
   absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) override;
-  Outcome outcome() const override { return program_->outcome(); }
-  std::uint64_t steps() const override { return program_->steps(); }
-  const Vector& x() const override { return program_->x(); }
-  std::uint64_t estimate_step() const override { return program_->estimate_step(); }
-  std::uint64_t first_label() const override { return program_->first_label(); }
-  std::vector<NodeId> awaited() const override { return program_->awaited(); }
-  const LocalProblem* local_problem() const override { return program_->local_problem(); }
-  std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
-  SolveCounts local_solves() const override { return program_->local_solves(); }
-  const Vector* dual() const override { return program_->dual(); }
+  // Its penalty is the votes' (set_penalty is theirs, not a driver's).
+  bool set_penalty(double /*rho*/) override { return false; }
+  std::optional<StopDiagnostics> stop_diagnostics() const override;
 
   // The last local test's measures (relative, see above; infinite before the second estimate), and
   // the label of the last estimate broadcast.
@@ -107,8 +101,6 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
   // The penalty now (it varies with adapt_interval), and how many times the votes changed it.
   double penalty() const { return rho_; }
   std::uint32_t penalty_changes() const { return penalty_changes_; }
-  const NodeProgram& wrapped() const { return *program_; }
-
  private:
   static constexpr std::size_t kVoteBytes = 2 * sizeof(double);  // R and S
   AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::vector<NodeId> neighbours, const StopRule& rule);
@@ -130,7 +122,6 @@ class AgreedStopProgram final : public NodeProgram, private BroadcastHook {
     Vote vote{};
   };
 
-  std::unique_ptr<NodeProgram> program_;
   std::vector<NodeId> neighbours_;  // sorted
   StopRule rule_;
   AgreedStop stop_;

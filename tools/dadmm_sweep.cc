@@ -312,9 +312,9 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
       std::map<dadmm::NodeId, const dadmm::Vector*> x;
       for (const dadmm::SimulatedNode& n : r->nodes) x[n.id] = &n.x;
       for (const dadmm::SimulatedNode& n : r->nodes) {
-        const auto& p = static_cast<const dadmm::AgreedStopProgram&>(*programs.at(n.id));
+        const dadmm::NodeProgram& p = *programs.at(n.id);
         final_steps.insert(p.outcome() == dadmm::Outcome::kStopped ? p.steps() : 0);
-        max_change = std::max(max_change, p.change());
+        max_change = std::max(max_change, p.stop_diagnostics().value().change);
         for (dadmm::NodeId j : t.neighbours(n.id)) {
           max_disagreement = std::max(max_disagreement, (n.x - *x.at(j)).norm() / std::max(1.0, n.x.norm()));
         }

@@ -8,6 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -52,6 +55,16 @@ class BroadcastHook {
   // belongs to (still consuming the neighbours' estimates of that step), sends nothing further, and
   // ends with Outcome::kStopped.
   virtual bool OnBroadcast(Broadcast& b) = 0;
+};
+
+// What a protocol layer around a program measures (coordinator-free-bootstrap/'s agreed stop: its
+// local test and the penalty votes), for Status, logs and the result record.
+struct StopDiagnostics {
+  double change = 0.0;        // the change test's relative change (infinite before the second estimate)
+  double disagreement = 0.0;  // the largest relative distance to a neighbour's estimate
+  double primal_residual = 0.0, dual_residual = 0.0;  // the residual rule's r_p and s_p (0 with the change test)
+  double penalty = 0.0;                               // rho now
+  std::uint32_t penalty_changes = 0;                  // how many times the votes changed it
 };
 
 class NodeProgram {
@@ -111,6 +124,8 @@ class NodeProgram {
     }
   };
   virtual SolveCounts local_solves() const { return {}; }
+  // The protocol layer's measures, for a program wrapped in one; none for a bare algorithm.
+  virtual std::optional<StopDiagnostics> stop_diagnostics() const { return std::nullopt; }
 
  protected:
   // Appends `b` to `out` after showing it to the hook; true if it is to be the run's last estimate.
@@ -122,6 +137,38 @@ class NodeProgram {
 
  private:
   BroadcastHook* hook_ = nullptr;
+};
+
+// A program that runs another one (a protocol layer): everything is the wrapped program's unless the
+// wrapper overrides it, so that a new accessor of NodeProgram needs no forwarding by hand.
+class ProgramWrapper : public NodeProgram {
+ public:
+  explicit ProgramWrapper(std::unique_ptr<NodeProgram> program) : program_(std::move(program)) {}
+
+  void Start(std::vector<Broadcast>& out) override { program_->Start(out); }
+  absl::Status Receive(const Estimate& message, std::vector<Broadcast>& out) override {
+    return program_->Receive(message, out);
+  }
+  Outcome outcome() const override { return program_->outcome(); }
+  std::uint64_t steps() const override { return program_->steps(); }
+  const Vector& x() const override { return program_->x(); }
+  std::uint64_t estimate_step() const override { return program_->estimate_step(); }
+  std::uint64_t first_label() const override { return program_->first_label(); }
+  std::vector<NodeId> awaited() const override { return program_->awaited(); }
+  const LocalProblem* local_problem() const override { return program_->local_problem(); }
+  const Vector* dual() const override { return program_->dual(); }
+  bool set_penalty(double rho) override { return program_->set_penalty(rho); }
+  std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
+  SolveCounts local_solves() const override { return program_->local_solves(); }
+  std::optional<StopDiagnostics> stop_diagnostics() const override { return program_->stop_diagnostics(); }
+
+  const NodeProgram& wrapped() const { return *program_; }
+
+ protected:
+  NodeProgram& inner() { return *program_; }
+
+ private:
+  std::unique_ptr<NodeProgram> program_;
 };
 
 }  // namespace dadmm
