@@ -19,16 +19,10 @@
 #include "agent/ctl_watch.h"
 #include "agent/results.h"
 #include "common/cli/usage.h"
-#include "common/io/csv.h"
-#include "common/io/svmlight.h"
 #include "common/network/colouring.h"
 #include "common/network/topology.h"
-#include "common/problems/bpdn.h"
-#include "common/problems/consensus.h"
-#include "common/problems/logreg.h"
 #include "common/problems/node_data.h"
-#include "common/problems/sparse_lr.h"
-#include "common/problems/svm.h"
+#include "common/reference/report.h"
 #include "common/programs/dadmm_node.h"
 #include "common/sim/simulator.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
@@ -122,7 +116,85 @@ int Nodes(const std::string& topology_path) {
   return 0;
 }
 
-// Prints what a finished network computed, and checks it against the simulator run on the same inputs.
+// The run the agents' result records describe: the problem and the settings (the same at every node,
+// checked by SameRun).
+struct RecordedRun {
+  dadmm::ProblemSpec spec;
+  dadmm::PipelineSettings settings;
+};
+
+absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
+  RecordedRun run;
+  run.spec = {.kind = r.problem(),
+              .beta = r.beta(),
+              .sigma = r.sigma(),
+              .delta = r.delta(),
+              .svm_c = r.svm_c(),
+              .lambda = r.lambda(),
+              .box = r.box(),
+              .pgr = r.pgr(),
+              .fista_step = r.fista_step(),
+              .logreg_solver = r.logreg_solver().empty() ? "newton" : r.logreg_solver(),
+              .features = r.features()};
+  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(r.algorithm());
+  if (!algorithm.ok()) return absl::InvalidArgumentError(absl::StrCat("node ", r.node_id(), ": ", algorithm.status().message()));
+  run.settings = {.algorithm = *algorithm,
+                  .dadmm = {.rho = r.rho(), .max_iterations = r.max_iterations()},
+                  .tolerance = r.tolerance(),
+                  .eps_abs = r.eps_abs(),
+                  .eps_rel = r.eps_rel(),
+                  .vary_rho_every = r.vary_rho_every()};
+  // Written only where they apply (ic_beta for ic-admm) or by newer agents: else the defaults.
+  if (r.ic_beta() > 0) run.settings.ic_beta = r.ic_beta();
+  if (r.vary_rho_votes() > 0) run.settings.vary_rho_votes = r.vary_rho_votes();
+  if (r.vary_rho_mu() > 0) run.settings.vary_rho_mu = r.vary_rho_mu();
+  if (r.vary_rho_tau() > 0) run.settings.vary_rho_tau = r.vary_rho_tau();
+  return run;
+}
+
+// Whether two result records are of the same run (every parameter bit for bit).
+bool SameRun(const pb::AgentResult& a, const pb::AgentResult& b) {
+  return a.rho() == b.rho() && a.max_iterations() == b.max_iterations() && a.tolerance() == b.tolerance() &&
+         a.problem() == b.problem() && a.beta() == b.beta() && a.sigma() == b.sigma() && a.delta() == b.delta() &&
+         a.lambda() == b.lambda() && a.svm_c() == b.svm_c() && a.box() == b.box() &&
+         (a.logreg_solver().empty() ? "newton" : a.logreg_solver()) ==
+             (b.logreg_solver().empty() ? "newton" : b.logreg_solver()) &&
+         a.pgr() == b.pgr() && a.fista_step() == b.fista_step() && a.ic_beta() == b.ic_beta() &&
+         a.eps_abs() == b.eps_abs() && a.eps_rel() == b.eps_rel() && a.vary_rho_every() == b.vary_rho_every() &&
+         a.vary_rho_votes() == b.vary_rho_votes() && a.vary_rho_mu() == b.vary_rho_mu() &&
+         a.vary_rho_tau() == b.vary_rho_tau() && a.algorithm() == b.algorithm();
+}
+
+// Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.
+std::string DataPath(const std::string& data_dir, dadmm::NodeId id) {
+  const std::string svm = absl::StrCat(data_dir, "/node-", id, ".svm");
+  return std::filesystem::exists(svm) ? svm : absl::StrCat(data_dir, "/node-", id, ".csv");
+}
+
+// Sums over the nodes' result records.
+struct Totals {
+  std::uint64_t computation = 0, solves = 0, capped = 0;
+  std::uint64_t messages = 0, payload = 0, message_bytes = 0, boot_messages = 0, boot_bytes = 0;
+  double energy_sent = 0.0, energy_received = 0.0, energy_boot = 0.0, energy_broadcast = 0.0;
+
+  void Add(const pb::AgentResult& r) {
+    computation += r.computation_iterations();
+    solves += r.local_solves();
+    capped += r.local_solves_capped();
+    messages += r.messages_sent();
+    payload += r.payload_bytes_sent();
+    message_bytes += r.message_bytes_sent();
+    boot_messages += r.bootstrap_messages_sent();
+    boot_bytes += r.bootstrap_bytes_sent();
+    energy_sent += r.energy().sent();
+    energy_received += r.energy().received();
+    energy_boot += r.energy().bootstrap();
+    energy_broadcast += r.energy().broadcast_equivalent();
+  }
+};
+
+// Prints what a finished network computed, and checks it against the simulator run on the same inputs
+// and against the centralized reference (common/reference/report.h).
 int Report(const std::string& topology_path) {
   absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
   if (!topology.ok()) return Fail(topology.status().message());
@@ -133,98 +205,50 @@ int Report(const std::string& topology_path) {
   if (!results.ok()) return Fail(results.status().message());
 
   const pb::AgentResult& first = results->begin()->second;  // the others must match it
-  const dadmm::ProblemSpec spec{.kind = first.problem(),
-                                .beta = first.beta(),
-                                .sigma = first.sigma(),
-                                .delta = first.delta(),
-                                .svm_c = first.svm_c(),
-                                .lambda = first.lambda(),
-                                .box = first.box(),
-                                .pgr = first.pgr(),
-                                .fista_step = first.fista_step(),
-                                .logreg_solver = first.logreg_solver().empty() ? "newton" : first.logreg_solver(),
-                                .features = first.features()};
-  // Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.
-  auto data_path = [&](dadmm::NodeId id) {
-    const std::string svm = absl::StrCat(data_dir, "/node-", id, ".svm");
-    return std::filesystem::exists(svm) ? svm : absl::StrCat(data_dir, "/node-", id, ".csv");
-  };
-  absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(first.algorithm());
-  if (!algorithm.ok()) return Fail(absl::StrCat("node ", first.node_id(), ": ", algorithm.status().message()));
-  dadmm::PipelineSettings settings{.algorithm = *algorithm,
-                                   .dadmm = {.rho = first.rho(), .max_iterations = first.max_iterations()},
-                                   .tolerance = first.tolerance(),
-                                   .eps_abs = first.eps_abs(),
-                                   .eps_rel = first.eps_rel(),
-                                   .vary_rho_every = first.vary_rho_every()};
-  // Written only where they apply (ic_beta for ic-admm) or by newer agents: else the defaults.
-  if (first.ic_beta() > 0) settings.ic_beta = first.ic_beta();
-  if (first.vary_rho_votes() > 0) settings.vary_rho_votes = first.vary_rho_votes();
-  if (first.vary_rho_mu() > 0) settings.vary_rho_mu = first.vary_rho_mu();
-  if (first.vary_rho_tau() > 0) settings.vary_rho_tau = first.vary_rho_tau();
+  absl::StatusOr<RecordedRun> run = RunOf(first);
+  if (!run.ok()) return Fail(run.status().message());
+  const dadmm::ProblemSpec& spec = run->spec;
   for (const auto& [id, r] : *results) {
-    if (r.rho() != settings.dadmm.rho || r.max_iterations() != settings.dadmm.max_iterations ||
-        r.tolerance() != settings.tolerance || r.problem() != spec.kind || r.beta() != spec.beta ||
-        r.sigma() != spec.sigma || r.delta() != spec.delta || r.lambda() != spec.lambda || r.svm_c() != spec.svm_c ||
-        r.box() != spec.box || (r.logreg_solver().empty() ? "newton" : r.logreg_solver()) != spec.logreg_solver ||
-        r.pgr() != spec.pgr || r.fista_step() != spec.fista_step || r.ic_beta() != first.ic_beta() ||
-        r.eps_abs() != first.eps_abs() || r.eps_rel() != first.eps_rel() ||
-        r.vary_rho_every() != first.vary_rho_every() || r.vary_rho_votes() != first.vary_rho_votes() ||
-        r.vary_rho_mu() != first.vary_rho_mu() || r.vary_rho_tau() != first.vary_rho_tau() ||
-        r.algorithm() != first.algorithm()) {
+    if (!SameRun(r, first)) {
       return Fail(absl::StrCat("node ", id, " ran ", r.algorithm(), " on ", r.problem(), ", rho ", r.rho(),
                                ", at most ", r.max_iterations(), " steps, tolerance ", r.tolerance(), "; node ",
                                first.node_id(), " ran ", first.algorithm(), " on ", first.problem(), ", rho ",
-                               settings.dadmm.rho, ", ", settings.dadmm.max_iterations, ", ", settings.tolerance));
+                               first.rho(), ", ", first.max_iterations(), ", ", first.tolerance()));
     }
   }
 
   // The same network in the simulator, from the same data files: the colouring protocol, the
   // algorithm, and the agreed stop.
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
-  std::map<dadmm::NodeId, dadmm::Vector> thetas;  // consensus: for the true average
   for (const dadmm::NodeSpec& n : topology->nodes()) {
-    auto problem = dadmm::LoadLocalProblem(spec, data_path(n.id), topology->size());
+    auto problem = dadmm::LoadLocalProblem(spec, DataPath(data_dir, n.id), topology->size());
     if (!problem.ok()) return Fail(problem.status().message());
-    if (spec.kind == "consensus") {
-      thetas.emplace(n.id, static_cast<const dadmm::ConsensusProblem&>(**problem).theta());
-    }
     problems.emplace(n.id, *std::move(problem));
   }
-  auto simulated = dadmm::SimulateAgentNetwork(*topology, std::move(problems), settings);
+  auto simulated = dadmm::SimulateAgentNetwork(*topology, std::move(problems), run->settings);
   if (!simulated.ok()) return Fail(simulated.status().message());
   const dadmm::SimulationResult& sim = simulated->result;
 
-  std::vector<dadmm::Vector> estimates;
+  dadmm::NetworkOutcome outcome{.spec = spec};
   std::vector<dadmm::NodeId> differ;
   std::set<std::uint64_t> final_steps;
-  uint64_t computation = 0, solves = 0, capped = 0;
-  uint64_t messages = 0, payload = 0, message_bytes = 0, boot_messages = 0, boot_bytes = 0;
-  double energy_sent = 0.0, energy_received = 0.0, energy_boot = 0.0, energy_broadcast = 0.0;
+  Totals totals;
   std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-15s %-10s %-14s %-14s %-16s %s\n", "node", "colour",
                                "estimate x_p", "steps", "outcome", "msgs sent", "payload bytes", "message bytes",
                                "bootstrap msgs", "= simulator");
   for (const dadmm::SimulatedNode& s : sim.nodes) {
     const pb::AgentResult& r = results->at(s.id);
     const dadmm::Vector x = Eigen::Map<const dadmm::Vector>(r.x().data(), r.x_size());
-    estimates.push_back(x);
+    outcome.nodes.push_back(s.id);
+    outcome.data_paths.push_back(DataPath(data_dir, s.id));
+    outcome.estimates.push_back(x);
+    outcome.primal_blocks.emplace_back(r.primal_block().begin(), r.primal_block().end());
     final_steps.insert(r.iterations());
     const bool same = dadmm::agent::SameEstimate(r, s.x) && r.iterations() == sim.steps &&
                       r.colour() == simulated->colouring.colouring.at(s.id) &&
                       r.computation_iterations() == s.computation_iterations;
-    computation += r.computation_iterations();
-    solves += r.local_solves();
-    capped += r.local_solves_capped();
     if (!same) differ.push_back(s.id);
-    messages += r.messages_sent();
-    payload += r.payload_bytes_sent();
-    message_bytes += r.message_bytes_sent();
-    boot_messages += r.bootstrap_messages_sent();
-    boot_bytes += r.bootstrap_bytes_sent();
-    energy_sent += r.energy().sent();
-    energy_received += r.energy().received();
-    energy_boot += r.energy().bootstrap();
-    energy_broadcast += r.energy().broadcast_equivalent();
+    totals.Add(r);
     std::cout << absl::StrFormat("%-6d %-7d %-24.17g %-7d %-15s %-10d %-14d %-14d %-16d %s\n", s.id, r.colour(), x[0],
                                  r.iterations(), r.outcome(), r.messages_sent(), r.payload_bytes_sent(),
                                  r.message_bytes_sent(), r.bootstrap_messages_sent(), same ? "yes" : "NO");
@@ -232,136 +256,23 @@ int Report(const std::string& topology_path) {
   const uint64_t steps = *final_steps.rbegin();
   const uint64_t expected = 2 * topology->num_edges() * steps;
   std::cout << "\n" << first.algorithm() << " on " << spec.Describe() << "\n";
-  if (spec.kind == "consensus") {
-    const dadmm::Vector x_star = dadmm::ConsensusSolution(thetas);
-    std::cout << absl::StrFormat("true average            %.17g\nrelative error          %.3e\n", x_star[0],
-                                 dadmm::RelativeError(estimates, x_star));
-  } else {
-    double spread = 0.0;
-    for (const dadmm::Vector& x : estimates) spread = std::max(spread, (x - estimates.front()).norm());
-    std::cout << absl::StrFormat("estimates' spread       %.3e (largest distance from node %d's)\n", spread,
-                                 sim.nodes.front().id);
-  }
-  // All the nodes' rows, stacked (put together here from their files for the check; the agents never did).
-  auto all_rows = [&]() -> absl::StatusOr<Eigen::MatrixXd> {
-    std::vector<Eigen::MatrixXd> blocks;
-    Eigen::Index rows = 0;
-    for (const dadmm::NodeSpec& n : topology->nodes()) {
-      const std::string path = data_path(n.id);
-      absl::StatusOr<Eigen::MatrixXd> block = [&]() -> absl::StatusOr<Eigen::MatrixXd> {
-        if (!dadmm::IsSvmLightPath(path)) return dadmm::ReadMatrixCsv(path);
-        absl::StatusOr<dadmm::SparseExamples> examples = dadmm::ReadSvmLight(path, spec.features);
-        if (!examples.ok()) return examples.status();
-        Eigen::MatrixXd rows(examples->features.rows(), spec.features + 1);
-        rows << Eigen::MatrixXd(examples->features), examples->labels;
-        return rows;
-      }();
-      if (!block.ok()) return block.status();
-      if (!blocks.empty() && block->cols() != blocks.front().cols()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": ", block->cols(), " columns, node ",
-                                                       topology->nodes().front().id, "'s have ",
-                                                       blocks.front().cols()));
-      }
-      rows += block->rows();
-      blocks.push_back(*std::move(block));
-    }
-    Eigen::MatrixXd all(rows, blocks.front().cols());
-    Eigen::Index next = 0;
-    for (const Eigen::MatrixXd& b : blocks) {
-      all.middleRows(next, b.rows()) = b;
-      next += b.rows();
-    }
-    return all;
-  };
-  if (spec.kind == "bpdn") {  // against the centralized solution of (21) on all the rows
-    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
-    if (!all.ok()) return Fail(all.status().message());
-    const Eigen::Index n = all->cols() - 1;
-    const Eigen::MatrixXd A = all->leftCols(n);
-    const dadmm::Vector b = all->col(n);
-    absl::StatusOr<dadmm::Vector> central =
-        dadmm::SolveL1Penalized(A, b, spec.beta, dadmm::Vector::Zero(n), dadmm::SquaredSpectralNorm(A));
-    if (!central.ok()) return Fail(central.status().message());
-    auto objective = [&](const dadmm::Vector& x) {
-      return 0.5 * (A * x - b).squaredNorm() + 0.5 * spec.beta * x.lpNorm<1>();
-    };
-    std::cout << absl::StrFormat(
-        "centralized solution    relative error of the estimates %.3e; (1/2)||Ax-b||^2 + (beta/2)||x||_1: "
-        "%.6f at node %d's, %.6f at the centralized x*\n",
-        dadmm::RelativeError(estimates, *central), objective(estimates.front()), sim.nodes.front().id,
-        objective(*central));
-  }
-  if (spec.kind == "logreg" || (spec.kind == "svm" && spec.svm_c > 0.0)) {
-    // A fitted model (l1-logistic regression, soft-margin SVM): against the centralized fit.
-    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
-    if (!all.ok()) return Fail(all.status().message());
-    const Eigen::Index n = all->cols() - 1, rows = all->rows();
-    const Eigen::MatrixXd features = all->leftCols(n);
-    const dadmm::Vector labels = all->col(n);
-    const dadmm::LogRegData logreg{.features = features, .labels = labels, .lambda = spec.lambda};
-    const dadmm::SvmData svm{.points = features, .labels = labels, .hinge_weight = spec.svm_c};
-    absl::StatusOr<dadmm::Vector> central =
-        spec.kind == "logreg" && spec.logreg_solver == "fista"
-            ? dadmm::SolveSparseLogRegCentralized(
-                  {.features = features.sparseView(), .labels = labels, .lambda = spec.lambda})
-        : spec.kind == "logreg" ? dadmm::SolveLogRegCentralized(logreg)
-                                : dadmm::SolveSvmCentralized(svm);
-    if (!central.ok()) return Fail(central.status().message());
-    auto accuracy = [&](const dadmm::Vector& y) {
-      return spec.kind == "logreg" ? dadmm::LogRegAccuracy(features, labels, y) : dadmm::SvmAccuracy(svm, y);
-    };
-    const dadmm::Vector& x = estimates.front();
-    auto support = [n](const dadmm::Vector& v) {
-      std::vector<Eigen::Index> s;
-      for (Eigen::Index j = 0; j < n; ++j) {
-        if (std::abs(v[j]) > 1e-6 * v.head(n).lpNorm<Eigen::Infinity>()) s.push_back(j + 1);
-      }
-      return s;
-    };
-    std::cout << absl::StrFormat(
-        "model (node %d's)        training accuracy %.4f (centralized fit: %.4f) on all %d examples\n"
-        "                        %d nonzero weights of %d (centralized: %d)%s\n"
-        "                        largest coefficient difference %.3e (relative to the fit: %.3e)\n",
-        sim.nodes.front().id, accuracy(x), accuracy(*central), rows, support(x).size(), n, support(*central).size(),
-        support(x).size() < static_cast<std::size_t>(n) ? ", features " + absl::StrJoin(support(x), ",") : "",
-        (x - *central).lpNorm<Eigen::Infinity>(), (x - *central).norm() / central->norm());
-  }
+  absl::StatusOr<std::string> reference = dadmm::CompareWithReference(outcome);
+  if (!reference.ok()) return Fail(reference.status().message());
+  std::cout << *reference;
   if (spec.kind == "sparse-lr") {
-    // Seed 001's measures against the centralized solution of (7) on all the examples.
-    absl::StatusOr<Eigen::MatrixXd> all = all_rows();
-    if (!all.ok()) return Fail(all.status().message());
-    const Eigen::Index n = all->cols() - 1;
-    const dadmm::SparseLrData data{
-        .features = all->leftCols(n), .labels = all->col(n), .lambda = spec.lambda, .bound = spec.box};
-    absl::StatusOr<dadmm::SparseLrSolution> central = dadmm::SolveSparseLrCentralized(data);
-    if (!central.ok()) return Fail(central.status().message());
-    const dadmm::ConsensusMeasures m = dadmm::MeasureConsensus(data, central->objective, estimates);
-    std::cout << absl::StrFormat(
-        "centralized solution    obj* = %.10g (FISTA on all %d examples); acc = (obj(x^) - obj*) / obj* = %.3e, "
-        "cserr = %.3e (seed 001's targets: 1e-4, 1e-5)\n"
-        "computation iterations  %.1f per agent (%s)\n",
-        central->objective, all->rows(), m.acc, m.cserr,
-        static_cast<double>(computation) / static_cast<double>(topology->size()),
-        first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
+    std::cout << absl::StrFormat("computation iterations  %.1f per agent (%s)\n",
+                                 static_cast<double>(totals.computation) / static_cast<double>(topology->size()),
+                                 first.algorithm() == "ic-admm" ? "one gradient step per estimate"
+                                                                : "FISTA steps of the local solves");
   }
-  if (settings.vary_rho_every > 0) {
+  if (run->settings.vary_rho_every > 0) {
     std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, a vote every %d steps)\n",
-                                 first.rho(), first.final_rho(), first.rho_changes(), settings.vary_rho_every);
+                                 first.rho(), first.final_rho(), first.rho_changes(), run->settings.vary_rho_every);
   }
-  if (spec.kind == "lasso") {  // x is the dual lambda; the solution of (20) is the nodes' blocks, in order
-    std::vector<double> x;
-    for (const dadmm::NodeSpec& n : topology->nodes()) {
-      const pb::AgentResult& r = results->at(n.id);
-      x.insert(x.end(), r.primal_block().begin(), r.primal_block().end());
-    }
-    const auto primal = Eigen::Map<const dadmm::Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
-    std::cout << absl::StrFormat(
-        "solution x of (20)      %d entries from the nodes' blocks, ||x||_1 = %.6g, %d above 1e-6 in magnitude\n",
-        primal.size(), primal.lpNorm<1>(), (primal.array().abs() > 1e-6).count());
-  }
-  if (solves > 0) {
+  if (totals.solves > 0) {
     std::cout << absl::StrFormat("local solves            %d, %d of them stopped at their solver's iteration cap%s\n",
-                                 solves, capped, capped > 0 ? " (not converged: see the agents' logs)" : "");
+                                 totals.solves, totals.capped,
+                                 totals.capped > 0 ? " (not converged: see the agents' logs)" : "");
   }
   std::cout << absl::StrFormat(
       "communication steps     %s\n"
@@ -374,11 +285,11 @@ int Report(const std::string& topology_path) {
       "bit-identical to simulator: %s\n",
       final_steps.size() == 1 ? absl::StrCat(steps, ", the same at every node")
                               : absl::StrCat("DIFFER between nodes: ", absl::StrJoin(final_steps, ", ")),
-      dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, messages,
-      2 * topology->num_edges(), steps, expected, payload, message_bytes, boot_messages, boot_bytes, energy_sent * 1e3,
-      energy_received * 1e3, energy_broadcast * 1e3, energy_boot * 1e3,
-      differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
-  return differ.empty() && final_steps.size() == 1 && messages == expected ? 0 : 1;
+      dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, totals.messages,
+      2 * topology->num_edges(), steps, expected, totals.payload, totals.message_bytes, totals.boot_messages,
+      totals.boot_bytes, totals.energy_sent * 1e3, totals.energy_received * 1e3, totals.energy_broadcast * 1e3,
+      totals.energy_boot * 1e3, differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
+  return differ.empty() && final_steps.size() == 1 && totals.messages == expected ? 0 : 1;
 }
 
 }  // namespace
