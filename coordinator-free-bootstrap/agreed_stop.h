@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/base/state_codec.h"
+
 namespace dadmm {
 
 using StopBits = std::vector<std::uint8_t>;  // bit d in byte d / 8, position d % 8
@@ -33,6 +36,19 @@ class AgreedStop {
   const StopBits& bits() const { return bits_; }
   std::uint32_t diameter_bound() const { return bound_; }
   std::size_t bytes() const { return bits_.size(); }
+  // Where the flood is (iteration and bits), for checkpoints.
+  void SaveState(StateWriter& w) const {
+    w.U64(iteration_);
+    w.Integers(bits_);
+  }
+  void LoadState(StateReader& r) {
+    iteration_ = r.U64();
+    StopBits bits = r.Integers<std::uint8_t>();
+    if (r.ok() && bits.size() != bits_.size()) {
+      r.Fail(absl::StrCat("stop bits of ", bits.size(), " byte(s), expected ", bits_.size(), " (another diameter bound?)"));
+    }
+    if (r.ok()) bits_ = std::move(bits);
+  }
 
  private:
   std::uint32_t bound_;

@@ -265,4 +265,55 @@ absl::Status WrapWithAgreedStop(const Topology& topology, std::map<NodeId, std::
   return absl::OkStatus();
 }
 
+void AgreedStopProgram::SaveState(StateWriter& w) const {
+  wrapped().SaveState(w);
+  w.Bytes("agreed-stop");
+  stop_.SaveState(w);
+  w.U64(received_.size());
+  for (const std::map<std::uint64_t, Received>& from : received_) {
+    w.U64(from.size());
+    for (const auto& [label, r] : from) {
+      w.U64(label);
+      w.Vec(r.x);
+      w.Integers(r.bits);
+      w.F64(r.vote[0]);
+      w.F64(r.vote[1]);
+    }
+  }
+  w.Vec(previous_x_);
+  w.U64(last_label_);
+  for (double v : {change_, disagreement_, primal_residual_, dual_residual_, rho_, vote_r_, vote_s_}) w.F64(v);
+  w.U64(penalty_changes_);
+  w.Bool(local_test_);
+}
+
+absl::Status AgreedStopProgram::LoadState(StateReader& r) {
+  if (absl::Status s = inner().LoadState(r); !s.ok()) return s;
+  if (const std::string tag = r.Bytes(); r.ok() && tag != "agreed-stop") {
+    r.Fail(absl::StrCat("a state of ", tag, ", not the agreed stop's (was the run started without a stopping rule?)"));
+  }
+  stop_.LoadState(r);
+  if (const std::uint64_t n = r.U64(); r.ok() && n != received_.size()) {
+    r.Fail(absl::StrCat("the agreed stop's state is for ", n, " neighbours, this node has ", received_.size()));
+  }
+  const Eigen::Index dimension = wrapped().x().size();
+  for (std::size_t i = 0; r.ok() && i < received_.size(); ++i) {
+    received_[i].clear();
+    const std::uint64_t count = r.U64();
+    for (std::uint64_t k = 0; r.ok() && k < count; ++k) {
+      const std::uint64_t label = r.U64();
+      Received& got = received_[i][label];
+      got.x = r.Vec(dimension, "a neighbour's estimate");
+      got.bits = r.Integers<std::uint8_t>();
+      got.vote = {r.F64(), r.F64()};
+    }
+  }
+  previous_x_ = r.Vec();
+  last_label_ = r.U64();
+  for (double* v : {&change_, &disagreement_, &primal_residual_, &dual_residual_, &rho_, &vote_r_, &vote_s_}) *v = r.F64();
+  penalty_changes_ = static_cast<std::uint32_t>(r.U64());
+  local_test_ = r.Bool();
+  return r.status(/*whole=*/false);
+}
+
 }  // namespace dadmm

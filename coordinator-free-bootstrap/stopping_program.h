@@ -87,6 +87,9 @@ class AgreedStopProgram final : public ProgramWrapper, private BroadcastHook {
   // Its penalty is the votes' (set_penalty is theirs, not a driver's).
   bool set_penalty(double /*rho*/) override { return false; }
   std::optional<StopDiagnostics> stop_diagnostics() const override;
+  // The wrapped program's state, then the stop's and the votes'.
+  void SaveState(StateWriter& w) const override;
+  absl::Status LoadState(StateReader& r) override;
 
   // The last local test's measures (relative, see above; infinite before the second estimate), and
   // the label of the last estimate broadcast.

@@ -42,6 +42,16 @@ class BpdnProblem final : public LocalProblem {
 
   // Newton iterations of the last Solve.
   int last_iterations() const { return last_iterations_; }
+  void SaveState(StateWriter& w) const override {
+    w.Vec(mu_);
+    w.Integers(state_);
+    w.U64(static_cast<std::uint64_t>(last_iterations_));
+  }
+  void LoadState(StateReader& r) override {
+    mu_ = r.Vec(mu_.size(), "bpdn's dual warm start");
+    state_ = r.Integers<signed char>();
+    last_iterations_ = static_cast<int>(r.U64());
+  }
 
  private:
   Eigen::MatrixXd A_;

@@ -48,6 +48,8 @@ class LassoDualProblem final : public LocalProblem {
   // The gradient of the objective of (40) at lambda != 0, to test the solver.
   Vector LocalGradient(const Vector& v, double c, const Vector& lambda) const;
   int last_iterations() const { return last_iterations_; }
+  void SaveState(StateWriter& w) const override { w.U64(static_cast<std::uint64_t>(last_iterations_)); }
+  void LoadState(StateReader& r) override { last_iterations_ = static_cast<int>(r.U64()); }
 
  private:
   Eigen::MatrixXd A_;

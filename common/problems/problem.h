@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/string_view.h"
+#include "common/base/state_codec.h"
 #include "common/base/types.h"
 
 namespace dadmm {
@@ -43,6 +44,11 @@ class LocalProblem {
   // Iterations of an iterative local solver, summed over every Solve so far (seed 001's computation
   // iterations, FISTA steps of (16)); 0 for solvers that do not count them.
   virtual std::uint64_t solver_iterations() const { return 0; }
+  // What the solver carries from one Solve to the next (a warm start of its own, counters), as exact
+  // bytes for a checkpoint: a restored problem solves bit for bit as the saved one would have. Most
+  // keep nothing (their warm start is the x they are given).
+  virtual void SaveState(StateWriter& /*w*/) const {}
+  virtual void LoadState(StateReader& /*r*/) {}
 };
 
 // A cost split as f_p(x) = h_p(x) + g_p(x) over X_p, with h_p smooth and g_p (with X_p) simple enough

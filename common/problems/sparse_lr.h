@@ -50,6 +50,8 @@ class BasicSparseLrProblem final : public LocalProblem, public CompositeProblem 
   Vector Subgradient(const Eigen::Ref<const Vector>& x) const override;
   void Project(Vector& x) const override;  // onto the box
   std::uint64_t solver_iterations() const override { return solver_iterations_; }
+  void SaveState(StateWriter& w) const override { w.U64(solver_iterations_); }
+  void LoadState(StateReader& r) override { solver_iterations_ = r.U64(); }
 
   void SmoothGradient(const Eigen::Ref<const Vector>& x, Vector& gradient) const override;
   // clip(soft(s, mu / gamma), -B, B): the prox of mu ||.||_1 over the box, coordinate by coordinate.

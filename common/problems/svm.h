@@ -45,6 +45,8 @@ class SvmProblem final : public LocalProblem {
   const Eigen::MatrixXd& G() const { return G_; }
   // The multipliers of the last Solve.
   const Vector& alpha() const { return alpha_; }
+  void SaveState(StateWriter& w) const override { w.Vec(alpha_); }
+  void LoadState(StateReader& r) override { alpha_ = r.Vec(alpha_.size(), "svm's multipliers"); }
 
  private:
   Eigen::MatrixXd G_;  // m_p x (n + 1)

@@ -187,4 +187,47 @@ bool DadmmNode::set_penalty(double rho) {
   return true;
 }
 
+void DadmmNode::SaveState(StateWriter& w) const {
+  w.Bytes("d-admm");
+  w.U64(neighbours_.size());
+  neighbours_.SaveState(w);
+  problem_->SaveState(w);
+  w.U64(solves_.solves);
+  w.U64(solves_.capped);
+  w.F64(settings_.rho);
+  w.F64(degree_rho_);
+  w.U64(k_);
+  w.U64(last_step_);
+  w.Bool(end_requested_);
+  w.U64(static_cast<std::uint64_t>(phase_));
+  w.U64(static_cast<std::uint64_t>(outcome_));
+  w.Vec(x_);
+  w.Vec(gamma_);
+}
+
+absl::Status DadmmNode::LoadState(StateReader& r) {
+  if (const std::string tag = r.Bytes(); r.ok() && tag != "d-admm") r.Fail(absl::StrCat("a state of ", tag, ", not d-admm"));
+  if (const std::uint64_t degree = r.U64(); r.ok() && degree != neighbours_.size()) {
+    r.Fail(absl::StrCat("a state for ", degree, " neighbours, this node has ", neighbours_.size()));
+  }
+  neighbours_.LoadState(r);
+  problem_->LoadState(r);
+  solves_.solves = r.U64();
+  solves_.capped = r.U64();
+  settings_.rho = r.F64();
+  degree_rho_ = r.F64();
+  k_ = r.U64();
+  last_step_ = r.U64();
+  end_requested_ = r.Bool();
+  const std::uint64_t phase = r.U64(), outcome = r.U64();
+  if (r.ok() && (phase > static_cast<std::uint64_t>(Phase::kDone) || outcome > static_cast<std::uint64_t>(Outcome::kStopped))) {
+    r.Fail(absl::StrCat("phase ", phase, " or outcome ", outcome, " is not one of d-admm's"));
+  }
+  phase_ = static_cast<Phase>(phase);
+  outcome_ = static_cast<Outcome>(outcome);
+  x_ = r.Vec(x_.size(), "x");
+  gamma_ = r.Vec(gamma_.size(), "gamma");
+  return r.status(/*whole=*/false);
+}
+
 }  // namespace dadmm

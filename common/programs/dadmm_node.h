@@ -56,6 +56,8 @@ class DadmmNode final : public NodeProgram {
   const Vector& gamma() const { return gamma_; }
   const Vector* dual() const override { return &gamma_; }
   bool set_penalty(double rho) override;
+  void SaveState(StateWriter& w) const override;
+  absl::Status LoadState(StateReader& r) override;
 
  private:
   enum class Phase { kNotStarted, kAwaitLower, kAwaitHigher, kDone };

@@ -48,6 +48,25 @@ class IcAdmmNode final : public SynchronousNode {
              const IcAdmmSettings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
+  const char* algorithm_name() const override { return "ic-admm"; }
+  void SaveOwn(StateWriter& w) const override {
+    problem_->SaveState(w);
+    w.F64(c_);
+    w.Vec(p_);
+    w.Vec(gradient_);
+    w.Vec(s_);
+    w.Vec(sum_);
+    w.U64(updates_);
+  }
+  void LoadOwn(StateReader& r) override {
+    problem_->LoadState(r);
+    c_ = r.F64();
+    p_ = r.Vec(p_.size(), "p");
+    gradient_ = r.Vec();
+    s_ = r.Vec();
+    sum_ = r.Vec();
+    updates_ = r.U64();
+  }
   void Step(const Vector& sum_neighbours);
 
   std::unique_ptr<LocalProblem> problem_;

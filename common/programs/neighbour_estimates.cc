@@ -63,4 +63,25 @@ void NeighbourEstimates::Shift() {
   std::fill(have1_.begin(), have1_.end(), 0);
 }
 
+void NeighbourEstimates::SaveState(StateWriter& w) const {
+  w.Matrix(xk_);
+  w.Matrix(s0_);
+  w.Matrix(s1_);
+  w.Integers(have0_);
+  w.Integers(have1_);
+  w.Integers(next_label_);
+}
+
+void NeighbourEstimates::LoadState(StateReader& r) {
+  xk_ = r.Matrix(xk_.rows(), xk_.cols(), "the neighbours' estimates");
+  s0_ = r.Matrix(s0_.rows(), s0_.cols(), "the neighbours' next estimates");
+  s1_ = r.Matrix(s1_.rows(), s1_.cols(), "the neighbours' estimates after next");
+  have0_ = r.Integers<std::uint8_t>();
+  have1_ = r.Integers<std::uint8_t>();
+  next_label_ = r.Integers<std::uint64_t>();
+  if (r.ok() && (have0_.size() != ids_.size() || have1_.size() != ids_.size() || next_label_.size() != ids_.size())) {
+    r.Fail(absl::StrCat("state for ", have0_.size(), " neighbours, this node has ", ids_.size()));
+  }
+}
+
 }  // namespace dadmm

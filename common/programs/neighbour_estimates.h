@@ -44,6 +44,9 @@ class NeighbourEstimates {
   // x_j^k <- x_j^{k+1}, x_j^{k+1} <- x_j^{k+2}, for every j. Requires all_next().
   void Shift();
 
+  void SaveState(StateWriter& w) const;
+  void LoadState(StateReader& r);
+
  private:
   NodeId self_;
   std::vector<NodeId> ids_;

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/base/state_codec.h"
 #include "common/base/types.h"
 #include "common/problems/problem.h"
 
@@ -124,6 +125,14 @@ class NodeProgram {
     }
   };
   virtual SolveCounts local_solves() const { return {}; }
+  // The program's whole state between calls as exact bytes, its local problem's solver state
+  // included (LocalProblem::SaveState), for checkpoints: a program made with the same arguments (and
+  // data) that is given these bytes by LoadState, instead of Start, continues bit for bit as this one
+  // would have. LoadState refuses bytes that do not fit (another dimension, degree or algorithm) with
+  // DataLoss naming what, and is then not to be used.
+  virtual void SaveState(StateWriter& w) const = 0;
+  virtual absl::Status LoadState(StateReader& r) = 0;
+
   // The protocol layer's measures, for a program wrapped in one; none for a bare algorithm.
   virtual std::optional<StopDiagnostics> stop_diagnostics() const { return std::nullopt; }
 
@@ -161,6 +170,8 @@ class ProgramWrapper : public NodeProgram {
   std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
   SolveCounts local_solves() const override { return program_->local_solves(); }
   std::optional<StopDiagnostics> stop_diagnostics() const override { return program_->stop_diagnostics(); }
+  void SaveState(StateWriter& w) const override { program_->SaveState(w); }
+  absl::Status LoadState(StateReader& r) override { return program_->LoadState(r); }
 
   const NodeProgram& wrapped() const { return *program_; }
 

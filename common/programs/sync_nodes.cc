@@ -251,4 +251,41 @@ void AveragingNode::Update(std::uint64_t label, bool /*last*/) {
   estimate_step_ = label;
 }
 
+void SynchronousNode::SaveState(StateWriter& w) const {
+  w.Bytes(algorithm_name());
+  w.U64(neighbours_.size());
+  neighbours_.SaveState(w);
+  w.Vec(x_);
+  w.U64(estimate_step_);
+  w.U64(max_steps_);
+  w.Bool(end_requested_);
+  w.U64(label_);
+  w.U64(steps_);
+  w.Bool(started_);
+  w.U64(static_cast<std::uint64_t>(outcome_));
+  SaveOwn(w);
+}
+
+absl::Status SynchronousNode::LoadState(StateReader& r) {
+  if (const std::string tag = r.Bytes(); r.ok() && tag != algorithm_name()) {
+    r.Fail(absl::StrCat("a state of ", tag, ", not ", algorithm_name()));
+  }
+  if (const std::uint64_t degree = r.U64(); r.ok() && degree != neighbours_.size()) {
+    r.Fail(absl::StrCat("a state for ", degree, " neighbours, this node has ", neighbours_.size()));
+  }
+  neighbours_.LoadState(r);
+  x_ = r.Vec(x_.size(), "x");
+  estimate_step_ = r.U64();
+  max_steps_ = r.U64();
+  end_requested_ = r.Bool();
+  label_ = r.U64();
+  steps_ = r.U64();
+  started_ = r.Bool();
+  const std::uint64_t outcome = r.U64();
+  if (r.ok() && outcome > static_cast<std::uint64_t>(Outcome::kStopped)) r.Fail(absl::StrCat("outcome ", outcome));
+  outcome_ = static_cast<Outcome>(outcome);
+  LoadOwn(r);
+  return r.status(/*whole=*/false);
+}
+
 }  // namespace dadmm

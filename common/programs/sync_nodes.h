@@ -36,6 +36,8 @@ class SynchronousNode : public NodeProgram {
   std::uint64_t estimate_step() const final { return estimate_step_; }
   std::uint64_t first_label() const final { return first_label_; }
   std::vector<NodeId> awaited() const final;
+  void SaveState(StateWriter& w) const final;
+  absl::Status LoadState(StateReader& r) final;
 
  protected:
   SynchronousNode(NodeId self, std::vector<NeighbourDegree> neighbours, Eigen::Index n, std::uint64_t first_label,
@@ -52,6 +54,10 @@ class SynchronousNode : public NodeProgram {
   // the neighbours'. Sets x_ to the next estimate (and estimate_step_) unless `last` and the
   // algorithm needs no new estimate after its last step.
   virtual void Update(std::uint64_t label, bool last) = 0;
+  // The algorithm's own state after the base's, and its name (checked on load).
+  virtual const char* algorithm_name() const = 0;
+  virtual void SaveOwn(StateWriter& w) const = 0;
+  virtual void LoadOwn(StateReader& r) = 0;
 
   const NeighbourEstimates& neighbours() const { return neighbours_; }
   std::size_t degree() const { return neighbours_.size(); }
@@ -105,6 +111,21 @@ class Algorithm3Node final : public SynchronousNode {
                  const Algorithm3Settings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
+  const char* algorithm_name() const override { return "algorithm3"; }
+  void SaveOwn(StateWriter& w) const override {
+    problem_->SaveState(w);
+    w.U64(solves_.solves);
+    w.U64(solves_.capped);
+    w.F64(rho_);
+    w.Vec(gamma_);
+  }
+  void LoadOwn(StateReader& r) override {
+    problem_->LoadState(r);
+    solves_.solves = r.U64();
+    solves_.capped = r.U64();
+    rho_ = r.F64();
+    gamma_ = r.Vec(gamma_.size(), "gamma");
+  }
   void SolveLocal();
 
   std::unique_ptr<LocalProblem> problem_;
@@ -134,6 +155,9 @@ class SubgradientNode final : public SynchronousNode {
                   const SubgradientSettings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
+  const char* algorithm_name() const override { return "subgradient"; }
+  void SaveOwn(StateWriter& w) const override { problem_->SaveState(w); }
+  void LoadOwn(StateReader& r) override { problem_->LoadState(r); }
   void Step(const Vector& mixed, std::uint64_t k);
 
   std::unique_ptr<LocalProblem> problem_;
@@ -153,6 +177,9 @@ class AveragingNode final : public SynchronousNode {
   AveragingNode(NodeId self, std::vector<NeighbourDegree> neighbours, Vector theta, std::uint64_t max_iterations);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
+  const char* algorithm_name() const override { return "averaging"; }
+  void SaveOwn(StateWriter& /*w*/) const override {}
+  void LoadOwn(StateReader& /*r*/) override {}
 
   Vector theta_, next_;
 };
