@@ -163,7 +163,7 @@ struct Agent::Impl {
 
   // Carries out what the session asked for in its last call (`peer`: whose message it handled).
   void Carry(const std::string& peer, bool was_running, std::uint64_t steps_before);
-  absl::Status Handle(Incoming in);
+  absl::Status Handle(const Incoming& in);
   std::string DescribeWait(const NodeSession::Wait& wait);
   std::string DescribeWaitFor(NodeId j);  // "" if connected, else " (not connected for 12 s, ...)"
   absl::Status Fail(absl::Status error);
@@ -218,7 +218,7 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   }
 }
 
-absl::Status Agent::Impl::Handle(Incoming in) {
+absl::Status Agent::Impl::Handle(const Incoming& in) {
   const NodeProgram* program = session->program();
   const bool was_running = program != nullptr;
   const std::uint64_t steps_before = was_running ? program->steps() : 0;

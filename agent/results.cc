@@ -27,7 +27,10 @@ bool SameEstimate(const dadmm::v1::AgentResult& result, const Vector& x) {
   for (Eigen::Index i = 0; i < x.size(); ++i) {
     const double a = result.x(static_cast<int>(i)), b = x[i];
     if (a == 0.0 && b == 0.0) continue;
-    if (std::memcmp(&a, &b, sizeof a) != 0) return false;
+    std::uint64_t bits_a, bits_b;  // the same double, bit for bit (NaNs included)
+    std::memcpy(&bits_a, &a, sizeof a);
+    std::memcpy(&bits_b, &b, sizeof b);
+    if (bits_a != bits_b) return false;
   }
   return true;
 }

@@ -66,7 +66,7 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
 
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
                                                               std::uint32_t colour,
-                                                              std::vector<NeighbourColour> neighbours,
+                                                              const std::vector<NeighbourColour>& neighbours,
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings) {
   if (absl::Status s = settings.Validate(); !s.ok()) return s;

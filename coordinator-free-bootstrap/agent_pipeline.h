@@ -49,7 +49,7 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
 // Node `self`'s program, given its own and its neighbours' final colours.
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
                                                               std::uint32_t colour,
-                                                              std::vector<NeighbourColour> neighbours,
+                                                              const std::vector<NeighbourColour>& neighbours,
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings);
 

@@ -49,6 +49,7 @@ absl::StatusOr<ColouringRun> SimulateColouring(const Topology& topology, std::ui
     send(to);
   }
   std::vector<const ColouringProtocol*> view;
+  view.reserve(nodes.size());
   for (const auto& n : nodes) view.push_back(n.get());
   absl::StatusOr<ColouringRun> collected = CollectColouring(topology, view);
   if (!collected.ok()) return collected.status();

@@ -107,7 +107,7 @@ TEST(ColouringProtocol, KeepsTheChainWithFewerColoursAndMatchesIteratedGreedy) {
         EXPECT_EQ(run->chain_colours[1], NumColours(reference.smallest_last));
         EXPECT_LE(NumColours(run->colouring), NumColours(GreedyLargestFirstColouring(t)));
         // 3 passes in each of 2 chains, then D flood rounds: one message per edge direction each.
-        EXPECT_EQ(run->messages, (2 * 3 + D) * 2 * t.num_edges());
+        EXPECT_EQ(run->messages, (std::uint64_t{2} * 3 + D) * 2 * t.num_edges());
         smallest_last_kept += run->chosen;
       }
     }

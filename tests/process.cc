@@ -71,6 +71,7 @@ Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   Child child{.stdout_path = stdout_path, .stderr_path = stderr_path};
@@ -126,7 +127,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 // that an agent started a moment later means to listen on (it could when these came from bind(0)).
 std::vector<int> FreePorts(int count) {
   constexpr int kLow = 20000, kHigh = 32700;
-  static std::minstd_rand random(static_cast<std::uint32_t>(getpid()) * 2654435761u);
+  static std::minstd_rand random(static_cast<std::uint64_t>(getpid()) * 2654435761u);
   std::vector<int> fds, ports;
   for (int attempts = 0; static_cast<int>(ports.size()) < count; ++attempts) {
     if (attempts > 10000) throw std::runtime_error("no free port below the ephemeral range");
@@ -149,7 +150,7 @@ std::vector<int> FreePorts(int count) {
 }
 
 std::string MakeTempDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/dadmm-" + name + "-" + std::to_string(getpid());
+  std::string dir = ::testing::TempDir() + "/dadmm-" + name + "-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -21,6 +21,8 @@ namespace {
 Topology Graph(std::size_t n, const std::vector<std::pair<NodeId, NodeId>>& pairs) {
   std::vector<NodeSpec> nodes;
   std::vector<EdgeSpec> edges;
+  nodes.reserve(n);
+  edges.reserve(pairs.size());
   for (NodeId i = 1; i <= n; ++i) nodes.push_back({.id = i, .address = absl::StrCat("h", i, ":1")});
   for (const auto& [a, b] : pairs) edges.push_back({.a = a, .b = b});
   absl::StatusOr<Topology> t = Topology::Create("g", nodes, edges);

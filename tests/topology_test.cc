@@ -26,7 +26,7 @@ std::string ErrorOf(const std::string& text) {
   EXPECT_FALSE(t.ok());
   if (t.ok()) return "";
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string message(t.status().message());
+  std::string message(t.status().message());
   EXPECT_EQ(message.find('\n'), std::string::npos) << "errors must be one line: " << message;
   return message;
 }

@@ -7,7 +7,7 @@ namespace dadmm {
 void UsePortableEigenBlocking() {
   // A Raspberry Pi 4's caches (Cortex-A72: 32 KiB L1d, 1 MiB shared L2, no L3); any fixed values
   // would do, these are a small machine's.
-  Eigen::setCpuCacheSizes(32 * 1024, 1024 * 1024, 1024 * 1024);
+  Eigen::setCpuCacheSizes(std::ptrdiff_t{32} * 1024, std::ptrdiff_t{1024} * 1024, std::ptrdiff_t{1024} * 1024);
 }
 
 std::string ArithmeticProfile() {

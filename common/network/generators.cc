@@ -186,14 +186,15 @@ absl::StatusOr<GeneratedNetwork> GenerateNetwork(const NetworkSpec& spec) {
       if (!points.empty()) n.position = std::array<double, 3>{100 * points[i][0], 100 * points[i][1], 0.0};
       if (rows > 0) {
         const std::size_t cols = used.nodes / rows;
-        n.position = std::array<double, 3>{10.0 * (i % cols), 10.0 * (i / cols), 0.0};
+        const std::size_t row = i / cols;
+        n.position = std::array<double, 3>{10.0 * (i % cols), 10.0 * static_cast<double>(row), 0.0};
       }
       nodes.push_back(std::move(n));
     }
     std::vector<EdgeSpec> edge_specs;
     for (const auto& [a, b] : edges) edge_specs.push_back({.a = a, .b = b});
     const std::string name = absl::StrCat(Describe(used), " P=", used.nodes, " seed=", used.seed);
-    absl::StatusOr<Topology> t = Topology::Create(name, std::move(nodes), std::move(edge_specs));
+    absl::StatusOr<Topology> t = Topology::Create(name, std::move(nodes), edge_specs);
     if (t.ok()) return GeneratedNetwork{.topology = *std::move(t), .used = used, .attempts = attempt};
     switch (used.model) {
       case NetworkModel::kErdosRenyi:

@@ -41,7 +41,7 @@ bool ValidAddress(absl::string_view address) {
 
 }  // namespace
 
-absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes, std::vector<EdgeSpec> edges,
+absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes, const std::vector<EdgeSpec>& edges,
                                           absl::string_view source) {
   if (nodes.empty()) return Invalid(source, 0, "no nodes declared (expected a non-empty 'nodes' list)");
   std::map<NodeId, int> id_line;
@@ -249,7 +249,7 @@ absl::StatusOr<Topology> ParseDocument(const YAML::Node& root, absl::string_view
       edges.push_back({.a = *a, .b = *b, .line = LineOf(e)});
     }
   }
-  return Topology::Create(std::move(name), std::move(specs), std::move(edges), source);
+  return Topology::Create(std::move(name), std::move(specs), edges, source);
 }
 
 }  // namespace

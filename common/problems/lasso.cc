@@ -22,7 +22,7 @@ Vector SoftThresholdOne(const Vector& r) { return SoftThreshold(r, 1.0); }
 
 }  // namespace
 
-LassoDualProblem::LassoDualProblem(Eigen::MatrixXd A_p, Vector b, double sigma, double delta, int num_nodes)
+LassoDualProblem::LassoDualProblem(Eigen::MatrixXd A_p, const Vector& b, double sigma, double delta, int num_nodes)
     : A_(std::move(A_p)),
       gram_(A_.transpose() * A_),
       b_over_p_(b / static_cast<double>(num_nodes)),

@@ -35,7 +35,7 @@ namespace dadmm {
 // correction, so each step costs O(|S|^3) after O(m |S|) products, however large m.
 class LassoDualProblem final : public LocalProblem {
  public:
-  LassoDualProblem(Eigen::MatrixXd A_p, Vector b, double sigma, double delta, int num_nodes);
+  LassoDualProblem(Eigen::MatrixXd A_p, const Vector& b, double sigma, double delta, int num_nodes);
 
   absl::string_view kind() const override { return "lasso"; }
   Eigen::Index dimension() const override { return A_.rows(); }

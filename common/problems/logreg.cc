@@ -68,7 +68,7 @@ void PolishModelStep(const Eigen::MatrixXd& H, const Vector& grad, const Vector&
 
 }  // namespace
 
-LogRegProblem::LogRegProblem(Eigen::MatrixXd features, Vector labels, double mu) : mu_(mu) {
+LogRegProblem::LogRegProblem(const Eigen::MatrixXd& features, const Vector& labels, double mu) : mu_(mu) {
   const Eigen::Index m = features.rows(), n = features.cols();
   G_.resize(m, n + 1);
   G_.leftCols(n) = labels.asDiagonal() * features;

@@ -26,7 +26,7 @@ namespace dadmm {
 class LogRegProblem final : public LocalProblem {
  public:
   // `features` one example per row (m_p x n), `labels` +1 / -1, `mu` the l1 weight (lambda / P).
-  LogRegProblem(Eigen::MatrixXd features, Vector labels, double mu);
+  LogRegProblem(const Eigen::MatrixXd& features, const Vector& labels, double mu);
 
   absl::string_view kind() const override { return "logreg"; }
   Eigen::Index dimension() const override { return G_.cols(); }

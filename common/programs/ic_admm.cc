@@ -31,12 +31,12 @@ absl::StatusOr<std::unique_ptr<IcAdmmNode>> IcAdmmNode::Create(NodeId self, std:
                      problem->kind(), " has none"));
   }
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
-  return std::unique_ptr<IcAdmmNode>(new IcAdmmNode(self, std::move(neighbours), std::move(problem), settings));
+  return std::unique_ptr<IcAdmmNode>(new IcAdmmNode(self, neighbours, std::move(problem), settings));
 }
 
-IcAdmmNode::IcAdmmNode(NodeId self, std::vector<NeighbourDegree> neighbours, std::unique_ptr<LocalProblem> problem,
+IcAdmmNode::IcAdmmNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, std::unique_ptr<LocalProblem> problem,
                        const IcAdmmSettings& settings)
-    : SynchronousNode(self, std::move(neighbours), problem->dimension(), /*first_label=*/2, settings.max_iterations),
+    : SynchronousNode(self, neighbours, problem->dimension(), /*first_label=*/2, settings.max_iterations),
       problem_(std::move(problem)),
       composite_(dynamic_cast<const CompositeProblem*>(problem_.get())),
       c_(settings.c),

@@ -44,7 +44,7 @@ class IcAdmmNode final : public SynchronousNode {
   std::uint64_t computation_iterations() const override { return updates_; }
 
  private:
-  IcAdmmNode(NodeId self, std::vector<NeighbourDegree> neighbours, std::unique_ptr<LocalProblem> problem,
+  IcAdmmNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, std::unique_ptr<LocalProblem> problem,
              const IcAdmmSettings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;

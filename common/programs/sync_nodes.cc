@@ -10,6 +10,7 @@ namespace {
 
 std::vector<NodeId> Ids(const std::vector<NeighbourDegree>& neighbours) {
   std::vector<NodeId> ids;
+  ids.reserve(neighbours.size());
   for (const NeighbourDegree& n : neighbours) ids.push_back(n.id);
   return ids;
 }
@@ -40,7 +41,7 @@ absl::Status SynchronousNode::ValidateProblem(const std::unique_ptr<LocalProblem
   return absl::OkStatus();
 }
 
-SynchronousNode::SynchronousNode(NodeId self, std::vector<NeighbourDegree> neighbours, Eigen::Index n,
+SynchronousNode::SynchronousNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Eigen::Index n,
                                  std::uint64_t first_label, std::uint64_t max_steps)
     : self_(self),
       x_(Vector::Zero(n)),
@@ -122,12 +123,12 @@ absl::StatusOr<std::unique_ptr<Algorithm3Node>> Algorithm3Node::Create(NodeId se
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
   if (absl::Status s = ValidateProblem(problem); !s.ok()) return s;
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
-  return std::unique_ptr<Algorithm3Node>(new Algorithm3Node(self, std::move(neighbours), std::move(problem), settings));
+  return std::unique_ptr<Algorithm3Node>(new Algorithm3Node(self, neighbours, std::move(problem), settings));
 }
 
-Algorithm3Node::Algorithm3Node(NodeId self, std::vector<NeighbourDegree> neighbours,
+Algorithm3Node::Algorithm3Node(NodeId self, const std::vector<NeighbourDegree>& neighbours,
                                std::unique_ptr<LocalProblem> problem, const Algorithm3Settings& settings)
-    : SynchronousNode(self, std::move(neighbours), problem->dimension(), /*first_label=*/2, settings.max_iterations),
+    : SynchronousNode(self, neighbours, problem->dimension(), /*first_label=*/2, settings.max_iterations),
       problem_(std::move(problem)),
       rho_(settings.rho),
       gamma_(Vector::Zero(problem_->dimension())),
@@ -180,12 +181,12 @@ absl::StatusOr<std::unique_ptr<SubgradientNode>> SubgradientNode::Create(NodeId 
   }
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
   return std::unique_ptr<SubgradientNode>(
-      new SubgradientNode(self, std::move(neighbours), std::move(problem), settings));
+      new SubgradientNode(self, neighbours, std::move(problem), settings));
 }
 
-SubgradientNode::SubgradientNode(NodeId self, std::vector<NeighbourDegree> neighbours,
+SubgradientNode::SubgradientNode(NodeId self, const std::vector<NeighbourDegree>& neighbours,
                                  std::unique_ptr<LocalProblem> problem, const SubgradientSettings& settings)
-    : SynchronousNode(self, std::move(neighbours), problem->dimension(), /*first_label=*/2, settings.max_iterations),
+    : SynchronousNode(self, neighbours, problem->dimension(), /*first_label=*/2, settings.max_iterations),
       problem_(std::move(problem)),
       step_(settings.step),
       mixed_(Vector::Zero(problem_->dimension())) {}
@@ -226,12 +227,12 @@ absl::StatusOr<std::unique_ptr<AveragingNode>> AveragingNode::Create(NodeId self
   if (theta.size() < 1) return absl::InvalidArgumentError("averaging needs theta of dimension >= 1");
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
   return std::unique_ptr<AveragingNode>(
-      new AveragingNode(self, std::move(neighbours), std::move(theta), max_iterations));
+      new AveragingNode(self, neighbours, std::move(theta), max_iterations));
 }
 
-AveragingNode::AveragingNode(NodeId self, std::vector<NeighbourDegree> neighbours, Vector theta,
+AveragingNode::AveragingNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Vector theta,
                              std::uint64_t max_iterations)
-    : SynchronousNode(self, std::move(neighbours), theta.size(), /*first_label=*/1, max_iterations),
+    : SynchronousNode(self, neighbours, theta.size(), /*first_label=*/1, max_iterations),
       theta_(std::move(theta)),
       next_(Vector::Zero(theta_.size())) {}
 

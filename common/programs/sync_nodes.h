@@ -40,7 +40,7 @@ class SynchronousNode : public NodeProgram {
   absl::Status LoadState(StateReader& r) final;
 
  protected:
-  SynchronousNode(NodeId self, std::vector<NeighbourDegree> neighbours, Eigen::Index n, std::uint64_t first_label,
+  SynchronousNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Eigen::Index n, std::uint64_t first_label,
                   std::uint64_t max_steps);
 
   // For the subclasses' Create: sorts `neighbours` by id and refuses self, repeats and degree 0; and a
@@ -107,7 +107,7 @@ class Algorithm3Node final : public SynchronousNode {
                                                                 const Algorithm3Settings& settings);
 
  private:
-  Algorithm3Node(NodeId self, std::vector<NeighbourDegree> neighbours, std::unique_ptr<LocalProblem> problem,
+  Algorithm3Node(NodeId self, const std::vector<NeighbourDegree>& neighbours, std::unique_ptr<LocalProblem> problem,
                  const Algorithm3Settings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
@@ -151,7 +151,7 @@ class SubgradientNode final : public SynchronousNode {
                                                                  const SubgradientSettings& settings);
 
  private:
-  SubgradientNode(NodeId self, std::vector<NeighbourDegree> neighbours, std::unique_ptr<LocalProblem> problem,
+  SubgradientNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, std::unique_ptr<LocalProblem> problem,
                   const SubgradientSettings& settings);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
@@ -174,7 +174,7 @@ class AveragingNode final : public SynchronousNode {
                                                                Vector theta, std::uint64_t max_iterations);
 
  private:
-  AveragingNode(NodeId self, std::vector<NeighbourDegree> neighbours, Vector theta, std::uint64_t max_iterations);
+  AveragingNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Vector theta, std::uint64_t max_iterations);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
   const char* algorithm_name() const override { return "averaging"; }

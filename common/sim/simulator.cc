@@ -158,7 +158,7 @@ absl::StatusOr<SimulationResult> Simulate(const Topology& topology,
     result.nodes.push_back(
         {.id = topology.nodes()[i].id,
          .outcome = p.outcome(),
-         .x = stop_step ? std::move(final_x[i]) : p.x(),
+         .x = stop_step ? final_x[i] : p.x(),
          .computation_iterations = stop_step && monitor ? final_computation[i] : p.computation_iterations(),
          .counters = std::move(counters[i])});
   }
