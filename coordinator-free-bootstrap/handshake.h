@@ -37,6 +37,10 @@ struct Hello {
   std::int64_t dimension = 0;  // of the shared variable x
   RunConfig config;
   std::string arithmetic;  // ArithmeticProfile() of the sender's build; not checked by CheckHello
+  // Crash recovery (node_session.h), not checked by CheckHello: how many times the sender restarted
+  // from its checkpoint (0: its first run), and with a restart, the colour it resumes with.
+  std::uint64_t incarnation = 0;
+  std::uint32_t colour = 0;
 };
 
 // The value named `name` in `config`, or nullptr.

@@ -11,6 +11,7 @@ void SessionOutput::clear() {
   hellos.clear();
   colouring = ColouringOutput();
   estimates.clear();
+  resends.clear();
   rejections.clear();
   notes.clear();
 }
@@ -42,7 +43,22 @@ NodeSession::NodeSession(const Topology& topology, NodeId self, std::unique_ptr<
       hello_(std::move(hello)),
       problem_(std::move(problem)),
       colouring_(MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
-                                       DiameterBound(topology))) {}
+                                       DiameterBound(topology))),
+      heard_(neighbours_.size(), 0),
+      incarnations_(neighbours_.size(), 0),
+      resuming_(neighbours_.size(), 0),
+      claimed_colours_(neighbours_.size(), 0) {}
+
+std::size_t NodeSession::IndexOf(NodeId j) const {
+  return static_cast<std::size_t>(std::lower_bound(neighbours_.begin(), neighbours_.end(), j) - neighbours_.begin());
+}
+
+void NodeSession::Retain(std::size_t emitted_before, const SessionOutput& out) {
+  for (std::size_t k = emitted_before; k < out.estimates.size(); ++k) {
+    retained_.push_back(out.estimates[k]);
+    if (retained_.size() > kRetained) retained_.pop_front();
+  }
+}
 
 SessionState NodeSession::state() const {
   if (program_ == nullptr) return SessionState::kColouring;
@@ -66,7 +82,10 @@ absl::Status NodeSession::Start(SessionOutput& out) {
   out.hellos.push_back(hello_);
   ColouringOutput produced;
   if (absl::Status s = colouring_->Start(produced); !s.ok()) return s;
-  return AfterColouring(produced, /*was_complete=*/false, out);
+  const std::size_t before = out.estimates.size();
+  absl::Status s = AfterColouring(produced, /*was_complete=*/false, out);
+  Retain(before, out);
+  return s;
 }
 
 absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& out) {
@@ -74,11 +93,49 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
     out.rejections.push_back({from, absl::StrCat("a hello from node ", from, ", not a neighbour of node ", self_)});
     return absl::OkStatus();
   }
+  const std::size_t i = IndexOf(from);
   if (greeted(from)) {
-    out.rejections.push_back({from, "a second hello"});
+    if (m.incarnation <= incarnations_[i]) {
+      out.rejections.push_back(
+          {from, program_ != nullptr && m.colour == 0
+                     ? absl::StrCat("node ", from, " restarted without its state (a new first hello) into a run node ",
+                                    self_, " is in at iteration ", program_->steps(),
+                                    ": refused (restart it with its --state_dir, or start the whole network again)")
+                     : "a second hello"});
+      return absl::OkStatus();
+    }
+    // The neighbour restarted from its checkpoint.
+    const std::map<NodeId, std::uint32_t> colours = known_colours();
+    const auto known = colours.find(from);
+    if (absl::Status s = CheckHello(hello_, m, from); !s.ok()) {
+      out.rejections.push_back({from, absl::StrCat("restarted (incarnation ", m.incarnation, "): ", s.message())});
+      return absl::OkStatus();
+    }
+    if (known == colours.end()) {
+      // Its colouring messages all reached this node before it crashed (it had finished the colouring
+      // to write a checkpoint); the colour it claims is checked once this node's colouring is done.
+      incarnations_[i] = m.incarnation;
+      claimed_colours_[i] = m.colour;
+      out.notes.push_back(absl::StrCat("node ", from, " restarted from its checkpoint (incarnation ", m.incarnation,
+                                       ") while this node is still colouring"));
+      return absl::OkStatus();
+    }
+    if (m.colour != known->second) {
+      out.rejections.push_back({from, absl::StrCat("node ", from, " restarted (incarnation ", m.incarnation,
+                                                   ") with colour ", m.colour, "; node ", self_, " knows it as colour ",
+                                                   known->second, ": refused")});
+      return absl::OkStatus();
+    }
+    incarnations_[i] = m.incarnation;
+    for (const Broadcast& b : retained_) out.resends.push_back({from, b});
+    out.notes.push_back(absl::StrCat("node ", from, " restarted from its checkpoint (incarnation ", m.incarnation,
+                                     "); resent it ", retained_.size(), " estimate(s)",
+                                     retained_.empty() ? "" : absl::StrCat(" from iteration ", retained_.front().iteration)));
     return absl::OkStatus();
   }
   if (absl::Status s = CheckHello(hello_, m, from); !s.ok()) return s;
+  incarnations_[i] = m.incarnation;
+  bootstrap_log_.emplace_back(from, m);
   greeted_.insert(std::upper_bound(greeted_.begin(), greeted_.end(), from), from);
   out.notes.push_back(
       absl::StrCat("handshake with node ", from, " done (", greeted_.size(), " of ", neighbours_.size(), ")"));
@@ -122,7 +179,11 @@ absl::Status NodeSession::Colour(NodeId from, const M& m, SessionOutput& out) {
     out.rejections.push_back({from, std::string(s.message())});
     return absl::OkStatus();
   }
-  return AfterColouring(produced, was_complete, out);
+  bootstrap_log_.emplace_back(from, m);
+  const std::size_t before = out.estimates.size();
+  absl::Status s = AfterColouring(produced, was_complete, out);
+  Retain(before, out);
+  return s;
 }
 
 absl::Status NodeSession::AfterColouring(const ColouringOutput& produced, bool was_complete, SessionOutput& out) {
@@ -148,11 +209,15 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
     if (known[i] == 0 || known[i] == colour) {
       return absl::InternalError(absl::StrCat("node ", self_, " and neighbour ", j, " both have colour ", colour));
     }
+    if (claimed_colours_[i] != 0 && claimed_colours_[i] != known[i]) {
+      return absl::DataLossError(absl::StrCat("node ", j, " restarted with colour ", claimed_colours_[i], "; node ",
+                                              self_, "'s colouring gives it colour ", known[i]));
+    }
     neighbours.push_back({.id = j, .colour = known[i]});
   }
   const std::string kind(problem_->kind());
   absl::StatusOr<std::unique_ptr<NodeProgram>> made =
-      MakeAgentProgram(topology_, self_, colour, std::move(neighbours), std::move(problem_), settings_);
+      MakeAgentProgram(topology_, self_, colour, neighbours, std::move(problem_), settings_);
   if (!made.ok()) return made.status();
   program_ = *std::move(made);
   out.notes.push_back(absl::StrCat(
@@ -177,19 +242,39 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
 
 absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput& out) {
   if (!Admit(from, m.sender, "an estimate", out)) return absl::OkStatus();
+  // Once per (sender, iteration): a copy of an estimate heard already is a resend's or a duplicate.
+  const std::size_t i = IndexOf(from);
+  if (m.iteration <= heard_[i]) {
+    ++duplicates_;
+    return absl::OkStatus();
+  }
+  if (resuming_[i] != 0 && program_ != nullptr) {
+    const std::uint64_t next = heard_[i] == 0 ? program_->first_label() : heard_[i] + 1;
+    if (m.iteration > next) {  // its resend, still to come, fills the gap
+      ++duplicates_;
+      return absl::OkStatus();
+    }
+    resuming_[i] = 0;
+  }
   if (program_ == nullptr) {
     if (++early_count_[from] > kEarlyEstimates) {
       out.rejections.push_back({from, "too many estimates before this node could start"});
       return absl::OkStatus();
     }
     ++early_total_;
+    heard_[i] = m.iteration;
     early_.push_back({.sender = from,
                       .iteration = m.iteration,
                       .x = m.x,
                       .control = std::vector<std::uint8_t>(m.control.begin(), m.control.end())});
     return absl::OkStatus();
   }
-  return Deliver(m, out);
+  const std::size_t before = out.estimates.size();
+  const std::size_t refused_before = out.rejections.size();
+  absl::Status s = Deliver(m, out);
+  if (out.rejections.size() == refused_before) heard_[i] = m.iteration;  // taken: a copy of it is a duplicate
+  Retain(before, out);
+  return s;
 }
 
 absl::Status NodeSession::Deliver(const Estimate& m, SessionOutput& out) {
@@ -207,6 +292,191 @@ NodeSession::Wait NodeSession::awaited() const {
   }
   if (wait.nodes.empty()) wait = {"colour", colouring_->awaited()};
   return wait;
+}
+
+namespace {
+
+constexpr absl::string_view kCheckpointTag = "dadmm-session-checkpoint-1";
+
+void WriteHello(StateWriter& w, const Hello& h) {
+  w.U64(h.node_id);
+  w.U64(h.protocol_version);
+  w.Bytes(h.topology_fingerprint);
+  w.U64(h.degree);
+  w.U64(static_cast<std::uint64_t>(h.dimension));
+  w.U64(h.config.size());
+  for (const NamedValue& v : h.config) {
+    w.Bytes(v.name);
+    w.U64(v.value.index());
+    if (const double* d = std::get_if<double>(&v.value)) w.F64(*d);
+    if (const std::int64_t* n = std::get_if<std::int64_t>(&v.value)) w.U64(static_cast<std::uint64_t>(*n));
+    if (const std::string* t = std::get_if<std::string>(&v.value)) w.Bytes(*t);
+  }
+  w.Bytes(h.arithmetic);
+  w.U64(h.incarnation);
+  w.U64(h.colour);
+}
+
+Hello ReadHello(StateReader& r) {
+  Hello h;
+  h.node_id = static_cast<NodeId>(r.U64());
+  h.protocol_version = static_cast<std::uint32_t>(r.U64());
+  h.topology_fingerprint = r.Bytes();
+  h.degree = r.U64();
+  h.dimension = static_cast<std::int64_t>(r.U64());
+  const std::uint64_t n = r.U64();
+  for (std::uint64_t k = 0; r.ok() && k < n; ++k) {
+    NamedValue v{.name = r.Bytes(), .value = 0.0};
+    const std::uint64_t index = r.U64();
+    if (index == 0) v.value = r.F64();
+    else if (index == 1) v.value = static_cast<std::int64_t>(r.U64());
+    else if (index == 2) v.value = r.Bytes();
+    else r.Fail(absl::StrCat("a hello's parameter of type ", index));
+    h.config.push_back(std::move(v));
+  }
+  h.arithmetic = r.Bytes();
+  h.incarnation = r.U64();
+  h.colour = static_cast<std::uint32_t>(r.U64());
+  return h;
+}
+
+void WriteBroadcast(StateWriter& w, const Broadcast& b) {
+  w.U64(b.iteration);
+  w.Vec(b.x);
+  w.Integers(b.control);
+}
+
+Broadcast ReadBroadcast(StateReader& r) {
+  Broadcast b;
+  b.iteration = r.U64();
+  b.x = r.Vec();
+  b.control = r.Integers<std::uint8_t>();
+  return b;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NodeSession::Checkpoint() const {
+  if (program_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": no checkpoint before the program runs"));
+  }
+  StateWriter w;
+  w.Bytes(kCheckpointTag);
+  w.U64(self_);
+  WriteHello(w, hello_);
+  w.U64(bootstrap_log_.size());
+  for (const auto& [from, m] : bootstrap_log_) {
+    w.U64(from);
+    w.U64(m.index());
+    if (const Hello* h = std::get_if<Hello>(&m)) WriteHello(w, *h);
+    if (const ColourAnnouncement* a = std::get_if<ColourAnnouncement>(&m)) {
+      for (std::uint64_t v : {std::uint64_t{a->sender}, std::uint64_t{a->chain}, std::uint64_t{a->pass},
+                              std::uint64_t{a->colour}, std::uint64_t{a->round}}) {
+        w.U64(v);
+      }
+    }
+    if (const ColourMaxima* x = std::get_if<ColourMaxima>(&m)) {
+      for (std::uint64_t v : {std::uint64_t{x->sender}, std::uint64_t{x->round}, std::uint64_t{x->maxima[0]},
+                              std::uint64_t{x->maxima[1]}}) {
+        w.U64(v);
+      }
+    }
+  }
+  w.Integers(heard_);
+  w.Integers(incarnations_);
+  w.U64(early_total_);
+  w.U64(retained_.size());
+  for (const Broadcast& b : retained_) WriteBroadcast(w, b);
+  StateWriter program;
+  program_->SaveState(program);
+  w.Bytes(program.bytes());
+  return w.Take();
+}
+
+absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& out) {
+  if (started_) return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": session started twice"));
+  StateReader r(checkpoint, absl::StrCat("node ", self_, "'s checkpoint"));
+  if (const std::string tag = r.Bytes(); r.ok() && tag != kCheckpointTag) r.Fail("not a session checkpoint");
+  if (const NodeId id = static_cast<NodeId>(r.U64()); r.ok() && id != self_) {
+    r.Fail(absl::StrCat("written by node ", id));
+  }
+  const Hello saved = ReadHello(r);
+  if (!r.ok()) return r.status(false);
+  // The run the checkpoint is of must be this one: same topology, problem, dimension and settings.
+  if (absl::Status s = CheckHello(saved, hello_, self_); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint is of another run: ", s.message()));
+  }
+  // Replay the bootstrap: the colouring computes the same colours from the same messages, and the
+  // program is made as it was; what the replay emits was sent by the incarnation that wrote this.
+  started_ = true;
+  SessionOutput replayed;
+  ColouringOutput produced;
+  if (absl::Status s = colouring_->Start(produced); !s.ok()) return s;
+  if (absl::Status s = AfterColouring(produced, false, replayed); !s.ok()) return s;
+  const std::uint64_t entries = r.U64();
+  for (std::uint64_t k = 0; r.ok() && k < entries; ++k) {
+    const NodeId from = static_cast<NodeId>(r.U64());
+    const std::uint64_t kind = r.U64();
+    absl::Status s;
+    if (kind == 0) {
+      const Hello h = ReadHello(r);
+      if (r.ok()) s = Receive(from, h, replayed);
+    } else if (kind == 1) {
+      ColourAnnouncement a;
+      a.sender = static_cast<NodeId>(r.U64());
+      a.chain = static_cast<std::uint32_t>(r.U64());
+      a.pass = static_cast<std::uint32_t>(r.U64());
+      a.colour = static_cast<std::uint32_t>(r.U64());
+      a.round = static_cast<std::uint32_t>(r.U64());
+      if (r.ok()) s = Receive(from, a, replayed);
+    } else if (kind == 2) {
+      ColourMaxima x;
+      x.sender = static_cast<NodeId>(r.U64());
+      x.round = static_cast<std::uint32_t>(r.U64());
+      x.maxima = {static_cast<std::uint32_t>(r.U64()), static_cast<std::uint32_t>(r.U64())};
+      if (r.ok()) s = Receive(from, x, replayed);
+    } else {
+      r.Fail(absl::StrCat("a bootstrap message of kind ", kind));
+    }
+    if (!s.ok()) return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint: its bootstrap replays to ", s.message()));
+    if (!replayed.rejections.empty()) {
+      return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint: its bootstrap replays to a refusal (",
+                                              replayed.rejections.front().why, ")"));
+    }
+  }
+  if (r.ok() && program_ == nullptr) r.Fail("its bootstrap does not start the program");
+  std::vector<std::uint64_t> heard = r.Integers<std::uint64_t>();
+  std::vector<std::uint64_t> incarnations = r.Integers<std::uint64_t>();
+  early_total_ = r.U64();
+  if (r.ok() && (heard.size() != neighbours_.size() || incarnations.size() != neighbours_.size())) {
+    r.Fail(absl::StrCat("state for ", heard.size(), " neighbours, this node has ", neighbours_.size()));
+  }
+  const std::uint64_t retained = r.U64();
+  if (r.ok() && retained > kRetained) r.Fail(absl::StrCat(retained, " retained estimates"));
+  std::deque<Broadcast> kept;
+  for (std::uint64_t k = 0; r.ok() && k < retained; ++k) kept.push_back(ReadBroadcast(r));
+  const std::string program_state = r.Bytes();
+  if (!r.ok()) return r.status(false);
+  if (absl::Status s = r.status(); !s.ok()) return s;
+  StateReader pr(program_state, absl::StrCat("node ", self_, "'s checkpoint (its program)"));
+  if (absl::Status s = program_->LoadState(pr); !s.ok()) return s;
+  if (absl::Status s = pr.status(); !s.ok()) return s;
+  heard_ = std::move(heard);
+  incarnations_ = std::move(incarnations);
+  retained_ = std::move(kept);
+  early_.clear();
+  early_count_.clear();
+  std::fill(resuming_.begin(), resuming_.end(), 1);
+  hello_.incarnation = saved.incarnation + 1;
+  hello_.colour = colouring_->colour();
+  out.hellos.push_back(hello_);
+  for (NodeId j : neighbours_) {
+    for (const Broadcast& b : retained_) out.resends.push_back({j, b});
+  }
+  out.notes.push_back(absl::StrCat("resumed from the checkpoint at iteration ", program_->steps(), " (incarnation ",
+                                   hello_.incarnation, ", colour ", hello_.colour, "); resending ", retained_.size(),
+                                   " estimate(s)"));
+  return absl::OkStatus();
 }
 
 }  // namespace dadmm

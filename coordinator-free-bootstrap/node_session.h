@@ -18,15 +18,29 @@
 //   4. The end: the program is done (its maximum of iterations, or the agreed stop). What it emitted
 //      last is in the output; the driver sends it and closes.
 //
+// Crash and restart. Once its program runs, the session's Checkpoint() is what a node needs to resume
+// bit for bit: the bootstrap messages it received (replayed on resume: the same colours, the hellos
+// checked again), its program's exact state (NodeProgram::SaveState), the last estimate heard from
+// each neighbour, and its own last kRetained estimates. A driver writes it before it transmits what
+// the call emitted. Resume() rebuilds the session from it with the incarnation one higher and emits a
+// hello that says so (with its colour) and its retained estimates; a neighbour that sees the higher
+// incarnation checks the colour and resends its own retained estimates to that node only
+// (SessionOutput::resends). Estimates are taken once per (sender, iteration): a copy of one already
+// heard is dropped (counted in duplicates()); after a resume, an estimate beyond the next one expected
+// is dropped too until the neighbour's resend fills the gap. A neighbour that restarts without its
+// state (a hello with no colour after this node started) is refused with one line naming both nodes.
+//
 // A message no correct neighbour can send (out of turn, refused by the colouring or the program) is
 // not fatal: it is added to the output's rejections with one line naming the sender, and the state
 // is unchanged. Not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +58,10 @@ namespace dadmm {
 // Estimates kept per neighbour before this node's program starts: a neighbour can be at most one
 // estimate ahead (it waits for ours of its second step), so a few are all a correct one sends.
 constexpr int kEarlyEstimates = 4;
+// Own estimates kept to resend to a restarted neighbour: a neighbour's checkpoint is at most a couple
+// of iterations behind what this node has sent (each waits for the other's estimates every step), so
+// the last few cover it. Memory: kRetained x the dimension x 8 bytes.
+constexpr std::size_t kRetained = 4;
 
 struct Rejection {
   NodeId sender = 0;
@@ -56,6 +74,12 @@ struct SessionOutput {
   std::vector<Hello> hellos;  // at most one: Start's
   ColouringOutput colouring;
   std::vector<Broadcast> estimates;
+  // Estimates for one neighbour only (a restarted one), after the broadcasts above.
+  struct Resend {
+    NodeId to = 0;
+    Broadcast estimate;
+  };
+  std::vector<Resend> resends;
   std::vector<Rejection> rejections;
   // What happened, for the log: a handshake done, an arithmetic that differs, the colours, the start.
   std::vector<std::string> notes;
@@ -81,6 +105,15 @@ class NodeSession {
 
   // Emits the hello, and the first colour announcements; with no neighbours, starts the program.
   absl::Status Start(SessionOutput& out);
+
+  // What this node needs to resume (see the top); FailedPrecondition before its program runs.
+  absl::StatusOr<std::string> Checkpoint() const;
+  // A session made by Create with this run's arguments, resumed from `checkpoint` instead of Start:
+  // emits the hello of the next incarnation and the retained estimates. DataLoss if the bytes are
+  // not a checkpoint of this node, or do not fit its topology, problem or settings (naming what).
+  absl::Status Resume(absl::string_view checkpoint, SessionOutput& out);
+  std::uint64_t incarnation() const { return hello_.incarnation; }
+  std::uint64_t duplicates() const { return duplicates_; }
 
   // A message from neighbour `from` (the node the transport says it comes from; a message naming
   // another sender is refused). Non-OK only for what ends the run: a handshake mismatch, or a program
@@ -134,11 +167,16 @@ class NodeSession {
   absl::Status StartProgram(SessionOutput& out);
   absl::Status Deliver(const Estimate& m, SessionOutput& out);
 
+  // A bootstrap message as received, for the checkpoint's replay.
+  using BootstrapMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima>;
+  void Retain(std::size_t emitted_before, const SessionOutput& out);
+  std::size_t IndexOf(NodeId j) const;
+
   const Topology& topology_;
   const NodeId self_;
   const std::vector<NodeId> neighbours_;
   const PipelineSettings settings_;
-  const Hello hello_;
+  Hello hello_;
   std::unique_ptr<LocalProblem> problem_;  // moved into the program once colours are known
   std::vector<NodeId> greeted_;            // sorted
   std::unique_ptr<ColouringProtocol> colouring_;
@@ -147,6 +185,13 @@ class NodeSession {
   std::map<NodeId, int> early_count_;
   std::uint64_t early_total_ = 0;
   bool started_ = false;
+  std::vector<std::pair<NodeId, BootstrapMessage>> bootstrap_log_;
+  std::vector<std::uint64_t> heard_;         // per neighbour: the last estimate's iteration (0: none)
+  std::vector<std::uint64_t> incarnations_;  // per neighbour: its incarnation, from its hellos
+  std::vector<std::uint8_t> resuming_;       // per neighbour: a gap is a resend still to come
+  std::vector<std::uint32_t> claimed_colours_;  // per neighbour: the colour it restarted with, if not yet known
+  std::deque<Broadcast> retained_;           // own last kRetained estimates
+  std::uint64_t duplicates_ = 0;
 };
 
 }  // namespace dadmm

@@ -37,19 +37,27 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     return absl::InvalidArgumentError("session simulation: sessions need each edge's order kept, as a stream keeps it");
   }
   const std::size_t P = topology.size();
+  const CrashFaults& cf = options.crashes;
+  if (cf.any() && (options.link_faults.any() || !cf.problem || !(cf.probability <= 0.5))) {
+    return absl::InvalidArgumentError(
+        "session simulation: crashes need a problem factory, a probability <= 0.5, and no link faults");
+  }
   std::vector<std::unique_ptr<NodeSession>> sessions;
+  auto make_session = [&](NodeId id, std::unique_ptr<LocalProblem> problem) -> absl::StatusOr<std::unique_ptr<NodeSession>> {
+    if (problem == nullptr) return absl::InvalidArgumentError(absl::StrCat("no problem for node ", id));
+    std::vector<NamedValue> parameters = options.problem_parameters;
+    if (parameters.empty()) parameters.push_back({"problem", std::string(problem->kind())});
+    return NodeSession::Create(topology, id, std::move(problem), std::move(parameters), settings, ArithmeticProfile());
+  };
   for (const NodeSpec& n : topology.nodes()) {
     auto problem = problems.find(n.id);
-    if (problem == problems.end() || problem->second == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("no problem for node ", n.id));
-    }
-    std::vector<NamedValue> parameters = options.problem_parameters;
-    if (parameters.empty()) parameters.push_back({"problem", std::string(problem->second->kind())});
-    absl::StatusOr<std::unique_ptr<NodeSession>> session = NodeSession::Create(
-        topology, n.id, std::move(problem->second), std::move(parameters), settings, ArithmeticProfile());
+    absl::StatusOr<std::unique_ptr<NodeSession>> session =
+        make_session(n.id, problem == problems.end() ? nullptr : std::move(problem->second));
     if (!session.ok()) return session.status();
     sessions.push_back(*std::move(session));
   }
+  std::map<NodeId, std::size_t> index_of;
+  for (std::size_t i = 0; i < P; ++i) index_of[topology.nodes()[i].id] = i;
 
   const LinkFaults& lf = options.link_faults;
   if (!(lf.break_stream >= 0.0 && lf.break_stream <= 0.5 && lf.duplicate >= 0.0 && lf.duplicate <= 0.5)) {
@@ -103,9 +111,25 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   };
 
   SessionOutput out;
+  // Crashes: each node's last checkpoint, and how many deliveries a crashed node stays down (-1: up).
+  Rng crash_rng(cf.seed);
+  std::map<std::pair<std::size_t, std::uint64_t>, std::uint64_t> copies_counted;  // (node, label): copies tallied
+  std::vector<std::string> checkpoint(P);
+  std::vector<int> down(P, -1);
+  auto write_checkpoint = [&](std::size_t i) -> absl::Status {
+    absl::StatusOr<std::string> bytes = sessions[i]->Checkpoint();
+    if (!bytes.ok()) return bytes.status();
+    checkpoint[i] = *std::move(bytes);
+    ++net.checkpoints;
+    return absl::OkStatus();
+  };
   // Sends what node i's session emitted, in the order a stream would carry it.
   auto after_call = [&](std::size_t i, absl::Status status) -> absl::Status {
     if (!status.ok()) return status;
+    // Durable before it is transmitted: the checkpoint covers everything this call sends.
+    if (cf.any() && sessions[i]->program() != nullptr && (!out.estimates.empty() || !out.resends.empty())) {
+      if (absl::Status s = write_checkpoint(i); !s.ok()) return s;
+    }
     if (!out.rejections.empty()) {  // simulated neighbours are correct: a rejection is a bug
       return absl::InternalError(absl::StrCat("session simulation: node ", topology.nodes()[i].id,
                                               " rejected a message from node ", out.rejections[0].sender, ": ",
@@ -134,6 +158,30 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
         bytes_sent[e] += PayloadBytes(payload->x.size());
       }
       tally.Add(label, copies, control);
+      if (cf.any()) copies_counted[{i, label}] += copies;
+    }
+    // To one neighbour each (a restarted one, or after this node's restart every neighbour): resent,
+    // but counted as the algorithm's message once for each copy the crash kept from being sent.
+    for (SessionOutput::Resend& r : out.resends) {
+      const std::size_t j = index_of.at(r.to);
+      const std::uint64_t label = r.estimate.iteration;
+      const std::size_t control = r.estimate.control.size();
+      const std::uint64_t bytes = PayloadBytes(r.estimate.x.size());
+      for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+        if (network.edge_to(e) != j || !post(e, std::make_shared<const Broadcast>(std::move(r.estimate)), label)) {
+          continue;
+        }
+        std::uint64_t& counted = copies_counted[{i, label}];
+        if (counted < network.out_begin(i + 1) - network.out_begin(i)) {
+          ++counted;
+          tally.Add(label, 1, control);
+          ++estimates_sent[e];
+          bytes_sent[e] += bytes;
+        } else {
+          ++net.resent;
+        }
+        break;
+      }
     }
     out.clear();
     // A program whose estimate is no longer finite has diverged (a step size too large): the run ends.
@@ -147,12 +195,54 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   for (std::size_t i = 0; i < P && !diverged_step; ++i) {
     if (absl::Status s = after_call(i, sessions[i]->Start(out)); !s.ok()) return s;
   }
+  // Node i restarts: a new session, resumed from its last checkpoint.
+  auto restart = [&](std::size_t i) -> absl::Status {
+    const NodeId id = topology.nodes()[i].id;
+    absl::StatusOr<std::unique_ptr<NodeSession>> session = make_session(id, cf.problem(id));
+    if (!session.ok()) return session.status();
+    sessions[i] = *std::move(session);
+    down[i] = -1;
+    return after_call(i, sessions[i]->Resume(checkpoint[i], out));
+  };
+  auto crash = [&](std::size_t i) {
+    out.clear();  // what it had not sent
+    ++net.crashes;
+    down[i] = static_cast<int>(crash_rng.Below(cf.max_down + 1));
+  };
   while (!diverged_step) {
     std::optional<FakeNetwork<Frame>::Delivered> delivered = network.Next();
-    if (!delivered.has_value()) break;
+    if (!delivered.has_value()) {
+      const auto crashed = std::find_if(down.begin(), down.end(), [](int d) { return d >= 0; });
+      if (crashed == down.end()) break;
+      if (absl::Status s = restart(static_cast<std::size_t>(crashed - down.begin())); !s.ok()) return s;
+      continue;
+    }
+    for (std::size_t i = 0; i < P; ++i) {
+      if (down[i] > 0) {
+        --down[i];
+      } else if (down[i] == 0) {
+        if (absl::Status s = restart(i); !s.ok()) return s;
+      }
+    }
     const std::uint32_t edge = delivered->edge;
     const std::size_t to = network.edge_to(edge);
     const NodeId from = topology.nodes()[network.edge_from(edge)].id;
+    if (down[to] >= 0) {  // lost with the crashed process
+      ++net.lost_to_crashes;
+      continue;
+    }
+    // A crash at this delivery: 0 before the node takes the message, 1 after, before its checkpoint,
+    // 2 after its checkpoint, before it sends.
+    int crash_stage = -1;
+    if (cf.any() && net.crashes < cf.max_crashes && sessions[to]->program() != nullptr && !checkpoint[to].empty() &&
+        crash_rng.Uniform() < cf.probability) {
+      crash_stage = static_cast<int>(crash_rng.Below(3));
+      if (crash_stage == 0) {
+        ++net.lost_to_crashes;
+        crash(to);
+        continue;
+      }
+    }
     if (lf.any()) {
       const Frame& frame = delivered->message;
       if (frame.epoch != epoch[edge]) continue;  // lost with its broken stream
@@ -190,6 +280,13 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
           },
           message);
     }
+    if (crash_stage == 2 && status.ok()) {
+      if (absl::Status s = write_checkpoint(to); !s.ok()) return s;
+    }
+    if (crash_stage >= 1 && status.ok()) {
+      crash(to);
+      continue;
+    }
     if (absl::Status s = after_call(to, std::move(status)); !s.ok()) return s;
   }
 
@@ -201,6 +298,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     const NodeSession& s = *sessions[i];
     colourings.push_back(&s.colouring());
     net.early_estimates += s.early_estimates();
+    net.session_duplicates += s.duplicates();
     if (!diverged_step && !s.done()) {
       const NodeSession::Wait wait = s.awaited();
       stalled.push_back(absl::StrCat(topology.nodes()[i].id, " (waits for ", wait.what, " from ",

@@ -4,6 +4,7 @@
 // computes bit for bit; tests and `dadmm-ctl report` compare the two.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -32,6 +33,22 @@ struct LinkFaults {
   bool any() const { return break_stream > 0.0 || duplicate > 0.0; }
 };
 
+// Crashes, as a node that dies and restarts from its checkpoint (node_session.h) meets them. Before
+// a delivery to a node whose program runs, with probability `probability` (at most `max_crashes` in
+// all) the node crashes: before it takes the message, after it took it but before its checkpoint, or
+// after its checkpoint but before it sent what followed; what it had not sent, and every message that
+// reaches it while it is down, are lost. It restarts from its last checkpoint after up to `max_down`
+// further deliveries (at once when nothing else is in flight). `problem` makes a node's local problem
+// again for the restart. Seeded by `seed`; not combined with LinkFaults.
+struct CrashFaults {
+  double probability = 0.0;
+  std::uint32_t max_crashes = 3;
+  std::uint32_t max_down = 20;
+  std::uint64_t seed = 1;
+  std::function<std::unique_ptr<LocalProblem>(NodeId)> problem;
+  bool any() const { return probability > 0.0 && max_crashes > 0; }
+};
+
 struct SessionSimulationOptions {
   // kShuffled: each edge keeps its order, as a gRPC stream does; the edges interleave at random.
   Delivery delivery = Delivery::kShuffled;
@@ -43,6 +60,7 @@ struct SessionSimulationOptions {
   // just the kind of node's problem. Every node is given the same, so the handshakes pass.
   std::vector<NamedValue> problem_parameters;
   LinkFaults link_faults;
+  CrashFaults crashes;
 };
 
 struct SimulatedNetwork {
@@ -55,6 +73,12 @@ struct SimulatedNetwork {
   std::uint64_t streams_broken = 0;
   std::uint64_t resent = 0;
   std::uint64_t duplicates_dropped = 0;
+  // With crashes: how many, checkpoints written, messages lost with a crashed node, and the copies the
+  // sessions dropped as heard already (resends after a restart).
+  std::uint64_t crashes = 0;
+  std::uint64_t checkpoints = 0;
+  std::uint64_t lost_to_crashes = 0;
+  std::uint64_t session_duplicates = 0;
 };
 
 absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <deque>
+#include <tuple>
 #include <cstring>
 #include <iostream>
 
@@ -97,7 +99,7 @@ TEST(NodeSession, SessionsComputeWhatTheProgramsComputeBitForBitInAnyInterleavin
           }
         }
         // Bootstrap: one announcement per pass of each chain and one message per flood round, both ways.
-        EXPECT_EQ(sim->colouring.messages, (2 * kColouringPasses + DiameterBound(t)) * 2 * t.num_edges());
+        EXPECT_EQ(sim->colouring.messages, static_cast<std::uint64_t>(2 * kColouringPasses + DiameterBound(t)) * 2 * t.num_edges());
       }
     }
   }
@@ -182,6 +184,146 @@ TEST(NodeSession, BrokenStreamsAndDuplicatesChangeNothingSeedBySeed) {
             << " streams broken, " << resent << " messages resent, " << duplicates << " duplicates dropped\n";
 }
 
+// Crashes (session_simulation.h: CrashFaults): nodes die before or after taking a message, before or
+// after their checkpoint, stay down while messages to them are lost, and resume from their last
+// checkpoint; their neighbours resend what they lack. Every run ends bit for bit as the undisturbed one,
+// with the same steps and algorithm messages. DADMM_CRASH_SEEDS seeds per case (default 200: 1003 runs;
+// the long command, DADMM_CRASH_SEEDS=20000, runs 100 003).
+TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
+  const Consensus c = ConsensusOn(3, 8, 2, 2);
+  const char* env = std::getenv("DADMM_CRASH_SEEDS");
+  const std::uint64_t per_case = env != nullptr ? std::strtoull(env, nullptr, 10) : 200;
+  ASSERT_GT(per_case, 0u) << "DADMM_CRASH_SEEDS must be a positive number";
+  absl::StatusOr<std::unique_ptr<ProblemInstance>> bpdn = MakeInstance("bpdn-dct", c.t, 1, "", 1);
+  ASSERT_TRUE(bpdn.ok()) << bpdn.status();
+  struct Case {
+    const ProblemInstance* instance;
+    PipelineSettings settings;
+    std::uint64_t seeds;
+  };
+  const std::vector<Case> cases = {
+      {c.instance.get(), {.dadmm = {.rho = 1.0, .max_iterations = 30}}, per_case},
+      {c.instance.get(), {.dadmm = {.rho = 1.0, .max_iterations = 3000}, .tolerance = 1e-6}, per_case},
+      {c.instance.get(),
+       {.dadmm = {.rho = 0.05, .max_iterations = 400}, .tolerance = 1e-6, .vary_rho_every = 12},
+       per_case},
+      {c.instance.get(), {.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 1.0, .max_iterations = 30}}, per_case},
+      {c.instance.get(), {.algorithm = Algorithm::kAveraging, .dadmm = {.rho = 1.0, .max_iterations = 30}}, per_case},
+      {bpdn->get(), {.dadmm = {.rho = 0.1, .max_iterations = 15}, .eps_abs = 1e-5, .eps_rel = 1e-4}, 3},
+  };
+  std::uint64_t runs = 0, crashes = 0, lost = 0, duplicates = 0, failed = 0;
+  for (const Case& k : cases) {
+    const SimulationResult expected = ByHand(c.t, *k.instance, k.settings);
+    for (std::uint64_t seed = 1; seed <= k.seeds; ++seed) {
+      SCOPED_TRACE(testing::Message() << AlgorithmName(k.settings.algorithm) << " tol " << k.settings.tolerance
+                                      << " seed " << seed);
+      const CrashFaults faults{.probability = 0.002 + 0.01 * static_cast<double>(seed % 5),
+                               .max_crashes = 1 + static_cast<std::uint32_t>(seed % 4),
+                               .max_down = static_cast<std::uint32_t>(seed % 3) * 20,
+                               .seed = seed,
+                               .problem = [&](NodeId id) { return k.instance->MakeLocal(id); }};
+      absl::StatusOr<SimulatedNetwork> sim =
+          SimulateAgentNetwork(c.t, Problems(c.t, *k.instance), k.settings,
+                               {.delivery = Delivery::kShuffled, .seed = seed, .crashes = faults});
+      ++runs;
+      ASSERT_TRUE(sim.ok()) << sim.status();
+      crashes += sim->crashes;
+      lost += sim->lost_to_crashes;
+      duplicates += sim->session_duplicates;
+      const SimulationResult& got = sim->result;
+      bool same = got.steps == expected.steps && got.messages == expected.messages &&
+                  got.nodes.size() == expected.nodes.size();
+      for (std::size_t i = 0; same && i < got.nodes.size(); ++i) {
+        same = got.nodes[i].x.size() == expected.nodes[i].x.size() && got.nodes[i].outcome == expected.nodes[i].outcome &&
+               std::memcmp(got.nodes[i].x.data(), expected.nodes[i].x.data(),
+                           sizeof(double) * static_cast<std::size_t>(got.nodes[i].x.size())) == 0;
+      }
+      EXPECT_TRUE(same) << "steps " << got.steps << " vs " << expected.steps << ", messages " << got.messages << " vs "
+                        << expected.messages << ", crashes " << sim->crashes;
+      failed += same ? 0 : 1;
+    }
+  }
+  EXPECT_EQ(failed, 0u);
+  // The crashes happened, messages went down with them, and resends were dropped where heard already.
+  EXPECT_GT(crashes, runs);
+  EXPECT_GT(lost, crashes);
+  EXPECT_GT(duplicates, crashes);
+  std::cout << runs << " runs with crashes, " << runs - failed << " bit-identical: " << crashes << " crashes and restarts, "
+            << lost << " messages lost with crashed nodes, " << duplicates << " resent copies dropped\n";
+}
+
+// A checkpoint is of one node and one run: another node's, another run's (other settings), or bytes
+// cut short are refused, naming why; none resumes the session.
+TEST(NodeSession, ACheckpointOfAnotherNodeOrRunOrTruncatedIsRefused) {
+  const Consensus c = ConsensusOn(3, 8, 2, 2);
+  const PipelineSettings settings{.dadmm = {.rho = 1.0, .max_iterations = 30}};
+  // A checkpoint of node 1, taken mid-run by a crash fault's own machinery: run a network and keep the
+  // first session's checkpoint through a crash-free simulation's equivalent, by hand.
+  std::map<NodeId, std::unique_ptr<NodeSession>> sessions;
+  for (const NodeSpec& n : c.t.nodes()) {
+    auto s = NodeSession::Create(c.t, n.id, c.instance->MakeLocal(n.id), {{"problem", std::string("consensus")}},
+                                 settings, ArithmeticProfile());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sessions[n.id] = *std::move(s);
+  }
+  const NodeId first = c.t.nodes().front().id;
+  EXPECT_THAT(sessions[first]->Checkpoint().status().message(), HasSubstr("no checkpoint before the program runs"));
+  // Deliver everything in FIFO order until node `first`'s program has run a few steps.
+  std::deque<std::tuple<NodeId, NodeId, SessionOutput>> queue;
+  SessionOutput out;
+  auto flush = [&](NodeId from) {
+    if (!out.hellos.empty() || !out.colouring.empty() || !out.estimates.empty()) queue.emplace_back(from, 0, out);
+    out.clear();
+  };
+  for (auto& [id, s] : sessions) {
+    ASSERT_TRUE(s->Start(out).ok());
+    flush(id);
+  }
+  while (!queue.empty() && (sessions[first]->program() == nullptr || sessions[first]->program()->steps() < 5)) {
+    auto [from, unused, o] = std::move(queue.front());
+    queue.pop_front();
+    for (NodeId j : c.t.neighbours(from)) {
+      NodeSession& s = *sessions[j];
+      for (const Hello& h : o.hellos) ASSERT_TRUE(s.Receive(from, h, out).ok());
+      for (const ColourAnnouncement& a : o.colouring.announcements) ASSERT_TRUE(s.Receive(from, a, out).ok());
+      for (const ColourMaxima& m : o.colouring.maxima) ASSERT_TRUE(s.Receive(from, m, out).ok());
+      for (const Broadcast& b : o.estimates) {
+        ASSERT_TRUE(s.Receive(from, Estimate{.sender = from, .iteration = b.iteration,
+                                             .x = Eigen::Map<const Vector>(b.x.data(), b.x.size()),
+                                             .control = b.control},
+                              out)
+                        .ok());
+      }
+      ASSERT_TRUE(out.rejections.empty()) << out.rejections.front().why;
+      flush(j);
+    }
+  }
+  absl::StatusOr<std::string> bytes = sessions[first]->Checkpoint();
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto fresh = [&](NodeId id, const PipelineSettings& s) {
+    return *NodeSession::Create(c.t, id, c.instance->MakeLocal(id), {{"problem", std::string("consensus")}}, s,
+                                ArithmeticProfile());
+  };
+  // Resumed by the same node and run: the next incarnation, its colour, the same step.
+  std::unique_ptr<NodeSession> resumed = fresh(first, settings);
+  SessionOutput o;
+  ASSERT_TRUE(resumed->Resume(*bytes, o).ok());
+  EXPECT_EQ(resumed->incarnation(), 1u);
+  EXPECT_EQ(resumed->program()->steps(), sessions[first]->program()->steps());
+  ASSERT_EQ(o.hellos.size(), 1u);
+  EXPECT_EQ(o.hellos[0].colour, sessions[first]->colouring().colour());
+  EXPECT_EQ(o.resends.size(), kRetained * c.t.neighbours(first).size());
+  // Another node, another run, cut short.
+  const NodeId other = c.t.nodes()[1].id;
+  EXPECT_THAT(fresh(other, settings)->Resume(*bytes, o).message(), HasSubstr(absl::StrCat("written by node ", first)));
+  EXPECT_THAT(fresh(first, {.dadmm = {.rho = 0.5, .max_iterations = 30}})->Resume(*bytes, o).message(),
+              HasSubstr("checkpoint is of another run: handshake between node"));
+  for (std::size_t cut : {std::size_t{3}, bytes->size() / 3, bytes->size() - 2}) {
+    absl::Status s = fresh(first, settings)->Resume(absl::string_view(*bytes).substr(0, cut), o);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << cut << ": " << s;
+  }
+}
+
 // Two sessions of the path 1 - 2 - 3, driven by hand: node 2 and its neighbour 1.
 class TwoSessions : public ::testing::Test {
  protected:
@@ -237,16 +379,24 @@ TEST_F(TwoSessions, RefusesWhatNoCorrectNeighbourSendsAndKeepsServing) {
   EXPECT_THAT(rejected([&] { return two->Receive(1, ColourMaxima{.sender = 3, .round = 1}, out); }),
               HasSubstr("says it is from node 3"));
   EXPECT_THAT(rejected([&] { return two->Receive(1, from_one.hellos[0], out); }), HasSubstr("a second hello"));
-  // Early estimates (node 1 may know its colours first): kEarlyEstimates kept, then refused.
-  for (int k = 0; k < kEarlyEstimates; ++k) {
+  // Early estimates (node 1 may know its colours first): kEarlyEstimates kept, then refused. A copy
+  // of one already kept is dropped as a duplicate (once per sender and iteration).
+  for (std::uint64_t k = 0; k < kEarlyEstimates; ++k) {
     out.clear();
     ASSERT_TRUE(
-        two->Receive(1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
+        two->Receive(1, Estimate{.sender = 1, .iteration = 2 + k, .x = Eigen::Map<const Vector>(x.data(), 1)}, out)
+            .ok());
     EXPECT_TRUE(out.rejections.empty());
   }
+  out.clear();
+  ASSERT_TRUE(two->Receive(1, Estimate{.sender = 1, .iteration = 3, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
+  EXPECT_TRUE(out.rejections.empty());
+  EXPECT_EQ(two->duplicates(), 1u);
+  EXPECT_EQ(two->early_estimates(), static_cast<std::uint64_t>(kEarlyEstimates));
   EXPECT_THAT(rejected([&] {
                 return two->Receive(
-                    1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out);
+                    1, Estimate{.sender = 1, .iteration = 2 + kEarlyEstimates, .x = Eigen::Map<const Vector>(x.data(), 1)},
+                    out);
               }),
               HasSubstr("too many estimates"));
   EXPECT_EQ(two->state(), SessionState::kColouring);
