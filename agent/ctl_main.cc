@@ -22,8 +22,8 @@
 #include "common/network/colouring.h"
 #include "common/network/topology.h"
 #include "common/problems/node_data.h"
-#include "common/reference/report.h"
 #include "common/programs/dadmm_node.h"
+#include "common/reference/report.h"
 #include "common/sim/simulator.h"
 #include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/session_simulation.h"
@@ -137,7 +137,8 @@ absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
               .logreg_solver = r.logreg_solver().empty() ? "newton" : r.logreg_solver(),
               .features = r.features()};
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(r.algorithm());
-  if (!algorithm.ok()) return absl::InvalidArgumentError(absl::StrCat("node ", r.node_id(), ": ", algorithm.status().message()));
+  if (!algorithm.ok())
+    return absl::InvalidArgumentError(absl::StrCat("node ", r.node_id(), ": ", algorithm.status().message()));
   run.settings = {.algorithm = *algorithm,
                   .dadmm = {.rho = r.rho(), .max_iterations = r.max_iterations()},
                   .tolerance = r.tolerance(),
@@ -260,10 +261,10 @@ int Report(const std::string& topology_path) {
   if (!reference.ok()) return Fail(reference.status().message());
   std::cout << *reference;
   if (spec.kind == "sparse-lr") {
-    std::cout << absl::StrFormat("computation iterations  %.1f per agent (%s)\n",
-                                 static_cast<double>(totals.computation) / static_cast<double>(topology->size()),
-                                 first.algorithm() == "ic-admm" ? "one gradient step per estimate"
-                                                                : "FISTA steps of the local solves");
+    std::cout << absl::StrFormat(
+        "computation iterations  %.1f per agent (%s)\n",
+        static_cast<double>(totals.computation) / static_cast<double>(topology->size()),
+        first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
   }
   if (run->settings.vary_rho_every > 0) {
     std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, a vote every %d steps)\n",
@@ -288,7 +289,8 @@ int Report(const std::string& topology_path) {
       dadmm::NumColours(simulated->colouring.colouring), simulated->colouring.rounds, totals.messages,
       2 * topology->num_edges(), steps, expected, totals.payload, totals.message_bytes, totals.boot_messages,
       totals.boot_bytes, totals.energy_sent * 1e3, totals.energy_received * 1e3, totals.energy_broadcast * 1e3,
-      totals.energy_boot * 1e3, differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
+      totals.energy_boot * 1e3,
+      differ.empty() ? "yes, every node" : absl::StrCat("NO, nodes ", absl::StrJoin(differ, ", ")));
   return differ.empty() && final_steps.size() == 1 && totals.messages == expected ? 0 : 1;
 }
 

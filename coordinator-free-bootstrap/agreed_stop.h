@@ -45,7 +45,8 @@ class AgreedStop {
     iteration_ = r.U64();
     StopBits bits = r.Integers<std::uint8_t>();
     if (r.ok() && bits.size() != bits_.size()) {
-      r.Fail(absl::StrCat("stop bits of ", bits.size(), " byte(s), expected ", bits_.size(), " (another diameter bound?)"));
+      r.Fail(absl::StrCat("stop bits of ", bits.size(), " byte(s), expected ", bits_.size(),
+                          " (another diameter bound?)"));
     }
     if (r.ok()) bits_ = std::move(bits);
   }

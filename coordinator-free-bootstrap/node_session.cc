@@ -42,8 +42,8 @@ NodeSession::NodeSession(const Topology& topology, NodeId self, std::unique_ptr<
       settings_(settings),
       hello_(std::move(hello)),
       problem_(std::move(problem)),
-      colouring_(MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses,
-                                       DiameterBound(topology))),
+      colouring_(
+          MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses, DiameterBound(topology))),
       heard_(neighbours_.size(), 0),
       incarnations_(neighbours_.size(), 0),
       resuming_(neighbours_.size(), 0),
@@ -121,16 +121,16 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
       return absl::OkStatus();
     }
     if (m.colour != known->second) {
-      out.rejections.push_back({from, absl::StrCat("node ", from, " restarted (incarnation ", m.incarnation,
-                                                   ") with colour ", m.colour, "; node ", self_, " knows it as colour ",
-                                                   known->second, ": refused")});
+      out.rejections.push_back(
+          {from, absl::StrCat("node ", from, " restarted (incarnation ", m.incarnation, ") with colour ", m.colour,
+                              "; node ", self_, " knows it as colour ", known->second, ": refused")});
       return absl::OkStatus();
     }
     incarnations_[i] = m.incarnation;
     for (const Broadcast& b : retained_) out.resends.push_back({from, b});
-    out.notes.push_back(absl::StrCat("node ", from, " restarted from its checkpoint (incarnation ", m.incarnation,
-                                     "); resent it ", retained_.size(), " estimate(s)",
-                                     retained_.empty() ? "" : absl::StrCat(" from iteration ", retained_.front().iteration)));
+    out.notes.push_back(absl::StrCat(
+        "node ", from, " restarted from its checkpoint (incarnation ", m.incarnation, "); resent it ", retained_.size(),
+        " estimate(s)", retained_.empty() ? "" : absl::StrCat(" from iteration ", retained_.front().iteration)));
     return absl::OkStatus();
   }
   if (absl::Status s = CheckHello(hello_, m, from); !s.ok()) return s;
@@ -328,10 +328,14 @@ Hello ReadHello(StateReader& r) {
   for (std::uint64_t k = 0; r.ok() && k < n; ++k) {
     NamedValue v{.name = r.Bytes(), .value = 0.0};
     const std::uint64_t index = r.U64();
-    if (index == 0) v.value = r.F64();
-    else if (index == 1) v.value = static_cast<std::int64_t>(r.U64());
-    else if (index == 2) v.value = r.Bytes();
-    else r.Fail(absl::StrCat("a hello's parameter of type ", index));
+    if (index == 0)
+      v.value = r.F64();
+    else if (index == 1)
+      v.value = static_cast<std::int64_t>(r.U64());
+    else if (index == 2)
+      v.value = r.Bytes();
+    else
+      r.Fail(absl::StrCat("a hello's parameter of type ", index));
     h.config.push_back(std::move(v));
   }
   h.arithmetic = r.Bytes();
@@ -438,7 +442,8 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
     } else {
       r.Fail(absl::StrCat("a bootstrap message of kind ", kind));
     }
-    if (!s.ok()) return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint: its bootstrap replays to ", s.message()));
+    if (!s.ok())
+      return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint: its bootstrap replays to ", s.message()));
     if (!replayed.rejections.empty()) {
       return absl::DataLossError(absl::StrCat("node ", self_, "'s checkpoint: its bootstrap replays to a refusal (",
                                               replayed.rejections.front().why, ")"));

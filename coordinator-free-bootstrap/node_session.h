@@ -186,11 +186,11 @@ class NodeSession {
   std::uint64_t early_total_ = 0;
   bool started_ = false;
   std::vector<std::pair<NodeId, BootstrapMessage>> bootstrap_log_;
-  std::vector<std::uint64_t> heard_;         // per neighbour: the last estimate's iteration (0: none)
-  std::vector<std::uint64_t> incarnations_;  // per neighbour: its incarnation, from its hellos
-  std::vector<std::uint8_t> resuming_;       // per neighbour: a gap is a resend still to come
+  std::vector<std::uint64_t> heard_;            // per neighbour: the last estimate's iteration (0: none)
+  std::vector<std::uint64_t> incarnations_;     // per neighbour: its incarnation, from its hellos
+  std::vector<std::uint8_t> resuming_;          // per neighbour: a gap is a resend still to come
   std::vector<std::uint32_t> claimed_colours_;  // per neighbour: the colour it restarted with, if not yet known
-  std::deque<Broadcast> retained_;           // own last kRetained estimates
+  std::deque<Broadcast> retained_;              // own last kRetained estimates
   std::uint64_t duplicates_ = 0;
 };
 

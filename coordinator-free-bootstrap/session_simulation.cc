@@ -43,7 +43,8 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
         "session simulation: crashes need a problem factory, a probability <= 0.5, and no link faults");
   }
   std::vector<std::unique_ptr<NodeSession>> sessions;
-  auto make_session = [&](NodeId id, std::unique_ptr<LocalProblem> problem) -> absl::StatusOr<std::unique_ptr<NodeSession>> {
+  auto make_session = [&](NodeId id,
+                          std::unique_ptr<LocalProblem> problem) -> absl::StatusOr<std::unique_ptr<NodeSession>> {
     if (problem == nullptr) return absl::InvalidArgumentError(absl::StrCat("no problem for node ", id));
     std::vector<NamedValue> parameters = options.problem_parameters;
     if (parameters.empty()) parameters.push_back({"problem", std::string(problem->kind())});

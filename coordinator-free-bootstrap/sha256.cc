@@ -64,7 +64,8 @@ std::array<std::uint8_t, 32> Sha256(absl::string_view data) {
   std::array<std::uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i) {
     for (int j = 0; j < 4; ++j)
-      out[4 * static_cast<std::size_t>(i) + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
+      out[4 * static_cast<std::size_t>(i) + static_cast<std::size_t>(j)] =
+          static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
   }
   return out;
 }

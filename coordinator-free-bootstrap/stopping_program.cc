@@ -16,8 +16,7 @@ std::uint32_t DiameterBound(const Topology& topology) {
 
 absl::Status StopRule::Validate() const {
   if (residual()) {
-    if (!(eps_abs >= 0.0) || !std::isfinite(eps_abs) || !(eps_rel >= 0.0) ||
-        !std::isfinite(eps_rel)) {
+    if (!(eps_abs >= 0.0) || !std::isfinite(eps_abs) || !(eps_rel >= 0.0) || !std::isfinite(eps_rel)) {
       return absl::InvalidArgumentError(
           absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
     }
@@ -34,15 +33,13 @@ absl::Status StopRule::Validate() const {
   }
   if (adapts()) {
     if (adapt_interval <= diameter_bound) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the varying penalty votes every ", adapt_interval, " steps; the flood of a vote takes ",
-                       diameter_bound, " (the diameter bound): give an interval > ", diameter_bound));
+      return absl::InvalidArgumentError(absl::StrCat("the varying penalty votes every ", adapt_interval,
+                                                     " steps; the flood of a vote takes ", diameter_bound,
+                                                     " (the diameter bound): give an interval > ", diameter_bound));
     }
-    if (!(adapt_mu > 1.0) || !std::isfinite(adapt_mu) || !(adapt_tau > 1.0) ||
-        !std::isfinite(adapt_tau)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ", adapt_mu, " and ",
-                       adapt_tau));
+    if (!(adapt_mu > 1.0) || !std::isfinite(adapt_mu) || !(adapt_tau > 1.0) || !std::isfinite(adapt_tau)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the varying penalty needs mu > 1 and tau > 1 (seed 002 (3.13)), got ", adapt_mu, " and ", adapt_tau));
     }
     if (!(rho > 0.0) || !std::isfinite(rho)) {
       return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs a penalty rho > 0, got ", rho));
@@ -310,7 +307,8 @@ absl::Status AgreedStopProgram::LoadState(StateReader& r) {
   }
   previous_x_ = r.Vec();
   last_label_ = r.U64();
-  for (double* v : {&change_, &disagreement_, &primal_residual_, &dual_residual_, &rho_, &vote_r_, &vote_s_}) *v = r.F64();
+  for (double* v : {&change_, &disagreement_, &primal_residual_, &dual_residual_, &rho_, &vote_r_, &vote_s_})
+    *v = r.F64();
   penalty_changes_ = static_cast<std::uint32_t>(r.U64());
   local_test_ = r.Bool();
   return r.status(/*whole=*/false);

@@ -104,6 +104,7 @@ class AgreedStopProgram final : public ProgramWrapper, private BroadcastHook {
   // The penalty now (it varies with adapt_interval), and how many times the votes changed it.
   double penalty() const { return rho_; }
   std::uint32_t penalty_changes() const { return penalty_changes_; }
+
  private:
   static constexpr std::size_t kVoteBytes = 2 * sizeof(double);  // R and S
   AgreedStopProgram(std::unique_ptr<NodeProgram> program, std::vector<NodeId> neighbours, const StopRule& rule);

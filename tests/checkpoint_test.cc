@@ -168,15 +168,17 @@ TEST(Checkpoint, BytesThatDoNotFitAreRefusedNamingWhy) {
   }
   // Another algorithm's program, or one without the agreed stop: named.
   StateReader other(bytes, "node 1's checkpoint");
-  EXPECT_THAT(Program(n, 1, {.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 1.0, .max_iterations = 50},
-                             .tolerance = 1e-6})
-                  ->LoadState(other)
-                  .message(),
-              HasSubstr("a state of d-admm, not algorithm3"));
+  EXPECT_THAT(
+      Program(n, 1,
+              {.algorithm = Algorithm::kAlgorithm3, .dadmm = {.rho = 1.0, .max_iterations = 50}, .tolerance = 1e-6})
+          ->LoadState(other)
+          .message(),
+      HasSubstr("a state of d-admm, not algorithm3"));
   // Another node (another degree, or the same degree and another dimension).
   const Network wider = Make("consensus", 6, 3);
   StateReader dim(bytes, "node 1's checkpoint");
-  EXPECT_THAT(Program(wider, 1, stop)->LoadState(dim).message(), HasSubstr("the neighbours' estimates: 2 x 5, expected 3 x 5"));
+  EXPECT_THAT(Program(wider, 1, stop)->LoadState(dim).message(),
+              HasSubstr("the neighbours' estimates: 2 x 5, expected 3 x 5"));
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ TEST(Csv, MatricesReadBackBitForBitAndRaggedRowsAreRefused) {
   ASSERT_EQ(back->rows(), 2);
   ASSERT_EQ(back->cols(), 3);
   for (int i = 0; i < 2; ++i) {
-    for (int j = 0; j < 3; ++j) EXPECT_EQ(absl::bit_cast<std::uint64_t>((*back)(i, j)), absl::bit_cast<std::uint64_t>(m(i, j))) << i << "," << j;
+    for (int j = 0; j < 3; ++j)
+      EXPECT_EQ(absl::bit_cast<std::uint64_t>((*back)(i, j)), absl::bit_cast<std::uint64_t>(m(i, j))) << i << "," << j;
   }
   std::remove(path.c_str());
   EXPECT_EQ(ParseMatrixCsv("# header\n1 2\n\n3,4\n5\n", "f.csv").status().message(),

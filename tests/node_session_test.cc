@@ -9,10 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <deque>
-#include <tuple>
 #include <cstring>
+#include <deque>
 #include <iostream>
+#include <tuple>
 
 #include "common/base/portable_float.h"
 #include "common/network/generators.h"
@@ -99,7 +99,8 @@ TEST(NodeSession, SessionsComputeWhatTheProgramsComputeBitForBitInAnyInterleavin
           }
         }
         // Bootstrap: one announcement per pass of each chain and one message per flood round, both ways.
-        EXPECT_EQ(sim->colouring.messages, static_cast<std::uint64_t>(2 * kColouringPasses + DiameterBound(t)) * 2 * t.num_edges());
+        EXPECT_EQ(sim->colouring.messages,
+                  static_cast<std::uint64_t>(2 * kColouringPasses + DiameterBound(t)) * 2 * t.num_edges());
       }
     }
   }
@@ -231,10 +232,11 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
       lost += sim->lost_to_crashes;
       duplicates += sim->session_duplicates;
       const SimulationResult& got = sim->result;
-      bool same = got.steps == expected.steps && got.messages == expected.messages &&
-                  got.nodes.size() == expected.nodes.size();
+      bool same =
+          got.steps == expected.steps && got.messages == expected.messages && got.nodes.size() == expected.nodes.size();
       for (std::size_t i = 0; same && i < got.nodes.size(); ++i) {
-        same = got.nodes[i].x.size() == expected.nodes[i].x.size() && got.nodes[i].outcome == expected.nodes[i].outcome &&
+        same = got.nodes[i].x.size() == expected.nodes[i].x.size() &&
+               got.nodes[i].outcome == expected.nodes[i].outcome &&
                std::memcmp(got.nodes[i].x.data(), expected.nodes[i].x.data(),
                            sizeof(double) * static_cast<std::size_t>(got.nodes[i].x.size())) == 0;
       }
@@ -248,8 +250,9 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
   EXPECT_GT(crashes, runs);
   EXPECT_GT(lost, crashes);
   EXPECT_GT(duplicates, crashes);
-  std::cout << runs << " runs with crashes, " << runs - failed << " bit-identical: " << crashes << " crashes and restarts, "
-            << lost << " messages lost with crashed nodes, " << duplicates << " resent copies dropped\n";
+  std::cout << runs << " runs with crashes, " << runs - failed << " bit-identical: " << crashes
+            << " crashes and restarts, " << lost << " messages lost with crashed nodes, " << duplicates
+            << " resent copies dropped\n";
 }
 
 // A checkpoint is of one node and one run: another node's, another run's (other settings), or bytes
@@ -288,9 +291,11 @@ TEST(NodeSession, ACheckpointOfAnotherNodeOrRunOrTruncatedIsRefused) {
       for (const ColourAnnouncement& a : o.colouring.announcements) ASSERT_TRUE(s.Receive(from, a, out).ok());
       for (const ColourMaxima& m : o.colouring.maxima) ASSERT_TRUE(s.Receive(from, m, out).ok());
       for (const Broadcast& b : o.estimates) {
-        ASSERT_TRUE(s.Receive(from, Estimate{.sender = from, .iteration = b.iteration,
-                                             .x = Eigen::Map<const Vector>(b.x.data(), b.x.size()),
-                                             .control = b.control},
+        ASSERT_TRUE(s.Receive(from,
+                              Estimate{.sender = from,
+                                       .iteration = b.iteration,
+                                       .x = Eigen::Map<const Vector>(b.x.data(), b.x.size()),
+                                       .control = b.control},
                               out)
                         .ok());
       }
@@ -389,13 +394,15 @@ TEST_F(TwoSessions, RefusesWhatNoCorrectNeighbourSendsAndKeepsServing) {
     EXPECT_TRUE(out.rejections.empty());
   }
   out.clear();
-  ASSERT_TRUE(two->Receive(1, Estimate{.sender = 1, .iteration = 3, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
+  ASSERT_TRUE(
+      two->Receive(1, Estimate{.sender = 1, .iteration = 3, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
   EXPECT_TRUE(out.rejections.empty());
   EXPECT_EQ(two->duplicates(), 1u);
   EXPECT_EQ(two->early_estimates(), static_cast<std::uint64_t>(kEarlyEstimates));
   EXPECT_THAT(rejected([&] {
                 return two->Receive(
-                    1, Estimate{.sender = 1, .iteration = 2 + kEarlyEstimates, .x = Eigen::Map<const Vector>(x.data(), 1)},
+                    1,
+                    Estimate{.sender = 1, .iteration = 2 + kEarlyEstimates, .x = Eigen::Map<const Vector>(x.data(), 1)},
                     out);
               }),
               HasSubstr("too many estimates"));

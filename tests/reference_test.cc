@@ -1,7 +1,5 @@
 // The centralized references of dadmm-ctl report (common/reference/report.h), on small inputs with
 // known answers.
-#include "common/reference/report.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/problems/node_data.h"
+#include "common/reference/report.h"
 
 namespace dadmm {
 namespace {
@@ -32,7 +31,8 @@ TEST(Reference, ConsensusIsTheTrueAverageOfTheNodesThetas) {
   // relative error sqrt(0.3^2) / (sqrt(4) * 3) = 0.05.
   NetworkOutcome o{.spec = {.kind = "consensus"}, .nodes = {1, 2, 3, 4}};
   const double thetas[] = {1, 2, 3, 6};
-  for (int i = 0; i < 4; ++i) o.data_paths.push_back(WriteFile(absl::StrCat("ref-theta-", i, ".csv"), absl::StrCat(thetas[i], "\n")));
+  for (int i = 0; i < 4; ++i)
+    o.data_paths.push_back(WriteFile(absl::StrCat("ref-theta-", i, ".csv"), absl::StrCat(thetas[i], "\n")));
   for (double x : {3.0, 3.0, 3.0, 3.3}) o.estimates.push_back(Vector::Constant(1, x));
   absl::StatusOr<std::string> text = CompareWithReference(o);
   ASSERT_TRUE(text.ok()) << text.status();

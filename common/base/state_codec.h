@@ -142,7 +142,7 @@ class StateReader {
     if (!ok()) return 0;
     if (n > (bytes_.size() - at_) / unit) {
       Fail(absl::StrCat("truncated (a length of ", n, " at offset ", at_ - 8, " exceeds the ", bytes_.size() - at_,
-                         " byte(s) left)"));
+                        " byte(s) left)"));
       return 0;
     }
     return n;

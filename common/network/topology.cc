@@ -41,8 +41,8 @@ bool ValidAddress(absl::string_view address) {
 
 }  // namespace
 
-absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes, const std::vector<EdgeSpec>& edges,
-                                          absl::string_view source) {
+absl::StatusOr<Topology> Topology::Create(std::string name, std::vector<NodeSpec> nodes,
+                                          const std::vector<EdgeSpec>& edges, absl::string_view source) {
   if (nodes.empty()) return Invalid(source, 0, "no nodes declared (expected a non-empty 'nodes' list)");
   std::map<NodeId, int> id_line;
   std::map<std::string, NodeId> address_owner;

@@ -35,8 +35,8 @@ struct EdgeSpec {
 class Topology {
  public:
   // Validates and builds. `source` names the file in error messages ("" for generated graphs).
-  static absl::StatusOr<Topology> Create(std::string name, std::vector<NodeSpec> nodes, const std::vector<EdgeSpec>& edges,
-                                         absl::string_view source = "");
+  static absl::StatusOr<Topology> Create(std::string name, std::vector<NodeSpec> nodes,
+                                         const std::vector<EdgeSpec>& edges, absl::string_view source = "");
 
   const std::string& name() const { return name_; }
   std::size_t size() const { return nodes_.size(); }

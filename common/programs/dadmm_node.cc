@@ -206,7 +206,8 @@ void DadmmNode::SaveState(StateWriter& w) const {
 }
 
 absl::Status DadmmNode::LoadState(StateReader& r) {
-  if (const std::string tag = r.Bytes(); r.ok() && tag != "d-admm") r.Fail(absl::StrCat("a state of ", tag, ", not d-admm"));
+  if (const std::string tag = r.Bytes(); r.ok() && tag != "d-admm")
+    r.Fail(absl::StrCat("a state of ", tag, ", not d-admm"));
   if (const std::uint64_t degree = r.U64(); r.ok() && degree != neighbours_.size()) {
     r.Fail(absl::StrCat("a state for ", degree, " neighbours, this node has ", neighbours_.size()));
   }
@@ -220,7 +221,8 @@ absl::Status DadmmNode::LoadState(StateReader& r) {
   last_step_ = r.U64();
   end_requested_ = r.Bool();
   const std::uint64_t phase = r.U64(), outcome = r.U64();
-  if (r.ok() && (phase > static_cast<std::uint64_t>(Phase::kDone) || outcome > static_cast<std::uint64_t>(Outcome::kStopped))) {
+  if (r.ok() &&
+      (phase > static_cast<std::uint64_t>(Phase::kDone) || outcome > static_cast<std::uint64_t>(Outcome::kStopped))) {
     r.Fail(absl::StrCat("phase ", phase, " or outcome ", outcome, " is not one of d-admm's"));
   }
   phase_ = static_cast<Phase>(phase);

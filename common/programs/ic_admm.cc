@@ -34,8 +34,8 @@ absl::StatusOr<std::unique_ptr<IcAdmmNode>> IcAdmmNode::Create(NodeId self, std:
   return std::unique_ptr<IcAdmmNode>(new IcAdmmNode(self, neighbours, std::move(problem), settings));
 }
 
-IcAdmmNode::IcAdmmNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, std::unique_ptr<LocalProblem> problem,
-                       const IcAdmmSettings& settings)
+IcAdmmNode::IcAdmmNode(NodeId self, const std::vector<NeighbourDegree>& neighbours,
+                       std::unique_ptr<LocalProblem> problem, const IcAdmmSettings& settings)
     : SynchronousNode(self, neighbours, problem->dimension(), /*first_label=*/2, settings.max_iterations),
       problem_(std::move(problem)),
       composite_(dynamic_cast<const CompositeProblem*>(problem_.get())),

@@ -180,8 +180,7 @@ absl::StatusOr<std::unique_ptr<SubgradientNode>> SubgradientNode::Create(NodeId 
         absl::StrCat("the subgradient method needs a projection onto X_p, which ", problem->kind(), " lacks"));
   }
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
-  return std::unique_ptr<SubgradientNode>(
-      new SubgradientNode(self, neighbours, std::move(problem), settings));
+  return std::unique_ptr<SubgradientNode>(new SubgradientNode(self, neighbours, std::move(problem), settings));
 }
 
 SubgradientNode::SubgradientNode(NodeId self, const std::vector<NeighbourDegree>& neighbours,
@@ -226,8 +225,7 @@ absl::StatusOr<std::unique_ptr<AveragingNode>> AveragingNode::Create(NodeId self
   if (max_iterations < 1) return absl::InvalidArgumentError("max_iterations must be >= 1");
   if (theta.size() < 1) return absl::InvalidArgumentError("averaging needs theta of dimension >= 1");
   if (absl::Status s = ValidateNeighbours(self, neighbours); !s.ok()) return s;
-  return std::unique_ptr<AveragingNode>(
-      new AveragingNode(self, neighbours, std::move(theta), max_iterations));
+  return std::unique_ptr<AveragingNode>(new AveragingNode(self, neighbours, std::move(theta), max_iterations));
 }
 
 AveragingNode::AveragingNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Vector theta,

@@ -40,8 +40,8 @@ class SynchronousNode : public NodeProgram {
   absl::Status LoadState(StateReader& r) final;
 
  protected:
-  SynchronousNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Eigen::Index n, std::uint64_t first_label,
-                  std::uint64_t max_steps);
+  SynchronousNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Eigen::Index n,
+                  std::uint64_t first_label, std::uint64_t max_steps);
 
   // For the subclasses' Create: sorts `neighbours` by id and refuses self, repeats and degree 0; and a
   // problem of dimension >= 1.
@@ -174,7 +174,8 @@ class AveragingNode final : public SynchronousNode {
                                                                Vector theta, std::uint64_t max_iterations);
 
  private:
-  AveragingNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Vector theta, std::uint64_t max_iterations);
+  AveragingNode(NodeId self, const std::vector<NeighbourDegree>& neighbours, Vector theta,
+                std::uint64_t max_iterations);
   void Initialize() override;
   void Update(std::uint64_t label, bool last) override;
   const char* algorithm_name() const override { return "averaging"; }
