@@ -3,7 +3,8 @@
 #   docker run --rm -v $PWD/node-1.yaml:/etc/dadmm/node.yaml:ro ... dadmm:latest
 # The runtime image reads its config, topology and private data from mounted files (by default
 # /etc/dadmm/node.yaml, whose paths are relative to /etc/dadmm) and writes its result where the config
-# says (/var/lib/dadmm/results is the image's writable place). docker-compose.yml runs seven of them.
+# says (/var/lib/dadmm/results, and /var/lib/dadmm/state for its checkpoint, are the image's writable
+# places). docker-compose.yml runs seven of them.
 # Checked without a Docker engine by deploy/docker/check-dockerfile.sh (a clean debootstrap root).
 
 # --- build: the compilers and -dev packages, then only the two programs ---
@@ -34,7 +35,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/dadmm --shell /usr/sbin/nologin dadmm \
- && mkdir -p /etc/dadmm /var/lib/dadmm/results \
+ && mkdir -p /etc/dadmm /var/lib/dadmm/results /var/lib/dadmm/state \
  && chown -R dadmm:dadmm /var/lib/dadmm
 COPY --from=build /src/build/agent/dadmm-agent /src/build/agent/dadmm-ctl /usr/local/bin/
 USER dadmm

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "agent/channel_args.h"
+#include "agent/checkpoint_file.h"
 #include "agent/counters.h"
 #include "agent/log.h"
 #include "agent/peer_transport.h"
@@ -161,6 +162,8 @@ struct Agent::Impl {
     log.Info(absl::StrCat("rejected a message from node ", sender, " (peer ", peer, "): ", why));
   }
 
+  // With --state_dir: the checkpoint, before what the session's last call emitted is sent.
+  absl::Status Persist();
   // Carries out what the session asked for in its last call (`peer`: whose message it handled).
   void Carry(const std::string& peer, bool was_running, std::uint64_t steps_before);
   absl::Status Handle(const Incoming& in);
@@ -185,6 +188,15 @@ void Agent::Stop() {
 
 absl::Status Agent::Run() { return impl_->Run(); }
 
+absl::Status Agent::Impl::Persist() {
+  if (options.state_dir.empty() || session->program() == nullptr || (out.estimates.empty() && out.resends.empty())) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> bytes = session->Checkpoint();
+  if (!bytes.ok()) return bytes.status();
+  return WriteCheckpointFile(options.state_dir, options.node_id, *bytes);
+}
+
 void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t steps_before) {
   const NodeId self = options.node_id;
   for (const Hello& h : out.hellos) SendToAll(ToWire(h));
@@ -202,6 +214,7 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
     counters.RecordBroadcast(m.ByteSizeLong());
     SendToAll(m);
   }
+  for (const SessionOutput::Resend& r : out.resends) transport->SendTo(r.to, ToWire(self, r.estimate));
   if (!out.colouring.empty()) {
     std::lock_guard lock(public_state.mu);
     public_state.colour = session->colouring().colour();
@@ -212,9 +225,9 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   PublishEstimate(/*force=*/false);
   if (options.log_iterations) {
     const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
-    log.Info(absl::StrCat("iteration ", program->steps(), " done, x[0] = ", program->x()[0],
-                          stop.has_value() ? absl::StrCat(", change ", stop->change, ", disagreement ", stop->disagreement)
-                                           : ""));
+    log.Info(absl::StrCat(
+        "iteration ", program->steps(), " done, x[0] = ", program->x()[0],
+        stop.has_value() ? absl::StrCat(", change ", stop->change, ", disagreement ", stop->disagreement) : ""));
   }
 }
 
@@ -251,6 +264,7 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
     counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
     Heard(in.sender, label);
   }
+  if (status.ok()) status = Persist();
   Carry(in.peer, was_running, steps_before);
   return status;
 }
@@ -373,6 +387,13 @@ absl::Status Agent::Impl::Run() {
       topology, self, std::move(problem), options.problem.Parameters(), options.settings, ArithmeticProfile());
   if (!made.ok()) return made.status();
   session = *std::move(made);
+  // A checkpoint in --state_dir: resume from it (the next incarnation), else start afresh.
+  std::optional<std::string> checkpoint;
+  if (!options.state_dir.empty()) {
+    absl::StatusOr<std::optional<std::string>> read = ReadCheckpointFile(options.state_dir, self);
+    if (!read.ok()) return Fail(read.status());
+    checkpoint = *std::move(read);
+  }
   // What neighbours must agree on about the agreed stop (empty: a fixed number of steps).
   const std::string stop_rule = options.settings.agreed_stop() ? options.settings.stop_rule(topology).Describe() : "";
   {
@@ -402,14 +423,26 @@ absl::Status Agent::Impl::Run() {
                         "...; handshake and "
                         "colouring with the neighbours first"));
 
+  absl::Status begun;
+  if (checkpoint.has_value()) {
+    begun = session->Resume(*checkpoint, out);
+    if (!begun.ok()) {
+      begun = absl::DataLossError(absl::StrCat(CheckpointPath(options.state_dir, self), ": ", begun.message(),
+                                               " (not loaded: move it away to start this node afresh)"));
+    }
+  }
+  transport->set_incarnation(session->incarnation());
   transport->Start();
   auto shutdown = [&] { transport->Shutdown(server.get()); };
 
   // The hello goes first on every stream; then this node's first colour announcements; with no
-  // neighbours, the program starts at once.
-  if (absl::Status s = session->Start(out); !s.ok()) {
+  // neighbours, the program starts at once. Resumed: the hello of the next incarnation, and the
+  // estimates the neighbours may lack.
+  if (!checkpoint.has_value()) begun = session->Start(out);
+  if (begun.ok()) begun = Persist();
+  if (!begun.ok()) {
     shutdown();
-    return Fail(s);
+    return Fail(begun);
   }
   Carry("", /*was_running=*/false, 0);
   if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait(session->awaited()));
@@ -425,6 +458,11 @@ absl::Status Agent::Impl::Run() {
   Clock::time_point next_status = Clock::now();
   while (!session->done() && !stop_requested) {
     std::optional<Incoming> in = transport->Next(Clock::now() + std::chrono::milliseconds(100));
+    if (transport->refused().has_value()) {
+      absl::Status failed = Fail(absl::FailedPreconditionError(*transport->refused()));
+      shutdown();
+      return failed;
+    }
     if (in.has_value()) {
       if (absl::Status s = Handle(*std::move(in)); !s.ok()) {
         absl::Status failed = Fail(s);
@@ -496,6 +534,10 @@ absl::Status Agent::Impl::Run() {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   absl::Status written = Write(started);
+  if (written.ok() && !options.state_dir.empty()) {
+    // The run is over and its result written: a restart now starts a new run.
+    if (absl::Status s = RemoveCheckpointFile(options.state_dir, self); !s.ok()) log.Info(std::string(s.message()));
+  }
   if (options.hold > std::chrono::milliseconds(0) && written.ok()) {
     log.Info(absl::StrCat("answering Status for ", absl::FormatDuration(absl::FromChrono(options.hold)),
                           " more (--hold_seconds)"));

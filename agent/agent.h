@@ -36,6 +36,9 @@ struct AgentOptions {
   // "neighbour-lost", the result written with the last iterate, Run returns kNeighbourLost's status.
   // Zero: wait for ever.
   std::chrono::milliseconds neighbour_timeout{0};
+  // Where the checkpoint goes (agent/checkpoint_file.h), written before anything that depends on it
+  // is sent; an agent started with a checkpoint there resumes from it. Empty: no checkpoints.
+  std::string state_dir;
   RadioModel radio;  // for the modelled energy in Status and the result
 };
 
@@ -43,6 +46,12 @@ struct AgentOptions {
 // dadmm-agent exits with kExitNeighbourLost then.
 constexpr int kExitNeighbourLost = 3;
 inline bool IsNeighbourLost(const absl::Status& s) { return absl::IsDeadlineExceeded(s); }
+// Run's status when this node cannot take part with what it has: its checkpoint is corrupt or of
+// another run (DATA_LOSS), or its neighbours refused it because it restarted without its checkpoint
+// into a run they are in (FAILED_PRECONDITION). A restart with the same state fails the same way, so
+// dadmm-agent exits with kExitRefused, which the systemd unit does not restart.
+constexpr int kExitRefused = 4;
+inline bool IsRefused(const absl::Status& s) { return absl::IsDataLoss(s) || absl::IsFailedPrecondition(s); }
 
 class Agent {
  public:

@@ -46,13 +46,16 @@ const std::set<std::string>& Keys() {
                                              "hold_seconds",
                                              "log_iterations",
                                              "neighbour_timeout",
+                                             "state_dir",
                                              "dial",
                                              "radio_e_elec_nj",
                                              "radio_eps_amp_pj",
                                              "radio_distance_m"};
   return keys;
 }
-bool IsPath(const std::string& key) { return key == "topology" || key == "data" || key == "output"; }
+bool IsPath(const std::string& key) {
+  return key == "topology" || key == "data" || key == "output" || key == "state_dir";
+}
 
 }  // namespace
 

@@ -73,6 +73,11 @@ ABSL_FLAG(double, hold_seconds, 0.0,
           "After writing the result, keep answering Status (state done) this long, so that monitors and "
           "health checks that poll see the end; SIGTERM ends it early.");
 ABSL_FLAG(bool, log_iterations, false, "Log a line per iteration.");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory for this node's checkpoint (node-<id>.checkpoint), written atomically before anything that "
+          "depends on it is sent; an agent started with a checkpoint there resumes the run from it (its neighbours "
+          "resend what it lacks), so a crashed agent restarted with the same flags rejoins. Removed once the "
+          "result is written. Empty: no checkpoints (a restarted agent is refused by its neighbours).");
 ABSL_FLAG(double, neighbour_timeout, 0.0,
           "Seconds a neighbour this agent waits for may stay disconnected before the run ends with outcome "
           "neighbour-lost: the result is written with the last iterate and the agent exits 3. 0: wait for ever.");
@@ -101,7 +106,8 @@ int main(int argc, char** argv) {
       "colouring protocol, then runs D-ADMM (Mota et al., Algorithm 2) until --iterations or, with\n"
       "--tolerance, until the agreed stop, prints its result and exits 0. SIGINT/SIGTERM stop it early.\n"
       "Exit codes: 0 done, 1 failed (e.g. a handshake mismatch), 2 bad flags or files, 3 a neighbour lost\n"
-      "(--neighbour_timeout), 128+N stopped by signal N.");
+      "(--neighbour_timeout), 4 refused (a corrupt checkpoint, or restarted without it into a running\n"
+      "network), 128+N stopped by signal N.");
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debugging aid): about 7%
   // of the agents' CPU in gRPC's locks under perf on a 50-agent run. Off, as in Abseil's release mode.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -197,6 +203,7 @@ int main(int argc, char** argv) {
     return Fail("--neighbour_timeout must be in [0, 31536000] seconds");
   }
   options.neighbour_timeout = std::chrono::milliseconds(static_cast<int64_t>(neighbour_timeout * 1000.0));
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.radio = {.e_elec = absl::GetFlag(FLAGS_radio_e_elec_nj) * 1e-9,
                    .eps_amp = absl::GetFlag(FLAGS_radio_eps_amp_pj) * 1e-12,
                    .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};
@@ -239,6 +246,8 @@ int main(int argc, char** argv) {
     std::cerr << "dadmm-agent: node " << self << ": " << status.message() << std::endl;
     return dadmm::agent::kExitNeighbourLost;
   }
+  if (dadmm::agent::IsRefused(status))
+    return Fail(absl::StrCat("node ", self, ": ", status.message()), dadmm::agent::kExitRefused);
   if (!status.ok()) return Fail(absl::StrCat("node ", self, ": ", status.message()), 1);
   return 0;
 }

@@ -14,6 +14,7 @@ namespace dadmm::agent {
 namespace {
 
 constexpr char kDuplicate[] = "duplicate";
+constexpr char kStale[] = "stale";  // numbered for an incarnation of this agent that ended
 // Between a broken stream and the next, tuned for a LAN.
 constexpr std::chrono::milliseconds kBackoffInitial(100);
 constexpr std::chrono::milliseconds kBackoffMax(2000);
@@ -108,7 +109,10 @@ struct PeerTransport::Link {
 
 PeerTransport::PeerTransport(const Topology& topology, NodeId self, const std::map<NodeId, std::string>& addresses,
                              SharedCounters* counters, const Logger* log)
-    : self_(self), counters_(counters), log_(log) {
+    : self_(self),
+      process_(std::random_device()() | (std::uint64_t{std::random_device()()} << 32) | 1),
+      counters_(counters),
+      log_(log) {
   for (NodeId j : topology.neighbours(self)) {
     auto link = std::make_unique<Link>(j, addresses.at(j));
     link->channel =
@@ -229,7 +233,7 @@ void PeerTransport::OnAccepted(InStream* s, bool ok) {
   s->reader.Read(&s->message, &s->read);
 }
 
-std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bool& refuse_stream) {
+std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, grpc::Status& refusal) {
   const std::optional<NodeId> sender = SenderOf(message);
   if (!sender.has_value()) return "an empty message";
   auto in = inbound_.find(*sender);
@@ -240,13 +244,45 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, bo
   if (!s->sender.has_value()) {
     // The first message names the stream's sender; a second live stream from it is refused.
     if (in->second.open) {
-      refuse_stream = true;
+      refusal = grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream from this node is already open");
       return absl::StrCat("a second stream from node ", *sender, " while one is open");
     }
     s->sender = sender;
     s->counted_open = true;
     SetInbound(*sender, true);
   }
+  // Incarnations: a restarted neighbour numbers from 1 again, and so must this end towards it.
+  Inbound& inbound = in->second;
+  if (message.incarnation() < inbound.incarnation) {
+    refusal = grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream of a process that ended");
+    return absl::StrCat("a message of node ", *sender, "'s incarnation ", message.incarnation(),
+                        " after its incarnation ", inbound.incarnation, " (a process that ended)");
+  }
+  const bool resumed = message.incarnation() > inbound.incarnation;
+  if (message.process() != inbound.process) {
+    if (inbound.process != 0 && !resumed) {
+      const std::string why = absl::StrCat("node ", self_, " refuses node ", *sender, ": a new process of node ",
+                                           *sender, " with no checkpoint (incarnation ", message.incarnation(),
+                                           "), restarted without its state into a run node ", self_,
+                                           " is in (restart it with its --state_dir, or start every node again)");
+      refusal = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
+      return why;
+    }
+    inbound.process = message.process();
+  }
+  if (resumed) {
+    Link& link = *links_.at(*sender);
+    if (inbound.window.delivered() > 0 || !link.window.empty()) {
+      log_->Info(absl::StrCat("node ", *sender, " restarted (incarnation ", message.incarnation(),
+                              "): sequence numbers on the edge start again; ", link.window.unacknowledged(),
+                              " message(s) not acknowledged go again"));
+    }
+    inbound.incarnation = message.incarnation();
+    inbound.window = ReceiverWindow();
+    link.window.Rebase();
+    if (link.stream != nullptr) BreakStream(*link.stream, "the neighbour restarted");
+  }
+  if (message.receiver_incarnation() < incarnation_) return kStale;  // it has not heard of this restart yet
   const std::uint64_t sequence = message.sequence();
   switch (in->second.window.Admit(sequence)) {
     case ReceiverWindow::Verdict::kDeliver:
@@ -271,15 +307,15 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
     CloseInStream(s, grpc::Status::OK);
     return;
   }
-  bool refuse_stream = false;
-  const std::string problem = Admit(s, s->message, refuse_stream);
-  if (refuse_stream) {
+  grpc::Status refusal;
+  const std::string problem = Admit(s, s->message, refusal);
+  if (!refusal.ok()) {
     counters_->RecordRejected();
     log_->Info(absl::StrCat("refused ", problem, " (peer ", s->peer, ")"));
-    CloseInStream(s, grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream from this node is already open"));
+    CloseInStream(s, refusal);
     return;
   }
-  if (problem == kDuplicate) {
+  if (problem == kDuplicate || problem == kStale) {
     counters_->RecordDuplicate(*s->sender);
   } else if (!problem.empty()) {
     counters_->RecordRejected();
@@ -324,6 +360,13 @@ void PeerTransport::SendToAll(const pb::PeerMessage& message) {
     link->window.Queue(message);
     Advance(*link);
   }
+}
+
+void PeerTransport::SendTo(NodeId j, const pb::PeerMessage& message) {
+  auto link = links_.find(j);
+  if (link == links_.end()) return;
+  link->second->window.Queue(message);
+  Advance(*link->second);
 }
 
 void PeerTransport::Acknowledge(Link& link, std::uint64_t sequence) {
@@ -410,6 +453,9 @@ void PeerTransport::PumpStream(OutStream& s) {
   }
   next->message.set_sequence(next->sequence);
   next->message.set_ack(inbound_.at(link.peer).window.delivered());
+  next->message.set_incarnation(incarnation_);
+  next->message.set_receiver_incarnation(inbound_.at(link.peer).incarnation);
+  next->message.set_process(process_);
   s.in_flight_sequence = next->sequence;
   s.in_flight_bytes = next->message.ByteSizeLong();
   s.in_flight_cost = CostOf(next->message);
@@ -518,6 +564,10 @@ void PeerTransport::OnStreamFinished(OutStream* s) {
   delete s;
   if (started) SetOutbound(link.peer, false);
   if (status.ok()) link.window.Acknowledge(last);
+  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION && !refused_.has_value()) {
+    refused_ = status.error_message();
+    log_->Info(absl::StrCat("neighbour ", link.peer, " refused this node: ", status.error_message()));
+  }
   const Clock::time_point now = Clock::now();
   if (closing_ && link.window.empty()) {
     link.done = true;

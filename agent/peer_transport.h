@@ -75,8 +75,12 @@ class PeerTransport {
   // After the server started: accepts streams and opens the links.
   void Start();
 
-  // Queues `message` for every neighbour (its sequence number is set per link).
+  // Queues `message` for every neighbour (its sequence number is set per link), or for one.
   void SendToAll(const pb::PeerMessage& message);
+  void SendTo(NodeId j, const pb::PeerMessage& message);
+  // This agent's incarnation (how many times it restarted from its checkpoint), stamped on every
+  // message; set before Start.
+  void set_incarnation(std::uint64_t incarnation) { incarnation_ = incarnation; }
   // Runs the queue until a message is admitted (returned), `deadline`, or Wake() (nothing).
   std::optional<Incoming> Next(Clock::time_point deadline);
   // Makes Next return soon. Any thread.
@@ -102,14 +106,20 @@ class PeerTransport {
   };
   Liveness LivenessOf(NodeId j) const;
 
+  // Why a neighbour refused this agent for good (it restarted without its checkpoint into a run its
+  // neighbours are in), if one did; the agent cannot go on.
+  const std::optional<std::string>& refused() const { return refused_; }
+
  private:
   struct Tag;
   struct Link;
   struct OutStream;
   struct InStream;
   struct Inbound {
-    ReceiverWindow window;  // sequence numbers passed on, exactly once each
-    bool open = false;      // a stream from the neighbour is live
+    ReceiverWindow window;          // sequence numbers passed on, exactly once each
+    bool open = false;              // a stream from the neighbour is live
+    std::uint64_t incarnation = 0;  // the neighbour's, from its messages
+    std::uint64_t process = 0;      // the neighbour's process (PeerMessage.process); 0: none heard yet
   };
 
   // Both halves of an edge as Status sees them (live_mu_).
@@ -127,8 +137,8 @@ class PeerTransport {
   void OnAccepted(InStream* s, bool ok);
   void OnRead(InStream* s, bool ok);
   // Checks one message of stream `s`; "" admits it, kDuplicate drops it, anything else says why it
-  // is refused (and, with `refuse_stream`, the whole stream is).
-  std::string Admit(InStream* s, const pb::PeerMessage& message, bool& refuse_stream);
+  // is refused (and, with a `refusal` other than OK, the whole stream is, with that status).
+  std::string Admit(InStream* s, const pb::PeerMessage& message, grpc::Status& refusal);
   void CloseInStream(InStream* s, const grpc::Status& status);
   void DropInStream(InStream* s);  // its last operation returned
 
@@ -149,6 +159,9 @@ class PeerTransport {
   void SetLive(NodeId j, bool Live::*half, bool up);
 
   const NodeId self_;
+  std::uint64_t incarnation_ = 0;
+  const std::uint64_t process_;
+  std::optional<std::string> refused_;
   SharedCounters* const counters_;
   const Logger* const log_;
   pb::Peer::AsyncService service_;

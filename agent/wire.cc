@@ -40,6 +40,8 @@ pb::PeerMessage ToWire(const Hello& hello) {
   h->set_degree(hello.degree);
   h->set_dimension(hello.dimension);
   h->set_arithmetic(hello.arithmetic);
+  h->set_incarnation(hello.incarnation);
+  h->set_colour(hello.colour);
   for (const NamedValue& v : hello.config) {
     pb::ConfigField* f = h->mutable_run_config()->add_fields();
     f->set_name(v.name);
@@ -87,7 +89,9 @@ Hello FromWire(const pb::Hello& h) {
               .topology_fingerprint = Bounded(h.topology_fingerprint(), 200),
               .degree = h.degree(),
               .dimension = h.dimension(),
-              .arithmetic = Bounded(h.arithmetic(), 80)};
+              .arithmetic = Bounded(h.arithmetic(), 80),
+              .incarnation = h.incarnation(),
+              .colour = h.colour()};
   // A correct peer sends a few dozen settings; more than 1000 is cut (the check then names the first
   // that differs).
   const int n = std::min(h.run_config().fields_size(), 1000);

@@ -44,6 +44,16 @@ class SenderWindow {
   // A new stream: the next message to write is the oldest one not acknowledged.
   void Restart() { written_up_to_ = acknowledged_; }
 
+  // The receiver restarted from a checkpoint and knows no sequence number: what is not acknowledged
+  // is numbered again from 1 and goes again, from the first (each counted as a resend).
+  void Rebase() {
+    std::uint64_t sequence = 0;
+    for (Entry& e : unacked_) e.sequence = ++sequence;
+    next_sequence_ = sequence + 1;
+    acknowledged_ = written_up_to_ = 0;
+    highest_written_ = sequence;
+  }
+
   // The next message to write on the current stream, or nullptr if all are written.
   Entry* NextToWrite() {
     auto it =

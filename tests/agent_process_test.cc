@@ -6,9 +6,11 @@
 #include <signal.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -820,6 +822,143 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
   EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
   kill(one.pid, SIGTERM);
   EXPECT_EQ(testing::WaitFor(one, 20s), 128 + SIGTERM);
+}
+
+}  // namespace
+}  // namespace dadmm
+
+namespace dadmm {
+namespace {
+
+// Crash and restart. Figure 1's seven agents, each with its --state_dir; at a random iteration a
+// random agent is killed with SIGKILL and started again with the same flags: it resumes from its
+// checkpoint, its neighbours resend what it lacks, and every agent ends with the simulator's bits.
+struct CrashRun {
+  std::string dir;
+  Topology topology;
+  std::unique_ptr<ProblemInstance> instance;
+  std::map<NodeId, std::vector<std::string>> argv;
+  std::vector<int> ports;
+};
+
+CrashRun PrepareCrashRun(const std::string& name, std::uint64_t iterations) {
+  CrashRun run{.dir = testing::MakeTempDir(name), .ports = testing::FreePorts(7)};
+  const std::string topology_path = run.dir + "/net.yaml";
+  testing::WriteFile(topology_path, Fig1WithPorts(run.ports));
+  run.topology = *LoadTopologyFile(topology_path);
+  run.instance = *MakeInstance("consensus", run.topology, 2026, "", 2);
+  for (const NodeSpec& n : run.topology.nodes()) {
+    const std::string data = absl::StrCat(run.dir, "/node-", n.id, ".csv");
+    EXPECT_TRUE(WriteMatrixCsv(data, *run.instance->LocalData(n.id)).ok());
+    run.argv[n.id] = {DADMM_AGENT_BIN,
+                      absl::StrCat("--node_id=", n.id),
+                      "--topology=" + topology_path,
+                      "--problem=consensus",
+                      "--data=" + data,
+                      "--rho=1",
+                      absl::StrCat("--iterations=", iterations),
+                      "--linger_seconds=10",
+                      absl::StrCat("--state_dir=", run.dir, "/state-", n.id),
+                      absl::StrCat("--output=", run.dir, "/node-", n.id, ".json")};
+  }
+  return run;
+}
+
+Child StartAgent(const CrashRun& run, NodeId id, int attempt) {
+  return testing::Spawn(run.argv.at(id), absl::StrCat(run.dir, "/node-", id, ".out", attempt),
+                        absl::StrCat(run.dir, "/node-", id, ".log", attempt));
+}
+
+std::uint64_t IterationOf(const CrashRun& run, NodeId id) {
+  auto stub = v1::Status::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", run.ports[id - 1]), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 1s);
+  v1::StatusReply reply;
+  return stub->GetStatus(&context, v1::StatusRequest(), &reply).ok() ? reply.iteration() : 0;
+}
+
+TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
+  const char* env = std::getenv("DADMM_CRASH_TRIALS");
+  const int trials = env != nullptr ? std::atoi(env) : 3;
+  std::random_device seed;
+  std::mt19937 random(seed());
+  int passed = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    const std::uint64_t iterations = 3000;
+    CrashRun run = PrepareCrashRun(absl::StrCat("crash-", trial), iterations);
+    const NodeId victim = 1 + static_cast<NodeId>(random() % 7);
+    const std::uint64_t at = 100 + random() % 2000;
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << ": node " << victim << " killed at iteration " << at);
+    std::map<NodeId, Child> agents;
+    for (const NodeSpec& n : run.topology.nodes()) agents[n.id] = StartAgent(run, n.id, 0);
+    const bool reached = testing::Eventually([&] { return IterationOf(run, victim) >= at; }, 60s);
+    ASSERT_TRUE(reached) << testing::ReadFile(agents[victim].stderr_path);
+    testing::Kill(agents[victim]);
+    const std::uint64_t killed_at = IterationOf(run, victim == 1 ? 2 : 1);  // a neighbour's view, for the log
+    agents[victim] = StartAgent(run, victim, 1);
+    bool all_ok = true;
+    for (auto& [id, a] : agents) {
+      const std::optional<int> code = testing::WaitFor(a, 120s);
+      EXPECT_EQ(code, 0) << "node " << id << ": " << testing::ReadFile(a.stderr_path);
+      if (!code) testing::Kill(a);
+      all_ok &= code == 0;
+    }
+    const std::string log = testing::ReadFile(agents[victim].stderr_path);
+    EXPECT_THAT(log, HasSubstr("resumed from the checkpoint at iteration"));
+    absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(run.topology, run.dir);
+    ASSERT_TRUE(results.ok()) << results.status();
+    std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+    for (const NodeSpec& n : run.topology.nodes()) problems[n.id] = run.instance->MakeLocal(n.id);
+    absl::StatusOr<SimulatedNetwork> sim =
+        SimulateAgentNetwork(run.topology, std::move(problems), {.dadmm = {.rho = 1.0, .max_iterations = iterations}});
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    bool same = all_ok;
+    for (const SimulatedNode& s : sim->result.nodes) {
+      const v1::AgentResult& r = results->at(s.id);
+      const bool node_same = agent::SameEstimate(r, s.x) && r.iterations() == sim->result.steps &&
+                             r.colour() == sim->colouring.colouring.at(s.id);
+      EXPECT_TRUE(node_same) << "node " << s.id << ": x[0] " << r.x(0) << " vs the simulator's " << s.x[0];
+      same &= node_same;
+    }
+    // The run is over: the checkpoints are gone, a restart would start a new run.
+    for (const NodeSpec& n : run.topology.nodes()) {
+      EXPECT_FALSE(std::filesystem::exists(absl::StrCat(run.dir, "/state-", n.id, "/node-", n.id, ".checkpoint")));
+    }
+    passed += same ? 1 : 0;
+    std::cout << "trial " << trial << ": node " << victim << " killed at iteration " << at << " (neighbour at "
+              << killed_at << "), restarted: " << (same ? "bit-identical to the simulator" : "DIFFERENT") << "\n";
+  }
+  std::cout << passed << "/" << trials << " crash trials bit-identical\n";
+  EXPECT_EQ(passed, trials);
+}
+
+// An agent restarted with its state dir wiped is a new process with no checkpoint in a run that has
+// moved on: its neighbours refuse it with one line naming both nodes, and it ends with that line
+// instead of joining with a fresh state.
+TEST(AgentProcesses, AnAgentRestartedWithoutItsStateIsRefusedByItsNeighbours) {
+  CrashRun run = PrepareCrashRun("crash-wiped", 100000000);
+  std::map<NodeId, Child> agents;
+  for (const NodeSpec& n : run.topology.nodes()) agents[n.id] = StartAgent(run, n.id, 0);
+  const NodeId victim = 4;
+  ASSERT_TRUE(testing::Eventually([&] { return IterationOf(run, victim) >= 200; }, 60s))
+      << testing::ReadFile(agents[victim].stderr_path);
+  testing::Kill(agents[victim]);
+  std::filesystem::remove_all(absl::StrCat(run.dir, "/state-", victim));
+  const auto restarted = std::chrono::steady_clock::now();
+  agents[victim] = StartAgent(run, victim, 1);
+  const std::optional<int> code = testing::WaitFor(agents[victim], 30s);
+  const auto took = std::chrono::steady_clock::now() - restarted;
+  for (auto& [id, a] : agents) testing::Kill(a);
+  ASSERT_TRUE(code.has_value()) << "the restarted agent was not refused";
+  EXPECT_NE(*code, 0);
+  EXPECT_LT(took, 15s);
+  const std::string log = testing::ReadFile(agents[victim].stderr_path);
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("refuses node ", victim, ": a new process of node ", victim,
+                                          " with no checkpoint (incarnation 0), restarted without its state")));
+  const NodeId neighbour = run.topology.neighbours(victim).front();
+  EXPECT_THAT(testing::ReadFile(agents[neighbour].stderr_path),
+              HasSubstr(absl::StrCat("node ", neighbour, " refuses node ", victim, ": a new process")));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ import yaml
 CONTAINER_CONFIG_DIR = "/etc/dadmm"
 CONTAINER_DATA = "/var/lib/dadmm/data.csv"
 CONTAINER_RESULTS = "/var/lib/dadmm/results"
+CONTAINER_STATE = "/var/lib/dadmm/state"  # the checkpoint (--state_dir), on its own named volume
 
 
 def fail(message):
@@ -127,6 +128,8 @@ def main():
         config.update({"data": CONTAINER_DATA, "algorithm": args.algorithm, "rho": args.rho,
                        "iterations": args.iterations, "tolerance": args.tolerance,
                        "output": f"{CONTAINER_RESULTS}/node-{nid}.json",
+                       # a crashed agent restarted by compose resumes from its checkpoint
+                       "state_dir": CONTAINER_STATE,
                        # a run can be shorter than the monitor's and the health check's polling
                        "hold_seconds": args.hold_seconds})
         config_path = os.path.join(args.out_dir, f"node-{nid}.yaml")
@@ -142,7 +145,11 @@ def main():
                 f"{from_compose(config_path)}:{CONTAINER_CONFIG_DIR}/node.yaml:ro",
                 f"{from_compose(data)}:{CONTAINER_DATA}:ro",
                 f"node-{nid}-results:{CONTAINER_RESULTS}",
+                f"node-{nid}-state:{CONTAINER_STATE}",
             ],
+            # A crash (exit 1, a signal) is restarted and resumes from the checkpoint on the state
+            # volume; a finished run (exit 0) stays stopped.
+            "restart": "on-failure",
             "networks": [args.network],
             "stop_signal": "SIGTERM",
         }
@@ -161,7 +168,8 @@ def main():
     compose = {
         "services": services,
         "networks": {args.network: {"driver": "bridge"}},
-        "volumes": {f"node-{node['id']}-results": {} for node in nodes},
+        "volumes": {**{f"node-{node['id']}-results": {} for node in nodes},
+                    **{f"node-{node['id']}-state": {} for node in nodes}},
     }
     with open(args.compose, "w") as f:
         f.write(f"# {len(nodes)} dadmm agents of {args.topology} ({problem['problem']}, {args.algorithm}), and a monitor.\n"
