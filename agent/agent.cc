@@ -162,7 +162,10 @@ struct Agent::Impl {
     log.Info(absl::StrCat("rejected a message from node ", sender, " (peer ", peer, "): ", why));
   }
 
-  // With --state_dir: the checkpoint, before what the session's last call emitted is sent.
+  // Counts the estimates the session's last call emitted (once each: its checkpoint holds the counts).
+  void CountEmitted();
+  // With --state_dir: the checkpoint (the session's, and the counters'), before what the session's
+  // last call emitted is sent.
   absl::Status Persist();
   // Carries out what the session asked for in its last call (`peer`: whose message it handled).
   void Carry(const std::string& peer, bool was_running, std::uint64_t steps_before);
@@ -188,13 +191,27 @@ void Agent::Stop() {
 
 absl::Status Agent::Run() { return impl_->Run(); }
 
+void Agent::Impl::CountEmitted() {
+  for (const Broadcast& b : out.estimates) {
+    counters.RecordBroadcast(ToWire(options.node_id, b).ByteSizeLong());
+    for (NodeId j : topology.neighbours(options.node_id)) {
+      counters.RecordEmitted(j, sizeof(double) * static_cast<std::uint64_t>(b.x.size()));
+    }
+  }
+}
+
 absl::Status Agent::Impl::Persist() {
-  if (options.state_dir.empty() || session->program() == nullptr || (out.estimates.empty() && out.resends.empty())) {
+  if (options.state_dir.empty() || !session->checkpoint_due() || (out.estimates.empty() && out.resends.empty())) {
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> bytes = session->Checkpoint();
-  if (!bytes.ok()) return bytes.status();
-  return WriteCheckpointFile(options.state_dir, options.node_id, *bytes);
+  absl::StatusOr<std::string> session_bytes = session->Checkpoint();
+  if (!session_bytes.ok()) return session_bytes.status();
+  StateWriter w;
+  w.Bytes(*session_bytes);
+  StateWriter counted;
+  counters.Save(counted);
+  w.Bytes(counted.bytes());
+  return WriteCheckpointFile(options.state_dir, options.node_id, w.bytes());
 }
 
 void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t steps_before) {
@@ -209,11 +226,7 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
     SetState(pb::AGENT_STATE_RUNNING, 0, "");
     algorithm_started = Clock::now();
   }
-  for (const Broadcast& b : out.estimates) {
-    const pb::PeerMessage m = ToWire(self, b);
-    counters.RecordBroadcast(m.ByteSizeLong());
-    SendToAll(m);
-  }
+  for (const Broadcast& b : out.estimates) SendToAll(ToWire(self, b));
   for (const SessionOutput::Resend& r : out.resends) transport->SendTo(r.to, ToWire(self, r.estimate));
   if (!out.colouring.empty()) {
     std::lock_guard lock(public_state.mu);
@@ -235,6 +248,7 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
   const NodeProgram* program = session->program();
   const bool was_running = program != nullptr;
   const std::uint64_t steps_before = was_running ? program->steps() : 0;
+  const std::uint64_t duplicates_before = session->duplicates();
   absl::Status status;
   std::uint64_t label = 0;
   switch (in.message.body_case()) {
@@ -260,10 +274,13 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
   }
   // Counted when taken (a message refused is counted as rejected instead); a handshake that fails
   // is counted too, as it was received in full.
-  if (out.rejections.empty()) {
+  if (session->duplicates() != duplicates_before) {
+    counters.RecordDuplicate(in.sender);  // a resend after a restart: heard already
+  } else if (out.rejections.empty()) {
     counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
     Heard(in.sender, label);
   }
+  CountEmitted();
   if (status.ok()) status = Persist();
   Carry(in.peer, was_running, steps_before);
   return status;
@@ -425,7 +442,17 @@ absl::Status Agent::Impl::Run() {
 
   absl::Status begun;
   if (checkpoint.has_value()) {
-    begun = session->Resume(*checkpoint, out);
+    // The session's checkpoint, then the counters as they stood.
+    StateReader r(*checkpoint, CheckpointPath(options.state_dir, self));
+    const std::string session_bytes = r.Bytes();
+    const std::string counted = r.Bytes();
+    begun = r.status();
+    if (begun.ok()) begun = session->Resume(session_bytes, out);
+    if (begun.ok()) {
+      StateReader c(counted, CheckpointPath(options.state_dir, self) + " (its counters)");
+      counters.Load(c);
+      begun = c.status();
+    }
     if (!begun.ok()) {
       begun = absl::DataLossError(absl::StrCat(CheckpointPath(options.state_dir, self), ": ", begun.message(),
                                                " (not loaded: move it away to start this node afresh)"));
@@ -439,6 +466,7 @@ absl::Status Agent::Impl::Run() {
   // neighbours, the program starts at once. Resumed: the hello of the next incarnation, and the
   // estimates the neighbours may lack.
   if (!checkpoint.has_value()) begun = session->Start(out);
+  CountEmitted();
   if (begun.ok()) begun = Persist();
   if (!begun.ok()) {
     shutdown();

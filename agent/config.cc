@@ -47,6 +47,7 @@ const std::set<std::string>& Keys() {
                                              "log_iterations",
                                              "neighbour_timeout",
                                              "state_dir",
+                                             "checkpoint_every",
                                              "dial",
                                              "radio_e_elec_nj",
                                              "radio_eps_amp_pj",

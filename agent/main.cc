@@ -78,6 +78,10 @@ ABSL_FLAG(std::string, state_dir, "",
           "depends on it is sent; an agent started with a checkpoint there resumes the run from it (its neighbours "
           "resend what it lacks), so a crashed agent restarted with the same flags rejoins. Removed once the "
           "result is written. Empty: no checkpoints (a restarted agent is refused by its neighbours).");
+ABSL_FLAG(int64_t, checkpoint_every, 1,
+          "With --state_dir: a checkpoint every this many iterations (1..1e6). Larger K writes less (an SD card "
+          "wears with every write) but a restarted agent redoes up to K iterations, and every agent keeps K + 3 of "
+          "its estimates for a restarted neighbour (K + 3 x n x 8 bytes); neighbours must agree on it.");
 ABSL_FLAG(double, neighbour_timeout, 0.0,
           "Seconds a neighbour this agent waits for may stay disconnected before the run ends with outcome "
           "neighbour-lost: the result is written with the last iterate and the agent exits 3. 0: wait for ever.");
@@ -204,6 +208,9 @@ int main(int argc, char** argv) {
   }
   options.neighbour_timeout = std::chrono::milliseconds(static_cast<int64_t>(neighbour_timeout * 1000.0));
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  const int64_t checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  if (checkpoint_every < 1 || checkpoint_every > 1000000) return Fail("--checkpoint_every must be in 1..1e6");
+  options.settings.checkpoint_every = static_cast<uint32_t>(checkpoint_every);
   options.radio = {.e_elec = absl::GetFlag(FLAGS_radio_e_elec_nj) * 1e-9,
                    .eps_amp = absl::GetFlag(FLAGS_radio_eps_amp_pj) * 1e-12,
                    .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};

@@ -14,6 +14,10 @@ absl::Status PipelineSettings::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs mu > 1, tau > 1 and votes >= 1, got ",
                                                    vary_rho_mu, ", ", vary_rho_tau, ", ", vary_rho_votes));
   }
+  if (checkpoint_every < 1 || checkpoint_every > 1000000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint_every must be in 1..1000000 communication steps, got ", checkpoint_every));
+  }
   if (!(ic_beta > 0.0) || !std::isfinite(ic_beta)) {
     return absl::InvalidArgumentError(absl::StrCat("ic_beta must be a finite number > 0, got ", ic_beta));
   }
@@ -61,6 +65,7 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
     add("vary_rho_mu", settings.vary_rho_mu);
     add("vary_rho_tau", settings.vary_rho_tau);
   }
+  if (settings.checkpoint_every != 1) add("checkpoint_every", integer(settings.checkpoint_every));
   return config;
 }
 

@@ -29,6 +29,10 @@ struct PipelineSettings {
 
   // > 0: seed 002 §3.4.1's varying penalty, voted every vary_rho_every steps (stopping_program.h).
   std::uint32_t vary_rho_every = 0;
+  // Crash recovery (node_session.h): a checkpoint every this many communication steps. Nodes keep
+  // checkpoint_every + 3 of their own estimates for a restarted neighbour, so neighbours must agree
+  // (the handshake compares it when it is not 1).
+  std::uint32_t checkpoint_every = 1;
   std::uint32_t vary_rho_votes = 10;
   double vary_rho_mu = 10.0;
   double vary_rho_tau = 2.0;

@@ -46,7 +46,7 @@ NodeSession::NodeSession(const Topology& topology, NodeId self, std::unique_ptr<
           MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses, DiameterBound(topology))),
       heard_(neighbours_.size(), 0),
       incarnations_(neighbours_.size(), 0),
-      resuming_(neighbours_.size(), 0),
+      held_(neighbours_.size()),
       claimed_colours_(neighbours_.size(), 0) {}
 
 std::size_t NodeSession::IndexOf(NodeId j) const {
@@ -56,7 +56,7 @@ std::size_t NodeSession::IndexOf(NodeId j) const {
 void NodeSession::Retain(std::size_t emitted_before, const SessionOutput& out) {
   for (std::size_t k = emitted_before; k < out.estimates.size(); ++k) {
     retained_.push_back(out.estimates[k]);
-    if (retained_.size() > kRetained) retained_.pop_front();
+    if (retained_.size() > RetainedEstimates(settings_.checkpoint_every)) retained_.pop_front();
   }
 }
 
@@ -248,14 +248,7 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
     ++duplicates_;
     return absl::OkStatus();
   }
-  if (resuming_[i] != 0 && program_ != nullptr) {
-    const std::uint64_t next = heard_[i] == 0 ? program_->first_label() : heard_[i] + 1;
-    if (m.iteration > next) {  // its resend, still to come, fills the gap
-      ++duplicates_;
-      return absl::OkStatus();
-    }
-    resuming_[i] = 0;
-  }
+  if (program_ != nullptr && catching_up()) return CatchUp(i, m, out);
   if (program_ == nullptr) {
     if (++early_count_[from] > kEarlyEstimates) {
       out.rejections.push_back({from, "too many estimates before this node could start"});
@@ -275,6 +268,54 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
   if (out.rejections.size() == refused_before) heard_[i] = m.iteration;  // taken: a copy of it is a duplicate
   Retain(before, out);
   return s;
+}
+
+bool NodeSession::catching_up() const {
+  if (program_ == nullptr || !catch_up_until_.has_value()) return false;
+  if (program_->steps() < *catch_up_until_) return true;
+  return std::any_of(held_.begin(), held_.end(), [](const auto& h) { return !h.empty(); });
+}
+
+absl::Status NodeSession::CatchUp(std::size_t i, const Estimate& m, SessionOutput& out) {
+  // Resumed from a checkpoint up to checkpoint_every steps old, this node may hear estimates its
+  // program cannot take yet (its neighbours went on from what it had sent before the crash), and the
+  // resends that fill the gaps come later: both are held, per neighbour in label order, and given to
+  // the program as soon as it takes them.
+  if (held_[i].count(m.iteration) != 0) {
+    ++duplicates_;
+    return absl::OkStatus();
+  }
+  if (held_[i].size() >= RetainedEstimates(settings_.checkpoint_every) + 2) {
+    out.rejections.push_back({m.sender, absl::StrCat("estimate for iteration ", m.iteration, ": more than ",
+                                                     held_[i].size(), " held while this node catches up")});
+    return absl::OkStatus();
+  }
+  held_[i].emplace(m.iteration,
+                   EarlyEstimate{.sender = m.sender,
+                                 .iteration = m.iteration,
+                                 .x = m.x,
+                                 .control = std::vector<std::uint8_t>(m.control.begin(), m.control.end())});
+  const std::size_t before = out.estimates.size();
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (std::size_t j = 0; j < held_.size(); ++j) {
+      while (!held_[j].empty()) {
+        const EarlyEstimate& e = held_[j].begin()->second;
+        const std::uint64_t next = heard_[j] == 0 ? program_->first_label() : heard_[j] + 1;
+        if (e.iteration != next && heard_[j] != 0) break;
+        const Estimate view{.sender = e.sender,
+                            .iteration = e.iteration,
+                            .x = Eigen::Map<const Vector>(e.x.data(), e.x.size()),
+                            .control = e.control};
+        if (!program_->Receive(view, out.estimates).ok()) break;  // not yet: held on
+        heard_[j] = e.iteration;
+        held_[j].erase(held_[j].begin());
+        progress = true;
+      }
+    }
+  }
+  Retain(before, out);
+  return absl::OkStatus();
 }
 
 absl::Status NodeSession::Deliver(const Estimate& m, SessionOutput& out) {
@@ -360,10 +401,16 @@ Broadcast ReadBroadcast(StateReader& r) {
 
 }  // namespace
 
-absl::StatusOr<std::string> NodeSession::Checkpoint() const {
+bool NodeSession::checkpoint_due() const {
+  return program_ != nullptr &&
+         (!checkpointed_steps_.has_value() || program_->steps() >= *checkpointed_steps_ + settings_.checkpoint_every);
+}
+
+absl::StatusOr<std::string> NodeSession::Checkpoint() {
   if (program_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": no checkpoint before the program runs"));
   }
+  checkpointed_steps_ = program_->steps();
   StateWriter w;
   w.Bytes(kCheckpointTag);
   w.U64(self_);
@@ -457,7 +504,9 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
     r.Fail(absl::StrCat("state for ", heard.size(), " neighbours, this node has ", neighbours_.size()));
   }
   const std::uint64_t retained = r.U64();
-  if (r.ok() && retained > kRetained) r.Fail(absl::StrCat(retained, " retained estimates"));
+  if (r.ok() && retained > RetainedEstimates(settings_.checkpoint_every)) {
+    r.Fail(absl::StrCat(retained, " retained estimates"));
+  }
   std::deque<Broadcast> kept;
   for (std::uint64_t k = 0; r.ok() && k < retained; ++k) kept.push_back(ReadBroadcast(r));
   const std::string program_state = r.Bytes();
@@ -471,8 +520,11 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   retained_ = std::move(kept);
   early_.clear();
   early_count_.clear();
-  std::fill(resuming_.begin(), resuming_.end(), 1);
+  catch_up_until_ = program_->steps() + RetainedEstimates(settings_.checkpoint_every) + 2;
   hello_.incarnation = saved.incarnation + 1;
+  // Due at once: the next incarnation is written before its hello goes out, so that a second crash
+  // before the next checkpoint restarts with a higher incarnation still.
+  checkpointed_steps_.reset();
   hello_.colour = colouring_->colour();
   out.hellos.push_back(hello_);
   for (NodeId j : neighbours_) {

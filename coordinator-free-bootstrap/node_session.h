@@ -39,6 +39,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -58,10 +59,11 @@ namespace dadmm {
 // Estimates kept per neighbour before this node's program starts: a neighbour can be at most one
 // estimate ahead (it waits for ours of its second step), so a few are all a correct one sends.
 constexpr int kEarlyEstimates = 4;
-// Own estimates kept to resend to a restarted neighbour: a neighbour's checkpoint is at most a couple
-// of iterations behind what this node has sent (each waits for the other's estimates every step), so
-// the last few cover it. Memory: kRetained x the dimension x 8 bytes.
-constexpr std::size_t kRetained = 4;
+// Own estimates kept to resend to a restarted neighbour: a neighbour's checkpoint is at most
+// checkpoint_every steps behind what it had done, and it was at most a couple of steps behind this
+// node (each waits for the other's estimates every step), so the last checkpoint_every + 3 cover it.
+// Memory: that many x the dimension x 8 bytes (4 with a checkpoint every step).
+inline std::size_t RetainedEstimates(std::uint32_t checkpoint_every) { return checkpoint_every + 3u; }
 
 struct Rejection {
   NodeId sender = 0;
@@ -107,7 +109,10 @@ class NodeSession {
   absl::Status Start(SessionOutput& out);
 
   // What this node needs to resume (see the top); FailedPrecondition before its program runs.
-  absl::StatusOr<std::string> Checkpoint() const;
+  absl::StatusOr<std::string> Checkpoint();
+  // Whether a checkpoint is due: the program runs, and none was taken in the last checkpoint_every
+  // steps (PipelineSettings).
+  bool checkpoint_due() const;
   // A session made by Create with this run's arguments, resumed from `checkpoint` instead of Start:
   // emits the hello of the next incarnation and the retained estimates. DataLoss if the bytes are
   // not a checkpoint of this node, or do not fit its topology, problem or settings (naming what).
@@ -166,6 +171,8 @@ class NodeSession {
   absl::Status AfterColouring(const ColouringOutput& produced, bool was_complete, SessionOutput& out);
   absl::Status StartProgram(SessionOutput& out);
   absl::Status Deliver(const Estimate& m, SessionOutput& out);
+  bool catching_up() const;
+  absl::Status CatchUp(std::size_t i, const Estimate& m, SessionOutput& out);
 
   // A bootstrap message as received, for the checkpoint's replay.
   using BootstrapMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima>;
@@ -186,11 +193,14 @@ class NodeSession {
   std::uint64_t early_total_ = 0;
   bool started_ = false;
   std::vector<std::pair<NodeId, BootstrapMessage>> bootstrap_log_;
-  std::vector<std::uint64_t> heard_;            // per neighbour: the last estimate's iteration (0: none)
-  std::vector<std::uint64_t> incarnations_;     // per neighbour: its incarnation, from its hellos
-  std::vector<std::uint8_t> resuming_;          // per neighbour: a gap is a resend still to come
-  std::vector<std::uint32_t> claimed_colours_;  // per neighbour: the colour it restarted with, if not yet known
-  std::deque<Broadcast> retained_;              // own last kRetained estimates
+  std::vector<std::uint64_t> heard_;         // per neighbour: the last estimate's iteration (0: none)
+  std::vector<std::uint64_t> incarnations_;  // per neighbour: its incarnation, from its hellos
+  // After a resume: estimates the program cannot take yet, per neighbour by label, until it caught up.
+  std::vector<std::map<std::uint64_t, EarlyEstimate>> held_;
+  std::optional<std::uint64_t> catch_up_until_;      // the program's steps by which it has caught up
+  std::vector<std::uint32_t> claimed_colours_;       // per neighbour: the colour it restarted with, if not yet known
+  std::deque<Broadcast> retained_;                   // own last RetainedEstimates(checkpoint_every) estimates
+  std::optional<std::uint64_t> checkpointed_steps_;  // the program's steps at the last checkpoint
   std::uint64_t duplicates_ = 0;
 };
 

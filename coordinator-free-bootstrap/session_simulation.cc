@@ -128,7 +128,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   auto after_call = [&](std::size_t i, absl::Status status) -> absl::Status {
     if (!status.ok()) return status;
     // Durable before it is transmitted: the checkpoint covers everything this call sends.
-    if (cf.any() && sessions[i]->program() != nullptr && (!out.estimates.empty() || !out.resends.empty())) {
+    if (cf.any() && sessions[i]->checkpoint_due() && (!out.estimates.empty() || !out.resends.empty())) {
       if (absl::Status s = write_checkpoint(i); !s.ok()) return s;
     }
     if (!out.rejections.empty()) {  // simulated neighbours are correct: a rejection is a bug
@@ -151,12 +151,20 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
       const std::uint64_t label = b.iteration;
       const std::size_t control = b.control.size();
       auto payload = std::make_shared<const Broadcast>(std::move(b));
+      // Re-emitted after a restart from an older checkpoint (checkpoint_every > 1): sent again, the
+      // receivers drop it as heard, and it counts as a resend, not as the algorithm's message.
+      const bool again = cf.any() && copies_counted[{i, label}] > 0;
       std::uint64_t copies = 0;
       for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
         if (!post(e, payload, label)) continue;  // a silence
         ++copies;
+        if (again) continue;
         ++estimates_sent[e];
         bytes_sent[e] += PayloadBytes(payload->x.size());
+      }
+      if (again) {
+        net.resent += copies;
+        continue;
       }
       tally.Add(label, copies, control);
       if (cf.any()) copies_counted[{i, label}] += copies;
@@ -281,7 +289,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
           },
           message);
     }
-    if (crash_stage == 2 && status.ok()) {
+    if (crash_stage == 2 && status.ok() && sessions[to]->checkpoint_due()) {
       if (absl::Status s = write_checkpoint(to); !s.ok()) return s;
     }
     if (crash_stage >= 1 && status.ok()) {

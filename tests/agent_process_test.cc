@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -841,7 +842,7 @@ struct CrashRun {
   std::vector<int> ports;
 };
 
-CrashRun PrepareCrashRun(const std::string& name, std::uint64_t iterations) {
+CrashRun PrepareCrashRun(const std::string& name, std::uint64_t iterations, std::uint32_t checkpoint_every = 1) {
   CrashRun run{.dir = testing::MakeTempDir(name), .ports = testing::FreePorts(7)};
   const std::string topology_path = run.dir + "/net.yaml";
   testing::WriteFile(topology_path, Fig1WithPorts(run.ports));
@@ -859,6 +860,7 @@ CrashRun PrepareCrashRun(const std::string& name, std::uint64_t iterations) {
                       absl::StrCat("--iterations=", iterations),
                       "--linger_seconds=10",
                       absl::StrCat("--state_dir=", run.dir, "/state-", n.id),
+                      absl::StrCat("--checkpoint_every=", checkpoint_every),
                       absl::StrCat("--output=", run.dir, "/node-", n.id, ".json")};
   }
   return run;
@@ -885,18 +887,28 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
   std::mt19937 random(seed());
   int passed = 0;
   for (int trial = 0; trial < trials; ++trial) {
+    // Every third trial checkpoints every 10 iterations; every third (from the second) stops another
+    // agent with SIGSTOP for 3 s while the victim is down and restarts.
     const std::uint64_t iterations = 3000;
-    CrashRun run = PrepareCrashRun(absl::StrCat("crash-", trial), iterations);
+    const std::uint32_t every = trial % 3 == 2 ? 10 : 1;
+    CrashRun run = PrepareCrashRun(absl::StrCat("crash-", trial), iterations, every);
     const NodeId victim = 1 + static_cast<NodeId>(random() % 7);
+    const NodeId stopped = trial % 3 == 1 ? 1 + static_cast<NodeId>((victim + random() % 6) % 7) : 0;
     const std::uint64_t at = 100 + random() % 2000;
-    SCOPED_TRACE(::testing::Message() << "trial " << trial << ": node " << victim << " killed at iteration " << at);
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << ": node " << victim << " killed at iteration " << at
+                                      << ", checkpoint every " << every << ", node " << stopped << " stopped");
     std::map<NodeId, Child> agents;
     for (const NodeSpec& n : run.topology.nodes()) agents[n.id] = StartAgent(run, n.id, 0);
     const bool reached = testing::Eventually([&] { return IterationOf(run, victim) >= at; }, 60s);
     ASSERT_TRUE(reached) << testing::ReadFile(agents[victim].stderr_path);
+    if (stopped != 0) kill(agents[stopped].pid, SIGSTOP);
     testing::Kill(agents[victim]);
     const std::uint64_t killed_at = IterationOf(run, victim == 1 ? 2 : 1);  // a neighbour's view, for the log
     agents[victim] = StartAgent(run, victim, 1);
+    if (stopped != 0) {
+      std::this_thread::sleep_for(3s);
+      kill(agents[stopped].pid, SIGCONT);
+    }
     bool all_ok = true;
     for (auto& [id, a] : agents) {
       const std::optional<int> code = testing::WaitFor(a, 120s);
@@ -916,9 +928,15 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
     bool same = all_ok;
     for (const SimulatedNode& s : sim->result.nodes) {
       const v1::AgentResult& r = results->at(s.id);
+      // Counted once each across the crash: the checkpoint holds the counts, resends are apart.
+      const std::uint64_t degree = run.topology.degree(s.id);
       const bool node_same = agent::SameEstimate(r, s.x) && r.iterations() == sim->result.steps &&
-                             r.colour() == sim->colouring.colouring.at(s.id);
-      EXPECT_TRUE(node_same) << "node " << s.id << ": x[0] " << r.x(0) << " vs the simulator's " << s.x[0];
+                             r.colour() == sim->colouring.colouring.at(s.id) &&
+                             r.messages_sent() == degree * sim->result.steps &&
+                             r.messages_received() == degree * sim->result.steps;
+      EXPECT_TRUE(node_same) << "node " << s.id << ": x[0] " << r.x(0) << " vs the simulator's " << s.x[0]
+                             << ", messages sent " << r.messages_sent() << " and received " << r.messages_received()
+                             << ", expected " << degree * sim->result.steps;
       same &= node_same;
     }
     // The run is over: the checkpoints are gone, a restart would start a new run.
@@ -927,7 +945,9 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
     }
     passed += same ? 1 : 0;
     std::cout << "trial " << trial << ": node " << victim << " killed at iteration " << at << " (neighbour at "
-              << killed_at << "), restarted: " << (same ? "bit-identical to the simulator" : "DIFFERENT") << "\n";
+              << killed_at << "), checkpoint every " << every
+              << (stopped != 0 ? absl::StrCat(", node ", stopped, " stopped 3 s meanwhile") : std::string())
+              << ", restarted: " << (same ? "bit-identical to the simulator" : "DIFFERENT") << "\n";
   }
   std::cout << passed << "/" << trials << " crash trials bit-identical\n";
   EXPECT_EQ(passed, trials);
