@@ -459,6 +459,10 @@ absl::Status Agent::Impl::Run() {
     }
   }
   transport->set_incarnation(session->incarnation());
+  {
+    std::lock_guard lock(public_state.mu);
+    public_state.incarnation = session->incarnation();
+  }
   transport->Start();
   auto shutdown = [&] { transport->Shutdown(server.get()); };
 

@@ -270,6 +270,14 @@ int Report(const std::string& topology_path) {
     std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, a vote every %d steps)\n",
                                  first.rho(), first.final_rho(), first.rho_changes(), run->settings.vary_rho_every);
   }
+  std::vector<std::string> restarted;
+  for (const auto& [id, r] : *results) {
+    if (r.incarnation() > 0) restarted.push_back(absl::StrCat(id, " (", r.incarnation(), "x)"));
+  }
+  if (!restarted.empty()) {
+    std::cout << "restarted from checkpoints " << absl::StrJoin(restarted, ", ")
+              << " (resumed: the counts and bits below are the run's as a whole)\n";
+  }
   if (totals.solves > 0) {
     std::cout << absl::StrFormat("local solves            %d, %d of them stopped at their solver's iteration cap%s\n",
                                  totals.solves, totals.capped,

@@ -43,6 +43,7 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   const NodeProgram::SolveCounts solves = program->local_solves();
   r.set_local_solves(solves.solves);
   r.set_local_solves_capped(solves.capped);
+  r.set_incarnation(run.session.incarnation());
   if (solves.capped > 0) {
     log.Info(absl::StrCat("warning: ", solves.capped, " of ", solves.solves,
                           " local solves stopped at their solver's iteration cap (not converged)"));

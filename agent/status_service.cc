@@ -109,6 +109,7 @@ void StatusService::Fill(pb::StatusReply* reply) {
     reply->set_computation_iterations(state_->computation_iterations);
     reply->set_local_solves(state_->local_solves);
     reply->set_local_solves_capped(state_->local_solves_capped);
+    reply->set_incarnation(state_->incarnation);
     reply->set_error(state_->error);
     reply->set_uptime_seconds(std::chrono::duration<double>(Clock::now() - state_->started).count());
     reply->set_problem(state_->problem);

@@ -52,6 +52,7 @@ struct PublicState {
   std::string stop_rule;
   std::uint64_t computation_iterations = 0;
   std::uint64_t local_solves = 0, local_solves_capped = 0;
+  std::uint64_t incarnation = 0;  // restarts from the checkpoint
   double objective = 0.0;
   std::uint64_t dimension = 0;
   double x_norm = 0.0;

@@ -56,7 +56,7 @@ def checkpoint_size(build, dimension, state_dir):
         subprocess.run(["sleep", "0.1"])
     os.killpg(p.pid, 9)
     p.wait()
-    subprocess.run(["pkill", "-9", "-f", f"--state_dir={state_dir}"])
+    subprocess.run(["pkill", "-9", "-f", "--", f"--state_dir={state_dir}"])
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(state_dir, ignore_errors=True)
     return size

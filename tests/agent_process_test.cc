@@ -887,13 +887,15 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
   std::mt19937 random(seed());
   int passed = 0;
   for (int trial = 0; trial < trials; ++trial) {
-    // Every third trial checkpoints every 10 iterations; every third (from the second) stops another
-    // agent with SIGSTOP for 3 s while the victim is down and restarts.
+    // Trials in turn: two neighbours killed at once; one killed while another agent is stopped with
+    // SIGSTOP for 3 s; one killed with checkpoints every 10 iterations.
     const std::uint64_t iterations = 3000;
     const std::uint32_t every = trial % 3 == 2 ? 10 : 1;
     CrashRun run = PrepareCrashRun(absl::StrCat("crash-", trial), iterations, every);
     const NodeId victim = 1 + static_cast<NodeId>(random() % 7);
     const NodeId stopped = trial % 3 == 1 ? 1 + static_cast<NodeId>((victim + random() % 6) % 7) : 0;
+    const std::vector<NodeId>& around = run.topology.neighbours(victim);
+    const NodeId second = trial % 3 == 0 ? around[random() % around.size()] : 0;
     const std::uint64_t at = 100 + random() % 2000;
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": node " << victim << " killed at iteration " << at
                                       << ", checkpoint every " << every << ", node " << stopped << " stopped");
@@ -903,8 +905,10 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
     ASSERT_TRUE(reached) << testing::ReadFile(agents[victim].stderr_path);
     if (stopped != 0) kill(agents[stopped].pid, SIGSTOP);
     testing::Kill(agents[victim]);
+    if (second != 0) testing::Kill(agents[second]);
     const std::uint64_t killed_at = IterationOf(run, victim == 1 ? 2 : 1);  // a neighbour's view, for the log
     agents[victim] = StartAgent(run, victim, 1);
+    if (second != 0) agents[second] = StartAgent(run, second, 1);
     if (stopped != 0) {
       std::this_thread::sleep_for(3s);
       kill(agents[stopped].pid, SIGCONT);
@@ -930,6 +934,7 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
       const v1::AgentResult& r = results->at(s.id);
       // Counted once each across the crash: the checkpoint holds the counts, resends are apart.
       const std::uint64_t degree = run.topology.degree(s.id);
+      EXPECT_EQ(r.incarnation(), s.id == victim || s.id == second ? 1u : 0u) << "node " << s.id;
       const bool node_same = agent::SameEstimate(r, s.x) && r.iterations() == sim->result.steps &&
                              r.colour() == sim->colouring.colouring.at(s.id) &&
                              r.messages_sent() == degree * sim->result.steps &&
@@ -947,6 +952,7 @@ TEST(AgentProcesses, AnAgentKilledAndRestartedFromItsStateDirEndsBitIdentical) {
     std::cout << "trial " << trial << ": node " << victim << " killed at iteration " << at << " (neighbour at "
               << killed_at << "), checkpoint every " << every
               << (stopped != 0 ? absl::StrCat(", node ", stopped, " stopped 3 s meanwhile") : std::string())
+              << (second != 0 ? absl::StrCat(", its neighbour ", second, " killed with it") : std::string())
               << ", restarted: " << (same ? "bit-identical to the simulator" : "DIFFERENT") << "\n";
   }
   std::cout << passed << "/" << trials << " crash trials bit-identical\n";
