@@ -95,6 +95,17 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
   }
   const std::size_t i = IndexOf(from);
   if (greeted(from)) {
+    // This node resumed, and a neighbour's transport sends again what the previous incarnation had
+    // not acknowledged: the hello it knows (the same incarnation and run) is heard, dropped. (A
+    // neighbour restarted without its state is told apart by the agent's transport, by its process.)
+    if (hello_.incarnation > 0 && m.incarnation == incarnations_[i] && CheckHello(hello_, m, from).ok()) {
+      const std::map<NodeId, std::uint32_t> colours = known_colours();
+      const auto known = colours.find(from);
+      if (m.colour == 0 || (known != colours.end() && known->second == m.colour)) {
+        ++duplicates_;
+        return absl::OkStatus();
+      }
+    }
     if (m.incarnation <= incarnations_[i]) {
       out.rejections.push_back(
           {from, program_ != nullptr && m.colour == 0
@@ -161,13 +172,42 @@ bool NodeSession::Admit(NodeId from, NodeId sender, const char* what, SessionOut
   return true;
 }
 
+namespace {
+
+bool Same(const ColourAnnouncement& a, const ColourAnnouncement& b) {
+  return a.sender == b.sender && a.chain == b.chain && a.pass == b.pass && a.colour == b.colour && a.round == b.round;
+}
+bool Same(const ColourMaxima& a, const ColourMaxima& b) {
+  return a.sender == b.sender && a.round == b.round && a.maxima == b.maxima;
+}
+
+}  // namespace
+
+template <typename M>
+bool NodeSession::Heard(NodeId from, const M& m) const {
+  return std::any_of(bootstrap_log_.begin(), bootstrap_log_.end(), [&](const auto& entry) {
+    const M* logged = std::get_if<M>(&entry.second);
+    return entry.first == from && logged != nullptr && Same(*logged, m);
+  });
+}
+
 absl::Status NodeSession::Receive(NodeId from, const ColourAnnouncement& m, SessionOutput& out) {
   if (!Admit(from, m.sender, "a colour announcement", out)) return absl::OkStatus();
+  // A copy of one taken already (a neighbour's transport sends again what this node's previous
+  // incarnation had not acknowledged, or a resumed neighbour its bootstrap): heard, dropped.
+  if (Heard(from, m)) {
+    ++duplicates_;
+    return absl::OkStatus();
+  }
   return Colour(from, m, out);
 }
 
 absl::Status NodeSession::Receive(NodeId from, const ColourMaxima& m, SessionOutput& out) {
   if (!Admit(from, m.sender, "colour maxima", out)) return absl::OkStatus();
+  if (Heard(from, m)) {
+    ++duplicates_;
+    return absl::OkStatus();
+  }
   return Colour(from, m, out);
 }
 
@@ -527,6 +567,9 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   checkpointed_steps_.reset();
   hello_.colour = colouring_->colour();
   out.hellos.push_back(hello_);
+  // Its own bootstrap messages again, as the replay made them: a neighbour still colouring may not
+  // have had them all (the crash took what was not acknowledged); the others drop them as heard.
+  out.colouring = std::move(replayed.colouring);
   for (NodeId j : neighbours_) {
     for (const Broadcast& b : retained_) out.resends.push_back({j, b});
   }

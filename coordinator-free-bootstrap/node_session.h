@@ -172,6 +172,9 @@ class NodeSession {
   absl::Status StartProgram(SessionOutput& out);
   absl::Status Deliver(const Estimate& m, SessionOutput& out);
   bool catching_up() const;
+  // Whether the bootstrap log holds this very message from `from`.
+  template <typename M>
+  bool Heard(NodeId from, const M& m) const;
   absl::Status CatchUp(std::size_t i, const Estimate& m, SessionOutput& out);
 
   // A bootstrap message as received, for the checkpoint's replay.

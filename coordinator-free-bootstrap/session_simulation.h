@@ -39,7 +39,8 @@ struct LinkFaults {
 // after its checkpoint but before it sent what followed; what it had not sent, and every message that
 // reaches it while it is down, are lost. It restarts from its last checkpoint after up to `max_down`
 // further deliveries (at once when nothing else is in flight). `problem` makes a node's local problem
-// again for the restart. Seeded by `seed`; not combined with LinkFaults.
+// again for the restart. Seeded by `seed`. With LinkFaults as well, a restart breaks the node's
+// streams and starts its edges' sequence numbers again, as the transports do (SenderWindow::Rebase).
 struct CrashFaults {
   double probability = 0.0;
   std::uint32_t max_crashes = 3;

@@ -187,7 +187,8 @@ TEST(NodeSession, BrokenStreamsAndDuplicatesChangeNothingSeedBySeed) {
 
 // Crashes (session_simulation.h: CrashFaults): nodes die before or after taking a message, before or
 // after their checkpoint, stay down while messages to them are lost, and resume from their last
-// checkpoint; their neighbours resend what they lack. Every run ends bit for bit as the undisturbed one,
+// checkpoint; their neighbours resend what they lack. Every other seed also breaks streams and
+// duplicates messages (LinkFaults). Every run ends bit for bit as the undisturbed one,
 // with the same steps and algorithm messages. DADMM_CRASH_SEEDS seeds per case (default 150: 1053 runs;
 // the long command, DADMM_CRASH_SEEDS=14000, runs 98 003).
 TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
@@ -229,9 +230,12 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
                                .max_down = static_cast<std::uint32_t>(seed % 3) * 20,
                                .seed = seed,
                                .problem = [&](NodeId id) { return k.instance->MakeLocal(id); }};
-      absl::StatusOr<SimulatedNetwork> sim =
-          SimulateAgentNetwork(c.t, Problems(c.t, *k.instance), k.settings,
-                               {.delivery = Delivery::kShuffled, .seed = seed, .crashes = faults});
+      // Every other seed, broken streams and duplicated messages as well (the transports' windows).
+      const LinkFaults links =
+          seed % 2 == 0 ? LinkFaults{.break_stream = 0.05, .duplicate = 0.1, .seed = seed} : LinkFaults{};
+      absl::StatusOr<SimulatedNetwork> sim = SimulateAgentNetwork(
+          c.t, Problems(c.t, *k.instance), k.settings,
+          {.delivery = Delivery::kShuffled, .seed = seed, .link_faults = links, .crashes = faults});
       ++runs;
       ASSERT_TRUE(sim.ok()) << sim.status();
       crashes += sim->crashes;
