@@ -201,7 +201,9 @@ void Agent::Impl::CountEmitted() {
 }
 
 absl::Status Agent::Impl::Persist() {
-  if (options.state_dir.empty() || !session->checkpoint_due() || (out.estimates.empty() && out.resends.empty())) {
+  if (options.state_dir.empty() || !session->checkpoint_due() ||
+      (out.estimates.empty() && out.resends.empty() && out.hellos.empty() && out.colouring.empty() &&
+       out.bootstrap_resends.empty())) {
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> session_bytes = session->Checkpoint();
@@ -225,6 +227,17 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   if (program != nullptr && !was_running) {
     SetState(pb::AGENT_STATE_RUNNING, 0, "");
     algorithm_started = Clock::now();
+  }
+  for (const SessionOutput::BootstrapResend& r : out.bootstrap_resends) {
+    std::visit(
+        [&](const auto& m) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(m)>, Hello>) {
+            transport->SendTo(r.to, ToWire(m));
+          } else {
+            transport->SendTo(r.to, ToWire(self, m));
+          }
+        },
+        r.message);
   }
   for (const Broadcast& b : out.estimates) SendToAll(ToWire(self, b));
   for (const SessionOutput::Resend& r : out.resends) transport->SendTo(r.to, ToWire(self, r.estimate));

@@ -12,6 +12,7 @@ void SessionOutput::clear() {
   colouring = ColouringOutput();
   estimates.clear();
   resends.clear();
+  bootstrap_resends.clear();
   rejections.clear();
   notes.clear();
 }
@@ -53,6 +54,15 @@ std::size_t NodeSession::IndexOf(NodeId j) const {
   return static_cast<std::size_t>(std::lower_bound(neighbours_.begin(), neighbours_.end(), j) - neighbours_.begin());
 }
 
+void NodeSession::RecordSent(const SessionOutput& out, std::size_t announcements_before, std::size_t maxima_before) {
+  for (std::size_t k = announcements_before; k < out.colouring.announcements.size(); ++k) {
+    sent_bootstrap_.push_back(out.colouring.announcements[k]);
+  }
+  for (std::size_t k = maxima_before; k < out.colouring.maxima.size(); ++k) {
+    sent_bootstrap_.push_back(out.colouring.maxima[k]);
+  }
+}
+
 void NodeSession::Retain(std::size_t emitted_before, const SessionOutput& out) {
   for (std::size_t k = emitted_before; k < out.estimates.size(); ++k) {
     retained_.push_back(out.estimates[k]);
@@ -80,10 +90,13 @@ absl::Status NodeSession::Start(SessionOutput& out) {
   if (started_) return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": session started twice"));
   started_ = true;
   out.hellos.push_back(hello_);
+  sent_bootstrap_.push_back(hello_);
   ColouringOutput produced;
   if (absl::Status s = colouring_->Start(produced); !s.ok()) return s;
   const std::size_t before = out.estimates.size();
+  const std::size_t announcements = out.colouring.announcements.size(), maxima = out.colouring.maxima.size();
   absl::Status s = AfterColouring(produced, /*was_complete=*/false, out);
+  RecordSent(out, announcements, maxima);
   Retain(before, out);
   return s;
 }
@@ -98,10 +111,11 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
     // This node resumed, and a neighbour's transport sends again what the previous incarnation had
     // not acknowledged: the hello it knows (the same incarnation and run) is heard, dropped. (A
     // neighbour restarted without its state is told apart by the agent's transport, by its process.)
-    if (hello_.incarnation > 0 && m.incarnation == incarnations_[i] && CheckHello(hello_, m, from).ok()) {
+    if ((hello_.incarnation > 0 || m.incarnation > 0) && m.incarnation == incarnations_[i] &&
+        CheckHello(hello_, m, from).ok()) {
       const std::map<NodeId, std::uint32_t> colours = known_colours();
       const auto known = colours.find(from);
-      if (m.colour == 0 || (known != colours.end() && known->second == m.colour)) {
+      if (m.colour == 0 || known == colours.end() || known->second == m.colour) {
         ++duplicates_;
         return absl::OkStatus();
       }
@@ -127,17 +141,19 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
       // to write a checkpoint); the colour it claims is checked once this node's colouring is done.
       incarnations_[i] = m.incarnation;
       claimed_colours_[i] = m.colour;
+      ResendTo(from, out);
       out.notes.push_back(absl::StrCat("node ", from, " restarted from its checkpoint (incarnation ", m.incarnation,
                                        ") while this node is still colouring"));
       return absl::OkStatus();
     }
-    if (m.colour != known->second) {
+    if (m.colour != 0 && m.colour != known->second) {
       out.rejections.push_back(
           {from, absl::StrCat("node ", from, " restarted (incarnation ", m.incarnation, ") with colour ", m.colour,
                               "; node ", self_, " knows it as colour ", known->second, ": refused")});
       return absl::OkStatus();
     }
     incarnations_[i] = m.incarnation;
+    ResendTo(from, out);
     for (const Broadcast& b : retained_) out.resends.push_back({from, b});
     out.notes.push_back(absl::StrCat(
         "node ", from, " restarted from its checkpoint (incarnation ", m.incarnation, "); resent it ", retained_.size(),
@@ -148,6 +164,9 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
   incarnations_[i] = m.incarnation;
   bootstrap_log_.emplace_back(from, m);
   greeted_.insert(std::upper_bound(greeted_.begin(), greeted_.end(), from), from);
+  // One of the two restarted since they last spoke: the neighbour may lack what this node sent (its
+  // crash, or this node's, took it); it drops what it has.
+  if (m.incarnation > 0 || hello_.incarnation > 0) ResendTo(from, out);
   out.notes.push_back(
       absl::StrCat("handshake with node ", from, " done (", greeted_.size(), " of ", neighbours_.size(), ")"));
   if (m.arithmetic != hello_.arithmetic) {
@@ -156,7 +175,47 @@ absl::Status NodeSession::Receive(NodeId from, const Hello& m, SessionOutput& ou
                                      "': the run goes on, but its results may differ from the simulator's in "
                                      "the last bits (build every agent with DADMM_PORTABLE_FLOAT=ON, the default)"));
   }
+  // What came before the hello (this node resumed without it): taken now, in the order it came.
+  auto waiting = before_hello_.find(from);
+  if (waiting == before_hello_.end()) return absl::OkStatus();
+  std::vector<Waiting> messages = std::move(waiting->second);
+  before_hello_.erase(waiting);
+  for (const Waiting& w : messages) {
+    absl::Status s = std::visit(
+        [&](const auto& message) -> absl::Status {
+          if constexpr (std::is_same_v<std::decay_t<decltype(message)>, EarlyEstimate>) {
+            return Receive(from,
+                           Estimate{.sender = message.sender,
+                                    .iteration = message.iteration,
+                                    .x = Eigen::Map<const Vector>(message.x.data(), message.x.size()),
+                                    .control = message.control},
+                           out);
+          } else {
+            return Receive(from, message, out);
+          }
+        },
+        w);
+    if (!s.ok()) return s;
+  }
   return absl::OkStatus();
+}
+
+template <typename M>
+bool NodeSession::HoldBeforeHello(NodeId from, const M& m) {
+  // Resumed from a checkpoint taken before a neighbour's hello, this node hears that neighbour go on
+  // before the hello it resends (on seeing this node's new hello) comes: held until it does.
+  if (hello_.incarnation == 0 || greeted(from) || m.sender != from) return false;
+  std::vector<Waiting>& waiting = before_hello_[from];
+  if (waiting.size() >= 256) return false;  // refused below, as before any hello
+  if constexpr (std::is_same_v<M, Estimate>) {
+    waiting.push_back(EarlyEstimate{.sender = m.sender,
+                                    .iteration = m.iteration,
+                                    .x = m.x,
+                                    .control = std::vector<std::uint8_t>(m.control.begin(), m.control.end())});
+  } else {
+    waiting.push_back(m);
+  }
+  return true;
 }
 
 bool NodeSession::Admit(NodeId from, NodeId sender, const char* what, SessionOutput& out) {
@@ -192,6 +251,7 @@ bool NodeSession::Heard(NodeId from, const M& m) const {
 }
 
 absl::Status NodeSession::Receive(NodeId from, const ColourAnnouncement& m, SessionOutput& out) {
+  if (HoldBeforeHello(from, m)) return absl::OkStatus();
   if (!Admit(from, m.sender, "a colour announcement", out)) return absl::OkStatus();
   // A copy of one taken already (a neighbour's transport sends again what this node's previous
   // incarnation had not acknowledged, or a resumed neighbour its bootstrap): heard, dropped.
@@ -203,6 +263,7 @@ absl::Status NodeSession::Receive(NodeId from, const ColourAnnouncement& m, Sess
 }
 
 absl::Status NodeSession::Receive(NodeId from, const ColourMaxima& m, SessionOutput& out) {
+  if (HoldBeforeHello(from, m)) return absl::OkStatus();
   if (!Admit(from, m.sender, "colour maxima", out)) return absl::OkStatus();
   if (Heard(from, m)) {
     ++duplicates_;
@@ -221,7 +282,9 @@ absl::Status NodeSession::Colour(NodeId from, const M& m, SessionOutput& out) {
   }
   bootstrap_log_.emplace_back(from, m);
   const std::size_t before = out.estimates.size();
+  const std::size_t announcements = out.colouring.announcements.size(), maxima = out.colouring.maxima.size();
   absl::Status s = AfterColouring(produced, was_complete, out);
+  RecordSent(out, announcements, maxima);
   Retain(before, out);
   return s;
 }
@@ -277,10 +340,12 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
                         .control = e.control};
     if (absl::Status s = Deliver(view, out); !s.ok()) return s;
   }
+  if (catching_up()) DrainHeld(out);  // resumed in the bootstrap: what came meanwhile, in label order
   return absl::OkStatus();
 }
 
 absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput& out) {
+  if (HoldBeforeHello(from, m)) return absl::OkStatus();
   if (!Admit(from, m.sender, "an estimate", out)) return absl::OkStatus();
   // Once per (sender, iteration): a copy of an estimate heard already is a resend's or a duplicate.
   const std::size_t i = IndexOf(from);
@@ -288,7 +353,7 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
     ++duplicates_;
     return absl::OkStatus();
   }
-  if (program_ != nullptr && catching_up()) return CatchUp(i, m, out);
+  if (catching_up()) return CatchUp(i, m, out);
   if (program_ == nullptr) {
     if (++early_count_[from] > kEarlyEstimates) {
       out.rejections.push_back({from, "too many estimates before this node could start"});
@@ -311,8 +376,8 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
 }
 
 bool NodeSession::catching_up() const {
-  if (program_ == nullptr || !catch_up_until_.has_value()) return false;
-  if (program_->steps() < *catch_up_until_) return true;
+  if (!catch_up_until_.has_value()) return false;
+  if (program_ == nullptr || program_->steps() < *catch_up_until_) return true;
   return std::any_of(held_.begin(), held_.end(), [](const auto& h) { return !h.empty(); });
 }
 
@@ -335,6 +400,12 @@ absl::Status NodeSession::CatchUp(std::size_t i, const Estimate& m, SessionOutpu
                                  .iteration = m.iteration,
                                  .x = m.x,
                                  .control = std::vector<std::uint8_t>(m.control.begin(), m.control.end())});
+  if (program_ == nullptr) return absl::OkStatus();  // given to the program once it starts
+  DrainHeld(out);
+  return absl::OkStatus();
+}
+
+void NodeSession::DrainHeld(SessionOutput& out) {
   const std::size_t before = out.estimates.size();
   for (bool progress = true; progress;) {
     progress = false;
@@ -355,7 +426,6 @@ absl::Status NodeSession::CatchUp(std::size_t i, const Estimate& m, SessionOutpu
     }
   }
   Retain(before, out);
-  return absl::OkStatus();
 }
 
 absl::Status NodeSession::Deliver(const Estimate& m, SessionOutput& out) {
@@ -442,15 +512,22 @@ Broadcast ReadBroadcast(StateReader& r) {
 }  // namespace
 
 bool NodeSession::checkpoint_due() const {
-  return program_ != nullptr &&
-         (!checkpointed_steps_.has_value() || program_->steps() >= *checkpointed_steps_ + settings_.checkpoint_every);
+  if (!started_) return false;
+  if (program_ == nullptr) return true;
+  return !checkpointed_steps_.has_value() || program_->steps() >= *checkpointed_steps_ + settings_.checkpoint_every;
+}
+
+void NodeSession::ResendTo(NodeId j, SessionOutput& out) const {
+  // A restarted neighbour may lack any of them (what its checkpoint had not taken is gone with it); it
+  // drops what it has heard.
+  for (const BootstrapMessage& m : sent_bootstrap_) {
+    std::visit([&](const auto& message) { out.bootstrap_resends.push_back({j, message}); }, m);
+  }
 }
 
 absl::StatusOr<std::string> NodeSession::Checkpoint() {
-  if (program_ == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": no checkpoint before the program runs"));
-  }
-  checkpointed_steps_ = program_->steps();
+  if (!started_) return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": no checkpoint before Start"));
+  if (program_ != nullptr) checkpointed_steps_ = program_->steps();
   StateWriter w;
   w.Bytes(kCheckpointTag);
   w.U64(self_);
@@ -478,8 +555,15 @@ absl::StatusOr<std::string> NodeSession::Checkpoint() {
   w.U64(early_total_);
   w.U64(retained_.size());
   for (const Broadcast& b : retained_) WriteBroadcast(w, b);
+  // Estimates heard before the program started (in the bootstrap): they count as heard.
+  w.U64(early_.size());
+  for (const EarlyEstimate& e : early_) {
+    w.U64(e.sender);
+    WriteBroadcast(w, Broadcast{.iteration = e.iteration, .x = e.x, .control = e.control});
+  }
+  w.Bool(program_ != nullptr);  // else taken in the bootstrap
   StateWriter program;
-  program_->SaveState(program);
+  if (program_ != nullptr) program_->SaveState(program);
   w.Bytes(program.bytes());
   return w.Take();
 }
@@ -536,7 +620,6 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
                                               replayed.rejections.front().why, ")"));
     }
   }
-  if (r.ok() && program_ == nullptr) r.Fail("its bootstrap does not start the program");
   std::vector<std::uint64_t> heard = r.Integers<std::uint64_t>();
   std::vector<std::uint64_t> incarnations = r.Integers<std::uint64_t>();
   early_total_ = r.U64();
@@ -549,33 +632,58 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   }
   std::deque<Broadcast> kept;
   for (std::uint64_t k = 0; r.ok() && k < retained; ++k) kept.push_back(ReadBroadcast(r));
+  const std::uint64_t early = r.U64();
+  if (r.ok() && early > neighbours_.size() * static_cast<std::uint64_t>(kEarlyEstimates)) {
+    r.Fail(absl::StrCat(early, " early estimates"));
+  }
+  std::vector<EarlyEstimate> early_kept;
+  std::map<NodeId, int> early_count;
+  for (std::uint64_t k = 0; r.ok() && k < early; ++k) {
+    const NodeId sender = static_cast<NodeId>(r.U64());
+    Broadcast b = ReadBroadcast(r);
+    ++early_count[sender];
+    early_kept.push_back(
+        {.sender = sender, .iteration = b.iteration, .x = std::move(b.x), .control = std::move(b.control)});
+  }
+  const bool running = r.Bool();
   const std::string program_state = r.Bytes();
+  if (r.ok() && running != (program_ != nullptr)) {
+    r.Fail(running ? "its bootstrap does not start the program" : "its bootstrap starts the program, it was not");
+  }
   if (!r.ok()) return r.status(false);
   if (absl::Status s = r.status(); !s.ok()) return s;
-  StateReader pr(program_state, absl::StrCat("node ", self_, "'s checkpoint (its program)"));
-  if (absl::Status s = program_->LoadState(pr); !s.ok()) return s;
-  if (absl::Status s = pr.status(); !s.ok()) return s;
+  if (program_ != nullptr) {
+    StateReader pr(program_state, absl::StrCat("node ", self_, "'s checkpoint (its program)"));
+    if (absl::Status s = program_->LoadState(pr); !s.ok()) return s;
+    if (absl::Status s = pr.status(); !s.ok()) return s;
+  }
   heard_ = std::move(heard);
   incarnations_ = std::move(incarnations);
   retained_ = std::move(kept);
-  early_.clear();
-  early_count_.clear();
-  catch_up_until_ = program_->steps() + RetainedEstimates(settings_.checkpoint_every) + 2;
+  early_ = std::move(early_kept);
+  early_count_ = std::move(early_count);
+  catch_up_until_ = (program_ != nullptr ? program_->steps() : 0) + RetainedEstimates(settings_.checkpoint_every) + 2;
   hello_.incarnation = saved.incarnation + 1;
   // Due at once: the next incarnation is written before its hello goes out, so that a second crash
   // before the next checkpoint restarts with a higher incarnation still.
   checkpointed_steps_.reset();
-  hello_.colour = colouring_->colour();
+  hello_.colour = colouring_->complete() ? colouring_->colour() : 0;
   out.hellos.push_back(hello_);
   // Its own bootstrap messages again, as the replay made them: a neighbour still colouring may not
   // have had them all (the crash took what was not acknowledged); the others drop them as heard.
+  sent_bootstrap_.assign(1, hello_);
+  for (const ColourAnnouncement& a : replayed.colouring.announcements) sent_bootstrap_.push_back(a);
+  for (const ColourMaxima& x : replayed.colouring.maxima) sent_bootstrap_.push_back(x);
   out.colouring = std::move(replayed.colouring);
   for (NodeId j : neighbours_) {
     for (const Broadcast& b : retained_) out.resends.push_back({j, b});
   }
-  out.notes.push_back(absl::StrCat("resumed from the checkpoint at iteration ", program_->steps(), " (incarnation ",
-                                   hello_.incarnation, ", colour ", hello_.colour, "); resending ", retained_.size(),
-                                   " estimate(s)"));
+  out.notes.push_back(program_ != nullptr
+                          ? absl::StrCat("resumed from the checkpoint at iteration ", program_->steps(),
+                                         " (incarnation ", hello_.incarnation, ", colour ", hello_.colour,
+                                         "); resending ", retained_.size(), " estimate(s)")
+                          : absl::StrCat("resumed from the checkpoint in the bootstrap (incarnation ",
+                                         hello_.incarnation, "); the colouring goes on"));
   return absl::OkStatus();
 }
 

@@ -82,6 +82,13 @@ struct SessionOutput {
     Broadcast estimate;
   };
   std::vector<Resend> resends;
+  // Bootstrap messages for one neighbour only (a restarted one still colouring, or whose crash took
+  // them), before the estimates above.
+  struct BootstrapResend {
+    NodeId to = 0;
+    std::variant<Hello, ColourAnnouncement, ColourMaxima> message;
+  };
+  std::vector<BootstrapResend> bootstrap_resends;
   std::vector<Rejection> rejections;
   // What happened, for the log: a handshake done, an arithmetic that differs, the colours, the start.
   std::vector<std::string> notes;
@@ -108,10 +115,10 @@ class NodeSession {
   // Emits the hello, and the first colour announcements; with no neighbours, starts the program.
   absl::Status Start(SessionOutput& out);
 
-  // What this node needs to resume (see the top); FailedPrecondition before its program runs.
+  // What this node needs to resume (see the top); FailedPrecondition before Start.
   absl::StatusOr<std::string> Checkpoint();
-  // Whether a checkpoint is due: the program runs, and none was taken in the last checkpoint_every
-  // steps (PipelineSettings).
+  // Whether a checkpoint is due: in the bootstrap, always (it is small and changes with every
+  // message); once the program runs, when none was taken in the last checkpoint_every steps.
   bool checkpoint_due() const;
   // A session made by Create with this run's arguments, resumed from `checkpoint` instead of Start:
   // emits the hello of the next incarnation and the retained estimates. DataLoss if the bytes are
@@ -172,10 +179,13 @@ class NodeSession {
   absl::Status StartProgram(SessionOutput& out);
   absl::Status Deliver(const Estimate& m, SessionOutput& out);
   bool catching_up() const;
+  template <typename M>
+  bool HoldBeforeHello(NodeId from, const M& m);
   // Whether the bootstrap log holds this very message from `from`.
   template <typename M>
   bool Heard(NodeId from, const M& m) const;
   absl::Status CatchUp(std::size_t i, const Estimate& m, SessionOutput& out);
+  void DrainHeld(SessionOutput& out);
 
   // A bootstrap message as received, for the checkpoint's replay.
   using BootstrapMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima>;
@@ -196,10 +206,16 @@ class NodeSession {
   std::uint64_t early_total_ = 0;
   bool started_ = false;
   std::vector<std::pair<NodeId, BootstrapMessage>> bootstrap_log_;
+  std::vector<BootstrapMessage> sent_bootstrap_;  // own hello and colouring messages, in order
+  void RecordSent(const SessionOutput& out, std::size_t announcements_before, std::size_t maxima_before);
+  void ResendTo(NodeId j, SessionOutput& out) const;
   std::vector<std::uint64_t> heard_;         // per neighbour: the last estimate's iteration (0: none)
   std::vector<std::uint64_t> incarnations_;  // per neighbour: its incarnation, from its hellos
   // After a resume: estimates the program cannot take yet, per neighbour by label, until it caught up.
   std::vector<std::map<std::uint64_t, EarlyEstimate>> held_;
+  // After a resume in the bootstrap: what a neighbour sent before its hello reached this incarnation.
+  using Waiting = std::variant<ColourAnnouncement, ColourMaxima, EarlyEstimate>;
+  std::map<NodeId, std::vector<Waiting>> before_hello_;
   std::optional<std::uint64_t> catch_up_until_;      // the program's steps by which it has caught up
   std::vector<std::uint32_t> claimed_colours_;       // per neighbour: the colour it restarted with, if not yet known
   std::deque<Broadcast> retained_;                   // own last RetainedEstimates(checkpoint_every) estimates

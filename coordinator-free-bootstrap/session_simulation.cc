@@ -127,7 +127,9 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   auto after_call = [&](std::size_t i, absl::Status status) -> absl::Status {
     if (!status.ok()) return status;
     // Durable before it is transmitted: the checkpoint covers everything this call sends.
-    if (cf.any() && sessions[i]->checkpoint_due() && (!out.estimates.empty() || !out.resends.empty())) {
+    if (cf.any() && sessions[i]->checkpoint_due() &&
+        (!out.estimates.empty() || !out.resends.empty() || !out.hellos.empty() || !out.colouring.empty() ||
+         !out.bootstrap_resends.empty())) {
       if (absl::Status s = write_checkpoint(i); !s.ok()) return s;
     }
     if (!out.rejections.empty()) {  // simulated neighbours are correct: a rejection is a bug
@@ -145,6 +147,15 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
       const std::uint32_t copies = broadcast(i, m, 0);
       net.colouring.messages += copies;
       net.colouring.payload_bytes += copies * kMaximaBytes;
+    }
+    for (SessionOutput::BootstrapResend& r : out.bootstrap_resends) {
+      const std::size_t j = index_of.at(r.to);
+      for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+        if (network.edge_to(e) != j) continue;
+        std::visit([&](auto& m) { post(e, SessionMessage(std::move(m)), 0); }, r.message);
+        ++net.resent;
+        break;
+      }
     }
     for (Broadcast& b : out.estimates) {
       const std::uint64_t label = b.iteration;
@@ -231,6 +242,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     return resumed;
   };
   auto crash = [&](std::size_t i) {
+    if (sessions[i]->program() == nullptr) ++net.crashes_in_bootstrap;
     out.clear();  // what it had not sent
     ++net.crashes;
     down[i] = static_cast<int>(crash_rng.Below(cf.max_down + 1));
@@ -260,8 +272,8 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     // A crash at this delivery: 0 before the node takes the message, 1 after, before its checkpoint,
     // 2 after its checkpoint, before it sends.
     int crash_stage = -1;
-    if (cf.any() && net.crashes < cf.max_crashes && sessions[to]->program() != nullptr && !checkpoint[to].empty() &&
-        crash_rng.Uniform() < cf.probability) {
+    if (cf.any() && net.crashes < cf.max_crashes && !checkpoint[to].empty() &&
+        crash_rng.Uniform() < (sessions[to]->program() == nullptr ? cf.probability / 10 : cf.probability)) {
       crash_stage = static_cast<int>(crash_rng.Below(3));
       if (crash_stage == 0) {
         ++net.lost_to_crashes;

@@ -34,9 +34,9 @@ struct LinkFaults {
 };
 
 // Crashes, as a node that dies and restarts from its checkpoint (node_session.h) meets them. Before
-// a delivery to a node whose program runs, with probability `probability` (at most `max_crashes` in
-// all) the node crashes: before it takes the message, after it took it but before its checkpoint, or
-// after its checkpoint but before it sent what followed; what it had not sent, and every message that
+// a delivery to a node that has a checkpoint (from its Start on: in the bootstrap too), with probability `probability`
+// (at most `max_crashes` in all) the node crashes: before it takes the message, after it took it but before its
+// checkpoint, or after its checkpoint but before it sent what followed; what it had not sent, and every message that
 // reaches it while it is down, are lost. It restarts from its last checkpoint after up to `max_down`
 // further deliveries (at once when nothing else is in flight). `problem` makes a node's local problem
 // again for the restart. Seeded by `seed`. With LinkFaults as well, a restart breaks the node's
@@ -77,6 +77,7 @@ struct SimulatedNetwork {
   // With crashes: how many, checkpoints written, messages lost with a crashed node, and the copies the
   // sessions dropped as heard already (resends after a restart).
   std::uint64_t crashes = 0;
+  std::uint64_t crashes_in_bootstrap = 0;  // of them, before the node's program ran
   std::uint64_t checkpoints = 0;
   std::uint64_t lost_to_crashes = 0;
   std::uint64_t session_duplicates = 0;

@@ -989,3 +989,53 @@ TEST(AgentProcesses, AnAgentRestartedWithoutItsStateIsRefusedByItsNeighbours) {
 
 }  // namespace
 }  // namespace dadmm
+
+namespace dadmm {
+namespace {
+
+// A crash in the bootstrap: node 4 waits in the colouring for a neighbour that has not started yet
+// (so its checkpoint holds the handshakes and colour messages so far), is killed there, restarted,
+// and only then its last neighbour starts: the run ends bit-identical to the simulator.
+TEST(AgentProcesses, AnAgentKilledInTheBootstrapResumesItToo) {
+  const std::uint64_t iterations = 300;
+  CrashRun run = PrepareCrashRun("crash-bootstrap", iterations);
+  const NodeId victim = 4;
+  const NodeId late = run.topology.neighbours(victim).back();
+  std::map<NodeId, Child> agents;
+  for (const NodeSpec& n : run.topology.nodes()) {
+    if (n.id != late) agents[n.id] = StartAgent(run, n.id, 0);
+  }
+  const std::string checkpoint = absl::StrCat(run.dir, "/state-", victim, "/node-", victim, ".checkpoint");
+  ASSERT_TRUE(testing::Eventually([&] { return std::filesystem::exists(checkpoint); }, 30s))
+      << testing::ReadFile(agents[victim].stderr_path);
+  std::this_thread::sleep_for(500ms);  // the handshakes and colour messages of the nodes that are up
+  EXPECT_EQ(IterationOf(run, victim), 0u);
+  testing::Kill(agents[victim]);
+  agents[victim] = StartAgent(run, victim, 1);
+  agents[late] = StartAgent(run, late, 0);
+  for (auto& [id, a] : agents) {
+    const std::optional<int> code = testing::WaitFor(a, 120s);
+    EXPECT_EQ(code, 0) << "node " << id << ": " << testing::ReadFile(a.stderr_path);
+    if (!code) testing::Kill(a);
+  }
+  EXPECT_THAT(testing::ReadFile(agents[victim].stderr_path), HasSubstr("resumed from the checkpoint in the bootstrap"));
+  absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(run.topology, run.dir);
+  ASSERT_TRUE(results.ok()) << results.status();
+  std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+  for (const NodeSpec& n : run.topology.nodes()) problems[n.id] = run.instance->MakeLocal(n.id);
+  absl::StatusOr<SimulatedNetwork> sim =
+      SimulateAgentNetwork(run.topology, std::move(problems), {.dadmm = {.rho = 1.0, .max_iterations = iterations}});
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  for (const SimulatedNode& s : sim->result.nodes) {
+    const v1::AgentResult& r = results->at(s.id);
+    const std::uint64_t degree = run.topology.degree(s.id);
+    EXPECT_TRUE(agent::SameEstimate(r, s.x)) << "node " << s.id;
+    EXPECT_EQ(r.iterations(), sim->result.steps) << "node " << s.id;
+    EXPECT_EQ(r.colour(), sim->colouring.colouring.at(s.id)) << "node " << s.id;
+    EXPECT_EQ(r.messages_sent(), degree * sim->result.steps) << "node " << s.id;
+    EXPECT_EQ(r.incarnation(), s.id == victim ? 1u : 0u) << "node " << s.id;
+  }
+}
+
+}  // namespace
+}  // namespace dadmm

@@ -219,7 +219,7 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
        per_case},
       {bpdn->get(), {.dadmm = {.rho = 0.1, .max_iterations = 15}, .eps_abs = 1e-5, .eps_rel = 1e-4}, 3},
   };
-  std::uint64_t runs = 0, crashes = 0, lost = 0, duplicates = 0, failed = 0;
+  std::uint64_t runs = 0, crashes = 0, in_bootstrap = 0, lost = 0, duplicates = 0, failed = 0;
   for (const Case& k : cases) {
     const SimulationResult expected = ByHand(c.t, *k.instance, k.settings);
     for (std::uint64_t seed = 1; seed <= k.seeds; ++seed) {
@@ -239,6 +239,7 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
       ++runs;
       ASSERT_TRUE(sim.ok()) << sim.status();
       crashes += sim->crashes;
+      in_bootstrap += sim->crashes_in_bootstrap;
       lost += sim->lost_to_crashes;
       duplicates += sim->session_duplicates;
       const SimulationResult& got = sim->result;
@@ -258,9 +259,11 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
   EXPECT_EQ(failed, 0u);
   // The crashes happened, messages went down with them, and resends were dropped where heard already.
   EXPECT_GT(crashes, runs);
+  EXPECT_GT(in_bootstrap, runs / 10);  // in the handshake and colouring too
   EXPECT_GT(lost, crashes);
   EXPECT_GT(duplicates, crashes);
-  std::cout << runs << " runs with crashes, " << runs - failed << " bit-identical: " << crashes
+  std::cout << runs << " runs with crashes, " << runs - failed << " bit-identical: " << crashes << " (" << in_bootstrap
+            << " in the bootstrap)"
             << " crashes and restarts, " << lost << " messages lost with crashed nodes, " << duplicates
             << " resent copies dropped\n";
 }
@@ -280,7 +283,7 @@ TEST(NodeSession, ACheckpointOfAnotherNodeOrRunOrTruncatedIsRefused) {
     sessions[n.id] = *std::move(s);
   }
   const NodeId first = c.t.nodes().front().id;
-  EXPECT_THAT(sessions[first]->Checkpoint().status().message(), HasSubstr("no checkpoint before the program runs"));
+  EXPECT_THAT(sessions[first]->Checkpoint().status().message(), HasSubstr("no checkpoint before Start"));
   // Deliver everything in FIFO order until node `first`'s program has run a few steps.
   std::deque<std::tuple<NodeId, NodeId, SessionOutput>> queue;
   SessionOutput out;
