@@ -504,7 +504,7 @@ absl::Status Agent::Impl::Run() {
   while (!session->done() && !stop_requested) {
     std::optional<Incoming> in = transport->Next(Clock::now() + std::chrono::milliseconds(100));
     if (transport->refused().has_value()) {
-      absl::Status failed = Fail(absl::FailedPreconditionError(*transport->refused()));
+      absl::Status failed = Fail(absl::AbortedError(*transport->refused()));
       shutdown();
       return failed;
     }

@@ -48,10 +48,10 @@ constexpr int kExitNeighbourLost = 3;
 inline bool IsNeighbourLost(const absl::Status& s) { return absl::IsDeadlineExceeded(s); }
 // Run's status when this node cannot take part with what it has: its checkpoint is corrupt or of
 // another run (DATA_LOSS), or its neighbours refused it because it restarted without its checkpoint
-// into a run they are in (FAILED_PRECONDITION). A restart with the same state fails the same way, so
-// dadmm-agent exits with kExitRefused, which the systemd unit does not restart.
+// into a run they are in (ABORTED). A restart with the same state fails the same way, so dadmm-agent
+// exits with kExitRefused, which the systemd unit does not restart.
 constexpr int kExitRefused = 4;
-inline bool IsRefused(const absl::Status& s) { return absl::IsDataLoss(s) || absl::IsFailedPrecondition(s); }
+inline bool IsRefused(const absl::Status& s) { return absl::IsDataLoss(s) || absl::IsAborted(s); }
 
 class Agent {
  public:

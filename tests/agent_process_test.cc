@@ -977,7 +977,7 @@ TEST(AgentProcesses, AnAgentRestartedWithoutItsStateIsRefusedByItsNeighbours) {
   const auto took = std::chrono::steady_clock::now() - restarted;
   for (auto& [id, a] : agents) testing::Kill(a);
   ASSERT_TRUE(code.has_value()) << "the restarted agent was not refused";
-  EXPECT_NE(*code, 0);
+  EXPECT_EQ(*code, agent::kExitRefused);
   EXPECT_LT(took, 15s);
   const std::string log = testing::ReadFile(agents[victim].stderr_path);
   EXPECT_THAT(log, HasSubstr(absl::StrCat("refuses node ", victim, ": a new process of node ", victim,
@@ -1034,6 +1034,34 @@ TEST(AgentProcesses, AnAgentKilledInTheBootstrapResumesItToo) {
     EXPECT_EQ(r.colour(), sim->colouring.colouring.at(s.id)) << "node " << s.id;
     EXPECT_EQ(r.messages_sent(), degree * sim->result.steps) << "node " << s.id;
     EXPECT_EQ(r.incarnation(), s.id == victim ? 1u : 0u) << "node " << s.id;
+  }
+}
+
+// A checkpoint that is cut short or whose checksum fails is reported naming the file and not loaded.
+TEST(AgentProcesses, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
+  CrashRun run = PrepareCrashRun("crash-corrupt", 100);
+  const std::string dir = absl::StrCat(run.dir, "/state-1");
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/node-1.checkpoint";
+  auto header = [](std::uint64_t length) {
+    std::string h = "DADMMCKP";
+    for (std::uint64_t v : {std::uint64_t{1}, length}) {
+      for (int i = 0; i < 8; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+    return h + std::string(32, '\0');
+  };
+  for (const auto& [bytes, why] : std::vector<std::pair<std::string, std::string>>{
+           {header(5) + "12345", "checksum mismatch"},
+           {header(100) + "12345", "truncated: 5 of 100 bytes"},
+           {"not a checkpoint at all, but long enough for a header of 56 bytes ......",
+            "no dadmm checkpoint header"}}) {
+    testing::WriteFile(path, bytes);
+    const Child one = StartAgent(run, 1, 0);
+    const std::optional<int> code = testing::WaitFor(one, 30s);
+    if (!code) testing::Kill(one);
+    EXPECT_EQ(code, agent::kExitRefused) << why;
+    const std::string log = testing::ReadFile(one.stderr_path);
+    EXPECT_THAT(log, HasSubstr(path + ": not a usable checkpoint (" + why + "); it was not loaded")) << log;
   }
 }
 
