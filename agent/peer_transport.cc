@@ -261,10 +261,10 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, gr
   const bool resumed = message.incarnation() > inbound.incarnation;
   if (message.process() != inbound.process) {
     if (inbound.process != 0 && !resumed) {
-      const std::string why = absl::StrCat("node ", self_, " refuses node ", *sender, ": a new process of node ",
-                                           *sender, " with no checkpoint (incarnation ", message.incarnation(),
-                                           "), restarted without its state into a run node ", self_,
-                                           " is in (restart it with its --state_dir, or start every node again)");
+      std::string why = absl::StrCat("node ", self_, " refuses node ", *sender, ": a new process of node ", *sender,
+                                     " with no checkpoint (incarnation ", message.incarnation(),
+                                     "), restarted without its state into a run node ", self_,
+                                     " is in (restart it with its --state_dir, or start every node again)");
       refusal = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
       return why;
     }

@@ -1061,7 +1061,7 @@ TEST(AgentProcesses, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
     if (!code) testing::Kill(one);
     EXPECT_EQ(code, agent::kExitRefused) << why;
     const std::string log = testing::ReadFile(one.stderr_path);
-    EXPECT_THAT(log, HasSubstr(path + ": not a usable checkpoint (" + why + "); it was not loaded")) << log;
+    EXPECT_THAT(log, HasSubstr(absl::StrCat(path, ": not a usable checkpoint (", why, "); it was not loaded"))) << log;
   }
 }
 
