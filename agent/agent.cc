@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -89,6 +90,10 @@ MessageCost CostOf(const pb::PeerMessage& m) {
     case pb::PeerMessage::kMaxima:
       cost.bootstrap_messages = 1;
       cost.bootstrap_bytes = kMaximaBytes;
+      break;
+    case pb::PeerMessage::kFinished:
+      cost.bootstrap_messages = 1;
+      cost.bootstrap_bytes = kFinishedBytes;
       break;
     default:
       break;
@@ -201,9 +206,8 @@ void Agent::Impl::CountEmitted() {
 }
 
 absl::Status Agent::Impl::Persist() {
-  if (options.state_dir.empty() || !session->checkpoint_due() ||
-      (out.estimates.empty() && out.resends.empty() && out.hellos.empty() && out.colouring.empty() &&
-       out.bootstrap_resends.empty())) {
+  // Before what the call emitted is sent, and before a neighbour's end message is acknowledged.
+  if (options.state_dir.empty() || !session->checkpoint_due() || !(out.sends() || session->end_unsaved())) {
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> session_bytes = session->Checkpoint();
@@ -241,6 +245,8 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   }
   for (const Broadcast& b : out.estimates) SendToAll(ToWire(self, b));
   for (const SessionOutput::Resend& r : out.resends) transport->SendTo(r.to, ToWire(self, r.estimate));
+  if (out.finished.has_value()) SendToAll(ToWire(*out.finished));
+  for (NodeId j : out.finished_resends) transport->SendTo(j, ToWire(session->end_message()));
   if (!out.colouring.empty()) {
     std::lock_guard lock(public_state.mu);
     public_state.colour = session->colouring().colour();
@@ -260,6 +266,7 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
 absl::Status Agent::Impl::Handle(const Incoming& in) {
   const NodeProgram* program = session->program();
   const bool was_running = program != nullptr;
+  const bool was_done = session->done();
   const std::uint64_t steps_before = was_running ? program->steps() : 0;
   const std::uint64_t duplicates_before = session->duplicates();
   absl::Status status;
@@ -273,6 +280,9 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
       break;
     case pb::PeerMessage::kMaxima:
       status = session->Receive(in.sender, FromWire(in.message.maxima()), out);
+      break;
+    case pb::PeerMessage::kFinished:
+      status = session->Receive(in.sender, FromWire(in.message.finished()), out);
       break;
     case pb::PeerMessage::kEstimate: {
       const Estimate estimate = FromWire(in.message.estimate());
@@ -293,8 +303,15 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
     counters.RecordReceived(in.sender, CostOf(in.message), in.message_bytes);
     Heard(in.sender, label);
   }
+  if (options.fault_exit_when_done && !was_done && session->done() && session->incarnation() == 0) {
+    log.Info(
+        absl::StrCat("finished ", session->program()->steps(), " iterations: exiting now (--fault_exit_when_done)"));
+    std::_Exit(137);
+  }
   CountEmitted();
   if (status.ok()) status = Persist();
+  // Acknowledged only once taken and written down (the acks ride on what Carry sends).
+  if (status.ok()) transport->Taken(in);
   Carry(in.peer, was_running, steps_before);
   return status;
 }
@@ -501,7 +518,8 @@ absl::Status Agent::Impl::Run() {
   Clock::time_point waiting_since = Clock::now();
   Clock::time_point next_wait_log = waiting_since + std::chrono::seconds(5);
   Clock::time_point next_status = Clock::now();
-  while (!session->done() && !stop_requested) {
+  bool finished = false;  // the program is done; the loop waits for the neighbours' end messages
+  while (!session->may_exit() && !stop_requested) {
     std::optional<Incoming> in = transport->Next(Clock::now() + std::chrono::milliseconds(100));
     if (transport->refused().has_value()) {
       absl::Status failed = Fail(absl::AbortedError(*transport->refused()));
@@ -516,6 +534,15 @@ absl::Status Agent::Impl::Run() {
       }
     }
     const NodeProgram* program = session->program();
+    if (session->done() && !finished) {
+      finished = true;
+      log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; " : "",
+                            "finished ", program->steps(),
+                            " iterations; the last estimates and the end message sent, waiting for the "
+                            "neighbours' end messages"));
+      algorithm_finished = Clock::now();
+      PublishEstimate(/*force=*/true);
+    }
     const pb::AgentState state = program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
     const Clock::time_point now = Clock::now();
     if (state == last_state && now < next_status) continue;
@@ -545,10 +572,14 @@ absl::Status Agent::Impl::Run() {
       if (lost.has_value()) break;
     }
   }
-  if (lost.has_value()) {
+  if (lost.has_value() && !session->done()) {
     absl::Status ended = NeighbourLost(*lost, started);
     shutdown();
     return ended;
+  }
+  if (lost.has_value()) {
+    log.Info(absl::StrCat("node ", *lost, " sent no end message and is not connected", DescribeWaitFor(*lost),
+                          " (--neighbour_timeout); this node's result is complete, ending"));
   }
 
   const NodeProgram* program = session->program();
@@ -560,10 +591,12 @@ absl::Status Agent::Impl::Run() {
     return absl::CancelledError(absl::StrCat("stopped at iteration ", steps, " before finishing"));
   }
 
-  log.Info(absl::StrCat(program->outcome() == Outcome::kStopped ? "agreed stop: every node's test held; " : "",
-                        "finished ", program->steps(), " iterations; sending the last estimates"));
-  algorithm_finished = Clock::now();
-  PublishEstimate(/*force=*/true);
+  if (!finished) {  // done at once (resumed from a checkpoint of a finished program, or no neighbours)
+    algorithm_finished = Clock::now();
+    PublishEstimate(/*force=*/true);
+  }
+  const bool ended = session->may_exit();
+  if (ended) log.Info("every neighbour has ended: closing the links");
   SetState(pb::AGENT_STATE_RUNNING, program->steps(), "");
   // Flush every link (its last messages are what the neighbours still need), then give the
   // neighbours time to finish and close their streams to us before the server goes away. DONE once
@@ -579,7 +612,10 @@ absl::Status Agent::Impl::Run() {
     log.Info("some neighbours still have streams open after the linger time; closing anyway");
   }
   absl::Status written = Write(started);
-  if (written.ok() && !options.state_dir.empty()) {
+  if (written.ok() && !options.state_dir.empty() && !ended) {
+    log.Info(absl::StrCat("the checkpoint stays in ", options.state_dir,
+                          ": a neighbour that has not ended may still need this node (restart it the same way)"));
+  } else if (written.ok() && !options.state_dir.empty()) {
     // The run is over and its result written: a restart now starts a new run.
     if (absl::Status s = RemoveCheckpointFile(options.state_dir, self); !s.ok()) log.Info(std::string(s.message()));
   }

@@ -39,6 +39,9 @@ struct AgentOptions {
   // Where the checkpoint goes (agent/checkpoint_file.h), written before anything that depends on it
   // is sent; an agent started with a checkpoint there resumes from it. Empty: no checkpoints.
   std::string state_dir;
+  // Fault injection (tests): the first incarnation exits with code 137 when its program finishes,
+  // before the checkpoint of the end and the end message.
+  bool fault_exit_when_done = false;
   RadioModel radio;  // for the modelled energy in Status and the result
 };
 

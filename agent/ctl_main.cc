@@ -288,7 +288,7 @@ int Report(const std::string& topology_path) {
       "colours                 %d (distributed colouring, %d rounds)\n"
       "messages sent           %d (2E x steps = %d x %d = %d)\npayload bytes sent      %d\n"
       "message bytes sent      %d (serialized protobuf)\n"
-      "bootstrap               %d messages (hello, colours), %d bytes (with the stop bits)\n"
+      "bootstrap               %d messages (hello, colours, end), %d bytes (with the stop bits)\n"
       "radio energy (model)    %.3f mJ sent + %.3f mJ received point to point; %.3f mJ if broadcast; "
       "bootstrap %.3f mJ\n"
       "bit-identical to simulator: %s\n",

@@ -85,6 +85,10 @@ ABSL_FLAG(int64_t, checkpoint_every, 1,
 ABSL_FLAG(double, neighbour_timeout, 0.0,
           "Seconds a neighbour this agent waits for may stay disconnected before the run ends with outcome "
           "neighbour-lost: the result is written with the last iterate and the agent exits 3. 0: wait for ever.");
+ABSL_FLAG(bool, fault_exit_when_done, false,
+          "Fault injection, for tests of crash recovery: the first incarnation exits at once (code 137, as if "
+          "killed) when its program finishes, before it checkpoints that and sends its end message; restarted "
+          "from its --state_dir it runs to the end.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
 ABSL_FLAG(double, radio_distance_m, 10.0,
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
   }
   options.neighbour_timeout = std::chrono::milliseconds(static_cast<int64_t>(neighbour_timeout * 1000.0));
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.fault_exit_when_done = absl::GetFlag(FLAGS_fault_exit_when_done);
   const int64_t checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   if (checkpoint_every < 1 || checkpoint_every > 1000000) return Fail("--checkpoint_every must be in 1..1e6");
   options.settings.checkpoint_every = static_cast<uint32_t>(checkpoint_every);

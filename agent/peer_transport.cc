@@ -279,6 +279,7 @@ std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, gr
     }
     inbound.incarnation = message.incarnation();
     inbound.window = ReceiverWindow();
+    inbound.taken = 0;
     link.window.Rebase();
     if (link.stream != nullptr) BreakStream(*link.stream, "the neighbour restarted");
   }
@@ -329,8 +330,14 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
     ++s->accepted_messages;
     const std::uint64_t bytes = s->message.ByteSizeLong();
     if (!closing_) {
-      ready_.push_back(
-          Incoming{.sender = *s->sender, .message = std::move(s->message), .message_bytes = bytes, .peer = s->peer});
+      ready_.push_back(Incoming{.sender = *s->sender,
+                                .incarnation = inbound_.at(*s->sender).incarnation,
+                                .message = std::move(s->message),
+                                .message_bytes = bytes,
+                                .peer = s->peer});
+    } else {
+      Inbound& inbound = inbound_.at(*s->sender);
+      inbound.taken = inbound.window.delivered();  // this agent is done: acknowledged and dropped
     }
     s->message = pb::PeerMessage();
   }
@@ -346,7 +353,7 @@ void PeerTransport::DropInStream(InStream* s) {
 void PeerTransport::CloseInStream(InStream* s, const grpc::Status& status) {
   if (status.ok()) {
     s->summary.set_messages_received(s->accepted_messages);
-    if (s->sender.has_value()) s->summary.set_last_sequence(inbound_.at(*s->sender).window.delivered());
+    if (s->sender.has_value()) s->summary.set_last_sequence(inbound_.at(*s->sender).taken);
     s->reader.Finish(s->summary, status, &s->finished);
   } else {
     s->reader.FinishWithError(status, &s->finished);
@@ -452,7 +459,7 @@ void PeerTransport::PumpStream(OutStream& s) {
     return;
   }
   next->message.set_sequence(next->sequence);
-  next->message.set_ack(inbound_.at(link.peer).window.delivered());
+  next->message.set_ack(inbound_.at(link.peer).taken);
   next->message.set_incarnation(incarnation_);
   next->message.set_receiver_incarnation(inbound_.at(link.peer).incarnation);
   next->message.set_process(process_);
@@ -629,10 +636,17 @@ bool PeerTransport::LinksDone() const {
 
 bool PeerTransport::Closed() const { return open_in_streams_ == 0 && LinksDone(); }
 
+void PeerTransport::Taken(const Incoming& in) {
+  auto it = inbound_.find(in.sender);
+  if (it == inbound_.end() || it->second.incarnation != in.incarnation) return;  // of a process that ended
+  it->second.taken = std::min(it->second.window.delivered(), std::max(it->second.taken, in.message.sequence()));
+}
+
 bool PeerTransport::Linger(Clock::time_point deadline, bool links_only) {
   auto closed = [&] { return links_only ? LinksDone() : Closed(); };
   while (!closed() && Clock::now() < deadline) {
     Next(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+    for (const Incoming& in : ready_) Taken(in);  // this agent is done: acknowledged and dropped
     ready_.clear();
   }
   return closed();

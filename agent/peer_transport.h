@@ -54,6 +54,7 @@ namespace pb = ::dadmm::v1;
 // One message a neighbour sent, admitted: from a neighbour, on its own stream, next in sequence.
 struct Incoming {
   NodeId sender = 0;
+  std::uint64_t incarnation = 0;  // the sender's, when the transport admitted it
   pb::PeerMessage message;
   std::uint64_t message_bytes = 0;
   std::string peer;  // transport address, for logs
@@ -83,6 +84,10 @@ class PeerTransport {
   void set_incarnation(std::uint64_t incarnation) { incarnation_ = incarnation; }
   // Runs the queue until a message is admitted (returned), `deadline`, or Wake() (nothing).
   std::optional<Incoming> Next(Clock::time_point deadline);
+  // The agent has taken `in` (its session handled it, and the checkpoint that must hold it is
+  // written): only now is it acknowledged to its sender. A neighbour that sees its message
+  // acknowledged therefore knows that this agent will not lose it in a crash.
+  void Taken(const Incoming& in);
   // Makes Next return soon. Any thread.
   void Wake();
 
@@ -117,6 +122,7 @@ class PeerTransport {
   struct InStream;
   struct Inbound {
     ReceiverWindow window;          // sequence numbers passed on, exactly once each
+    std::uint64_t taken = 0;        // of them, taken by the agent: what this end acknowledges
     bool open = false;              // a stream from the neighbour is live
     std::uint64_t incarnation = 0;  // the neighbour's, from its messages
     std::uint64_t process = 0;      // the neighbour's process (PeerMessage.process); 0: none heard yet

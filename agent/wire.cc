@@ -26,6 +26,8 @@ std::optional<NodeId> SenderOf(const pb::PeerMessage& m) {
       return m.colour().sender();
     case pb::PeerMessage::kMaxima:
       return m.maxima().sender();
+    case pb::PeerMessage::kFinished:
+      return m.finished().sender();
     default:
       return std::nullopt;
   }
@@ -72,6 +74,16 @@ pb::PeerMessage ToWire(NodeId sender, const ColourMaxima& x) {
   c->set_max_chain1(x.maxima[1]);
   return m;
 }
+
+pb::PeerMessage ToWire(const Finished& f) {
+  pb::PeerMessage m;
+  pb::Finished* w = m.mutable_finished();
+  w->set_sender(f.sender);
+  w->set_steps(f.steps);
+  return m;
+}
+
+Finished FromWire(const pb::Finished& f) { return Finished{.sender = f.sender(), .steps = f.steps()}; }
 
 pb::PeerMessage ToWire(NodeId sender, const Broadcast& b) {
   pb::PeerMessage m;

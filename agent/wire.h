@@ -8,6 +8,7 @@
 #include "common/programs/node_program.h"
 #include "coordinator-free-bootstrap/colouring_protocol.h"
 #include "coordinator-free-bootstrap/handshake.h"
+#include "coordinator-free-bootstrap/node_session.h"
 #include "dadmm/proto/dadmm.pb.h"
 
 namespace dadmm::agent {
@@ -19,11 +20,13 @@ v1::PeerMessage ToWire(const Hello& h);
 v1::PeerMessage ToWire(NodeId sender, const ColourAnnouncement& a);
 v1::PeerMessage ToWire(NodeId sender, const ColourMaxima& m);
 v1::PeerMessage ToWire(NodeId sender, const Broadcast& b);
+v1::PeerMessage ToWire(const Finished& f);
 
 // A peer's text is bounded (names to 80 characters, values to 200) before it is compared or logged.
 Hello FromWire(const v1::Hello& h);
 ColourAnnouncement FromWire(const v1::ColourAnnouncement& c);
 ColourMaxima FromWire(const v1::ColourMaxima& c);
+Finished FromWire(const v1::Finished& f);
 // A view: valid as long as `e` is.
 Estimate FromWire(const v1::Estimate& e);
 

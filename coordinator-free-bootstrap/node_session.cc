@@ -13,8 +13,15 @@ void SessionOutput::clear() {
   estimates.clear();
   resends.clear();
   bootstrap_resends.clear();
+  finished.reset();
+  finished_resends.clear();
   rejections.clear();
   notes.clear();
+}
+
+bool SessionOutput::sends() const {
+  return !hellos.empty() || !colouring.empty() || !estimates.empty() || !resends.empty() ||
+         !bootstrap_resends.empty() || finished.has_value() || !finished_resends.empty();
 }
 
 absl::StatusOr<std::unique_ptr<NodeSession>> NodeSession::Create(const Topology& topology, NodeId self,
@@ -48,18 +55,21 @@ NodeSession::NodeSession(const Topology& topology, NodeId self, std::unique_ptr<
       heard_(neighbours_.size(), 0),
       incarnations_(neighbours_.size(), 0),
       held_(neighbours_.size()),
-      claimed_colours_(neighbours_.size(), 0) {}
+      claimed_colours_(neighbours_.size(), 0),
+      ended_(neighbours_.size(), 0) {}
 
 std::size_t NodeSession::IndexOf(NodeId j) const {
   return static_cast<std::size_t>(std::lower_bound(neighbours_.begin(), neighbours_.end(), j) - neighbours_.begin());
 }
 
 void NodeSession::RecordSent(const SessionOutput& out, std::size_t announcements_before, std::size_t maxima_before) {
+  // Constructed in place: GCC 12 for aarch64 warns (maybe-uninitialized, a false positive) on a
+  // temporary variant moved in.
   for (std::size_t k = announcements_before; k < out.colouring.announcements.size(); ++k) {
-    sent_bootstrap_.push_back(out.colouring.announcements[k]);
+    sent_bootstrap_.emplace_back(std::in_place_type<ColourAnnouncement>, out.colouring.announcements[k]);
   }
   for (std::size_t k = maxima_before; k < out.colouring.maxima.size(); ++k) {
-    sent_bootstrap_.push_back(out.colouring.maxima[k]);
+    sent_bootstrap_.emplace_back(std::in_place_type<ColourMaxima>, out.colouring.maxima[k]);
   }
 }
 
@@ -73,6 +83,21 @@ void NodeSession::Retain(std::size_t emitted_before, const SessionOutput& out) {
 SessionState NodeSession::state() const {
   if (program_ == nullptr) return SessionState::kColouring;
   return program_->done() ? SessionState::kDone : SessionState::kRunning;
+}
+
+bool NodeSession::may_exit() const {
+  return done() && announced_ && std::all_of(ended_.begin(), ended_.end(), [](std::uint64_t e) { return e != 0; });
+}
+
+bool NodeSession::finished(NodeId j) const {
+  const std::size_t i = IndexOf(j);
+  return i < neighbours_.size() && neighbours_[i] == j && ended_[i] != 0;
+}
+
+void NodeSession::Announce(SessionOutput& out) {
+  if (announced_ || program_ == nullptr || !program_->done()) return;
+  announced_ = true;
+  out.finished = Finished{.sender = self_, .steps = program_->steps()};
 }
 
 bool NodeSession::greeted(NodeId j) const { return std::binary_search(greeted_.begin(), greeted_.end(), j); }
@@ -341,6 +366,7 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
     if (absl::Status s = Deliver(view, out); !s.ok()) return s;
   }
   if (catching_up()) DrainHeld(out);  // resumed in the bootstrap: what came meanwhile, in label order
+  Announce(out);
   return absl::OkStatus();
 }
 
@@ -353,7 +379,11 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
     ++duplicates_;
     return absl::OkStatus();
   }
-  if (catching_up()) return CatchUp(i, m, out);
+  if (catching_up()) {
+    absl::Status s = CatchUp(i, m, out);
+    Announce(out);
+    return s;
+  }
   if (program_ == nullptr) {
     if (++early_count_[from] > kEarlyEstimates) {
       out.rejections.push_back({from, "too many estimates before this node could start"});
@@ -372,7 +402,27 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
   absl::Status s = Deliver(m, out);
   if (out.rejections.size() == refused_before) heard_[i] = m.iteration;  // taken: a copy of it is a duplicate
   Retain(before, out);
+  Announce(out);
   return s;
+}
+
+absl::Status NodeSession::Receive(NodeId from, const Finished& m, SessionOutput& out) {
+  if (HoldBeforeHello(from, m)) return absl::OkStatus();
+  if (!Admit(from, m.sender, "an end message", out)) return absl::OkStatus();
+  const std::size_t i = IndexOf(from);
+  if (ended_[i] != 0) {  // a copy (a resend after a restart)
+    ++duplicates_;
+    return absl::OkStatus();
+  }
+  if (program_ != nullptr && program_->done() && m.steps != program_->steps()) {
+    // Every node of a run ends at the same step (a fixed number, or the agreed stop); a neighbour that
+    // says otherwise is recorded as ended all the same (it needs nothing more), and named.
+    out.rejections.push_back({from, absl::StrCat("node ", from, " says it ended after ", m.steps, " iterations, node ",
+                                                 self_, " after ", program_->steps())});
+  }
+  ended_[i] = 1;
+  end_unsaved_ = true;
+  return absl::OkStatus();
 }
 
 bool NodeSession::catching_up() const {
@@ -436,6 +486,13 @@ absl::Status NodeSession::Deliver(const Estimate& m, SessionOutput& out) {
 }
 
 NodeSession::Wait NodeSession::awaited() const {
+  if (program_ != nullptr && program_->done()) {
+    Wait wait{"end", {}};
+    for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+      if (ended_[i] == 0) wait.nodes.push_back(neighbours_[i]);
+    }
+    return wait;
+  }
   if (program_ != nullptr) return {"estimate", program_->awaited()};
   Wait wait{"hello", {}};
   for (NodeId j : neighbours_) {
@@ -447,7 +504,7 @@ NodeSession::Wait NodeSession::awaited() const {
 
 namespace {
 
-constexpr absl::string_view kCheckpointTag = "dadmm-session-checkpoint-1";
+constexpr absl::string_view kCheckpointTag = "dadmm-session-checkpoint-2";
 
 void WriteHello(StateWriter& w, const Hello& h) {
   w.U64(h.node_id);
@@ -514,6 +571,7 @@ Broadcast ReadBroadcast(StateReader& r) {
 bool NodeSession::checkpoint_due() const {
   if (!started_) return false;
   if (program_ == nullptr) return true;
+  if (program_->done()) return !done_checkpointed_ || end_unsaved_;
   return !checkpointed_steps_.has_value() || program_->steps() >= *checkpointed_steps_ + settings_.checkpoint_every;
 }
 
@@ -523,11 +581,15 @@ void NodeSession::ResendTo(NodeId j, SessionOutput& out) const {
   for (const BootstrapMessage& m : sent_bootstrap_) {
     std::visit([&](const auto& message) { out.bootstrap_resends.push_back({j, message}); }, m);
   }
+  // Done already: it may lack the end message too (it drops a copy).
+  if (announced_) out.finished_resends.push_back(j);
 }
 
 absl::StatusOr<std::string> NodeSession::Checkpoint() {
   if (!started_) return absl::FailedPreconditionError(absl::StrCat("node ", self_, ": no checkpoint before Start"));
   if (program_ != nullptr) checkpointed_steps_ = program_->steps();
+  done_checkpointed_ = program_ != nullptr && program_->done();
+  end_unsaved_ = false;
   StateWriter w;
   w.Bytes(kCheckpointTag);
   w.U64(self_);
@@ -565,6 +627,7 @@ absl::StatusOr<std::string> NodeSession::Checkpoint() {
   StateWriter program;
   if (program_ != nullptr) program_->SaveState(program);
   w.Bytes(program.bytes());
+  w.Integers(ended_);
   return w.Take();
 }
 
@@ -647,6 +710,10 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   }
   const bool running = r.Bool();
   const std::string program_state = r.Bytes();
+  std::vector<std::uint64_t> ended = r.Integers<std::uint64_t>();
+  if (r.ok() && ended.size() != neighbours_.size()) {
+    r.Fail(absl::StrCat("end messages of ", ended.size(), " neighbours, this node has ", neighbours_.size()));
+  }
   if (r.ok() && running != (program_ != nullptr)) {
     r.Fail(running ? "its bootstrap does not start the program" : "its bootstrap starts the program, it was not");
   }
@@ -659,6 +726,7 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   }
   heard_ = std::move(heard);
   incarnations_ = std::move(incarnations);
+  ended_ = std::move(ended);
   retained_ = std::move(kept);
   early_ = std::move(early_kept);
   early_count_ = std::move(early_count);
@@ -678,6 +746,9 @@ absl::Status NodeSession::Resume(absl::string_view checkpoint, SessionOutput& ou
   for (NodeId j : neighbours_) {
     for (const Broadcast& b : retained_) out.resends.push_back({j, b});
   }
+  // Done before the crash: the end message again (the crash may have taken it, or its checkpoint).
+  announced_ = false;
+  Announce(out);
   out.notes.push_back(program_ != nullptr
                           ? absl::StrCat("resumed from the checkpoint at iteration ", program_->steps(),
                                          " (incarnation ", hello_.incarnation, ", colour ", hello_.colour,

@@ -16,7 +16,13 @@
 //      sent estimates: up to kEarlyEstimates per neighbour are kept (copied) and given to the program
 //      when it starts, in the order they came.
 //   4. The end: the program is done (its maximum of iterations, or the agreed stop). What it emitted
-//      last is in the output; the driver sends it and closes.
+//      last is in the output, and after it an end message (Finished) to every neighbour: "this node
+//      is done and its checkpoint says so; it will never need your estimates again". A node may go
+//      away (may_exit) only once it is done and has every neighbour's end message: until then a
+//      neighbour that crashes and restarts from an older checkpoint may need this node's last
+//      estimates again. A driver writes a checkpoint when a neighbour's end message is taken
+//      (checkpoint_due), before it acknowledges it, so that a neighbour that saw its end message
+//      acknowledged knows it will not be waited for.
 //
 // Crash and restart. Once its program runs, the session's Checkpoint() is what a node needs to resume
 // bit for bit: the bootstrap messages it received (replayed on resume: the same colours, the hellos
@@ -65,6 +71,14 @@ constexpr int kEarlyEstimates = 4;
 // Memory: that many x the dimension x 8 bytes (4 with a checkpoint every step).
 inline std::size_t RetainedEstimates(std::uint32_t checkpoint_every) { return checkpoint_every + 3u; }
 
+// The end message: `sender` is done after `steps` iterations (see the top). One per neighbour and
+// run, counted with the bootstrap's messages (kFinishedBytes of content: the id and the steps).
+struct Finished {
+  NodeId sender = 0;
+  std::uint64_t steps = 0;
+};
+constexpr std::uint64_t kFinishedBytes = 12;
+
 struct Rejection {
   NodeId sender = 0;
   std::string why;
@@ -89,10 +103,16 @@ struct SessionOutput {
     std::variant<Hello, ColourAnnouncement, ColourMaxima> message;
   };
   std::vector<BootstrapResend> bootstrap_resends;
+  // This node's end message, to every neighbour, after everything above; and to one neighbour each
+  // (a restarted one), again.
+  std::optional<Finished> finished;
+  std::vector<NodeId> finished_resends;
   std::vector<Rejection> rejections;
   // What happened, for the log: a handshake done, an arithmetic that differs, the colours, the start.
   std::vector<std::string> notes;
 
+  // Whether there is anything to send (what a checkpoint must precede).
+  bool sends() const;
   void clear();
 };
 
@@ -118,8 +138,13 @@ class NodeSession {
   // What this node needs to resume (see the top); FailedPrecondition before Start.
   absl::StatusOr<std::string> Checkpoint();
   // Whether a checkpoint is due: in the bootstrap, always (it is small and changes with every
-  // message); once the program runs, when none was taken in the last checkpoint_every steps.
+  // message); once the program runs, when none was taken in the last checkpoint_every steps; once
+  // it is done, when none was taken since (the end is checkpointed before the end message goes).
+  // A driver writes it before it sends what the call emitted (SessionOutput::sends).
   bool checkpoint_due() const;
+  // A neighbour's end message was taken since the last checkpoint: a driver writes one before it
+  // acknowledges that message, even if the call emitted nothing.
+  bool end_unsaved() const { return end_unsaved_; }
   // A session made by Create with this run's arguments, resumed from `checkpoint` instead of Start:
   // emits the hello of the next incarnation and the retained estimates. DataLoss if the bytes are
   // not a checkpoint of this node, or do not fit its topology, problem or settings (naming what).
@@ -135,9 +160,18 @@ class NodeSession {
   absl::Status Receive(NodeId from, const ColourMaxima& m, SessionOutput& out);
   // `m.x` and `m.control` need only live during the call.
   absl::Status Receive(NodeId from, const Estimate& m, SessionOutput& out);
+  absl::Status Receive(NodeId from, const Finished& m, SessionOutput& out);
 
   SessionState state() const;
   bool done() const { return state() == SessionState::kDone; }
+  // Done, and every neighbour's end message taken: no neighbour will need anything from this node.
+  bool may_exit() const;
+  // Whether neighbour j's end message was taken.
+  bool finished(NodeId j) const;
+  // This node's end message (once done).
+  Finished end_message() const {
+    return Finished{.sender = self_, .steps = program_ != nullptr ? program_->steps() : 0};
+  }
   NodeId self() const { return self_; }
   const Hello& hello() const { return hello_; }
   const std::vector<NodeId>& neighbours() const { return neighbours_; }
@@ -153,7 +187,8 @@ class NodeSession {
   std::uint64_t early_estimates() const { return early_total_; }
 
   // Whom the session waits for, and for what: "hello" (neighbours not yet greeted), "colour" (the
-  // colouring), "estimate" (the program); empty nodes when it waits for nothing.
+  // colouring), "estimate" (the program), "end" (done, the neighbours' end messages); empty nodes
+  // when it waits for nothing.
   struct Wait {
     std::string what;
     std::vector<NodeId> nodes;
@@ -186,6 +221,8 @@ class NodeSession {
   bool Heard(NodeId from, const M& m) const;
   absl::Status CatchUp(std::size_t i, const Estimate& m, SessionOutput& out);
   void DrainHeld(SessionOutput& out);
+  // Once the program is done: this node's end message, once (again after a resume).
+  void Announce(SessionOutput& out);
 
   // A bootstrap message as received, for the checkpoint's replay.
   using BootstrapMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima>;
@@ -214,12 +251,16 @@ class NodeSession {
   // After a resume: estimates the program cannot take yet, per neighbour by label, until it caught up.
   std::vector<std::map<std::uint64_t, EarlyEstimate>> held_;
   // After a resume in the bootstrap: what a neighbour sent before its hello reached this incarnation.
-  using Waiting = std::variant<ColourAnnouncement, ColourMaxima, EarlyEstimate>;
+  using Waiting = std::variant<ColourAnnouncement, ColourMaxima, EarlyEstimate, Finished>;
   std::map<NodeId, std::vector<Waiting>> before_hello_;
   std::optional<std::uint64_t> catch_up_until_;      // the program's steps by which it has caught up
   std::vector<std::uint32_t> claimed_colours_;       // per neighbour: the colour it restarted with, if not yet known
   std::deque<Broadcast> retained_;                   // own last RetainedEstimates(checkpoint_every) estimates
   std::optional<std::uint64_t> checkpointed_steps_;  // the program's steps at the last checkpoint
+  bool announced_ = false;                           // this node's end message emitted
+  bool done_checkpointed_ = false;                   // a checkpoint taken since the program was done
+  std::vector<std::uint64_t> ended_;                 // per neighbour: 1 once its end message was taken
+  bool end_unsaved_ = false;                         // one taken since the last checkpoint
   std::uint64_t duplicates_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "coordinator-free-bootstrap/session_simulation.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -16,7 +17,8 @@ namespace dadmm {
 namespace {
 
 // What travels between sessions; an estimate is shared by its copies on every out-edge.
-using SessionMessage = std::variant<Hello, ColourAnnouncement, ColourMaxima, std::shared_ptr<const Broadcast>>;
+using SessionMessage =
+    std::variant<Hello, ColourAnnouncement, ColourMaxima, std::shared_ptr<const Broadcast>, Finished>;
 
 // A message on the wire with link faults: its stream (epoch), its sequence number on the edge and
 // the ack for the reverse direction, as the agents' PeerMessage carries them.
@@ -26,6 +28,9 @@ struct Frame {
   std::uint64_t ack = 0;
   SessionMessage message;
 };
+
+// The label of the end messages for the fake network's silences: after every step's.
+constexpr std::uint64_t kEndLabel = std::numeric_limits<std::uint64_t>::max() - 1;
 
 }  // namespace
 
@@ -38,8 +43,10 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   }
   const std::size_t P = topology.size();
   const CrashFaults& cf = options.crashes;
-  if (cf.any() && (!cf.problem || !(cf.probability <= 0.5))) {
-    return absl::InvalidArgumentError("session simulation: crashes need a problem factory and a probability <= 0.5");
+  if (cf.any() &&
+      (!cf.problem || !(cf.probability >= 0.0 && cf.probability <= 0.5) || !(cf.at_end >= 0.0 && cf.at_end <= 1.0))) {
+    return absl::InvalidArgumentError(
+        "session simulation: crashes need a problem factory, a probability <= 0.5 and an at_end probability <= 1");
   }
   std::vector<std::unique_ptr<NodeSession>> sessions;
   auto make_session = [&](NodeId id,
@@ -111,6 +118,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   };
 
   SessionOutput out;
+  std::vector<bool> end_announced(P, false);
   // Crashes: each node's last checkpoint, and how many deliveries a crashed node stays down (-1: up).
   Rng crash_rng(cf.seed);
   std::map<std::pair<std::size_t, std::uint64_t>, std::uint64_t> copies_counted;  // (node, label): copies tallied
@@ -127,9 +135,8 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
   auto after_call = [&](std::size_t i, absl::Status status) -> absl::Status {
     if (!status.ok()) return status;
     // Durable before it is transmitted: the checkpoint covers everything this call sends.
-    if (cf.any() && sessions[i]->checkpoint_due() &&
-        (!out.estimates.empty() || !out.resends.empty() || !out.hellos.empty() || !out.colouring.empty() ||
-         !out.bootstrap_resends.empty())) {
+    // A neighbour's end message taken is written before it is acknowledged (before anything follows).
+    if (cf.any() && sessions[i]->checkpoint_due() && (out.sends() || sessions[i]->end_unsaved())) {
       if (absl::Status s = write_checkpoint(i); !s.ok()) return s;
     }
     if (!out.rejections.empty()) {  // simulated neighbours are correct: a rejection is a bug
@@ -202,6 +209,20 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
         break;
       }
     }
+    // The end message last, as a stream carries it after the last estimates.
+    if (out.finished.has_value()) {  // again after a restart at the end: resent
+      const std::uint32_t copies = broadcast(i, *out.finished, kEndLabel);
+      (end_announced[i] ? net.resent : net.end_messages) += copies;
+      end_announced[i] = true;
+    }
+    for (NodeId to : out.finished_resends) {
+      const std::size_t j = index_of.at(to);
+      for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+        if (network.edge_to(e) != j) continue;
+        if (post(e, sessions[i]->end_message(), kEndLabel)) ++net.resent;
+        break;
+      }
+    }
     out.clear();
     // A program whose estimate is no longer finite has diverged (a step size too large): the run ends.
     const NodeProgram* p = sessions[i]->program();
@@ -241,8 +262,31 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     }
     return resumed;
   };
+  // Node i goes away, as an agent does once its session may exit and its links are quiet: nothing in
+  // flight to or from it, no neighbour down (the agent's linger), everything it sent acknowledged (a
+  // stream's closing summary acknowledges what the receiver has taken). What reaches it later is lost.
+  std::vector<bool> exited(P, false);
+  auto maybe_exit = [&](std::size_t i) {
+    if (exited[i] || down[i] >= 0 || !sessions[i]->may_exit()) return;
+    for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+      const std::uint32_t back = network.reverse(e);
+      if (down[network.edge_to(e)] >= 0 || network.in_flight(e) > 0 || network.in_flight(back) > 0) return;
+    }
+    if (lf.any()) {
+      for (std::uint32_t e = network.out_begin(i); e < network.out_begin(i + 1); ++e) {
+        // A neighbour that went away acknowledges nothing more (the agent's linger gives up on it):
+        // what this node sent it since is a copy of what it had (it needed nothing more to go).
+        if (exited[network.edge_to(e)]) continue;
+        outbox[e].Acknowledge(inbox[e].delivered());  // the closing summary
+        if (!outbox[e].empty()) return;
+      }
+    }
+    exited[i] = true;
+    ++net.exits;
+  };
   auto crash = [&](std::size_t i) {
     if (sessions[i]->program() == nullptr) ++net.crashes_in_bootstrap;
+    if (sessions[i]->done()) ++net.crashes_at_end;
     out.clear();  // what it had not sent
     ++net.crashes;
     down[i] = static_cast<int>(crash_rng.Below(cf.max_down + 1));
@@ -251,7 +295,10 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     std::optional<FakeNetwork<Frame>::Delivered> delivered = network.Next();
     if (!delivered.has_value()) {
       const auto crashed = std::find_if(down.begin(), down.end(), [](int d) { return d >= 0; });
-      if (crashed == down.end()) break;
+      if (crashed == down.end()) {
+        for (std::size_t i = 0; i < P; ++i) maybe_exit(i);
+        break;
+      }
       if (absl::Status s = restart(static_cast<std::size_t>(crashed - down.begin())); !s.ok()) return s;
       continue;
     }
@@ -267,6 +314,10 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     const NodeId from = topology.nodes()[network.edge_from(edge)].id;
     if (down[to] >= 0) {  // lost with the crashed process
       ++net.lost_to_crashes;
+      continue;
+    }
+    if (exited[to]) {  // it has gone: a neighbour that still needed it would stall (checked at the end)
+      ++net.lost_to_exited;
       continue;
     }
     // A crash at this delivery: 0 before the node takes the message, 1 after, before its checkpoint,
@@ -298,6 +349,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     }
     const SessionMessage message = std::move(delivered->message.message);
     NodeSession& session = *sessions[to];
+    const bool was_done = session.done();
     absl::Status status;
     if (const auto* b = std::get_if<std::shared_ptr<const Broadcast>>(&message)) {
       ++estimates_delivered[edge];
@@ -318,6 +370,10 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
           },
           message);
     }
+    if (crash_stage < 0 && cf.at_end > 0.0 && !was_done && session.done() && net.crashes_at_end < cf.max_crashes &&
+        crash_rng.Uniform() < cf.at_end) {
+      crash_stage = 1 + static_cast<int>(crash_rng.Below(2));
+    }
     if (crash_stage == 2 && status.ok() && sessions[to]->checkpoint_due()) {
       if (absl::Status s = write_checkpoint(to); !s.ok()) return s;
     }
@@ -326,6 +382,8 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
       continue;
     }
     if (absl::Status s = after_call(to, std::move(status)); !s.ok()) return s;
+    maybe_exit(to);
+    maybe_exit(network.edge_from(edge));
   }
 
   std::vector<std::string> stalled;
@@ -337,7 +395,7 @@ absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,
     colourings.push_back(&s.colouring());
     net.early_estimates += s.early_estimates();
     net.session_duplicates += s.duplicates();
-    if (!diverged_step && !s.done()) {
+    if (!diverged_step && !exited[i]) {
       const NodeSession::Wait wait = s.awaited();
       stalled.push_back(absl::StrCat(topology.nodes()[i].id, " (waits for ", wait.what, " from ",
                                      absl::StrJoin(wait.nodes, ","), ")"));

@@ -43,11 +43,15 @@ struct LinkFaults {
 // streams and starts its edges' sequence numbers again, as the transports do (SenderWindow::Rebase).
 struct CrashFaults {
   double probability = 0.0;
+  // Besides: with this probability a node crashes in the very call in which its program finishes
+  // (before the checkpoint of its end, or after it but before its last estimates and end message go),
+  // when its neighbours may be done already; at most max_crashes such, besides the others.
+  double at_end = 0.0;
   std::uint32_t max_crashes = 3;
   std::uint32_t max_down = 20;
   std::uint64_t seed = 1;
   std::function<std::unique_ptr<LocalProblem>(NodeId)> problem;
-  bool any() const { return probability > 0.0 && max_crashes > 0; }
+  bool any() const { return (probability > 0.0 || at_end > 0.0) && max_crashes > 0; }
 };
 
 struct SessionSimulationOptions {
@@ -78,9 +82,15 @@ struct SimulatedNetwork {
   // sessions dropped as heard already (resends after a restart).
   std::uint64_t crashes = 0;
   std::uint64_t crashes_in_bootstrap = 0;  // of them, before the node's program ran
+  std::uint64_t crashes_at_end = 0;        // of them, once the node's program was done
   std::uint64_t checkpoints = 0;
   std::uint64_t lost_to_crashes = 0;
   std::uint64_t session_duplicates = 0;
+  // The end: end messages sent (one per directed edge, resends apart), nodes that went away (every
+  // node, in a run that ends), and messages that reached a node after it had gone.
+  std::uint64_t end_messages = 0;
+  std::uint64_t exits = 0;
+  std::uint64_t lost_to_exited = 0;
 };
 
 absl::StatusOr<SimulatedNetwork> SimulateAgentNetwork(const Topology& topology,

@@ -143,8 +143,9 @@ void ExpectMatchesSimulator(const NetworkRun& run) {
     EXPECT_EQ(r.messages_received(), degree * sim.steps) << "node " << s.id;
     EXPECT_EQ(r.payload_bytes_sent(), 8 * static_cast<std::uint64_t>(s.x.size()) * degree * sim.steps);
     // Bootstrap, apart: to each neighbour one hello, one announcement per pass of each of the two
-    // colouring chains, and one message per round of the D-round flood of the colour counts.
-    const std::uint64_t bootstrap = 1 + 2 * kColouringPasses + DiameterBound(run.topology);
+    // colouring chains, one message per round of the D-round flood of the colour counts, and the end
+    // message.
+    const std::uint64_t bootstrap = 1 + 2 * kColouringPasses + DiameterBound(run.topology) + 1;
     EXPECT_EQ(r.bootstrap_messages_sent(), degree * bootstrap) << "node " << s.id;
     EXPECT_EQ(r.bootstrap_messages_received(), degree * bootstrap) << "node " << s.id;
     EXPECT_EQ(r.rejected_messages(), 0u);
@@ -1034,6 +1035,87 @@ TEST(AgentProcesses, AnAgentKilledInTheBootstrapResumesItToo) {
     EXPECT_EQ(r.colour(), sim->colouring.colouring.at(s.id)) << "node " << s.id;
     EXPECT_EQ(r.messages_sent(), degree * sim->result.steps) << "node " << s.id;
     EXPECT_EQ(r.incarnation(), s.id == victim ? 1u : 0u) << "node " << s.id;
+  }
+}
+
+// A crash at the very end. The victim, of colour 1, dies in the step its program finishes (its last
+// estimate sent long before, the last of its neighbours' just taken; before the checkpoint of its
+// end: --fault_exit_when_done), with checkpoints every 10 steps, so that it resumes up to 10 steps
+// back, when the neighbours of the last colour are done. They wait for its end message (longer than
+// their linger time) and resend their last estimates when it comes back; the run ends bit-identical.
+TEST(AgentProcesses, AnAgentThatDiesAsItFinishesIsWaitedForAndEndsTheRun) {
+  const std::uint64_t iterations = 305;
+  CrashRun run = PrepareCrashRun("crash-end", iterations, 10);
+  std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
+  for (const NodeSpec& n : run.topology.nodes()) problems[n.id] = run.instance->MakeLocal(n.id);
+  absl::StatusOr<SimulatedNetwork> sim =
+      SimulateAgentNetwork(run.topology, std::move(problems), {.dadmm = {.rho = 1.0, .max_iterations = iterations}});
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const std::map<NodeId, std::uint32_t>& colours = sim->colouring.colouring;
+  const std::uint32_t last_colour = sim->colouring.chain_colours[sim->colouring.chosen];
+  NodeId victim = 0, done_neighbour = 0;
+  for (const NodeSpec& n : run.topology.nodes()) {
+    if (colours.at(n.id) != 1 || victim != 0) continue;
+    for (NodeId j : run.topology.neighbours(n.id)) {
+      if (colours.at(j) == last_colour) victim = n.id, done_neighbour = j;
+    }
+  }
+  ASSERT_NE(victim, 0u) << "no node of colour 1 next to one of colour " << last_colour;
+  for (auto& [id, argv] : run.argv) {
+    for (std::string& a : argv) {
+      if (a == "--linger_seconds=10") a = "--linger_seconds=2";
+    }
+  }
+  std::vector<std::string> faulty = run.argv.at(victim);
+  faulty.push_back("--fault_exit_when_done");
+  std::map<NodeId, Child> agents;
+  for (const NodeSpec& n : run.topology.nodes()) {
+    agents[n.id] = n.id == victim ? testing::Spawn(faulty, absl::StrCat(run.dir, "/node-", victim, ".out0"),
+                                                   absl::StrCat(run.dir, "/node-", victim, ".log0"))
+                                  : StartAgent(run, n.id, 0);
+  }
+  const std::optional<int> died = testing::WaitFor(agents[victim], 60s);
+  ASSERT_EQ(died, 137) << testing::ReadFile(agents[victim].stderr_path);
+  // Its neighbour of the last colour is done, and waits for the victim's end message past its
+  // linger time; no neighbour goes away.
+  std::this_thread::sleep_for(4s);
+  for (NodeId j : run.topology.neighbours(victim)) {
+    EXPECT_FALSE(testing::WaitFor(agents[j], 0s).has_value()) << "node " << j << " went away before node " << victim
+                                                              << " ended: " << testing::ReadFile(agents[j].stderr_path);
+  }
+  {
+    auto stub = v1::Status::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", run.ports[done_neighbour - 1]),
+                                                        grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 2s);
+    v1::StatusReply reply;
+    ASSERT_TRUE(stub->GetStatus(&context, v1::StatusRequest(), &reply).ok());
+    EXPECT_EQ(reply.iteration(), iterations) << "node " << done_neighbour;
+    EXPECT_THAT(reply.waiting_for(), HasSubstr(absl::StrCat("end from ", victim))) << "node " << done_neighbour;
+  }
+  agents[victim] = StartAgent(run, victim, 1);
+  for (auto& [id, a] : agents) {
+    const std::optional<int> code = testing::WaitFor(a, 60s);
+    EXPECT_EQ(code, 0) << "node " << id << ": " << testing::ReadFile(a.stderr_path);
+    if (!code) testing::Kill(a);
+  }
+  // Resumed from a checkpoint before the end: it needed its neighbours' last estimates again.
+  const std::string log = testing::ReadFile(agents[victim].stderr_path);
+  const std::size_t at = log.find("resumed from the checkpoint at iteration ");
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_LT(std::strtoull(log.c_str() + at + std::strlen("resumed from the checkpoint at iteration "), nullptr, 10),
+            iterations);
+  absl::StatusOr<std::map<NodeId, v1::AgentResult>> results = agent::ReadNetworkResults(run.topology, run.dir);
+  ASSERT_TRUE(results.ok()) << results.status();
+  for (const SimulatedNode& s : sim->result.nodes) {
+    const v1::AgentResult& r = results->at(s.id);
+    const std::uint64_t degree = run.topology.degree(s.id);
+    EXPECT_TRUE(agent::SameEstimate(r, s.x)) << "node " << s.id;
+    EXPECT_EQ(r.iterations(), sim->result.steps) << "node " << s.id;
+    EXPECT_EQ(r.messages_sent(), degree * sim->result.steps) << "node " << s.id;
+    EXPECT_EQ(r.messages_received(), degree * sim->result.steps) << "node " << s.id;
+    EXPECT_EQ(r.incarnation(), s.id == victim ? 1u : 0u) << "node " << s.id;
+    EXPECT_FALSE(std::filesystem::exists(absl::StrCat(run.dir, "/state-", s.id, "/node-", s.id, ".checkpoint")));
   }
 }
 

@@ -164,6 +164,8 @@ class FakeNetwork {
   }
 
   bool empty() const { return in_flight_ == 0; }
+  // Copies on directed edge e not yet delivered.
+  std::uint64_t in_flight(std::uint32_t e) const { return sent_[e] - delivered_[e]; }
 
   // Node index i sends nothing labelled `step` or later.
   void SilenceNode(std::size_t i, std::uint64_t step) { node_silent_from_[i] = step; }
