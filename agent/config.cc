@@ -8,50 +8,47 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/problems/problem_kinds.h"
 
 namespace dadmm::agent {
 namespace {
 
 // Flags a config file may set, and which of them are paths.
 const std::set<std::string>& Keys() {
-  static const std::set<std::string> keys = {"node_id",
-                                             "topology",
-                                             "problem",
-                                             "beta",
-                                             "sigma",
-                                             "delta",
-                                             "lambda",
-                                             "svm_c",
-                                             "box",
-                                             "pgr",
-                                             "logreg_solver",
-                                             "features",
-                                             "fista_step",
-                                             "ic_beta",
-                                             "theta",
-                                             "data",
-                                             "algorithm",
-                                             "listen",
-                                             "rho",
-                                             "iterations",
-                                             "tolerance",
-                                             "eps_abs",
-                                             "eps_rel",
-                                             "vary_rho_every",
-                                             "vary_rho_votes",
-                                             "vary_rho_mu",
-                                             "vary_rho_tau",
-                                             "output",
-                                             "linger_seconds",
-                                             "hold_seconds",
-                                             "log_iterations",
-                                             "neighbour_timeout",
-                                             "state_dir",
-                                             "checkpoint_every",
-                                             "dial",
-                                             "radio_e_elec_nj",
-                                             "radio_eps_amp_pj",
-                                             "radio_distance_m"};
+  static const std::set<std::string> keys = [] {
+    std::set<std::string> k = {"node_id",
+                               "topology",
+                               "problem",
+                               "features",
+                               "ic_beta",
+                               "theta",
+                               "data",
+                               "algorithm",
+                               "listen",
+                               "rho",
+                               "iterations",
+                               "tolerance",
+                               "eps_abs",
+                               "eps_rel",
+                               "vary_rho_every",
+                               "vary_rho_votes",
+                               "vary_rho_mu",
+                               "vary_rho_tau",
+                               "output",
+                               "linger_seconds",
+                               "hold_seconds",
+                               "log_iterations",
+                               "neighbour_timeout",
+                               "state_dir",
+                               "checkpoint_every",
+                               "dial",
+                               "radio_e_elec_nj",
+                               "radio_eps_amp_pj",
+                               "radio_distance_m"};
+    // The problems' shared parameters (common/problems/problem_kinds.h).
+    for (const ProblemParameter& p : ProblemParameters()) k.emplace(p.name);
+    return k;
+  }();
   return keys;
 }
 bool IsPath(const std::string& key) {

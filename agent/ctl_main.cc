@@ -2,6 +2,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "agent/ctl_watch.h"
 #include "agent/results.h"
+#include "agent/wire.h"
 #include "common/cli/usage.h"
 #include "common/network/colouring.h"
 #include "common/network/topology.h"
@@ -125,17 +127,14 @@ struct RecordedRun {
 
 absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
   RecordedRun run;
-  run.spec = {.kind = r.problem(),
-              .beta = r.beta(),
-              .sigma = r.sigma(),
-              .delta = r.delta(),
-              .svm_c = r.svm_c(),
-              .lambda = r.lambda(),
-              .box = r.box(),
-              .pgr = r.pgr(),
-              .fista_step = r.fista_step(),
-              .logreg_solver = r.logreg_solver().empty() ? "newton" : r.logreg_solver(),
-              .features = r.features()};
+  absl::StatusOr<dadmm::ProblemSpec> spec =
+      dadmm::ProblemSpec::FromParameters(dadmm::agent::FromWire(r.problem_parameters()));
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ", r.node_id(), ": problem_parameters: ", spec.status().message()));
+  }
+  run.spec = *std::move(spec);
+  run.spec.features = r.features();
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(r.algorithm());
   if (!algorithm.ok())
     return absl::InvalidArgumentError(absl::StrCat("node ", r.node_id(), ": ", algorithm.status().message()));
@@ -155,12 +154,14 @@ absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
 
 // Whether two result records are of the same run (every parameter bit for bit).
 bool SameRun(const pb::AgentResult& a, const pb::AgentResult& b) {
+  const std::vector<dadmm::NamedValue> pa = dadmm::agent::FromWire(a.problem_parameters());
+  const std::vector<dadmm::NamedValue> pb_ = dadmm::agent::FromWire(b.problem_parameters());
+  const bool same_problem =
+      pa.size() == pb_.size() && std::equal(pa.begin(), pa.end(), pb_.begin(), [](const auto& x, const auto& y) {
+        return x.name == y.name && dadmm::SameValue(x, y);
+      });
   return a.rho() == b.rho() && a.max_iterations() == b.max_iterations() && a.tolerance() == b.tolerance() &&
-         a.problem() == b.problem() && a.beta() == b.beta() && a.sigma() == b.sigma() && a.delta() == b.delta() &&
-         a.lambda() == b.lambda() && a.svm_c() == b.svm_c() && a.box() == b.box() &&
-         (a.logreg_solver().empty() ? "newton" : a.logreg_solver()) ==
-             (b.logreg_solver().empty() ? "newton" : b.logreg_solver()) &&
-         a.pgr() == b.pgr() && a.fista_step() == b.fista_step() && a.ic_beta() == b.ic_beta() &&
+         a.problem() == b.problem() && same_problem && a.features() == b.features() && a.ic_beta() == b.ic_beta() &&
          a.eps_abs() == b.eps_abs() && a.eps_rel() == b.eps_rel() && a.vary_rho_every() == b.vary_rho_every() &&
          a.vary_rho_votes() == b.vary_rho_votes() && a.vary_rho_mu() == b.vary_rho_mu() &&
          a.vary_rho_tau() == b.vary_rho_tau() && a.algorithm() == b.algorithm();

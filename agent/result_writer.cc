@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/status_service.h"
+#include "agent/wire.h"
 #include "common/problems/lasso.h"
 #include "dadmm/proto/dadmm.pb.h"
 
@@ -29,15 +30,7 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   r.set_node_id(options.node_id);
   r.set_algorithm(AlgorithmName(options.settings.algorithm));
   r.set_problem(run.problem_kind);
-  r.set_beta(options.problem.beta);
-  r.set_sigma(options.problem.sigma);
-  r.set_delta(options.problem.delta);
-  r.set_lambda(options.problem.lambda);
-  r.set_svm_c(options.problem.svm_c);
-  r.set_box(options.problem.box);
-  r.set_pgr(options.problem.pgr);
-  r.set_fista_step(options.problem.fista_step);
-  r.set_logreg_solver(options.problem.logreg_solver);
+  ToWire(options.problem.Parameters(), r.mutable_problem_parameters());
   r.set_features(options.problem.features);
   r.set_computation_iterations(program->computation_iterations());
   const NodeProgram::SolveCounts solves = program->local_solves();

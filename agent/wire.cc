@@ -44,13 +44,7 @@ pb::PeerMessage ToWire(const Hello& hello) {
   h->set_arithmetic(hello.arithmetic);
   h->set_incarnation(hello.incarnation);
   h->set_colour(hello.colour);
-  for (const NamedValue& v : hello.config) {
-    pb::ConfigField* f = h->mutable_run_config()->add_fields();
-    f->set_name(v.name);
-    if (const double* d = std::get_if<double>(&v.value)) f->set_real(*d);
-    if (const std::int64_t* i = std::get_if<std::int64_t>(&v.value)) f->set_integer(*i);
-    if (const std::string* s = std::get_if<std::string>(&v.value)) f->set_text(*s);
-  }
+  ToWire(hello.config, h->mutable_run_config());
   return m;
 }
 
@@ -95,20 +89,23 @@ pb::PeerMessage ToWire(NodeId sender, const Broadcast& b) {
   return m;
 }
 
-Hello FromWire(const pb::Hello& h) {
-  Hello hello{.node_id = h.sender(),
-              .protocol_version = h.protocol_version(),
-              .topology_fingerprint = Bounded(h.topology_fingerprint(), 200),
-              .degree = h.degree(),
-              .dimension = h.dimension(),
-              .arithmetic = Bounded(h.arithmetic(), 80),
-              .incarnation = h.incarnation(),
-              .colour = h.colour()};
+void ToWire(const std::vector<NamedValue>& values, pb::RunConfig* config) {
+  for (const NamedValue& v : values) {
+    pb::ConfigField* f = config->add_fields();
+    f->set_name(v.name);
+    if (const double* d = std::get_if<double>(&v.value)) f->set_real(*d);
+    if (const std::int64_t* i = std::get_if<std::int64_t>(&v.value)) f->set_integer(*i);
+    if (const std::string* s = std::get_if<std::string>(&v.value)) f->set_text(*s);
+  }
+}
+
+std::vector<NamedValue> FromWire(const pb::RunConfig& config) {
+  std::vector<NamedValue> values;
   // A correct peer sends a few dozen settings; more than 1000 is cut (the check then names the first
   // that differs).
-  const int n = std::min(h.run_config().fields_size(), 1000);
+  const int n = std::min(config.fields_size(), 1000);
   for (int k = 0; k < n; ++k) {
-    const pb::ConfigField& f = h.run_config().fields(k);
+    const pb::ConfigField& f = config.fields(k);
     NamedValue v{.name = Bounded(f.name(), 80), .value = std::string()};
     switch (f.value_case()) {
       case pb::ConfigField::kReal:
@@ -124,8 +121,21 @@ Hello FromWire(const pb::Hello& h) {
         v.value = std::string("(no value)");
         break;
     }
-    hello.config.push_back(std::move(v));
+    values.push_back(std::move(v));
   }
+  return values;
+}
+
+Hello FromWire(const pb::Hello& h) {
+  Hello hello{.node_id = h.sender(),
+              .protocol_version = h.protocol_version(),
+              .topology_fingerprint = Bounded(h.topology_fingerprint(), 200),
+              .degree = h.degree(),
+              .dimension = h.dimension(),
+              .arithmetic = Bounded(h.arithmetic(), 80),
+              .incarnation = h.incarnation(),
+              .colour = h.colour()};
+  hello.config = FromWire(h.run_config());
   return hello;
 }
 

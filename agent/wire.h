@@ -22,6 +22,11 @@ v1::PeerMessage ToWire(NodeId sender, const ColourMaxima& m);
 v1::PeerMessage ToWire(NodeId sender, const Broadcast& b);
 v1::PeerMessage ToWire(const Finished& f);
 
+// Typed settings (the hello's run configuration, the result record's problem parameters).
+void ToWire(const std::vector<NamedValue>& values, v1::RunConfig* config);
+// A peer's names are bounded to 80 characters, texts to 200; at most 1000 fields are read.
+std::vector<NamedValue> FromWire(const v1::RunConfig& config);
+
 // A peer's text is bounded (names to 80 characters, values to 200) before it is compared or logged.
 Hello FromWire(const v1::Hello& h);
 ColourAnnouncement FromWire(const v1::ColourAnnouncement& c);

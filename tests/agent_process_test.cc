@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
 #include "agent/results.h"
+#include "agent/wire.h"
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
 #include "common/network/colouring.h"
@@ -122,6 +123,13 @@ NetworkRun RunFig1(const std::string& name, const std::string& problem, const st
   EXPECT_TRUE(simulated.ok()) << simulated.status();
   if (simulated.ok()) run.simulated = *std::move(simulated);
   return run;
+}
+
+// The problem a result record describes (its typed problem_parameters).
+ProblemSpec SpecOf(const v1::AgentResult& r) {
+  absl::StatusOr<ProblemSpec> spec = ProblemSpec::FromParameters(agent::FromWire(r.problem_parameters()));
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : ProblemSpec{};
 }
 
 // Every agent's estimate, steps and colour equal the simulator's bit for bit; messages = 2E x steps.
@@ -335,7 +343,7 @@ TEST(AgentProcesses, SparseFeatureLogRegAgentsReachTheCentralizedFit) {
   ExpectMatchesSimulator(run);
   for (const auto& [id, r] : run.results) {
     EXPECT_EQ(r.outcome(), "stopped");
-    EXPECT_EQ(r.logreg_solver(), "fista");
+    EXPECT_EQ(SpecOf(r).logreg_solver, "fista");
     EXPECT_EQ(r.features(), 200);                           // read from an SVMlight file
     EXPECT_GT(r.computation_iterations(), r.iterations());  // FISTA steps, counted
   }
@@ -352,7 +360,7 @@ TEST(AgentProcesses, SoftMarginSvmAgentsFitTheCentralizedModel) {
   ExpectMatchesSimulator(run);
   for (const auto& [id, r] : run.results) {
     EXPECT_EQ(r.outcome(), "stopped");
-    EXPECT_EQ(r.svm_c(), 1.0);
+    EXPECT_EQ(SpecOf(r).svm_c, 1.0);
   }
   EXPECT_LE(RelativeErrorOf(run), 1e-5);
 }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/base/numerics.h"
 #include "common/base/random.h"
 #include "common/cli/problem_flags.h"
 #include "common/cli/usage.h"
@@ -22,6 +23,7 @@
 #include "common/network/topology.h"
 #include "common/problems/logreg.h"
 #include "common/problems/node_data.h"
+#include "common/problems/problem_kinds.h"
 
 ABSL_FLAG(std::string, data, "",
           "The dataset, CSV, one row per example (required): bpdn rows [a b], svm and logreg "
@@ -43,17 +45,16 @@ int Fail(const std::string& message) {
   return 2;
 }
 
-// The problem's shared parameters, as flags and as config lines.
-std::vector<std::pair<std::string, double>> Parameters(const dadmm::ProblemSpec& spec) {
-  if (spec.kind == "bpdn") return {{"beta", spec.beta}};
-  if (spec.kind == "lasso") return {{"sigma", spec.sigma}, {"delta", spec.delta}};
-  if (spec.kind == "logreg" && spec.logreg_solver == "fista") return {{"lambda", spec.lambda}, {"pgr", spec.pgr}};
-  if (spec.kind == "logreg") return {{"lambda", spec.lambda}};
-  if (spec.kind == "svm" && spec.svm_c > 0.0) return {{"svm_c", spec.svm_c}};
-  if (spec.kind == "sparse-lr") {
-    return {{"lambda", spec.lambda}, {"box", spec.box}, {"pgr", spec.pgr}, {"fista_step", spec.fista_step}};
+// The problem's shared parameters (the kind's, common/problems/problem_kinds.h), as "name" and the
+// value as text that reads back to the same value, for flags and config lines.
+std::vector<std::pair<std::string, std::string>> Parameters(const dadmm::ProblemSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const dadmm::NamedValue& v : spec.Parameters()) {
+    if (v.name == "problem") continue;
+    const std::string* text = std::get_if<std::string>(&v.value);
+    out.emplace_back(v.name, text != nullptr ? *text : dadmm::FormatValue(v));
   }
-  return {};
+  return out;
 }
 
 }  // namespace
@@ -70,8 +71,11 @@ int main(int argc, char** argv) {
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
-  if (spec.kind.empty()) return Fail("--problem is required (consensus, bpdn, svm, lasso, logreg or sparse-lr)");
+  if (spec.kind.empty()) {
+    return Fail(absl::StrCat("--problem is required (", absl::StrJoin(dadmm::AgentProblemKinds(), ", "), ")"));
+  }
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
+  const dadmm::ProblemKind& kind = *dadmm::FindProblemKind(spec.kind);
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) return Fail("--out is required");
   if (absl::GetFlag(FLAGS_data).empty()) return Fail("--data is required");
@@ -97,7 +101,7 @@ int main(int argc, char** argv) {
   }
   const auto P = static_cast<Eigen::Index>(topology->size());
   const Eigen::Index rows = data->rows();
-  const bool by_columns = spec.kind == "lasso";
+  const bool by_columns = kind.by_columns;
   if (by_columns && data->cols() - 1 < P) {
     return Fail(absl::StrCat(absl::GetFlag(FLAGS_data), ": ", data->cols() - 1, " columns of A for ", P,
                              " nodes (lasso splits the columns: every node needs at least one)"));
@@ -112,7 +116,7 @@ int main(int argc, char** argv) {
     return Fail(
         absl::StrCat(absl::GetFlag(FLAGS_data), ": ", spec.kind, " rows need at least 2 values, found ", data->cols()));
   }
-  if (spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr") {
+  if (kind.labelled) {
     for (Eigen::Index i = 0; i < rows; ++i) {
       const double label = (*data)(i, data->cols() - 1);
       if (label != 1.0 && label != -1.0) {
@@ -136,7 +140,7 @@ int main(int argc, char** argv) {
     t << dadmm::TopologyToYaml(*topology);
     std::ofstream f(out + "/problem.flags");
     f << "--problem=" << spec.kind;
-    for (const auto& [name, value] : Parameters(spec)) f << absl::StrFormat(" --%s=%.17g", name, value);
+    for (const auto& [name, value] : Parameters(spec)) f << " --" << name << "=" << value;
     f << "\n";
     if (!t || !f) return Fail(absl::StrCat(out, ": cannot write"));
   }
@@ -144,7 +148,7 @@ int main(int argc, char** argv) {
   const Eigen::Index parts = by_columns ? data->cols() - 1 : rows;  // what is split
   for (Eigen::Index k = 0; k < P; ++k) {
     const dadmm::NodeId id = topology->nodes()[static_cast<std::size_t>(k)].id;
-    const Eigen::Index count = parts / P + (k < parts % P ? 1 : 0);
+    const Eigen::Index count = dadmm::EvenShare(parts, P, k);
     Eigen::MatrixXd block;
     if (by_columns) {
       block.resize(rows, count + 1);
@@ -162,9 +166,8 @@ int main(int argc, char** argv) {
     std::ofstream config(absl::StrCat(out, "/node-", id, ".yaml"));
     config << "# Agent " << id << " of " << P << "; run: dadmm-agent --config=node-" << id << ".yaml [--rho=...]\n"
            << "node_id: " << id << "\ntopology: topology.yaml\nproblem: " << spec.kind << "\n"
-           << absl::StrJoin(
-                  Parameters(spec), "",
-                  [](std::string* o, const auto& p) { absl::StrAppendFormat(o, "%s: %.17g\n", p.first, p.second); })
+           << absl::StrJoin(Parameters(spec), "",
+                            [](std::string* o, const auto& p) { absl::StrAppend(o, p.first, ": ", p.second, "\n"); })
            << "data: node-" << id << ".csv\noutput: node-" << id << ".json\n";
     if (!config) return Fail(absl::StrCat(out, ": cannot write"));
   }

@@ -201,18 +201,7 @@ BpdnData MakeDctBpdn(std::uint64_t seed, Eigen::Index m, Eigen::Index n) {
   return d;
 }
 
-double SquaredSpectralNorm(const Eigen::MatrixXd& A) {
-  // Power iteration on A'A.
-  Vector u = Vector::Ones(A.cols()).normalized();
-  double sigma2 = 0.0;
-  for (int i = 0; i < 200; ++i) {
-    Vector w = A.transpose() * (A * u);
-    sigma2 = w.norm();
-    if (sigma2 == 0.0) return 0.0;
-    u = w / sigma2;
-  }
-  return sigma2;
-}
+double SquaredSpectralNorm(const Eigen::MatrixXd& A) { return LargestGramEigenvalue(A); }
 
 absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data) {
   return SolveL1Penalized(data.A, data.b, data.beta, Vector::Zero(data.A.cols()), SquaredSpectralNorm(data.A));
@@ -277,7 +266,7 @@ absl::StatusOr<std::unique_ptr<BpdnInstance>> BpdnInstance::Create(BpdnData data
   auto inst = std::unique_ptr<BpdnInstance>(new BpdnInstance());
   Eigen::Index first = 0;
   for (Eigen::Index p = 0; p < P; ++p) {
-    const Eigen::Index count = data.A.rows() / P + (p < data.A.rows() % P ? 1 : 0);
+    const Eigen::Index count = EvenShare(data.A.rows(), P, p);
     inst->rows_[topology.nodes()[static_cast<std::size_t>(p)].id] = {first, count};
     first += count;
   }

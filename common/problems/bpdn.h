@@ -93,7 +93,7 @@ absl::StatusOr<Vector> SolveBpdnCentralized(const BpdnData& data);
 // The same for any A, b, beta, from the start x, given ||A||_2^2.
 absl::StatusOr<Vector> SolveL1Penalized(const Eigen::MatrixXd& A, const Vector& b, double beta, Vector x,
                                         double squared_norm);
-// ||A||_2^2 by power iteration.
+// ||A||_2^2 by power iteration (LargestGramEigenvalue, common/base/numerics.h).
 double SquaredSpectralNorm(const Eigen::MatrixXd& A);
 
 class BpdnInstance final : public ProblemInstance {

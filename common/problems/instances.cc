@@ -4,12 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/numerics.h"
 #include "common/base/portable_float.h"
 #include "common/base/random.h"
 #include "common/problems/bpdn.h"
 #include "common/problems/consensus.h"
 #include "common/problems/lasso.h"
 #include "common/problems/logreg.h"
+#include "common/problems/problem_kinds.h"
 #include "common/problems/sparse_lr.h"
 #include "common/problems/svm.h"
 
@@ -28,7 +30,7 @@ std::map<NodeId, std::vector<Eigen::Index>> SplitExamples(Eigen::Index m, const 
   std::map<NodeId, std::vector<Eigen::Index>> split;
   std::size_t next = 0;
   for (Eigen::Index p = 0; p < P; ++p) {
-    const Eigen::Index count = m / P + (p < m % P ? 1 : 0);
+    const Eigen::Index count = EvenShare(m, P, p);
     auto& rows = split[topology.nodes()[static_cast<std::size_t>(p)].id];
     for (Eigen::Index k = 0; k < count; ++k) rows.push_back(order[next++]);
   }
@@ -55,9 +57,14 @@ double ClassificationAccuracy(const Eigen::MatrixXd& features, const Vector& lab
 }
 
 const std::vector<std::string>& InstanceNames() {
-  static const std::vector<std::string> names = {"consensus",      "bpdn-gaussian",      "bpdn-dct",     "bpdn-dense",
-                                                 "lasso-gaussian", "lasso-dct",          "svm-iris",     "svm-cancer",
-                                                 "logreg-cancer",  "sparse-lr-textures", "logreg-sparse"};
+  // The datasets of each problem kind (common/problems/problem_kinds.h), kind by kind.
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all;
+    for (const ProblemKind& kind : ProblemKinds()) {
+      for (absl::string_view dataset : kind.datasets) all.emplace_back(dataset);
+    }
+    return all;
+  }();
   return names;
 }
 

@@ -271,7 +271,7 @@ absl::StatusOr<std::unique_ptr<LassoInstance>> LassoInstance::Create(LassoData d
   auto inst = std::unique_ptr<LassoInstance>(new LassoInstance());
   Eigen::Index first = 0;
   for (Eigen::Index p = 0; p < P; ++p) {
-    const Eigen::Index count = n / P + (p < n % P ? 1 : 0);
+    const Eigen::Index count = EvenShare(n, P, p);
     inst->columns_.emplace_back(first, count);
     inst->index_[topology.nodes()[static_cast<std::size_t>(p)].id] = static_cast<std::size_t>(p);
     inst->blocks_.push_back(std::make_shared<const LassoDualProblem>(

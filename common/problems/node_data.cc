@@ -9,38 +9,14 @@
 #include "absl/strings/str_join.h"
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
-#include "common/problems/bpdn.h"
-#include "common/problems/consensus.h"
-#include "common/problems/lasso.h"
-#include "common/problems/logreg.h"
-#include "common/problems/sparse_lr.h"
-#include "common/problems/svm.h"
+#include "common/problems/problem_kinds.h"
 
 namespace dadmm {
-
-namespace {
-
-struct KindEntry {
-  const char* kind;
-  const char* what;  // for --help: the problem and what a node's data file holds
-};
-
-// Every problem kind agents run, once.
-constexpr KindEntry kAgentKinds[] = {
-    {"consensus", "seed 000's (18): theta_p per node"},
-    {"bpdn", "seed 000's (25)-(26): rows of A and b per node"},
-    {"svm", "seed 000's (27)-(28): labelled points per node"},
-    {"lasso", "seed 000's (20): columns of A and all of b per node"},
-    {"logreg", "l1-regularized logistic regression, seed 002's (45): examples per node"},
-    {"sparse-lr", "seed 001's (7), sparse logistic regression in a box: examples per node"},
-};
-
-}  // namespace
 
 const std::vector<std::string>& AgentProblemKinds() {
   static const std::vector<std::string> kinds = [] {
     std::vector<std::string> names;
-    for (const KindEntry& entry : kAgentKinds) names.emplace_back(entry.kind);
+    for (const ProblemKind& kind : ProblemKinds()) names.emplace_back(kind.name);
     return names;
   }();
   return kinds;
@@ -48,158 +24,93 @@ const std::vector<std::string>& AgentProblemKinds() {
 
 std::string AgentProblemHelp() {
   std::string help;
-  for (const KindEntry& entry : kAgentKinds) {
-    absl::StrAppend(&help, help.empty() ? "" : ", ", entry.kind, " (", entry.what, ")");
+  for (const ProblemKind& kind : ProblemKinds()) {
+    absl::StrAppend(&help, help.empty() ? "" : ", ", kind.name, " (", kind.what, ")");
   }
   return help;
 }
 
 absl::Status ProblemSpec::Validate() const {
-  const std::vector<std::string>& kinds = AgentProblemKinds();
-  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+  if (FindProblemKind(kind) == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("problem '", kind, "' is not one agents run (", absl::StrJoin(kinds, ", "), ")"));
+        absl::StrCat("problem '", kind, "' is not one agents run (", absl::StrJoin(AgentProblemKinds(), ", "), ")"));
   }
-  if (!(beta > 0.0) || !std::isfinite(beta)) {
-    return absl::InvalidArgumentError(absl::StrCat("beta must be a finite number > 0, got ", beta));
-  }
-  if (!(sigma > 0.0) || !std::isfinite(sigma)) {
-    return absl::InvalidArgumentError(absl::StrCat("sigma must be a finite number > 0, got ", sigma));
-  }
-  if (!(svm_c >= 0.0) || !std::isfinite(svm_c)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("svm_c must be a finite number >= 0 (0: the hard margin), got ", svm_c));
-  }
-  if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
-    return absl::InvalidArgumentError(absl::StrCat("lambda must be a finite number >= 0, got ", lambda));
+  for (const ProblemParameter& p : ProblemParameters()) {
+    if (absl::Status s = p.validate(*this); !s.ok()) return s;
   }
   if (features < 0 || features > 100000000) {
     return absl::InvalidArgumentError(absl::StrCat("features must be in 0..1e8, got ", features));
   }
-  if (logreg_solver != "newton" && logreg_solver != "fista") {
-    return absl::InvalidArgumentError(absl::StrCat("logreg_solver must be newton or fista, got '", logreg_solver, "'"));
-  }
-  if (!(box > 0.0) || !std::isfinite(box)) {
-    return absl::InvalidArgumentError(absl::StrCat("box must be a finite number > 0, got ", box));
-  }
-  if (!(pgr > 0.0) || !std::isfinite(pgr)) {
-    return absl::InvalidArgumentError(absl::StrCat("pgr must be a finite number > 0, got ", pgr));
-  }
-  if (!(fista_step >= 0.0) || !std::isfinite(fista_step)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fista_step must be a finite number >= 0 (0: 1 / L), got ", fista_step));
-  }
-  if (!(delta > 0.0) || !std::isfinite(delta)) {
-    return absl::InvalidArgumentError(absl::StrCat("delta must be a finite number > 0, got ", delta));
-  }
   return absl::OkStatus();
-}
-
-std::string ProblemSpec::Describe() const {
-  if (kind == "bpdn") return absl::StrFormat("bpdn beta=%.17g", beta);
-  if (kind == "lasso") return absl::StrFormat("lasso sigma=%.17g delta=%.17g", sigma, delta);
-  if (kind == "svm" && svm_c > 0.0) return absl::StrFormat("svm C=%.17g", svm_c);
-  if (kind == "logreg" && logreg_solver == "fista") {
-    return absl::StrFormat("logreg lambda=%.17g solver=fista pgr=%.17g", lambda, pgr);
-  }
-  if (kind == "logreg") return absl::StrFormat("logreg lambda=%.17g", lambda);
-  if (kind == "sparse-lr") {
-    // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
-    // simulator's.
-    return absl::StrFormat("sparse-lr lambda=%.17g box=%.17g pgr=%.17g fista_step=%.17g", lambda, box, pgr, fista_step);
-  }
-  return kind;
 }
 
 std::vector<NamedValue> ProblemSpec::Parameters() const {
   std::vector<NamedValue> p = {{"problem", kind}};
-  if (kind == "bpdn") p.push_back({"beta", beta});
-  if (kind == "lasso") p.insert(p.end(), {{"sigma", sigma}, {"delta", delta}});
-  if (kind == "svm") p.push_back({"svm_c", svm_c});
-  if (kind == "logreg") {
-    p.insert(p.end(), {{"lambda", lambda}, {"logreg_solver", logreg_solver}});
-    if (logreg_solver == "fista") p.push_back({"pgr", pgr});
-  }
-  if (kind == "sparse-lr") {
-    // FISTA's settings shape every local solve: nodes must agree on them for the results to be the
-    // simulator's.
-    p.insert(p.end(), {{"lambda", lambda}, {"box", box}, {"pgr", pgr}, {"fista_step", fista_step}});
+  const ProblemKind* k = FindProblemKind(kind);
+  if (k == nullptr) return p;
+  for (const ProblemKind::Parameter& param : k->parameters) {
+    if (param.applies != nullptr && !param.applies(*this)) continue;
+    p.push_back(FindProblemParameter(param.name)->get(*this));
   }
   return p;
 }
 
-namespace {
-
-// logreg with logreg_solver = fista: FISTA with restart on the sparse features, to pgr.
-std::unique_ptr<LocalProblem> MakeSparseLogRegProblem(const ProblemSpec& spec, const SparseFeatures& features,
-                                                      const Vector& labels, std::size_t network_size) {
-  return std::make_unique<SparseFeatureLogRegProblem>(
-      features, labels, spec.lambda / static_cast<double>(network_size), std::numeric_limits<double>::infinity(),
-      FistaOptions{.step = 0.0, .pgr_tolerance = spec.pgr, .max_iterations = 1000000, .restart = true},
-      /*intercept=*/true);
+std::string ProblemSpec::Describe() const {
+  std::string text = kind;
+  const std::vector<NamedValue> p = Parameters();
+  for (std::size_t i = 1; i < p.size(); ++i) {
+    const std::string* t = std::get_if<std::string>(&p[i].value);
+    absl::StrAppend(&text, " ", p[i].name, "=", t != nullptr ? *t : FormatValue(p[i]));
+  }
+  return text;
 }
 
-}  // namespace
+absl::StatusOr<ProblemSpec> ProblemSpec::FromParameters(const std::vector<NamedValue>& parameters) {
+  ProblemSpec spec;
+  bool named = false;
+  for (const NamedValue& v : parameters) {
+    if (v.name == "problem") {
+      const std::string* t = std::get_if<std::string>(&v.value);
+      if (t == nullptr) return absl::InvalidArgumentError("problem must be a text");
+      spec.kind = *t;
+      named = true;
+      continue;
+    }
+    const ProblemParameter* p = FindProblemParameter(v.name);
+    if (p == nullptr) return absl::InvalidArgumentError(absl::StrCat("'", v.name, "' is not a problem parameter"));
+    if (absl::Status s = p->set(spec, v); !s.ok()) return s;
+  }
+  if (!named) return absl::InvalidArgumentError("no problem kind among the parameters");
+  if (absl::Status s = spec.Validate(); !s.ok()) return s;
+  return spec;
+}
 
 absl::StatusOr<std::unique_ptr<LocalProblem>> MakeLocalProblem(const ProblemSpec& spec, Eigen::MatrixXd data,
                                                                const std::string& source, std::size_t network_size) {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
-  if (spec.kind == "consensus") {
-    // theta_p: all the numbers of the file, row by row.
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = data;
-    return std::make_unique<ConsensusProblem>(Eigen::Map<const Vector>(rows.data(), rows.size()));
+  const ProblemKind& kind = *FindProblemKind(spec.kind);
+  if (kind.name != "consensus" && data.cols() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", spec.kind, " data need at least 2 columns (",
+                                                   kind.labelled ? "features, then the label" : "a row of A, then b",
+                                                   "), found ", data.cols()));
   }
-  if (data.cols() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": ", spec.kind, " data need at least 2 columns (",
-        spec.kind == "svm" || spec.kind == "logreg" || spec.kind == "sparse-lr" ? "features, then the label"
-                                                                                : "a row of A, then b",
-        "), found ", data.cols()));
-  }
-  const Eigen::Index n = data.cols() - 1;
-  if (spec.kind == "bpdn") {
-    if (network_size < 1) return absl::InvalidArgumentError("bpdn: the network has no nodes");
-    return std::make_unique<BpdnProblem>(data.leftCols(n), data.col(n), spec.beta / static_cast<double>(network_size));
-  }
-  if (spec.kind == "lasso") {
-    if (network_size < 1) return absl::InvalidArgumentError("lasso: the network has no nodes");
-    return std::make_unique<LassoDualProblem>(data.leftCols(n), data.col(n), spec.sigma, spec.delta,
-                                              static_cast<int>(network_size));
-  }
-  // svm and logreg: points with labels
-  for (Eigen::Index i = 0; i < data.rows(); ++i) {
-    if (data(i, n) != 1.0 && data(i, n) != -1.0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n), " (the last column must be +1 or -1)"));
+  if (kind.labelled) {
+    const Eigen::Index n = data.cols() - 1;
+    for (Eigen::Index i = 0; i < data.rows(); ++i) {
+      if (data(i, n) != 1.0 && data(i, n) != -1.0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": point ", i + 1, " has label ", data(i, n), " (the last column must be +1 or -1)"));
+      }
     }
   }
-  if (spec.kind == "logreg") {
-    if (network_size < 1) return absl::InvalidArgumentError("logreg: the network has no nodes");
-    if (spec.logreg_solver == "fista") {
-      return MakeSparseLogRegProblem(spec, data.leftCols(n).sparseView(), data.col(n), network_size);
-    }
-    return std::make_unique<LogRegProblem>(data.leftCols(n), data.col(n),
-                                           spec.lambda / static_cast<double>(network_size));
-  }
-  if (spec.kind == "sparse-lr") {
-    if (network_size < 1) return absl::InvalidArgumentError("sparse-lr: the network has no nodes");
-    return std::make_unique<SparseLrProblem>(data.leftCols(n), data.col(n),
-                                             spec.lambda / static_cast<double>(network_size), spec.box,
-                                             FistaOptions{.step = spec.fista_step, .pgr_tolerance = spec.pgr});
-  }
-  if (spec.svm_c > 0.0) {  // soft margin: ||s||^2 shared out, each point's hinge loss at its node
-    if (network_size < 1) return absl::InvalidArgumentError("svm: the network has no nodes");
-    return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n), 1.0 / static_cast<double>(network_size),
-                                        spec.svm_c);
-  }
-  return std::make_unique<SvmProblem>(data.leftCols(n), data.col(n));
+  return kind.make(spec, std::move(data), source, network_size);
 }
 
 absl::StatusOr<std::unique_ptr<LocalProblem>> LoadLocalProblem(const ProblemSpec& spec, const std::string& path,
                                                                std::size_t network_size) {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
   if (IsSvmLightPath(path)) {
-    if (spec.kind != "logreg" && spec.kind != "sparse-lr") {
+    if (!FindProblemKind(spec.kind)->svmlight) {
       return absl::InvalidArgumentError(absl::StrCat(path,
                                                      ": an SVMlight file (.svm) holds labelled examples, for "
                                                      "logreg or sparse-lr, not ",

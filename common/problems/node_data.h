@@ -45,15 +45,17 @@ struct ProblemSpec {
   std::int64_t features = 0;
 
   absl::Status Validate() const;
-  // Kind and shared parameters, as the handshake compares them: "consensus", "bpdn beta=0.3",
-  // "lasso sigma=0.5 delta=0.001".
+  // Kind and shared parameters, for people: "consensus", "bpdn beta=0.3", "lasso sigma=0.5 delta=0.001".
   std::string Describe() const;
-  // The same, typed, as the handshake compares them (doubles bit for bit): "problem" (the kind), then
-  // the parameters that shape this kind's local problem, under their flags' names.
+  // The same, typed, as the handshake compares them (doubles bit for bit) and the result record holds
+  // them: "problem" (the kind), then the parameters that shape this kind's local problem, under their
+  // flags' names (common/problems/problem_kinds.h).
   std::vector<NamedValue> Parameters() const;
+  // A spec from such a list (the other parameters at their defaults); validated.
+  static absl::StatusOr<ProblemSpec> FromParameters(const std::vector<NamedValue>& parameters);
 };
 
-// The problem kinds agents run.
+// The problem kinds agents run (common/problems/problem_kinds.h: ProblemKinds, by name).
 const std::vector<std::string>& AgentProblemKinds();
 // The same with what each is and what a node's data holds, for --help.
 std::string AgentProblemHelp();

@@ -25,28 +25,6 @@ double SigmoidOfMinus(double t) {
   return 1.0 / (1.0 + std::exp(t));
 }
 
-// lambda_max(G'G) by the power method on G'G from a fixed pseudo-random start (deterministic; converges
-// from below, to 1e-12 relative or 1000 iterations).
-template <typename Matrix>
-double GramNorm(const Matrix& G) {
-  if (G.size() == 0) return 0.0;
-  Rng rng(12345);
-  Vector v(G.cols());
-  for (Eigen::Index k = 0; k < v.size(); ++k) v[k] = rng.Normal();
-  v.normalize();
-  double lambda = 0.0;
-  for (int it = 0; it < 1000; ++it) {
-    Vector w = G.transpose() * (G * v);
-    const double next = v.dot(w);
-    const double norm = w.norm();
-    if (norm == 0.0) return 0.0;
-    v = w / norm;
-    if (it > 0 && std::abs(next - lambda) <= 1e-12 * next) return next;
-    lambda = next;
-  }
-  return lambda;
-}
-
 // G = diag(b) A, with a last column b when `intercept`.
 Eigen::MatrixXd LabelledRows(const Eigen::MatrixXd& A, const Vector& b, bool intercept) {
   Eigen::MatrixXd G(A.rows(), A.cols() + (intercept ? 1 : 0));
@@ -85,7 +63,7 @@ template <typename Matrix>
 BasicSparseLrProblem<Matrix>::BasicSparseLrProblem(const Matrix& features, const Vector& labels, double mu,
                                                    double bound, const FistaOptions& fista, bool intercept)
     : G_(LabelledRows(features, labels, intercept)), intercept_(intercept), mu_(mu), bound_(bound), fista_(fista) {
-  gram_norm_ = GramNorm(G_);
+  gram_norm_ = LargestGramEigenvalue(G_);
   max_row_l1_ = MaxRowL1(G_);
 }
 
