@@ -36,9 +36,11 @@ absl::Status PipelineSettings::Validate() const {
   return absl::OkStatus();
 }
 
-StopRule PipelineSettings::stop_rule(const Topology& topology) const {
+StopRule PipelineSettings::stop_rule(const Topology& topology) const { return stop_rule(DiameterBound(topology)); }
+
+StopRule PipelineSettings::stop_rule(std::uint32_t diameter_bound) const {
   return {.tolerance = tolerance,
-          .diameter_bound = DiameterBound(topology),
+          .diameter_bound = diameter_bound,
           .eps_abs = eps_abs,
           .eps_rel = eps_rel,
           .rho = dadmm.rho,
@@ -69,23 +71,21 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
   return config;
 }
 
-absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
-                                                              std::uint32_t colour,
-                                                              const std::vector<NeighbourColour>& neighbours,
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const NodeView& view, std::uint32_t diameter_bound,
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings) {
   if (absl::Status s = settings.Validate(); !s.ok()) return s;
-  Colouring colouring{{self, colour}};
-  for (const NeighbourColour& n : neighbours) colouring[n.id] = n.colour;
-  absl::StatusOr<std::unique_ptr<NodeProgram>> node = MakeNodeProgram(topology, colouring, self, std::move(problem),
+  absl::StatusOr<std::unique_ptr<NodeProgram>> node = MakeNodeProgram(view, std::move(problem),
                                                                       {.algorithm = settings.algorithm,
                                                                        .rho = settings.dadmm.rho,
                                                                        .max_iterations = settings.dadmm.max_iterations,
                                                                        .beta = settings.ic_beta});
   if (!node.ok()) return node.status();
   if (!settings.agreed_stop()) return node;
+  std::vector<NodeId> neighbours;
+  for (const NodeView::Neighbour& n : view.neighbours) neighbours.push_back(n.id);
   absl::StatusOr<std::unique_ptr<AgreedStopProgram>> wrapped =
-      AgreedStopProgram::Create(*std::move(node), topology.neighbours(self), settings.stop_rule(topology));
+      AgreedStopProgram::Create(*std::move(node), neighbours, settings.stop_rule(diameter_bound));
   if (!wrapped.ok()) return wrapped.status();
   return std::unique_ptr<NodeProgram>(*std::move(wrapped));
 }

@@ -39,7 +39,9 @@ struct PipelineSettings {
 
   // Whether the program is wrapped in AgreedStopProgram (an early stop, or the penalty votes).
   bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0 || vary_rho_every > 0; }
-  // The agreed stop's rule for `topology` (its Describe() goes into the handshake).
+  // The agreed stop's rule for a network whose diameter is at most `diameter_bound` (DiameterBound
+  // of the topology every node holds; its Describe() goes into the handshake), or for `topology`.
+  StopRule stop_rule(std::uint32_t diameter_bound) const;
   StopRule stop_rule(const Topology& topology) const;
 
   absl::Status Validate() const;
@@ -50,10 +52,10 @@ struct PipelineSettings {
 // and its parameters, rho, the iterations and the stopping rule, each typed under its flag's name.
 RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& settings);
 
-// Node `self`'s program, given its own and its neighbours' final colours.
-absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const Topology& topology, NodeId self,
-                                                              std::uint32_t colour,
-                                                              const std::vector<NeighbourColour>& neighbours,
+// A node's program from its own view (its and its neighbours' final colours, their degrees) and the
+// network's diameter bound D (for the agreed stop): the algorithm, wrapped in the agreed stop if the
+// run has one.
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const NodeView& node, std::uint32_t diameter_bound,
                                                               std::unique_ptr<LocalProblem> problem,
                                                               const PipelineSettings& settings);
 

@@ -330,7 +330,7 @@ absl::Status NodeSession::AfterColouring(const ColouringOutput& produced, bool w
 absl::Status NodeSession::StartProgram(SessionOutput& out) {
   const std::uint32_t colour = colouring_->colour();
   const std::vector<std::uint32_t> known = colouring_->neighbour_colours();
-  std::vector<NeighbourColour> neighbours;
+  std::map<NodeId, std::uint32_t> colours;
   for (std::size_t i = 0; i < known.size(); ++i) {
     const NodeId j = colouring_->neighbours()[i].id;
     // The protocol refuses a neighbour's announcement of our colour; checked again before starting.
@@ -341,11 +341,15 @@ absl::Status NodeSession::StartProgram(SessionOutput& out) {
       return absl::DataLossError(absl::StrCat("node ", j, " restarted with colour ", claimed_colours_[i], "; node ",
                                               self_, "'s colouring gives it colour ", known[i]));
     }
-    neighbours.push_back({.id = j, .colour = known[i]});
+    colours[j] = known[i];
   }
+  // The program is built from this node's own view: its colour, its neighbours' colours and degrees.
+  NodeView view{.id = self_, .colour = colour};
+  for (NodeId j : neighbours_)
+    view.neighbours.push_back({.id = j, .colour = colours[j], .degree = topology_.degree(j)});
   const std::string kind(problem_->kind());
   absl::StatusOr<std::unique_ptr<NodeProgram>> made =
-      MakeAgentProgram(topology_, self_, colour, neighbours, std::move(problem_), settings_);
+      MakeAgentProgram(view, DiameterBound(topology_), std::move(problem_), settings_);
   if (!made.ok()) return made.status();
   program_ = *std::move(made);
   out.notes.push_back(absl::StrCat(

@@ -35,9 +35,9 @@ Network Make(const std::string& instance, std::size_t nodes, Eigen::Index dimens
 }
 
 std::unique_ptr<NodeProgram> Program(const Network& n, NodeId id, const PipelineSettings& settings) {
-  std::vector<NeighbourColour> neighbours;
-  for (NodeId j : n.topology.neighbours(id)) neighbours.push_back({.id = j, .colour = n.colours.at(j)});
-  auto p = MakeAgentProgram(n.topology, id, n.colours.at(id), neighbours, n.instance->MakeLocal(id), settings);
+  absl::StatusOr<NodeView> view = ViewOf(n.topology, n.colours, id);
+  EXPECT_TRUE(view.ok()) << view.status();
+  auto p = MakeAgentProgram(*view, DiameterBound(n.topology), n.instance->MakeLocal(id), settings);
   EXPECT_TRUE(p.ok()) << p.status();
   return p.ok() ? *std::move(p) : nullptr;
 }

@@ -40,9 +40,9 @@ SimulationResult ByHand(const Topology& t, const ProblemInstance& instance, cons
   EXPECT_TRUE(colouring.ok()) << colouring.status();
   std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
   for (const NodeSpec& n : t.nodes()) {
-    std::vector<NeighbourColour> neighbours;
-    for (NodeId j : t.neighbours(n.id)) neighbours.push_back({.id = j, .colour = colouring->colouring.at(j)});
-    auto p = MakeAgentProgram(t, n.id, colouring->colouring.at(n.id), neighbours, instance.MakeLocal(n.id), settings);
+    absl::StatusOr<NodeView> view = ViewOf(t, colouring->colouring, n.id);
+    EXPECT_TRUE(view.ok()) << view.status();
+    auto p = MakeAgentProgram(*view, DiameterBound(t), instance.MakeLocal(n.id), settings);
     EXPECT_TRUE(p.ok()) << p.status();
     programs[n.id] = *std::move(p);
   }
@@ -508,10 +508,8 @@ TEST(NodeSession, ASilentNodeOrEdgeStallsTheNetworkAndTheErrorNamesWhoWaitsForWh
   std::map<NodeId, std::unique_ptr<NodeProgram>> programs;
   const Colouring colouring = {{1, 1}, {2, 2}, {3, 1}};
   for (const NodeSpec& n : path.nodes()) {
-    programs[n.id] = *MakeAgentProgram(
-        path, n.id, colouring.at(n.id),
-        n.id == 2 ? std::vector<NeighbourColour>{{1, 1}, {3, 1}} : std::vector<NeighbourColour>{{2, 2}},
-        (*instance)->MakeLocal(n.id), settings);
+    programs[n.id] =
+        *MakeAgentProgram(*ViewOf(path, colouring, n.id), DiameterBound(path), (*instance)->MakeLocal(n.id), settings);
   }
   absl::StatusOr<SimulationResult> r = Simulate(path, programs, {.faults = {.nodes = {{.node = 3, .from_step = 10}}}});
   ASSERT_FALSE(r.ok());

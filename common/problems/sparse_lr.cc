@@ -322,9 +322,22 @@ absl::StatusOr<SparseLrData> MakeTexturePatches(Eigen::Index count, Eigen::Index
   return shuffled;
 }
 
+absl::Status FistaOptions::Validate() const {
+  if (!(std::isfinite(step) && step >= 0.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("FISTA: step must be a finite number >= 0 (0: 1 / L), got ", step));
+  }
+  if (!(std::isfinite(pgr_tolerance) && pgr_tolerance > 0.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FISTA: pgr tolerance must be a finite number > 0, got ", pgr_tolerance));
+  }
+  if (max_iterations < 1) return absl::InvalidArgumentError("FISTA: at least 1 iteration per solve");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<SparseLrInstance>> SparseLrInstance::Create(SparseLrData data, const Topology& topology,
                                                                            std::uint64_t seed,
                                                                            const FistaOptions& fista) {
+  if (absl::Status s = fista.Validate(); !s.ok()) return s;
   if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
     return absl::InvalidArgumentError(
         absl::StrCat("sparse-lr: ", data.features.rows(), " examples for ", topology.size(), " nodes"));
@@ -416,6 +429,7 @@ absl::StatusOr<Vector> SolveSparseLogRegCentralized(const SparseLogRegData& data
 absl::StatusOr<std::unique_ptr<SparseLogRegInstance>> SparseLogRegInstance::Create(SparseLogRegData data,
                                                                                    const Topology& topology,
                                                                                    std::uint64_t seed, double pgr) {
+  if (absl::Status s = FistaOptions{.pgr_tolerance = pgr}.Validate(); !s.ok()) return s;
   if (data.features.rows() < static_cast<Eigen::Index>(topology.size())) {
     return absl::InvalidArgumentError("logreg: fewer examples than nodes");
   }

@@ -28,6 +28,9 @@ struct FistaOptions {
   double pgr_tolerance = 1e-5;            // stop when pgr < this
   std::uint64_t max_iterations = 100000;  // per Solve
   bool restart = false;                   // gradient-scheme momentum restarts (not in (16); for tight solves)
+
+  // step finite and >= 0, pgr_tolerance finite and > 0, max_iterations >= 1.
+  absl::Status Validate() const;
 };
 
 // `Matrix`: Eigen::MatrixXd (seed 001's dense patches) or SparseFeatures. With `intercept`, x = (w, v)

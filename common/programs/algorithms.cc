@@ -62,16 +62,44 @@ std::string DescribeAlgorithm(const AlgorithmSettings& settings) {
 
 bool HasRho(Algorithm a) { return a != Algorithm::kAveraging; }
 
+absl::StatusOr<NodeView> ViewOf(const Topology& topology, const Colouring& colouring, NodeId self) {
+  if (!topology.Contains(self)) return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));
+  auto colour_of = [&](NodeId id) -> std::uint32_t {
+    auto it = colouring.find(id);
+    return it == colouring.end() ? NodeView::kNoColour : it->second;
+  };
+  NodeView view{.id = self, .colour = colour_of(self)};
+  for (NodeId j : topology.neighbours(self)) {
+    view.neighbours.push_back({.id = j, .colour = colour_of(j), .degree = topology.degree(j)});
+  }
+  return view;
+}
+
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const Topology& topology, const Colouring& colouring,
                                                              NodeId self, std::unique_ptr<LocalProblem> problem,
                                                              const AlgorithmSettings& settings) {
-  if (!topology.Contains(self)) return absl::NotFoundError(absl::StrCat("node ", self, " is not in the topology"));
+  absl::StatusOr<NodeView> view = ViewOf(topology, colouring, self);
+  if (!view.ok()) return view.status();
+  return MakeNodeProgram(*view, std::move(problem), settings);
+}
+
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const NodeView& node,
+                                                             std::unique_ptr<LocalProblem> problem,
+                                                             const AlgorithmSettings& settings) {
+  const NodeId self = node.id;
   std::vector<NeighbourDegree> neighbours;
-  for (NodeId j : topology.neighbours(self)) neighbours.push_back({.id = j, .degree = topology.degree(j)});
+  for (const NodeView::Neighbour& n : node.neighbours) neighbours.push_back({.id = n.id, .degree = n.degree});
   switch (settings.algorithm) {
-    case Algorithm::kDadmm:
-      return MakeDadmmNode(topology, colouring, self, std::move(problem),
-                           {.rho = settings.rho, .max_iterations = settings.max_iterations});
+    case Algorithm::kDadmm: {
+      if (node.colour == NodeView::kNoColour) return absl::NotFoundError(absl::StrCat("node ", self, " has no colour"));
+      std::vector<NeighbourColour> coloured;
+      for (const NodeView::Neighbour& n : node.neighbours) {
+        if (n.colour == NodeView::kNoColour) return absl::NotFoundError(absl::StrCat("node ", n.id, " has no colour"));
+        coloured.push_back({.id = n.id, .colour = n.colour});
+      }
+      return DadmmNode::Create(self, node.colour, std::move(coloured), std::move(problem),
+                               {.rho = settings.rho, .max_iterations = settings.max_iterations});
+    }
     case Algorithm::kAlgorithm3:
       return Algorithm3Node::Create(self, std::move(neighbours), std::move(problem),
                                     {.rho = settings.rho, .max_iterations = settings.max_iterations});

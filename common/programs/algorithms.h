@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -41,8 +42,30 @@ struct AlgorithmSettings {
 // them: "d-admm", "ic-admm beta=1.2".
 std::string DescribeAlgorithm(const AlgorithmSettings& settings);
 
-// The program of node `self`. The colouring is used by D-ADMM only; the degrees of the neighbours
-// (for the averaging weights) come from the topology.
+// What a node knows that its program needs: itself, its colour, and each neighbour's id, colour and
+// degree (the topology file every node holds gives the degrees; the colouring the colours).
+struct NodeView {
+  static constexpr std::uint32_t kNoColour = std::numeric_limits<std::uint32_t>::max();
+  NodeId id = 0;
+  std::uint32_t colour = kNoColour;  // the colouring is used by D-ADMM only
+  struct Neighbour {
+    NodeId id = 0;
+    std::uint32_t colour = kNoColour;
+    std::size_t degree = 0;
+  };
+  std::vector<Neighbour> neighbours;  // by id
+};
+
+// Node `self`'s view of a whole topology with a colouring (kNoColour where it has none): what the
+// simulators hold.
+absl::StatusOr<NodeView> ViewOf(const Topology& topology, const Colouring& colouring, NodeId self);
+
+// The program of a node, built from its own view. D-ADMM needs its and its neighbours' colours; the
+// averaging weights need the neighbours' degrees.
+absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const NodeView& node,
+                                                             std::unique_ptr<LocalProblem> problem,
+                                                             const AlgorithmSettings& settings);
+// The same for node `self` of a topology (ViewOf, then the above).
 absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const Topology& topology, const Colouring& colouring,
                                                              NodeId self, std::unique_ptr<LocalProblem> problem,
                                                              const AlgorithmSettings& settings);
