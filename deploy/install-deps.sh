@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config clang-format clang-tidy
+  build-essential cmake pkg-config clang-format clang-tidy clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libeigen3-dev libasio-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Fuzzes what agents read from outside with libFuzzer (clang, AddressSanitizer, UBSan): the topology
+# YAML, CSV and SVMlight parsers, and the session fed arbitrary peer messages (tests/fuzz/). Builds
+# into FUZZ_BUILD_DIR (default build-fuzz/ at the repository root), replays each target's corpus
+# (tests/fuzz/corpus/<target>: seeds, and every input that once broke something), then fuzzes each.
+#   deploy/fuzz.sh                 about 20 s per target (the README's test command runs this)
+#   deploy/fuzz.sh --runs 10000000 each target to 10^7 executions, printing the counts
+#   deploy/fuzz.sh --seconds 600   each target for 10 minutes
+# New inputs the fuzzer finds interesting go to a scratch directory, not the repository; an input
+# that breaks a target is written as crash-* and the script exits 1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+seconds=20
+runs=-1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --runs) runs=$2; seconds=0; shift 2 ;;
+    *) echo "fuzz.sh: unknown argument '$1' (--seconds S | --runs N)" >&2; exit 2 ;;
+  esac
+done
+"$root/deploy/install-deps.sh"  # clang and libFuzzer's runtime (libclang-rt-14-dev) among them
+CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDADMM_FUZZ=ON -DDADMM_SANITIZE=ON \
+  -DDADMM_BUILD_TESTS=OFF -DDADMM_WERROR=OFF >/dev/null
+targets=(fuzz_topology fuzz_csv fuzz_svmlight fuzz_session)
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" fuzz_session_seeds >/dev/null
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+failed=0
+for target in "${targets[@]}"; do
+  name=${target#fuzz_}
+  corpus=$root/tests/fuzz/corpus/$name
+  mkdir -p "$scratch/$name"
+  if [[ $name == session ]]; then "$build/tests/fuzz/fuzz_session_seeds" "$scratch/$name" >/dev/null; fi
+  # The corpus first (every input once), then fuzzing from it.
+  if ! "$build/tests/fuzz/$target" -runs=0 "$corpus" "$scratch/$name" >"$scratch/$name.replay" 2>&1; then
+    tail -30 "$scratch/$name.replay"; echo "FAIL: $target on its corpus"; failed=1; continue
+  fi
+  args=(-max_len=4096 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$root/build-fuzz-crash-$name-")
+  if [[ $runs -ge 0 ]]; then args+=(-runs="$runs"); else args+=(-max_total_time="$seconds"); fi
+  if ! "$build/tests/fuzz/$target" "${args[@]}" "$scratch/$name" "$corpus" >"$scratch/$name.log" 2>&1; then
+    tail -40 "$scratch/$name.log"; echo "FAIL: $target (the input is in $root/build-fuzz-crash-$name-*)"; failed=1
+    continue
+  fi
+  done_line=$(grep -E "^Done [0-9]+ runs" "$scratch/$name.log" | tail -1)
+  echo "$target: ${done_line:-done}, corpus $(ls "$corpus" | wc -l) + $(ls "$scratch/$name" | wc -l) found; ASan and UBSan clean"
+done
+exit $failed
