@@ -269,31 +269,11 @@ absl::Status Agent::Impl::Handle(const Incoming& in) {
   const bool was_done = session->done();
   const std::uint64_t steps_before = was_running ? program->steps() : 0;
   const std::uint64_t duplicates_before = session->duplicates();
-  absl::Status status;
+  absl::Status status = ReceiveWire(*session, in.sender, in.message, out);
   std::uint64_t label = 0;
-  switch (in.message.body_case()) {
-    case pb::PeerMessage::kHello:
-      status = session->Receive(in.sender, FromWire(in.message.hello()), out);
-      break;
-    case pb::PeerMessage::kColour:
-      status = session->Receive(in.sender, FromWire(in.message.colour()), out);
-      break;
-    case pb::PeerMessage::kMaxima:
-      status = session->Receive(in.sender, FromWire(in.message.maxima()), out);
-      break;
-    case pb::PeerMessage::kFinished:
-      status = session->Receive(in.sender, FromWire(in.message.finished()), out);
-      break;
-    case pb::PeerMessage::kEstimate: {
-      const Estimate estimate = FromWire(in.message.estimate());
-      status = session->Receive(in.sender, estimate, out);
-      label = estimate.iteration;
-      if (out.rejections.empty()) latest[in.sender] = estimate.x;
-      break;
-    }
-    default:
-      out.rejections.push_back({in.sender, "an empty message"});
-      break;
+  if (in.message.has_estimate()) {
+    label = in.message.estimate().iteration();
+    if (out.rejections.empty()) latest[in.sender] = FromWire(in.message.estimate()).x;
   }
   // Counted when taken (a message refused is counted as rejected instead); a handshake that fails
   // is counted too, as it was received in full.

@@ -155,4 +155,22 @@ Estimate FromWire(const pb::Estimate& e) {
               absl::MakeConstSpan(reinterpret_cast<const std::uint8_t*>(e.stop_bits().data()), e.stop_bits().size())};
 }
 
+absl::Status ReceiveWire(NodeSession& session, NodeId from, const pb::PeerMessage& m, SessionOutput& out) {
+  switch (m.body_case()) {
+    case pb::PeerMessage::kHello:
+      return session.Receive(from, FromWire(m.hello()), out);
+    case pb::PeerMessage::kColour:
+      return session.Receive(from, FromWire(m.colour()), out);
+    case pb::PeerMessage::kMaxima:
+      return session.Receive(from, FromWire(m.maxima()), out);
+    case pb::PeerMessage::kFinished:
+      return session.Receive(from, FromWire(m.finished()), out);
+    case pb::PeerMessage::kEstimate:
+      return session.Receive(from, FromWire(m.estimate()), out);
+    default:
+      out.rejections.push_back({from, "an empty message"});
+      return absl::OkStatus();
+  }
+}
+
 }  // namespace dadmm::agent

@@ -35,4 +35,7 @@ Finished FromWire(const v1::Finished& f);
 // A view: valid as long as `e` is.
 Estimate FromWire(const v1::Estimate& e);
 
+// A peer message, converted, to the session's Receive for its kind (an empty one is a rejection).
+absl::Status ReceiveWire(NodeSession& session, NodeId from, const v1::PeerMessage& m, SessionOutput& out);
+
 }  // namespace dadmm::agent

@@ -16,27 +16,6 @@ const dadmm::fuzz::SessionSetup& Setup() {
   return *setup;
 }
 
-// What the agent does with a message it admitted (agent.cc: Handle): to the session by kind.
-absl::Status Deliver(dadmm::NodeSession& session, dadmm::NodeId from, const dadmm::v1::PeerMessage& m,
-                     dadmm::SessionOutput& out) {
-  namespace pb = dadmm::v1;
-  using dadmm::agent::FromWire;
-  switch (m.body_case()) {
-    case pb::PeerMessage::kHello:
-      return session.Receive(from, FromWire(m.hello()), out);
-    case pb::PeerMessage::kColour:
-      return session.Receive(from, FromWire(m.colour()), out);
-    case pb::PeerMessage::kMaxima:
-      return session.Receive(from, FromWire(m.maxima()), out);
-    case pb::PeerMessage::kEstimate:
-      return session.Receive(from, FromWire(m.estimate()), out);
-    case pb::PeerMessage::kFinished:
-      return session.Receive(from, FromWire(m.finished()), out);
-    default:
-      return absl::OkStatus();
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -55,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += length;
     if (!parsed) continue;  // the transport drops what does not parse
     out.clear();
-    if (!Deliver(*session, from, m, out).ok()) return 0;  // a handshake mismatch: the session ends
+    if (!dadmm::agent::ReceiveWire(*session, from, m, out).ok()) return 0;  // a handshake mismatch: the session ends
   }
   if (session->state() != dadmm::SessionState::kColouring || session->greeted_count() > 0) {
     absl::StatusOr<std::string> checkpoint = session->Checkpoint();

@@ -46,26 +46,7 @@ int main(int argc, char** argv) {
     queue.pop_front();
     if (f.to == 2) transcript += fuzz::Record(f.from == 1 ? 0 : 1, f.message.SerializeAsString());
     NodeSession& s = *sessions[f.to];
-    absl::Status status;
-    switch (f.message.body_case()) {
-      case v1::PeerMessage::kHello:
-        status = s.Receive(f.from, agent::FromWire(f.message.hello()), out);
-        break;
-      case v1::PeerMessage::kColour:
-        status = s.Receive(f.from, agent::FromWire(f.message.colour()), out);
-        break;
-      case v1::PeerMessage::kMaxima:
-        status = s.Receive(f.from, agent::FromWire(f.message.maxima()), out);
-        break;
-      case v1::PeerMessage::kEstimate:
-        status = s.Receive(f.from, agent::FromWire(f.message.estimate()), out);
-        break;
-      case v1::PeerMessage::kFinished:
-        status = s.Receive(f.from, agent::FromWire(f.message.finished()), out);
-        break;
-      default:
-        break;
-    }
+    const absl::Status status = agent::ReceiveWire(s, f.from, f.message, out);
     if (!status.ok() || !out.rejections.empty()) {
       std::cerr << "the clean run failed: " << status << "\n";
       return 1;

@@ -21,8 +21,8 @@ struct SessionSetup {
   PipelineSettings settings{.dadmm = {.rho = 1.0, .max_iterations = 20}, .tolerance = 1e-6};
 
   std::unique_ptr<NodeSession> Make(NodeId id) const {
-    return *NodeSession::Create(topology, id, instance->MakeLocal(id), {{"problem", std::string("consensus")}}, settings,
-                                ArithmeticProfile());
+    return *NodeSession::Create(topology, id, instance->MakeLocal(id), {{"problem", std::string("consensus")}},
+                                settings, ArithmeticProfile());
   }
 };
 
