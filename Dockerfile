@@ -13,7 +13,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config \
-      libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev \
+      libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libssl-dev \
       libabsl-dev libeigen3-dev libyaml-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -32,7 +32,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDADMM_BUILD_TESTS=OFF \
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 \
+ && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/dadmm --shell /usr/sbin/nologin dadmm \
  && mkdir -p /etc/dadmm /var/lib/dadmm/results /var/lib/dadmm/state \
@@ -43,5 +43,5 @@ WORKDIR /var/lib/dadmm
 EXPOSE 50051
 # Healthy while the agent answers its Status RPC (set DADMM_STATUS_ADDRESS if it listens elsewhere).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
-  CMD dadmm-ctl status "${DADMM_STATUS_ADDRESS:-127.0.0.1:50051}" > /dev/null || exit 1
+  CMD dadmm-ctl status "${DADMM_STATUS_ADDRESS:-127.0.0.1:50051}" ${DADMM_CTL_TLS:-} > /dev/null || exit 1
 CMD ["dadmm-agent", "--config=/etc/dadmm/node.yaml"]

@@ -71,6 +71,15 @@ absl::StatusOr<std::map<NodeId, std::string>> ParseDialFlag(const std::string& v
   return dial;
 }
 
+absl::StatusOr<std::string> HelloBytes(const Topology& topology, std::unique_ptr<LocalProblem> problem,
+                                       const AgentOptions& options) {
+  absl::StatusOr<std::unique_ptr<NodeSession>> session =
+      NodeSession::Create(topology, options.node_id, std::move(problem), options.problem.Parameters(), options.settings,
+                          ArithmeticProfile());
+  if (!session.ok()) return session.status();
+  return ToWire((*session)->hello()).hello().SerializeAsString();
+}
+
 MessageCost CostOf(const pb::PeerMessage& m) {
   MessageCost cost;
   switch (m.body_case()) {
@@ -133,7 +142,7 @@ struct Agent::Impl {
       auto dial = options.dial.find(j);
       addresses[j] = dial != options.dial.end() ? dial->second : topology.node(j).address;
     }
-    transport = std::make_unique<PeerTransport>(topology, options.node_id, addresses, &counters, &log);
+    transport = std::make_unique<PeerTransport>(topology, options.node_id, addresses, options.tls, &counters, &log);
   }
 
   void SetState(pb::AgentState s, std::uint64_t iteration, std::string waiting_for) {
@@ -163,8 +172,13 @@ struct Agent::Impl {
   }
   void SendToAll(const pb::PeerMessage& m) { transport->SendToAll(m); }
   void Reject(NodeId sender, const std::string& peer, absl::string_view why) {
-    counters.RecordRejected();
-    log.Info(absl::StrCat("rejected a message from node ", sender, " (peer ", peer, "): ", why));
+    // Once per neighbour and kind (the text without its numbers), then counted only.
+    std::string kind;
+    for (char c : why) {
+      if (c < '0' || c > '9') kind.push_back(c);
+    }
+    transport->Reject(absl::StrCat("node ", sender), kind,
+                      absl::StrCat("rejected a message from node ", sender, " (peer ", peer, "): ", why));
   }
 
   // Counts the estimates the session's last call emitted (once each: its checkpoint holds the counts).
@@ -433,11 +447,18 @@ absl::Status Agent::Impl::Run() {
     public_state.tolerance = options.settings.tolerance;
   }
 
-  StatusService status_service(topology, self, options.radio, &public_state, &counters);
+  StatusService status_service(topology, self, options.radio, &public_state, &counters, options.tls, &log);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
+  // The largest message a correct peer sends is an estimate: 8 bytes per entry of x, the agreed
+  // stop's bits (one per node at most), framing. Anything larger is refused by gRPC unread.
+  const std::int64_t dimension = session->hello().dimension;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::int64_t>(
+      8 * dimension + 2 * static_cast<std::int64_t>(topology.size()) + 64 * 1024, std::int64_t{1} << 30)));
   int bound_port = 0;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(
+      options.listen_address,
+      options.tls != nullptr ? options.tls->ServerCredentials() : grpc::InsecureServerCredentials(), &bound_port);
   transport->AddTo(builder);
   builder.RegisterService(&status_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -469,6 +490,7 @@ absl::Status Agent::Impl::Run() {
     }
   }
   transport->set_incarnation(session->incarnation());
+  transport->set_hello(session->hello());
   {
     std::lock_guard lock(public_state.mu);
     public_state.incarnation = session->incarnation();
@@ -503,6 +525,11 @@ absl::Status Agent::Impl::Run() {
     std::optional<Incoming> in = transport->Next(Clock::now() + std::chrono::milliseconds(100));
     if (transport->refused().has_value()) {
       absl::Status failed = Fail(absl::AbortedError(*transport->refused()));
+      shutdown();
+      return failed;
+    }
+    if (transport->mismatch().has_value()) {  // the handshake failed at the neighbour
+      absl::Status failed = Fail(absl::FailedPreconditionError(*transport->mismatch()));
       shutdown();
       return failed;
     }

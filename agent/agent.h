@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/tls.h"
 #include "common/accounting/energy.h"
 #include "common/network/topology.h"
 #include "common/problems/node_data.h"
@@ -43,6 +44,9 @@ struct AgentOptions {
   // before the checkpoint of the end and the end message.
   bool fault_exit_when_done = false;
   RadioModel radio;  // for the modelled energy in Status and the result
+  // Mutual TLS on the peer streams and on Status (agent/tls.h); null: plaintext, anyone who can reach
+  // the port may connect (--insecure).
+  std::shared_ptr<Tls> tls;
 };
 
 // Run's status when --neighbour_timeout ended the run (DEADLINE_EXCEEDED is used for nothing else);
@@ -72,6 +76,11 @@ class Agent {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The hello this agent would send (serialized dadmm.v1.Hello), for --print_hello: what a tool or a
+// test that speaks for a node needs to open a stream.
+absl::StatusOr<std::string> HelloBytes(const Topology& topology, std::unique_ptr<LocalProblem> problem,
+                                       const AgentOptions& options);
 
 // The address to listen on when none is given: the node's own address from the topology when its
 // host is an IP literal or "localhost", else all interfaces on its port (DNS names such as compose

@@ -44,7 +44,11 @@ const std::set<std::string>& Keys() {
                                "dial",
                                "radio_e_elec_nj",
                                "radio_eps_amp_pj",
-                               "radio_distance_m"};
+                               "radio_distance_m",
+                               "tls_ca",
+                               "tls_cert",
+                               "tls_key",
+                               "insecure"};
     // The problems' shared parameters (common/problems/problem_kinds.h).
     for (const ProblemParameter& p : ProblemParameters()) k.emplace(p.name);
     return k;
@@ -52,7 +56,8 @@ const std::set<std::string>& Keys() {
   return keys;
 }
 bool IsPath(const std::string& key) {
-  return key == "topology" || key == "data" || key == "output" || key == "state_dir";
+  return key == "topology" || key == "data" || key == "output" || key == "state_dir" || key == "tls_ca" ||
+         key == "tls_cert" || key == "tls_key";
 }
 
 }  // namespace

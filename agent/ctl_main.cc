@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "agent/ctl_watch.h"
 #include "agent/results.h"
+#include "agent/tls.h"
 #include "agent/wire.h"
 #include "common/cli/usage.h"
 #include "common/network/colouring.h"
@@ -37,6 +38,10 @@ ABSL_FLAG(double, timeout_seconds, 5.0, "status: deadline of the call.");
 ABSL_FLAG(double, interval_seconds, 0.5, "watch: how often the table is refreshed.");
 ABSL_FLAG(double, watch_timeout_seconds, 0.0, "watch: give up after this long (0: never).");
 ABSL_FLAG(bool, plain, false, "watch: print tables one after another instead of redrawing the screen.");
+ABSL_FLAG(std::string, tls_ca, "", "status, watch: the network's CA certificate (agents that use mutual TLS).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "status, watch: a monitor's certificate (deploy/make-certs.sh makes one, dadmm://<network>/ctl/ctl).");
+ABSL_FLAG(std::string, tls_key, "", "status, watch: the monitor certificate's private key.");
 
 namespace {
 
@@ -52,15 +57,33 @@ std::string StateName(pb::AgentState s) {
   return name.substr(std::string("AGENT_STATE_").size());
 }
 
+absl::StatusOr<dadmm::agent::MonitorCredentials> Credentials() {
+  return dadmm::agent::MakeMonitorCredentials(
+      {.ca = absl::GetFlag(FLAGS_tls_ca), .cert = absl::GetFlag(FLAGS_tls_cert), .key = absl::GetFlag(FLAGS_tls_key)});
+}
+
 int Status(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  absl::StatusOr<dadmm::agent::MonitorCredentials> credentials = Credentials();
+  if (!credentials.ok()) return Fail(credentials.status().message());
+  grpc::ChannelArguments args;
+  if (credentials->tls != nullptr) args.SetSslTargetNameOverride(dadmm::agent::Tls::kServerName);
+  auto channel = grpc::CreateCustomChannel(address, credentials->channel, args);
   auto stub = pb::Status::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_timeout_seconds) * 1000)));
   pb::StatusReply reply;
   const grpc::Status status = stub->GetStatus(&context, pb::StatusRequest(), &reply);
-  if (!status.ok()) return Fail(absl::StrCat(address, ": ", status.error_message()), 1);
+  if (!status.ok()) {
+    return Fail(absl::StrCat(address, ": ", status.error_message(),
+                             status.error_code() == grpc::StatusCode::UNAVAILABLE && credentials->tls == nullptr
+                                 ? " (if the agent uses TLS, give --tls_ca, --tls_cert and --tls_key)"
+                                 : ""),
+                1);
+  }
+  if (absl::Status server = credentials->CheckServer(context); !server.ok()) {
+    return Fail(absl::StrCat(address, ": ", server.message()), 1);
+  }
   std::cout << absl::StrFormat("node %d  state %s  iteration %d of at most %d  colour %d  up %.1f s  version %s\n",
                                reply.node_id(), StateName(reply.state()), reply.iteration(), reply.max_iterations(),
                                reply.colour(), reply.uptime_seconds(), reply.version());
@@ -108,6 +131,9 @@ int WatchNetwork(const std::string& topology_path) {
   dadmm::agent::WatchOptions options{.interval = std::chrono::milliseconds(static_cast<int64_t>(interval * 1000)),
                                      .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)),
                                      .redraw = isatty(STDOUT_FILENO) != 0 && !absl::GetFlag(FLAGS_plain)};
+  absl::StatusOr<dadmm::agent::MonitorCredentials> credentials = Credentials();
+  if (!credentials.ok()) return Fail(credentials.status().message());
+  options.credentials = *std::move(credentials);
   return dadmm::agent::Watch(*topology, options);
 }
 
@@ -115,6 +141,19 @@ int Nodes(const std::string& topology_path) {
   absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
   if (!topology.ok()) return Fail(topology.status().message());
   for (const dadmm::NodeSpec& n : topology->nodes()) std::cout << n.id << " " << n.address << "\n";
+  return 0;
+}
+
+// The identities certificates must name (agent/tls.h): one line per node, "<id> <uri>", then the
+// monitor's, "ctl <uri>".
+int Identities(const std::string& topology_path) {
+  absl::StatusOr<dadmm::Topology> topology = dadmm::LoadTopologyFile(topology_path);
+  if (!topology.ok()) return Fail(topology.status().message());
+  const std::string network = dadmm::agent::NetworkName(topology->name());
+  for (const dadmm::NodeSpec& n : topology->nodes()) {
+    std::cout << n.id << " " << dadmm::agent::NodeIdentity(network, n.id) << "\n";
+  }
+  std::cout << "ctl " << dadmm::agent::MonitorIdentity(network, "ctl") << "\n";
   return 0;
 }
 
@@ -314,6 +353,7 @@ int main(int argc, char** argv) {
       "                                      residuals, messages, progress), a summary at the end; exit 1\n"
       "                                      if an agent failed\n"
       "  dadmm-ctl nodes TOPOLOGY            the nodes of a topology file: id and address per line\n"
+      "  dadmm-ctl identities TOPOLOGY       the identity each node's TLS certificate must name, per line\n"
       "  dadmm-ctl report TOPOLOGY --results=DIR --data_dir=DIR\n"
       "                                      what a finished network computed, checked against the\n"
       "                                      simulator on the same inputs (exit 1 if they differ)");
@@ -322,7 +362,8 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "status") return Status(args[2]);
   if (command == "nodes") return Nodes(args[2]);
+  if (command == "identities") return Identities(args[2]);
   if (command == "watch") return WatchNetwork(args[2]);
   if (command == "report") return Report(args[2]);
-  return Fail(absl::StrCat("unknown command '", command, "' (expected status, watch, nodes or report)"));
+  return Fail(absl::StrCat("unknown command '", command, "' (expected status, watch, nodes, identities or report)"));
 }

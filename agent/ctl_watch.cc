@@ -93,7 +93,9 @@ class Watcher {
  private:
   // Reads one agent's stream until it reports a final state; reconnects while it is not up.
   void Follow(const NodeSpec& node) {
-    auto channel = grpc::CreateCustomChannel(node.address, grpc::InsecureChannelCredentials(), PeerChannelArguments());
+    grpc::ChannelArguments args = PeerChannelArguments();
+    if (options_.credentials.tls != nullptr) args.SetSslTargetNameOverride(Tls::kServerName);
+    auto channel = grpc::CreateCustomChannel(node.address, options_.credentials.channel, args);
     auto stub = pb::Status::NewStub(channel);
     for (;;) {
       grpc::ClientContext context;

@@ -1,9 +1,14 @@
 // dadmm-agent: one node of a network that solves a separable convex problem with D-ADMM, talking
 // only to its neighbours.
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <string>
@@ -12,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -89,12 +95,55 @@ ABSL_FLAG(bool, fault_exit_when_done, false,
           "Fault injection, for tests of crash recovery: the first incarnation exits at once (code 137, as if "
           "killed) when its program finishes, before it checkpoints that and sends its end message; restarted "
           "from its --state_dir it runs to the end.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "Mutual TLS: the network's CA certificate (PEM); peers and monitors must present a certificate it "
+          "signed. With --tls_cert and --tls_key (deploy/make-certs.sh makes all three). The files are re-read "
+          "every second: replace them (atomically) to rotate with no restart.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Mutual TLS: this node's certificate (PEM), naming it by the URI dadmm://<topology name>/node/<id>.");
+ABSL_FLAG(std::string, tls_key, "", "Mutual TLS: this node's private key (PEM); readable by the agent only.");
+ABSL_FLAG(bool, insecure, false,
+          "Run without TLS: streams and Status in plaintext, and anyone who can reach the port can claim to be "
+          "a neighbour. Only on a network you own; an agent without TLS settings refuses to start unless given.");
+ABSL_FLAG(bool, print_hello, false,
+          "Print the hello this agent would send its neighbours (serialized dadmm.v1.Hello, hexadecimal) and exit: "
+          "for tools and tests that open a stream in a node's name.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
 ABSL_FLAG(double, radio_distance_m, 10.0,
           "Radio model: link length in metres where the topology gives no positions for both ends.");
 
 namespace {
+
+// Whether this process can listen on `address` (host:port, the host an IP literal or "localhost"):
+// "" if it can, else why not. Checked before the server starts, so that a port in use or an
+// address of another machine is one line and exit 2, not gRPC's log.
+std::string CheckListen(const std::string& address) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "not HOST:PORT";
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return gai_strerror(rc);
+  }
+  std::string why;
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  const int one = 1;
+  if (fd < 0) {
+    why = std::strerror(errno);
+  } else {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as gRPC does: TIME_WAIT is no conflict
+    if (bind(fd, found->ai_addr, found->ai_addrlen) != 0) why = std::strerror(errno);
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return why;
+}
 
 int Fail(const std::string& message, int code = 2) {
   std::cerr << "dadmm-agent: " << message << std::endl;
@@ -113,7 +162,9 @@ int main(int argc, char** argv) {
       "fingerprint, parameters; a mismatch stops both agents), agrees on colours by the distributed\n"
       "colouring protocol, then runs D-ADMM (Mota et al., Algorithm 2) until --iterations or, with\n"
       "--tolerance, until the agreed stop, prints its result and exits 0. SIGINT/SIGTERM stop it early.\n"
-      "Exit codes: 0 done, 1 failed (e.g. a handshake mismatch), 2 bad flags or files, 3 a neighbour lost\n"
+      "Exit codes: 0 done, 1 failed (e.g. a handshake mismatch; also a flag value the flag library cannot\n"
+      "parse at all, e.g. --iterations=many, or an unknown flag), 2 bad flags, files or certificates, or an\n"
+      "address it cannot listen on, 3 a neighbour lost\n"
       "(--neighbour_timeout), 4 refused (a corrupt checkpoint, or restarted without it into a running\n"
       "network), 128+N stopped by signal N.");
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debugging aid): about 7%
@@ -220,6 +271,37 @@ int main(int argc, char** argv) {
                    .eps_amp = absl::GetFlag(FLAGS_radio_eps_amp_pj) * 1e-12,
                    .default_distance = absl::GetFlag(FLAGS_radio_distance_m)};
   if (absl::Status s = options.radio.Validate(); !s.ok()) return Fail(std::string(s.message()));
+  if (const std::string why = CheckListen(options.listen_address); !why.empty() && !absl::GetFlag(FLAGS_print_hello)) {
+    return Fail(absl::StrCat(
+        "cannot listen on ", options.listen_address, ": ", why,
+        absl::GetFlag(FLAGS_listen).empty() ? " (node's address in the topology; --listen)" : " (--listen)"));
+  }
+  if (absl::GetFlag(FLAGS_print_hello)) {
+    absl::StatusOr<std::string> hello = dadmm::agent::HelloBytes(*topology, *std::move(problem), options);
+    if (!hello.ok()) return Fail(std::string(hello.status().message()));
+    std::cout << absl::BytesToHexString(*hello) << std::endl;
+    return 0;
+  }
+  const dadmm::agent::TlsFiles tls_files{
+      .ca = absl::GetFlag(FLAGS_tls_ca), .cert = absl::GetFlag(FLAGS_tls_cert), .key = absl::GetFlag(FLAGS_tls_key)};
+  if (absl::GetFlag(FLAGS_insecure)) {
+    if (!tls_files.empty()) return Fail("--insecure and --tls_* exclude each other: give one or the other");
+    std::cerr << "dadmm-agent: node " << self
+              << ": warning: --insecure: no TLS; anyone who can reach this agent's port can read its estimates and "
+                 "claim to be a neighbour"
+              << std::endl;
+  } else {
+    if (tls_files.empty()) {
+      return Fail(
+          "no TLS settings: give --tls_ca, --tls_cert and --tls_key (deploy/make-certs.sh makes them), or "
+          "--insecure to run in plaintext on a network you own");
+    }
+    const std::string network = dadmm::agent::NetworkName(topology->name());
+    absl::StatusOr<std::shared_ptr<dadmm::agent::Tls>> tls =
+        dadmm::agent::Tls::Create(tls_files, network, dadmm::agent::NodeIdentity(network, self));
+    if (!tls.ok()) return Fail(std::string(tls.status().message()));
+    options.tls = *std::move(tls);
+  }
 
   if (*algorithm == dadmm::Algorithm::kIcAdmm) {
     // Seed 001's (13) with this node's own constants: a lower bound on the network's right-hand side

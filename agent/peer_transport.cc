@@ -13,7 +13,14 @@ namespace dadmm::agent {
 
 namespace {
 
+constexpr char kHelloMetadata[] = "dadmm-hello-bin";
+// A correct neighbour has one stream open to this agent, two for a moment after a reconnect; beyond
+// this many open streams (of anyone) new ones are refused before they cost anything.
+constexpr std::size_t kStreamsPerNeighbour = 4;
+constexpr std::size_t kSpareStreams = 16;
+constexpr std::size_t kMaxHelloBytes = 64 * 1024;
 constexpr char kDuplicate[] = "duplicate";
+constexpr char kServerRefused[] = "its server was refused";
 constexpr char kStale[] = "stale";  // numbered for an incarnation of this agent that ended
 // Between a broken stream and the next, tuned for a LAN.
 constexpr std::chrono::milliseconds kBackoffInitial(100);
@@ -24,6 +31,23 @@ constexpr std::chrono::milliseconds kWatchPeriod(500);
 
 std::chrono::system_clock::time_point SystemIn(std::chrono::milliseconds d) {
   return std::chrono::system_clock::now() + d;
+}
+
+// What kind of rejection a text describes: the text without its numbers ("message 5 from node 2
+// after 1 (a gap..." and "message 9 from node 2 after 3 (a gap..." are one kind).
+std::string KindOf(const std::string& text) {
+  std::string kind;
+  for (char c : text.substr(0, text.find(':'))) {
+    if (c < '0' || c > '9') kind.push_back(c);
+  }
+  return kind;
+}
+
+// The host of a gRPC peer address ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7"): a stranger that opens
+// many connections is one peer for the logs.
+std::string HostOf(const std::string& peer) {
+  const std::size_t colon = peer.rfind(':');
+  return colon == std::string::npos || colon < 5 ? peer : peer.substr(0, colon);
 }
 
 }  // namespace
@@ -49,7 +73,7 @@ struct PeerTransport::InStream {
   grpc::ServerAsyncReader<pb::ExchangeSummary, pb::PeerMessage> reader;
   pb::PeerMessage message;
   pb::ExchangeSummary summary;
-  std::optional<NodeId> sender;  // named by the first message
+  std::optional<NodeId> sender;  // named by its hello, checked at accept
   std::string peer;              // the transport address, for logs (read once, at accept)
   std::uint64_t accepted_messages = 0;
   bool counted_open = false;  // holds the sender's `open`
@@ -78,7 +102,8 @@ struct PeerTransport::OutStream {
   bool writes_done_pending = false;
   bool finishing = false;
   bool broken = false;
-  std::string why;  // what broke it
+  bool verified = false;  // the server is the neighbour dialled (with TLS: its certificate says so)
+  std::string why;        // what broke it
   std::uint64_t in_flight_sequence = 0;
   std::uint64_t in_flight_bytes = 0;
   MessageCost in_flight_cost;
@@ -108,15 +133,19 @@ struct PeerTransport::Link {
 };
 
 PeerTransport::PeerTransport(const Topology& topology, NodeId self, const std::map<NodeId, std::string>& addresses,
-                             SharedCounters* counters, const Logger* log)
+                             std::shared_ptr<Tls> tls, SharedCounters* counters, const Logger* log)
     : self_(self),
+      tls_(std::move(tls)),
+      max_in_streams_(kStreamsPerNeighbour * topology.degree(self) + kSpareStreams),
       process_(std::random_device()() | (std::uint64_t{std::random_device()()} << 32) | 1),
       counters_(counters),
       log_(log) {
   for (NodeId j : topology.neighbours(self)) {
     auto link = std::make_unique<Link>(j, addresses.at(j));
-    link->channel =
-        grpc::CreateCustomChannel(link->address, grpc::InsecureChannelCredentials(), PeerChannelArguments());
+    grpc::ChannelArguments args = PeerChannelArguments();
+    if (tls_ != nullptr) args.SetSslTargetNameOverride(Tls::kServerName);
+    link->channel = grpc::CreateCustomChannel(
+        link->address, tls_ != nullptr ? tls_->ChannelCredentials() : grpc::InsecureChannelCredentials(), args);
     link->stub = pb::Peer::NewStub(link->channel);
     links_.emplace(j, std::move(link));
     inbound_[j];
@@ -132,6 +161,18 @@ PeerTransport::~PeerTransport() {
     bool ok = false;
     while (cq_->Next(&tag, &ok)) {
     }
+  }
+}
+
+void PeerTransport::set_hello(const Hello& hello) {
+  hello_ = hello;
+  hello_bytes_ = ToWire(hello).hello().SerializeAsString();
+}
+
+void PeerTransport::Reject(const std::string& peer, const std::string& kind, const std::string& line) {
+  counters_->RecordRejected();
+  if (++rejections_[{peer, kind}] == 1) {
+    log_->Info(absl::StrCat(line, " [more of this kind from ", peer, " are counted, not logged]"));
   }
 }
 
@@ -230,26 +271,82 @@ void PeerTransport::OnAccepted(InStream* s, bool ok) {
   ++open_in_streams_;
   s->peer = s->context.peer();
   Accept();  // the next stream
+  std::string kind;
+  if (grpc::Status refusal = CheckStream(s, kind); !refusal.ok()) {
+    Reject(s->sender.has_value() ? absl::StrCat("node ", *s->sender) : HostOf(s->peer), kind,
+           absl::StrCat("refused a stream from ", s->peer, ": ", refusal.error_message()));
+    s->sender.reset();
+    CloseInStream(s, refusal);
+    return;
+  }
+  s->counted_open = true;
+  SetInbound(*s->sender, true);
   s->reader.Read(&s->message, &s->read);
+}
+
+grpc::Status PeerTransport::CheckStream(InStream* s, std::string& kind) {
+  if (static_cast<std::size_t>(open_in_streams_) > max_in_streams_) {
+    kind = "stream beyond the limit";
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("node ", self_, " has ", open_in_streams_ - 1, " streams open; no more"));
+  }
+  std::optional<PeerIdentity> identity;
+  if (tls_ != nullptr) {
+    absl::StatusOr<PeerIdentity> verified = tls_->Verify(*s->context.auth_context());
+    if (!verified.ok()) {
+      kind = KindOf(absl::StrCat("certificate refused (", verified.status().message(), ")"));
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          absl::StrCat("node ", self_, " refuses the peer: ", verified.status().message()));
+    }
+    identity = *std::move(verified);
+  }
+  const std::multimap<grpc::string_ref, grpc::string_ref>& metadata = s->context.client_metadata();
+  auto found = metadata.find(kHelloMetadata);
+  pb::Hello wire;
+  if (found == metadata.end() || found->second.size() > kMaxHelloBytes ||
+      !wire.ParseFromArray(found->second.data(), static_cast<int>(found->second.size()))) {
+    kind = "stream without a hello";
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("node ", self_, " refuses a stream without a readable hello"));
+  }
+  const NodeId sender = wire.sender();
+  if (identity.has_value() && identity->node != sender) {
+    kind = "identity mismatch";
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("node ", self_, " refuses the peer: its certificate names ", identity->uri,
+                                     " but its hello says it is node ", sender));
+  }
+  if (inbound_.count(sender) == 0) {
+    kind = "stream from a stranger";
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("node ", self_, " refuses node ", sender, ": not a neighbour of node ", self_));
+  }
+  s->sender = sender;  // authenticated, or (without TLS) as claimed: the logs name it from here on
+  if (absl::Status same = CheckHello(hello_, FromWire(wire), sender); !same.ok()) {
+    kind = "hello that differs";
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(same.message()));
+  }
+  if (inbound_.at(sender).open) {
+    kind = "second stream";
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                        absl::StrCat("a second stream from node ", sender, " while one is open"));
+  }
+  return grpc::Status::OK;
 }
 
 std::string PeerTransport::Admit(InStream* s, const pb::PeerMessage& message, grpc::Status& refusal) {
   const std::optional<NodeId> sender = SenderOf(message);
   if (!sender.has_value()) return "an empty message";
-  auto in = inbound_.find(*sender);
-  if (in == inbound_.end()) return absl::StrCat("a message from node ", *sender, ", not a neighbour of node ", self_);
-  if (s->sender.has_value() && *s->sender != *sender) {
+  if (*sender != *s->sender)
     return absl::StrCat("a message from node ", *sender, " on the stream of node ", *s->sender);
-  }
-  if (!s->sender.has_value()) {
-    // The first message names the stream's sender; a second live stream from it is refused.
-    if (in->second.open) {
-      refusal = grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "a stream from this node is already open");
-      return absl::StrCat("a second stream from node ", *sender, " while one is open");
+  auto in = inbound_.find(*sender);
+  if (message.has_hello()) {
+    // The session's hello must agree as the stream's did: without TLS, a stranger that passed the
+    // stream's check with one hello cannot stop this node with another.
+    if (absl::Status same = CheckHello(hello_, FromWire(message.hello()), *sender); !same.ok()) {
+      refusal = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(same.message()));
+      return absl::StrCat("a hello that differs from node ", *sender, ": ", same.message());
     }
-    s->sender = sender;
-    s->counted_open = true;
-    SetInbound(*sender, true);
   }
   // Incarnations: a restarted neighbour numbers from 1 again, and so must this end towards it.
   Inbound& inbound = in->second;
@@ -310,17 +407,16 @@ void PeerTransport::OnRead(InStream* s, bool ok) {
   }
   grpc::Status refusal;
   const std::string problem = Admit(s, s->message, refusal);
+  const std::string peer = absl::StrCat("node ", *s->sender);
   if (!refusal.ok()) {
-    counters_->RecordRejected();
-    log_->Info(absl::StrCat("refused ", problem, " (peer ", s->peer, ")"));
+    Reject(peer, KindOf(problem), absl::StrCat("refused ", problem, " (peer ", s->peer, ")"));
     CloseInStream(s, refusal);
     return;
   }
   if (problem == kDuplicate || problem == kStale) {
     counters_->RecordDuplicate(*s->sender);
   } else if (!problem.empty()) {
-    counters_->RecordRejected();
-    log_->Info(absl::StrCat("rejected ", problem, " (peer ", s->peer, ")"));
+    Reject(peer, KindOf(problem), absl::StrCat("rejected ", problem, " (peer ", s->peer, ")"));
   }
   if (problem.empty() || problem == kDuplicate) {
     const std::uint64_t ack = s->message.ack();
@@ -437,6 +533,7 @@ void PeerTransport::OpenStream(Link& link) {
   link.window.Restart();  // a new stream starts from the oldest message not acknowledged
   link.opened_at = Clock::now();
   s->context.set_wait_for_ready(true);
+  s->context.AddMetadata(kHelloMetadata, hello_bytes_);
   s->writer = link.stub->PrepareAsyncExchange(&s->context, &s->summary, cq_.get());
   ++s->pending;
   s->writer->StartCall(&s->tags[OutStream::kStarted]);
@@ -507,6 +604,24 @@ void PeerTransport::OnStreamEvent(OutStream* s, int op, bool ok) {
         BreakStream(*s, "the stream could not start");
         return;
       }
+      if (tls_ != nullptr) {
+        // Nothing is written before the server is known to be the neighbour dialled.
+        absl::StatusOr<PeerIdentity> server = tls_->Verify(*s->context.auth_context());
+        std::string refusal;
+        if (!server.ok()) {
+          refusal = absl::StrCat("the server at ", link.address, " (neighbour ", link.peer,
+                                 "'s address) is refused: ", server.status().message());
+        } else if (server->node != link.peer) {
+          refusal = absl::StrCat("the server at ", link.address, " is not neighbour ", link.peer,
+                                 ": its certificate names ", server->uri);
+        }
+        if (!refusal.empty()) {
+          Reject(absl::StrCat("the server at ", link.address), KindOf(refusal), refusal);
+          BreakStream(*s, kServerRefused);
+          return;
+        }
+      }
+      s->verified = true;
       if (link.ever_connected) {
         counters_->RecordReconnect(link.peer);
         log_->Info(absl::StrFormat("reconnected to neighbour %u at %s after %.1f s; resending %u message(s)", link.peer,
@@ -567,24 +682,43 @@ void PeerTransport::OnStreamFinished(OutStream* s) {
   const std::uint64_t last = s->summary.last_sequence();
   const bool started = s->started;
   const std::string why = s->why;
+  const bool verified = s->verified;
   link.stream = nullptr;
   delete s;
   if (started) SetOutbound(link.peer, false);
   if (status.ok()) link.window.Acknowledge(last);
-  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION && !refused_.has_value()) {
+  // Only the neighbour itself (with TLS, verified to be it) can stop this node.
+  if (verified && status.error_code() == grpc::StatusCode::FAILED_PRECONDITION && !refused_.has_value()) {
     refused_ = status.error_message();
     log_->Info(absl::StrCat("neighbour ", link.peer, " refused this node: ", status.error_message()));
+  }
+  if (verified && status.error_code() == grpc::StatusCode::INVALID_ARGUMENT && !mismatch_.has_value()) {
+    mismatch_ = status.error_message();
+    log_->Info(absl::StrCat("neighbour ", link.peer, " refused this node's hello: ", status.error_message()));
   }
   const Clock::time_point now = Clock::now();
   if (closing_ && link.window.empty()) {
     link.done = true;
     return;
   }
-  log_->Info(absl::StrCat("stream to neighbour ", link.peer, " at ", link.address, " broke (",
-                          !why.empty()  ? absl::StrCat(why, status.ok() ? "" : ": " + status.error_message())
-                           : status.ok() ? "closed with messages not acknowledged"
-                                        : status.error_message(),
-                          "); reconnecting"));
+  const grpc::StatusCode code = status.error_code();
+  if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
+      code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // Refused by the neighbour (a certificate, an identity): it stays so until someone fixes it, so
+    // it is logged once, and the link keeps trying (a rotated certificate may fix it).
+    if (++rejections_[{absl::StrCat("neighbour ", link.peer), KindOf(status.error_message())}] == 1) {
+      log_->Info(absl::StrCat("neighbour ", link.peer, " at ", link.address,
+                              " refused this node's stream: ", status.error_message(), "; retrying (logged once)"));
+    }
+  } else if (why == kServerRefused) {
+    // Its server was refused (logged once, by Reject).
+  } else {
+    log_->Info(absl::StrCat("stream to neighbour ", link.peer, " at ", link.address, " broke (",
+                            !why.empty()  ? absl::StrCat(why, status.ok() ? "" : ": " + status.error_message())
+                             : status.ok() ? "closed with messages not acknowledged"
+                                          : status.error_message(),
+                            "); reconnecting"));
+  }
   link.broke_at = link.waiting_since = now;
   link.next_wait_log = now + std::chrono::seconds(1);
   // Bounded backoff between streams, with jitter so that neighbours do not retry in step; a stream

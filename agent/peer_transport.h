@@ -23,6 +23,16 @@
 // (channel_args.cc) turns a dead connection into a failed stream within about 3 s. A second stream
 // from a neighbour whose stream is live is refused (ALREADY_EXISTS), not mixed in.
 //
+// Who may open a stream. A stream's client sends its hello (the sender's handshake, serialized, in
+// the call's metadata "dadmm-hello-bin"); the server checks it when it accepts the stream, before it
+// reads a message: the sender is a neighbour, with TLS its certificate (agent/tls.h) names that
+// neighbour, the hello agrees with this node's (CheckHello), and it has no other stream open. A
+// stream that fails is refused with a status that says why, and nothing else happens: a server
+// never stops because of what a client says. A client stops when the neighbour it dialled (with TLS:
+// verified to be that neighbour) refuses its hello (INVALID_ARGUMENT: the run's settings differ) or
+// its restart (FAILED_PRECONDITION). Every refusal and rejection is counted; each is logged the first
+// time it happens for a peer (a node, or without TLS a host) and kind, then only counted.
+//
 // Threads: everything but Wake() and the Liveness accessors runs on the one thread that calls Next;
 // those two are for other threads (Stop, Status).
 #pragma once
@@ -43,8 +53,10 @@
 
 #include "agent/counters.h"
 #include "agent/log.h"
+#include "agent/tls.h"
 #include "common/network/topology.h"
 #include "coordinator-free-bootstrap/delivery.h"
+#include "coordinator-free-bootstrap/handshake.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
 namespace dadmm::agent {
@@ -64,9 +76,9 @@ class PeerTransport {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `addresses`: where to reach each neighbour of `self`.
+  // `addresses`: where to reach each neighbour of `self`; `tls`: null without TLS (--insecure).
   PeerTransport(const Topology& topology, NodeId self, const std::map<NodeId, std::string>& addresses,
-                SharedCounters* counters, const Logger* log);
+                std::shared_ptr<Tls> tls, SharedCounters* counters, const Logger* log);
   ~PeerTransport();
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
@@ -82,6 +94,9 @@ class PeerTransport {
   // This agent's incarnation (how many times it restarted from its checkpoint), stamped on every
   // message; set before Start.
   void set_incarnation(std::uint64_t incarnation) { incarnation_ = incarnation; }
+  // This node's hello: sent on every stream it opens, and what the hellos of streams to it are
+  // checked against. Set before Start.
+  void set_hello(const Hello& hello);
   // Runs the queue until a message is admitted (returned), `deadline`, or Wake() (nothing).
   std::optional<Incoming> Next(Clock::time_point deadline);
   // The agent has taken `in` (its session handled it, and the checkpoint that must hold it is
@@ -114,6 +129,12 @@ class PeerTransport {
   // Why a neighbour refused this agent for good (it restarted without its checkpoint into a run its
   // neighbours are in), if one did; the agent cannot go on.
   const std::optional<std::string>& refused() const { return refused_; }
+  // Why a neighbour refused this node's hello (the run's settings differ), if one did.
+  const std::optional<std::string>& mismatch() const { return mismatch_; }
+
+  // Counts a refusal or rejection, and logs it (`line`) the first time it happens for `peer` and
+  // `kind`.
+  void Reject(const std::string& peer, const std::string& kind, const std::string& line);
 
  private:
   struct Tag;
@@ -142,6 +163,8 @@ class PeerTransport {
   void Accept();
   void OnAccepted(InStream* s, bool ok);
   void OnRead(InStream* s, bool ok);
+  // Checks a new stream's hello and, with TLS, its certificate; OK, or the status it is refused with.
+  grpc::Status CheckStream(InStream* s, std::string& kind);
   // Checks one message of stream `s`; "" admits it, kDuplicate drops it, anything else says why it
   // is refused (and, with a `refusal` other than OK, the whole stream is, with that status).
   std::string Admit(InStream* s, const pb::PeerMessage& message, grpc::Status& refusal);
@@ -165,9 +188,14 @@ class PeerTransport {
   void SetLive(NodeId j, bool Live::*half, bool up);
 
   const NodeId self_;
+  const std::shared_ptr<Tls> tls_;
+  const std::size_t max_in_streams_;
+  Hello hello_;
+  std::string hello_bytes_;
   std::uint64_t incarnation_ = 0;
   const std::uint64_t process_;
-  std::optional<std::string> refused_;
+  std::optional<std::string> refused_, mismatch_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> rejections_;  // by peer and kind
   SharedCounters* const counters_;
   const Logger* const log_;
   pb::Peer::AsyncService service_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 #ifndef DADMM_VERSION
 #define DADMM_VERSION "unknown"
 #endif
@@ -59,13 +61,62 @@ pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeI
   return total;
 }
 
-grpc::Status StatusService::GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) {
+grpc::Status StatusService::Refuse(grpc::ServerContext* context, grpc::StatusCode code, const std::string& kind,
+                                   const std::string& why) {
+  counters_->RecordRejected();
+  std::string host = context->peer();
+  if (const std::size_t colon = host.rfind(':'); colon != std::string::npos && colon > 5) host.resize(colon);
+  bool first = false;
+  {
+    std::lock_guard lock(pace_mu_);
+    if (refusals_.size() < 10000) first = ++refusals_[{host, kind}] == 1;
+  }
+  if (first && log_ != nullptr) {
+    log_->Info(absl::StrCat("refused a Status call from ", context->peer(), ": ", why, " [more of this kind from ",
+                            host, " are counted, not logged]"));
+  }
+  return grpc::Status(code, why);
+}
+
+grpc::Status StatusService::Admit(grpc::ServerContext* context) {
+  if (tls_ != nullptr) {
+    absl::StatusOr<PeerIdentity> caller = tls_->Verify(*context->auth_context());
+    if (!caller.ok()) {
+      return Refuse(context, grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()),
+                    absl::StrCat("node ", self_, " refuses the caller: ", caller.status().message()));
+    }
+  }
+  std::lock_guard lock(pace_mu_);
+  const Clock::time_point now = Clock::now();
+  tokens_ =
+      std::min(kCallsPerSecond, tokens_ + kCallsPerSecond * std::chrono::duration<double>(now - refilled_).count());
+  refilled_ = now;
+  if (tokens_ < 1.0) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("node ", self_, " answers at most ", kCallsPerSecond, " Status calls a second"));
+  }
+  tokens_ -= 1.0;
+  return grpc::Status::OK;
+}
+
+grpc::Status StatusService::GetStatus(grpc::ServerContext* context, const pb::StatusRequest*, pb::StatusReply* reply) {
+  if (grpc::Status admitted = Admit(context); !admitted.ok()) return admitted;
   Fill(reply);
   return grpc::Status::OK;
 }
 
 grpc::Status StatusService::WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
                                         grpc::ServerWriter<pb::StatusReply>* writer) {
+  if (grpc::Status admitted = Admit(context); !admitted.ok()) return admitted;
+  if (watches_.fetch_add(1) >= kMaxWatches) {
+    watches_.fetch_sub(1);
+    return Refuse(context, grpc::StatusCode::RESOURCE_EXHAUSTED, "watch",
+                  absl::StrCat("node ", self_, " serves at most ", kMaxWatches, " watches at once"));
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1); }
+  } release{watches_};
   double interval = request->interval_seconds();
   if (!(interval > 0.0) || !std::isfinite(interval)) interval = 0.5;
   interval = std::clamp(interval, 0.05, 3600.0);

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "agent/counters.h"
+#include "agent/log.h"
+#include "agent/tls.h"
 #include "common/accounting/energy.h"
 #include "common/network/topology.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
@@ -71,28 +74,49 @@ pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeI
 
 class StatusService final : public pb::Status::Service {
  public:
+  // With `tls`, a caller must present a certificate of the network (a node's or a monitor's).
+  // Calls are paced: beyond kCallsPerSecond (with a burst of as many), and beyond kMaxWatches
+  // concurrent watches, a call is refused with RESOURCE_EXHAUSTED at once, so that a flood of them
+  // costs the algorithm thread as little as possible. Refusals are counted as rejected and logged
+  // once per caller host and kind.
+  static constexpr double kCallsPerSecond = 50.0;
+  static constexpr int kMaxWatches = 16;
   StatusService(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
-                const SharedCounters* counters)
+                SharedCounters* counters, std::shared_ptr<Tls> tls = nullptr, const Logger* log = nullptr)
       : topology_(topology),
         self_(self),
         radio_(radio),
         neighbours_(topology.neighbours(self)),
         state_(state),
-        counters_(counters) {}
+        counters_(counters),
+        tls_(std::move(tls)),
+        log_(log) {}
 
-  grpc::Status GetStatus(grpc::ServerContext*, const pb::StatusRequest*, pb::StatusReply* reply) override;
+  grpc::Status GetStatus(grpc::ServerContext* context, const pb::StatusRequest*, pb::StatusReply* reply) override;
   grpc::Status WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
                            grpc::ServerWriter<pb::StatusReply>* writer) override;
 
  private:
   void Fill(pb::StatusReply* reply);
+  // OK, or why the call is refused.
+  grpc::Status Admit(grpc::ServerContext* context);
+  grpc::Status Refuse(grpc::ServerContext* context, grpc::StatusCode code, const std::string& kind,
+                      const std::string& why);
 
   const Topology& topology_;
   const NodeId self_;
   const RadioModel radio_;
   const std::vector<NodeId> neighbours_;
   PublicState* const state_;
-  const SharedCounters* const counters_;
+  SharedCounters* const counters_;
+  const std::shared_ptr<Tls> tls_;
+  const Logger* const log_;
+
+  std::mutex pace_mu_;
+  double tokens_ = kCallsPerSecond;
+  Clock::time_point refilled_ = Clock::now();
+  std::atomic<int> watches_{0};
+  std::map<std::pair<std::string, std::string>, std::uint64_t> refusals_;  // by caller host and kind
 };
 
 }  // namespace dadmm::agent

@@ -92,11 +92,19 @@ fi
 read -r -a problem_flags < "$out/data/problem.flags"
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")
 
+# Mutual TLS with a throwaway CA made for this run (OUT/tls), unless the agents are told --insecure.
+tls_dir=""
+if [[ " ${extra_flags[*]:-} " != *" --insecure "* ]]; then
+  tls_dir=$out/tls
+  rm -rf "$tls_dir"
+  "$here/make-certs.sh" "$topology" "$tls_dir" --ctl-bin "$bin/agent/dadmm-ctl" >/dev/null
+fi
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-echo "starting ${#nodes[@]} agents ($algorithm on $problem, topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
+echo "starting ${#nodes[@]} agents (${tls_dir:+mutual TLS, throwaway CA in $tls_dir; }$algorithm on $problem, topology $topology, rho $rho, at most $iterations iterations, tolerance $tolerance); logs in $out/logs"
 for line in "${nodes[@]}"; do
   id=${line%% *}
   launch=()
@@ -109,7 +117,9 @@ for line in "${nodes[@]}"; do
   fi
   data_file="$out/data/node-$id.csv"
   if [[ -e "$out/data/node-$id.svm" ]]; then data_file="$out/data/node-$id.svm"; fi  # sparse features, SVMlight
-  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$data_file" \
+  tls_flags=()
+  [[ -z "$tls_dir" ]] || tls_flags=(--tls_ca "$tls_dir/ca.pem" --tls_cert "$tls_dir/node-$id/cert.pem" --tls_key "$tls_dir/node-$id/key.pem")
+  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$data_file" "${tls_flags[@]}" \
     "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" "${extra_flags[@]}" \
     --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &

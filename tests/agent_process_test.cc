@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -434,13 +436,19 @@ TEST(AgentProcesses, ConfigFilesRunTheSameNetworkAsFlags) {
   testing::WriteFile(dir + "/net.yaml", Fig1WithPorts(testing::FreePorts(7)));
   const Topology topology = *LoadTopologyFile(dir + "/net.yaml");
   const auto thetas = GenerateConsensusData(topology, 2, 77);
+  // With mutual TLS, its files named in the config relative to it (deploy/make-certs.sh makes them).
+  ASSERT_EQ(std::system(absl::StrCat(DADMM_SOURCE_DIR, "/deploy/make-certs.sh ", dir, "/net.yaml ", dir,
+                                     "/tls --ctl-bin ", DADMM_CTL_BIN, " > /dev/null")
+                            .c_str()),
+            0);
   std::vector<Child> agents;
   for (const auto& [id, theta] : thetas) {
     ASSERT_TRUE(WriteVectorCsv(absl::StrCat(dir, "/node-", id, ".csv"), theta).ok());
     testing::WriteFile(absl::StrCat(dir, "/node-", id, ".yaml"),
                        absl::StrCat("node_id: ", id, "\ntopology: net.yaml\nproblem: consensus\ndata: node-", id,
                                     ".csv\nrho: 0.5\niterations: 500\ntolerance: 1e-7\noutput: node-", id,
-                                    ".json\nlinger_seconds: 5\n"));
+                                    ".json\nlinger_seconds: 5\ntls_ca: tls/ca.pem\ntls_cert: tls/node-", id,
+                                    "/cert.pem\ntls_key: tls/node-", id, "/key.pem\n"));
     agents.push_back(testing::Spawn({DADMM_AGENT_BIN, absl::StrCat("--config=", dir, "/node-", id, ".yaml")},
                                     absl::StrCat(dir, "/node-", id, ".out"), absl::StrCat(dir, "/node-", id, ".log")));
   }
@@ -763,6 +771,14 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
   auto channel = [&] {
     return grpc::CreateChannel(absl::StrCat("127.0.0.1:", ports[0]), grpc::InsecureChannelCredentials());
   };
+  // Node 2's stream hello, as its agent would send it (dadmm-agent --print_hello); and a stranger's.
+  const std::string hello_hex = testing::Output(
+      {DADMM_AGENT_BIN, "--node_id=2", "--topology=" + dir + "/net.yaml", "--theta=2", "--print_hello"});
+  const std::string hello2 = absl::HexStringToBytes(std::string(absl::StripAsciiWhitespace(hello_hex)));
+  v1::Hello stranger;
+  ASSERT_TRUE(stranger.ParseFromString(hello2));
+  stranger.set_sender(9);
+  const std::string hello9 = stranger.SerializeAsString();
   // A colour announcement before any hello: the session refuses it, but the transport admits it.
   auto message = [](NodeId sender, std::uint64_t sequence) {
     v1::PeerMessage m;
@@ -774,9 +790,10 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
     return m;
   };
   // A stream of one message, closed at once; the status it ends with.
-  auto one_message_stream = [&](const v1::PeerMessage& m, v1::ExchangeSummary* summary) {
+  auto one_message_stream = [&](const v1::PeerMessage& m, v1::ExchangeSummary* summary, const std::string& hello) {
     auto peer = v1::Peer::NewStub(channel());
     grpc::ClientContext context;
+    if (!hello.empty()) context.AddMetadata("dadmm-hello-bin", hello);
     auto stream = peer->Exchange(&context, summary);
     stream->Write(m);
     stream->WritesDone();
@@ -785,6 +802,7 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
   auto peer_a = v1::Peer::NewStub(channel());
   grpc::ClientContext context_a;
   context_a.set_wait_for_ready(true);
+  context_a.AddMetadata("dadmm-hello-bin", hello2);
   v1::ExchangeSummary summary_a;
   auto stream_a = peer_a->Exchange(&context_a, &summary_a);
   ASSERT_TRUE(stream_a->Write(message(2, 1)));
@@ -794,7 +812,9 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
 
   // A second stream claiming to be node 2 while the first is live.
   v1::ExchangeSummary summary_b;
-  EXPECT_EQ(one_message_stream(message(2, 2), &summary_b).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(one_message_stream(message(2, 2), &summary_b, hello2).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  // A stream with no hello: refused before anything on it is read.
+  EXPECT_EQ(one_message_stream(message(2, 2), &summary_b, "").error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
   ASSERT_TRUE(stream_a->Write(message(2, 1)));  // a resend: dropped, counted
   ASSERT_TRUE(stream_a->Write(message(2, 5)));  // 2..4 were never sent
@@ -804,14 +824,15 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
       << testing::ReadFile(dir + "/err");
   // A stranger, on its own stream.
   v1::ExchangeSummary summary_c;
-  EXPECT_TRUE(one_message_stream(message(9, 1), &summary_c).ok());
+  EXPECT_EQ(one_message_stream(message(9, 1), &summary_c, hello9).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(summary_c.messages_received(), 0u);
 
   const std::string log = testing::ReadFile(dir + "/err");
-  EXPECT_THAT(log, HasSubstr("refused a second stream from node 2 while one is open"));
+  EXPECT_THAT(log, HasSubstr("a second stream from node 2 while one is open"));
+  EXPECT_THAT(log, HasSubstr("refuses a stream without a readable hello"));
   EXPECT_THAT(log, HasSubstr("rejected message 5 from node 2 after 1 (a gap"));
   EXPECT_THAT(log, HasSubstr("rejected a message from node 3 on the stream of node 2"));
-  EXPECT_THAT(log, HasSubstr("rejected a message from node 9, not a neighbour of node 1"));
+  EXPECT_THAT(log, HasSubstr("refuses node 9: not a neighbour of node 1"));
 
   // Node 2's stream, closed cleanly, is summed up: one message passed on, the highest number in order 1.
   stream_a->WritesDone();
@@ -828,7 +849,8 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
   ASSERT_EQ(reply.neighbours_size(), 2);
   EXPECT_EQ(reply.neighbours(0).node_id(), 2u);
   EXPECT_EQ(reply.neighbours(0).duplicates_dropped(), 1u);
-  EXPECT_EQ(reply.rejected_messages(), 5u);  // the second stream, the gap, node 3's, node 9's, the session's
+  // The second stream, the one with no hello, the gap, node 3's message, node 9's stream, the session's.
+  EXPECT_EQ(reply.rejected_messages(), 6u);
   EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
   kill(one.pid, SIGTERM);
   EXPECT_EQ(testing::WaitFor(one, 20s), 128 + SIGTERM);

@@ -13,6 +13,9 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 rm -rf "$out" && mkdir -p "$out"
 
+# Its certificates are made on the machine (deploy/compose/fig1/tls is not in git).
+"$root/deploy/make-certs.sh" "$root/deploy/compose/fig1/topology.yaml" "$root/deploy/compose/fig1/tls" \
+  --ctl-bin "$build/agent/dadmm-ctl" > /dev/null || fail "make-certs.sh for the repository's compose file"
 "$check" "$root/docker-compose.yml" || fail "the repository's docker-compose.yml does not pass"
 
 # Another network: a dataset split over 10 nodes, then its compose file.

@@ -87,7 +87,7 @@ class Network:
         for s in self.reserved:
             s.close()
         for i in self.ids:
-            args = [os.path.join(self.build, "agent", "dadmm-agent"), f"--node_id={i}",
+            args = [os.path.join(self.build, "agent", "dadmm-agent"), f"--node_id={i}", "--insecure",
                     f"--topology={self.topology}", f"--data={os.path.join(self.data, f'node-{i}.csv')}",
                     *self.problem_flags, f"--iterations={self.iterations}", "--tolerance=0",
                     f"--dial={self.proxy.dial_flag(i)}", "--linger_seconds=60",

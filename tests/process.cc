@@ -70,9 +70,16 @@ Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> full = argv;
+  const bool agent = argv[0].size() >= 11 && argv[0].compare(argv[0].size() - 11, 11, "dadmm-agent") == 0;
+  const bool security_given = std::any_of(argv.begin() + 1, argv.end(), [](const std::string& a) {
+    return a.rfind("--tls_", 0) == 0 || a.rfind("--insecure", 0) == 0 || a.rfind("--config", 0) == 0 || a == "--help" ||
+           a.rfind("--print_hello", 0) == 0;
+  });
+  if (agent && !security_given) full.push_back("--insecure");
   std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.reserve(full.size() + 1);
+  for (const std::string& a : full) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   Child child{.stdout_path = stdout_path, .stderr_path = stderr_path};
   const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
@@ -154,6 +161,17 @@ std::string MakeTempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+std::string Output(const std::vector<std::string>& argv) {
+  char path[] = "/tmp/dadmm-output.XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd >= 0) close(fd);
+  const Child child = Spawn(argv, path, "/dev/null");
+  WaitFor(child, std::chrono::minutes(1));
+  std::string out = ReadFile(path);
+  unlink(path);
+  return out;
 }
 
 }  // namespace dadmm::testing

@@ -18,6 +18,8 @@ struct Child {
 
 // Starts `argv` with stdout and stderr sent to the given files. A child still running when the test
 // ends (it failed, or forgot it) is killed then and named on stderr.
+// An agent (argv[0] ends in dadmm-agent) given no --tls_*, --insecure or --config runs with --insecure:
+// the process tests are about the run, not the transport's security, unless they say so.
 Child Spawn(const std::vector<std::string>& argv, const std::string& stdout_path, const std::string& stderr_path);
 
 // The exit code (128 + signal if killed by one), or nothing if still running after `timeout`.
@@ -27,6 +29,8 @@ std::optional<int> WaitFor(const Child& child, std::chrono::milliseconds timeout
 void Kill(const Child& child);
 
 std::string ReadFile(const std::string& path);
+// Runs `argv` to its end (at most a minute) and returns what it printed on stdout.
+std::string Output(const std::vector<std::string>& argv);
 void WriteFile(const std::string& path, const std::string& text);
 
 // Distinct loopback TCP ports that were free a moment ago, below the ephemeral range.

@@ -48,7 +48,7 @@ def main():
         f.write("edges:\n  - [1, 2]\n  - [2, 3]\n")
 
     def start(node):
-        return subprocess.Popen([agent, f"--node_id={node}", f"--topology={topology}", f"--theta={10 * node}",
+        return subprocess.Popen([agent, f"--node_id={node}", "--insecure", f"--topology={topology}", f"--theta={10 * node}",
                                  "--iterations=200", "--linger_seconds=5"],
                                 stdout=open(os.path.join(work, f"node-{node}.out"), "w"),
                                 stderr=open(os.path.join(work, f"node-{node}.log"), "w"))

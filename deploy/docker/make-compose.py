@@ -14,6 +14,7 @@ deploy/docker/check-compose.py validates the result against the topology.
 import argparse
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -21,6 +22,8 @@ import yaml
 CONTAINER_CONFIG_DIR = "/etc/dadmm"
 CONTAINER_DATA = "/var/lib/dadmm/data.csv"
 CONTAINER_RESULTS = "/var/lib/dadmm/results"
+CONTAINER_TLS = "/etc/dadmm/tls"  # ca.pem, and the node's own cert.pem and key.pem
+CONTAINER_UID = 10001  # the Dockerfile's user dadmm
 CONTAINER_STATE = "/var/lib/dadmm/state"  # the checkpoint (--state_dir), on its own named volume
 
 
@@ -91,6 +94,10 @@ def main():
     parser.add_argument("--rho", type=float, default=1.0)
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--tolerance", type=float, default=1e-6)
+    parser.add_argument("--insecure", action="store_true",
+                        help="agents without TLS (default: mutual TLS with certificates made by deploy/make-certs.sh "
+                             "into OUT_DIR/tls, each node mounting its own key only)")
+    parser.add_argument("--ctl-bin", default=None, help="dadmm-ctl for deploy/make-certs.sh (default: build/ or PATH)")
     parser.add_argument("--hold-seconds", type=float, default=10.0,
                         help="each agent answers Status this long after finishing (for the monitor)")
     args = parser.parse_args()
@@ -117,6 +124,34 @@ def main():
         f.write(f"# {args.topology} with each node addressed by its compose service (written by make-compose.py)\n")
         yaml.safe_dump(compose_topology, f, sort_keys=False, default_flow_style=None)
 
+    tls_dir = os.path.join(args.out_dir, "tls")
+    if not args.insecure:
+        make_certs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "make-certs.sh")
+        command = [make_certs, topology_path, tls_dir] + (["--ctl-bin", args.ctl_bin] if args.ctl_bin else [])
+        made = subprocess.run(command, capture_output=True, text=True)
+        if made.returncode != 0:
+            fail(f"making certificates failed: {made.stderr.strip()}")
+        # The agents run as the image's user dadmm (uid 10001): their keys must be theirs to read.
+        for node in nodes + [{"id": "ctl"}]:
+            key = os.path.join(tls_dir, "ctl" if node["id"] == "ctl" else f"node-{node['id']}", "key.pem")
+            try:
+                os.chown(key, CONTAINER_UID, CONTAINER_UID)
+            except PermissionError:
+                print(f"make-compose.py: warning: cannot give {key} to uid {CONTAINER_UID} (not root); "
+                      f"the container's agent may not read it", file=sys.stderr)
+    tls_config = {} if args.insecure else {"tls_ca": f"{CONTAINER_TLS}/ca.pem", "tls_cert": f"{CONTAINER_TLS}/cert.pem",
+                                           "tls_key": f"{CONTAINER_TLS}/key.pem"}
+    ctl_tls = "" if args.insecure else (f"--tls_ca={CONTAINER_TLS}/ca.pem --tls_cert={CONTAINER_TLS}/cert.pem "
+                                        f"--tls_key={CONTAINER_TLS}/key.pem")
+
+    def tls_mounts(who):
+        if args.insecure:
+            return []
+        own = os.path.join(tls_dir, who)
+        return [f"{from_compose(os.path.join(tls_dir, 'ca.pem'))}:{CONTAINER_TLS}/ca.pem:ro",
+                f"{from_compose(os.path.join(own, 'cert.pem'))}:{CONTAINER_TLS}/cert.pem:ro",
+                f"{from_compose(os.path.join(own, 'key.pem'))}:{CONTAINER_TLS}/key.pem:ro"]
+
     services = {}
     for node in nodes:
         nid = node["id"]
@@ -132,6 +167,7 @@ def main():
                        "state_dir": CONTAINER_STATE,
                        # a run can be shorter than the monitor's and the health check's polling
                        "hold_seconds": args.hold_seconds})
+        config.update(tls_config if tls_config else {"insecure": True})
         config_path = os.path.join(args.out_dir, f"node-{nid}.yaml")
         with open(config_path, "w") as f:
             f.write(f"# Agent {nid} in its container (written by make-compose.py)\n")
@@ -146,7 +182,9 @@ def main():
                 f"{from_compose(data)}:{CONTAINER_DATA}:ro",
                 f"node-{nid}-results:{CONTAINER_RESULTS}",
                 f"node-{nid}-state:{CONTAINER_STATE}",
-            ],
+            ] + tls_mounts(f"node-{nid}"),
+            # The image's health check (dadmm-ctl status) presents the node's own certificate.
+            "environment": {"DADMM_CTL_TLS": ctl_tls},
             # A crash (exit 1, a signal) is restarted and resumes from the checkpoint on the state
             # volume; a finished run (exit 0) stays stopped.
             "restart": "on-failure",
@@ -155,8 +193,8 @@ def main():
         }
     services["monitor"] = {
         "image": args.image,
-        "command": ["dadmm-ctl", "watch", f"{CONTAINER_CONFIG_DIR}/topology.yaml", "--plain"],
-        "volumes": [f"{from_compose(topology_path)}:{CONTAINER_CONFIG_DIR}/topology.yaml:ro"],
+        "command": ["dadmm-ctl", "watch", f"{CONTAINER_CONFIG_DIR}/topology.yaml", "--plain"] + ctl_tls.split(),
+        "volumes": [f"{from_compose(topology_path)}:{CONTAINER_CONFIG_DIR}/topology.yaml:ro"] + tls_mounts("ctl"),
         "networks": [args.network],
         "depends_on": [f"node-{node['id']}" for node in nodes],
         "healthcheck": {"disable": True},
@@ -173,7 +211,10 @@ def main():
     }
     with open(args.compose, "w") as f:
         f.write(f"# {len(nodes)} dadmm agents of {args.topology} ({problem['problem']}, {args.algorithm}), and a monitor.\n"
-                f"# Written by deploy/docker/make-compose.py; checked by deploy/docker/check-compose.py. Run: docker compose up\n")
+                f"# Written by deploy/docker/make-compose.py; checked by deploy/docker/check-compose.py. Run: docker compose up\n"
+                + ("" if args.insecure else
+                   f"# Mutual TLS: the certificates are in {tls_dir} (not in git; remake them, or renew them in place,\n"
+                   f"# with deploy/make-certs.sh {topology_path} {tls_dir}); each node mounts its own key only.\n"))
         yaml.safe_dump(compose, f, sort_keys=False, default_flow_style=False)
     print(f"wrote {args.compose}: {len(nodes)} agents and a monitor on network '{args.network}'; "
           f"configs and topology in {args.out_dir}")

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Installs a dadmm agent as a systemd service on a Debian 12 machine (Raspberry Pi OS Bookworm 64-bit
 # included). Run as root from a directory holding dadmm-agent and dadmm-ctl (or give --bin-dir):
-#   sudo ./install.sh --config node-3.yaml --topology topology.yaml --data node-3.csv [--bin-dir DIR] [--no-start]
+#   sudo ./install.sh --config node-3.yaml --topology topology.yaml --data node-3.csv --tls-ca ca.pem \
+#        --tls-dir node-3 [--bin-dir DIR] [--no-start]
 # Installs the runtime libraries, the programs to /usr/local/bin, a system user dadmm, the files to
 # /etc/dadmm (config as node.yaml; topology and data under their own names, which the config must
-# use), and dadmm-agent.service; then enables and starts it (unless --no-start).
+# use), the node's certificate and key from --tls-dir (deploy/make-certs.sh's node-<id>/) and the CA to
+# /etc/dadmm/tls (key 0640 root:dadmm; the config must name tls/ca.pem, tls/cert.pem, tls/key.pem),
+# and dadmm-agent.service; then enables and starts it (unless --no-start).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-config="" topology="" data="" bin_dir="." start=1
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+config="" topology="" data="" bin_dir="." start=1 tls_ca="" tls_dir=""
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --config) config=$2; shift 2 ;;
     --topology) topology=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --bin-dir) bin_dir=$2; shift 2 ;;
+    --tls-ca) tls_ca=$2; shift 2 ;;
+    --tls-dir) tls_dir=$2; shift 2 ;;
     --no-start) start=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -23,7 +28,12 @@ done
 fail() { echo "install.sh: $*" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || fail "run as root (sudo)"
 [[ -n "$config" && -n "$topology" ]] || fail "--config and --topology are required"
-for f in "$config" "$topology" ${data:+"$data"} "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" "$here/dadmm-agent.service"; do
+[[ -z "$tls_ca" && -z "$tls_dir" ]] || [[ -n "$tls_ca" && -n "$tls_dir" ]] || fail "give both --tls-ca and --tls-dir, or neither (then the config needs insecure: true)"
+if [[ -n "$tls_dir" ]]; then
+  grep -Eq "^tls_key:[[:space:]]*\"?tls/key.pem\"?([[:space:]]|#|$)" "$config" \
+    || fail "$config: its tls_key: should be tls/key.pem (and tls_ca: tls/ca.pem, tls_cert: tls/cert.pem)"
+fi
+for f in "$config" "$topology" ${data:+"$data"} ${tls_ca:+"$tls_ca"} ${tls_dir:+"$tls_dir/cert.pem" "$tls_dir/key.pem"} "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" "$here/dadmm-agent.service"; do
   [[ -f "$f" ]] || fail "$f: no such file"
 done
 grep -Eq "^topology:[[:space:]]*\"?$(basename "$topology")\"?([[:space:]]|#|$)" "$config" \
@@ -33,7 +43,7 @@ if [[ -n "$data" ]]; then
     || fail "$config: its data: should be $(basename "$data")"
 fi
 
-runtime=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7)
+runtime=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3)
 missing=()
 for p in "${runtime[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
@@ -55,6 +65,12 @@ install -d -o dadmm -g dadmm -m 0750 /var/lib/dadmm
 install -o root -g dadmm -m 0640 "$config" /etc/dadmm/node.yaml
 install -o root -g dadmm -m 0640 "$topology" "/etc/dadmm/$(basename "$topology")"
 [[ -z "$data" ]] || install -o root -g dadmm -m 0640 "$data" "/etc/dadmm/$(basename "$data")"
+if [[ -n "$tls_dir" ]]; then
+  install -d -o root -g dadmm -m 0750 /etc/dadmm/tls
+  install -o root -g dadmm -m 0644 "$tls_ca" /etc/dadmm/tls/ca.pem
+  install -o root -g dadmm -m 0644 "$tls_dir/cert.pem" /etc/dadmm/tls/cert.pem
+  install -o root -g dadmm -m 0640 "$tls_dir/key.pem" /etc/dadmm/tls/key.pem
+fi
 install -d /usr/local/share/doc/dadmm
 install -m 0644 "$here/README.md" /usr/local/share/doc/dadmm/raspberry-pi.md 2>/dev/null || true
 install -m 0644 "$here/dadmm-agent.service" /etc/systemd/system/dadmm-agent.service
