@@ -50,6 +50,7 @@ NodeSession::NodeSession(const Topology& topology, NodeId self, std::unique_ptr<
       settings_(settings),
       hello_(std::move(hello)),
       problem_(std::move(problem)),
+      dimension_(problem_->dimension()),
       colouring_(
           MakeColouringProtocol(topology, ChainPriorities(topology), self, kColouringPasses, DiameterBound(topology))),
       heard_(neighbours_.size(), 0),
@@ -389,6 +390,22 @@ absl::Status NodeSession::Receive(NodeId from, const Estimate& m, SessionOutput&
     return s;
   }
   if (program_ == nullptr) {
+    // Kept until the program starts, so checked now as the program would: a bad one must not take
+    // the place (heard_) of the estimate a correct neighbour sends for that iteration.
+    const std::uint64_t next = heard_[i] == 0 ? kFirstLabelAtMost : heard_[i] + 1;
+    std::string bad;
+    if (m.x.size() != dimension_) {
+      bad = absl::StrCat("dimension ", m.x.size(), ", expected ", dimension_);
+    } else if (!m.x.allFinite()) {
+      bad = "non-finite entries";
+    } else if (heard_[i] == 0 ? m.iteration > next : m.iteration != next) {
+      bad = absl::StrCat("out of sequence, expected iteration ", heard_[i] == 0 ? "at most " : "", next);
+    }
+    if (!bad.empty()) {
+      out.rejections.push_back({from, absl::StrCat("node ", self_, ": early estimate from ", from, " for iteration ",
+                                                   m.iteration, ": ", bad)});
+      return absl::OkStatus();
+    }
     if (++early_count_[from] > kEarlyEstimates) {
       out.rejections.push_back({from, "too many estimates before this node could start"});
       return absl::OkStatus();

@@ -65,6 +65,9 @@ namespace dadmm {
 // Estimates kept per neighbour before this node's program starts: a neighbour can be at most one
 // estimate ahead (it waits for ours of its second step), so a few are all a correct one sends.
 constexpr int kEarlyEstimates = 4;
+// Every program's first broadcast carries label 1 or 2 (NodeProgram::first_label()); an early
+// estimate beyond it, or out of sequence after it, is from no correct neighbour.
+constexpr std::uint64_t kFirstLabelAtMost = 2;
 // Own estimates kept to resend to a restarted neighbour: a neighbour's checkpoint is at most
 // checkpoint_every steps behind what it had done, and it was at most a couple of steps behind this
 // node (each waits for the other's estimates every step), so the last checkpoint_every + 3 cover it.
@@ -235,6 +238,7 @@ class NodeSession {
   const PipelineSettings settings_;
   Hello hello_;
   std::unique_ptr<LocalProblem> problem_;  // moved into the program once colours are known
+  const Eigen::Index dimension_;           // the problem's, for the checks of early estimates
   std::vector<NodeId> greeted_;            // sorted
   std::unique_ptr<ColouringProtocol> colouring_;
   std::unique_ptr<NodeProgram> program_;

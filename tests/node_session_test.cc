@@ -5,6 +5,7 @@
 // network stall with every waiting node named.
 #include "coordinator-free-bootstrap/node_session.h"
 
+#include <limits>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,8 +13,10 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/portable_float.h"
 #include "common/network/generators.h"
 #include "common/problems/consensus.h"
@@ -390,10 +393,13 @@ TEST_F(TwoSessions, RefusesWhatNoCorrectNeighbourSendsAndKeepsServing) {
   // Before node 1's hello: nothing else from it.
   EXPECT_THAT(rejected([&] { return two->Receive(1, ColourAnnouncement{.sender = 1, .pass = 1, .colour = 1}, out); }),
               HasSubstr("before its hello"));
-  const Vector x = Vector::Ones(1);
+  const Vector x = Vector::Ones(2);  // the problem's dimension
+  auto estimate = [](std::uint64_t iteration, const Vector& v) {
+    return Estimate{.sender = 1, .iteration = iteration, .x = Eigen::Map<const Vector>(v.data(), v.size())};
+  };
   EXPECT_THAT(rejected([&] {
                 return two->Receive(
-                    1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 1)}, out);
+                    1, Estimate{.sender = 1, .iteration = 2, .x = Eigen::Map<const Vector>(x.data(), 2)}, out);
               }),
               HasSubstr("an estimate before its hello"));
   EXPECT_THAT(rejected([&] { return two->Receive(7, from_one.hellos[0], out); }), HasSubstr("not a neighbour"));
@@ -405,25 +411,40 @@ TEST_F(TwoSessions, RefusesWhatNoCorrectNeighbourSendsAndKeepsServing) {
   EXPECT_THAT(rejected([&] { return two->Receive(1, ColourMaxima{.sender = 3, .round = 1}, out); }),
               HasSubstr("says it is from node 3"));
   EXPECT_THAT(rejected([&] { return two->Receive(1, from_one.hellos[0], out); }), HasSubstr("a second hello"));
+  // Early estimates are checked as the program would check them: none of these takes the place of
+  // the estimate node 1 sends for that iteration.
+  Vector wrong = Vector::Ones(3);
+  EXPECT_THAT(rejected([&] { return two->Receive(1, estimate(2, wrong), out); }), HasSubstr("dimension 3, expected 2"));
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                     -std::numeric_limits<double>::infinity()}) {
+    Vector v = x;
+    v[1] = bad;
+    EXPECT_THAT(rejected([&] { return two->Receive(1, estimate(2, v), out); }), HasSubstr("non-finite entries"));
+  }
+  EXPECT_THAT(rejected([&] { return two->Receive(1, estimate(std::uint64_t{1} << 60, x), out); }),
+              HasSubstr("out of sequence, expected iteration at most 2"));
+  EXPECT_EQ(two->early_estimates(), 0u);
   // Early estimates (node 1 may know its colours first): kEarlyEstimates kept, then refused. A copy
   // of one already kept is dropped as a duplicate (once per sender and iteration).
   for (std::uint64_t k = 0; k < kEarlyEstimates; ++k) {
     out.clear();
     ASSERT_TRUE(
-        two->Receive(1, Estimate{.sender = 1, .iteration = 2 + k, .x = Eigen::Map<const Vector>(x.data(), 1)}, out)
+        two->Receive(1, Estimate{.sender = 1, .iteration = 2 + k, .x = Eigen::Map<const Vector>(x.data(), 2)}, out)
             .ok());
     EXPECT_TRUE(out.rejections.empty());
   }
   out.clear();
   ASSERT_TRUE(
-      two->Receive(1, Estimate{.sender = 1, .iteration = 3, .x = Eigen::Map<const Vector>(x.data(), 1)}, out).ok());
+      two->Receive(1, Estimate{.sender = 1, .iteration = 3, .x = Eigen::Map<const Vector>(x.data(), 2)}, out).ok());
   EXPECT_TRUE(out.rejections.empty());
   EXPECT_EQ(two->duplicates(), 1u);
+  EXPECT_THAT(rejected([&] { return two->Receive(1, estimate(2 + kEarlyEstimates + 5, x), out); }),
+              HasSubstr(absl::StrCat("out of sequence, expected iteration ", 2 + kEarlyEstimates)));
   EXPECT_EQ(two->early_estimates(), static_cast<std::uint64_t>(kEarlyEstimates));
   EXPECT_THAT(rejected([&] {
                 return two->Receive(
                     1,
-                    Estimate{.sender = 1, .iteration = 2 + kEarlyEstimates, .x = Eigen::Map<const Vector>(x.data(), 1)},
+                    Estimate{.sender = 1, .iteration = 2 + kEarlyEstimates, .x = Eigen::Map<const Vector>(x.data(), 2)},
                     out);
               }),
               HasSubstr("too many estimates"));
