@@ -10,7 +10,10 @@ waits for node 2, this test connects to it:
   - Status without a certificate is refused, with the monitor's certificate answered;
   - a hundred streams at once, and a flood of Status calls: refused or paced, nothing breaks.
 Then nodes 2 and 3 start, the run completes, every agent exits 0, and dadmm-ctl report finds the
-result bit-identical to the simulator's. (Certificate rotation without a restart is not shown here yet.)
+result bit-identical to the simulator's. Then a fresh node 1 is attacked on a stream authenticated as
+node 2 (its key stolen): repeated hellos, wrong dimensions, NaN and Inf, an iteration far ahead and an
+oversized message are refused, counted, logged once per kind, and node 1 keeps serving.
+(Certificate rotation without a restart is not shown here yet.)
 
 usage: hostile_peer_test.py BUILD_DIR PROTO_DIR WORK_DIR
 """
@@ -84,15 +87,15 @@ def main():
 
     flags = ["--problem=consensus", "--iterations=300", "--tolerance=0", "--linger_seconds=10"]
 
-    def start(node, extra=()):
+    def start(node, extra=(), tag=""):
         return subprocess.Popen([agent, f"--node_id={node}", f"--topology={topology}",
                                  f"--data={os.path.join(data, f'node-{node}.csv')}", *flags,
                                  f"--tls_ca={os.path.join(certs, 'ca.pem')}",
                                  f"--tls_cert={os.path.join(certs, f'node-{node}', 'cert.pem')}",
                                  f"--tls_key={os.path.join(certs, f'node-{node}', 'key.pem')}",
-                                 f"--output={os.path.join(work, f'node-{node}.json')}", *extra],
-                                stdout=open(os.path.join(work, f"node-{node}.out"), "w"),
-                                stderr=open(os.path.join(work, f"node-{node}.log"), "w"))
+                                 f"--output={os.path.join(work, f'node-{node}{tag}.json')}", *extra],
+                                stdout=open(os.path.join(work, f"node-{node}{tag}.out"), "w"),
+                                stderr=open(os.path.join(work, f"node-{node}{tag}.log"), "w"))
 
     def hello_of(node):
         out = subprocess.run([agent, f"--node_id={node}", f"--topology={topology}",
@@ -123,8 +126,8 @@ def main():
         finally:
             channel.close()
 
-    def estimate(sender, iteration, x):
-        m = pb.PeerMessage(sequence=1)
+    def estimate(sender, iteration, x, sequence=1):
+        m = pb.PeerMessage(sequence=sequence, process=4242)
         m.estimate.sender = sender
         m.estimate.iteration = iteration
         m.estimate.x.extend(x)
@@ -221,6 +224,37 @@ def main():
 
         three.terminate()
         three.wait(timeout=20)
+
+        # A holder of node 2's valid key is node 2 as far as TLS can tell; what it sends is still data.
+        # A fresh node 1, attacked on an authenticated stream with node 2's own hello: a repeated
+        # hello, estimates of the wrong dimension, NaN, Inf, an iteration far ahead, a message over the
+        # size limit. Each is refused and counted, each kind logged once, and node 1 keeps serving.
+        one = start(1, tag="-b")
+        log1 = os.path.join(work, "node-1-b.log")
+        reply, error = get_status(credentials(certs, "ctl"))
+        check(error is None and reply.rejected_messages == 0, "a fresh node 1 answers Status")
+        greeting = pb.PeerMessage(sequence=1, process=4242)
+        greeting.hello.CopyFrom(pb.Hello.FromString(hello2))
+        again = pb.PeerMessage(sequence=2, process=4242)
+        again.hello.CopyFrom(pb.Hello.FromString(hello2))
+        nan, inf = float("nan"), float("inf")
+        hostile = [greeting, again, estimate(2, 2, [1.0, 2.0, 3.0], 3), estimate(2, 2, [nan], 4),
+                   estimate(2, 2, [inf], 5), estimate(2, 2, [-inf], 6), estimate(2, 1 << 60, [1.0], 7)]
+        code, details = exchange(credentials(certs, "node-2"), hello2, hostile)
+        check(code == grpc.StatusCode.OK, f"the authenticated stream ends normally ({code}, {details})")
+        code, details = exchange(credentials(certs, "node-2"), hello2, [estimate(2, 2, [0.5] * 200000, 8)])
+        check(code == grpc.StatusCode.RESOURCE_EXHAUSTED, f"1.6 MB where 64 KiB is the limit: refused ({code})")
+        reply, error = get_status(credentials(certs, "ctl"))
+        check(error is None and reply.rejected_messages == 6,
+              f"six messages refused and counted ({None if reply is None else reply.rejected_messages})")
+        check(reply.state == pb.AGENT_STATE_COLOURING, "node 1 still waits for its neighbours")
+        lines = [line for line in open(log1) if "rejected a message from node 2" in line]
+        for phrase in ["a second hello", "dimension 3, expected 1", "non-finite entries", "out of sequence"]:
+            n = sum(phrase in line for line in lines)
+            check(n == 1, f"node 1 logged '{phrase}' once ({n} times)")
+        check(one.poll() is None, "node 1 is still running")
+        one.terminate()
+        check(one.wait(timeout=20) is not None, "node 1 stops on SIGTERM")
     finally:
         for p in [one]:
             if p.poll() is None:
