@@ -13,7 +13,8 @@ Then nodes 2 and 3 start, the run completes, every agent exits 0, and dadmm-ctl 
 result bit-identical to the simulator's. Then a fresh node 1 is attacked on a stream authenticated as
 node 2 (its key stolen): repeated hellos, wrong dimensions, NaN and Inf, an iteration far ahead and an
 oversized message are refused, counted, logged once per kind, and node 1 keeps serving.
-(Certificate rotation without a restart is not shown here yet.)
+Last, node 1's CA, certificate and key are replaced while it runs: it presents the new certificate
+and accepts clients of both CAs, without a restart.
 
 usage: hostile_peer_test.py BUILD_DIR PROTO_DIR WORK_DIR
 """
@@ -87,12 +88,12 @@ def main():
 
     flags = ["--problem=consensus", "--iterations=300", "--tolerance=0", "--linger_seconds=10"]
 
-    def start(node, extra=(), tag=""):
+    def start(node, extra=(), tag="", tls=None):
+        ca, cert, key = tls or (os.path.join(certs, "ca.pem"), os.path.join(certs, f"node-{node}", "cert.pem"),
+                                os.path.join(certs, f"node-{node}", "key.pem"))
         return subprocess.Popen([agent, f"--node_id={node}", f"--topology={topology}",
-                                 f"--data={os.path.join(data, f'node-{node}.csv')}", *flags,
-                                 f"--tls_ca={os.path.join(certs, 'ca.pem')}",
-                                 f"--tls_cert={os.path.join(certs, f'node-{node}', 'cert.pem')}",
-                                 f"--tls_key={os.path.join(certs, f'node-{node}', 'key.pem')}",
+                                 f"--data={os.path.join(data, f'node-{node}.csv')}", *flags, f"--tls_ca={ca}",
+                                 f"--tls_cert={cert}", f"--tls_key={key}",
                                  f"--output={os.path.join(work, f'node-{node}{tag}.json')}", *extra],
                                 stdout=open(os.path.join(work, f"node-{node}{tag}.out"), "w"),
                                 stderr=open(os.path.join(work, f"node-{node}{tag}.log"), "w"))
@@ -171,13 +172,13 @@ def main():
                   f"plaintext: no connection ({e.code()})")
         channel.close()
 
-        def get_status(creds):
+        def get_status(creds, timeout=10):
             channel = grpc.secure_channel(address, creds, options=options)
             call = channel.unary_unary("/dadmm.v1.Status/GetStatus",
                                        request_serializer=pb.StatusRequest.SerializeToString,
                                        response_deserializer=pb.StatusReply.FromString)
             try:
-                return call(pb.StatusRequest(), timeout=10, wait_for_ready=True), None
+                return call(pb.StatusRequest(), timeout=timeout, wait_for_ready=True), None
             except grpc.RpcError as e:
                 return None, e
             finally:
@@ -229,7 +230,13 @@ def main():
         # A fresh node 1, attacked on an authenticated stream with node 2's own hello: a repeated
         # hello, estimates of the wrong dimension, NaN, Inf, an iteration far ahead, a message over the
         # size limit. Each is refused and counted, each kind logged once, and node 1 keeps serving.
-        one = start(1, tag="-b")
+        rotating = os.path.join(work, "rotating")  # node 1's files, replaced while it runs
+        os.makedirs(rotating)
+        tls1 = tuple(os.path.join(rotating, f) for f in ("ca.pem", "cert.pem", "key.pem"))
+        for source, target in zip([os.path.join(certs, "ca.pem"), os.path.join(certs, "node-1", "cert.pem"),
+                                   os.path.join(certs, "node-1", "key.pem")], tls1):
+            shutil.copy(source, target)
+        one = start(1, tag="-b", tls=tls1)
         log1 = os.path.join(work, "node-1-b.log")
         reply, error = get_status(credentials(certs, "ctl"))
         check(error is None and reply.rejected_messages == 0, "a fresh node 1 answers Status")
@@ -253,6 +260,40 @@ def main():
             n = sum(phrase in line for line in lines)
             check(n == 1, f"node 1 logged '{phrase}' once ({n} times)")
         check(one.poll() is None, "node 1 is still running")
+
+        # Rotation without a restart: node 1 is given a bundle of the old and a new CA, and a new
+        # certificate and key from the new CA (each file replaced by a rename, as a deployment tool
+        # would). Within the watcher's refresh (1 s) it presents the new certificate and accepts
+        # clients of either CA.
+        def only_new_ca(who):
+            return grpc.ssl_channel_credentials(root_certificates=read(os.path.join(other, "ca.pem")),
+                                                private_key=read(os.path.join(other, who, "key.pem")),
+                                                certificate_chain=read(os.path.join(other, who, "cert.pem")))
+
+        reply, error = get_status(only_new_ca("ctl"), timeout=3)
+        check(error is not None, f"before rotation, a client that trusts only the new CA gets no answer "
+                                 f"({None if error is None else error.code()})")
+        bundle = read(os.path.join(certs, "ca.pem")) + read(os.path.join(other, "ca.pem"))
+        for target, content in zip(tls1, [bundle, read(os.path.join(other, "node-1", "cert.pem")),
+                                          read(os.path.join(other, "node-1", "key.pem"))]):
+            with open(target + ".new", "wb") as f:
+                f.write(content)
+            os.rename(target + ".new", target)
+        deadline = time.time() + 15
+        while True:
+            reply, error = get_status(only_new_ca("ctl"), timeout=3)
+            if error is None or time.time() > deadline:
+                break
+        check(error is None and reply.node_id == 1, "after rotation, node 1 presents the new CA's certificate")
+        old_monitor = grpc.ssl_channel_credentials(root_certificates=bundle,
+                                                   private_key=read(os.path.join(certs, "ctl", "key.pem")),
+                                                   certificate_chain=read(os.path.join(certs, "ctl", "cert.pem")))
+        reply, error = get_status(old_monitor)
+        check(error is None, "and still answers a monitor with a certificate of the old CA (trusting both)")
+        code, details = exchange(only_new_ca("node-2"), hello2, [])
+        check(code == grpc.StatusCode.ALREADY_EXISTS or code == grpc.StatusCode.OK,
+              f"node 2 with a certificate of the new CA passes the TLS checks ({code}, {details})")
+        check(one.poll() is None, "node 1 is still running, the same process")
         one.terminate()
         check(one.wait(timeout=20) is not None, "node 1 stops on SIGTERM")
     finally:
