@@ -5,7 +5,6 @@
 // network stall with every waiting node named.
 #include "coordinator-free-bootstrap/node_session.h"
 
-#include <limits>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
