@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "absl/flags/reflection.h"
@@ -76,16 +78,15 @@ std::string ConfigPathFromArgs(int argc, char** argv) {
   return path;
 }
 
-absl::Status ApplyConfigFile(const std::string& path) {
+absl::StatusOr<std::vector<ConfigSetting>> ParseConfig(absl::string_view text, const std::string& path) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
-  if (root.IsNull()) return absl::OkStatus();  // an empty file sets nothing
+  std::vector<ConfigSetting> settings;
+  if (root.IsNull()) return settings;  // an empty file sets nothing
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ":", root.Mark().line + 1, ": expected a map of settings (key: value)"));
@@ -93,10 +94,16 @@ absl::Status ApplyConfigFile(const std::string& path) {
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   for (const auto& entry : root) {
     const int line = entry.first.Mark().line + 1;
-    const std::string key = entry.first.as<std::string>("");
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
     if (!Keys().contains(key)) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": unknown setting '", key,
                                                      "' (settings are the flags of dadmm-agent --help)"));
+    }
+    for (const ConfigSetting& earlier : settings) {
+      if (earlier.key == key) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ":", line, ": ", key, " is set twice (first on line ", earlier.line, ")"));
+      }
     }
     if (!entry.second.IsScalar()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", key, ": expected a single value"));
@@ -105,10 +112,27 @@ absl::Status ApplyConfigFile(const std::string& path) {
     if (IsPath(key) && !value.empty() && std::filesystem::path(value).is_relative()) {
       value = (dir / value).lexically_normal().string();
     }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(key);
+    settings.push_back({.key = key, .value = std::move(value), .line = line});
+  }
+  return settings;
+}
+
+absl::Status ApplyConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": a directory, not a config file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::NotFoundError(absl::StrCat(path, ": cannot read config file"));
+  absl::StatusOr<std::vector<ConfigSetting>> settings = ParseConfig(text, path);
+  if (!settings.ok()) return settings.status();
+  for (const ConfigSetting& s : *settings) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(s.key);
     std::string error;
-    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", key, ": ", error));
+    if (flag == nullptr || !flag->ParseFrom(s.value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", s.line, ": ", s.key, ": ", error));
     }
   }
   return absl::OkStatus();

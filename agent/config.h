@@ -16,12 +16,27 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dadmm::agent {
 
-// Sets the flags the file names. Errors are one line: "<file>:<line>: <what>".
+// One setting of a config file: a known key, its value (a path key's made absolute from the file's
+// directory, if it was relative), and the line it is on.
+struct ConfigSetting {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+// The settings of a config file's text (`path`: its name, for errors and relative paths). Refuses
+// what is not a map of known keys to single values. Errors are one line: "<file>:<line>: <what>".
+absl::StatusOr<std::vector<ConfigSetting>> ParseConfig(absl::string_view text, const std::string& path);
+
+// Reads the file and sets the flags it names, as ParseConfig and then each flag's own parser.
 absl::Status ApplyConfigFile(const std::string& path);
 
 // The value of --config=F or --config F in argv ("" if absent), looked up before the flags are parsed.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes what agents read from outside with libFuzzer (clang, AddressSanitizer, UBSan): the topology
-# YAML, CSV and SVMlight parsers, and the session fed arbitrary peer messages (tests/fuzz/). Builds
+# YAML, CSV and SVMlight parsers, the agent's config file, and the session fed arbitrary peer messages (tests/fuzz/). Builds
 # into FUZZ_BUILD_DIR (default build-fuzz/ at the repository root), replays each target's corpus
 # (tests/fuzz/corpus/<target>: seeds, and every input that once broke something), then fuzzes each.
 #   deploy/fuzz.sh                 about 20 s per target (the README's test command runs this)
@@ -23,7 +23,7 @@ done
 "$root/deploy/install-deps.sh"  # clang and libFuzzer's runtime (libclang-rt-14-dev) among them
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDADMM_FUZZ=ON -DDADMM_SANITIZE=ON \
   -DDADMM_BUILD_TESTS=OFF -DDADMM_WERROR=OFF >/dev/null
-targets=(fuzz_topology fuzz_csv fuzz_svmlight fuzz_session)
+targets=(fuzz_topology fuzz_csv fuzz_svmlight fuzz_config fuzz_session)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" fuzz_session_seeds >/dev/null
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -102,6 +102,12 @@ expect 2 "c2.yaml:2" "$agent" --config="$out/c2.yaml"
 printf 'node_id: 1\n  bad: indent\n' > "$out/c3.yaml"
 expect 2 "c3.yaml" "$agent" --config="$out/c3.yaml"
 expect 2 "c4.yaml" "$agent" --config="$out/c4.yaml"
+printf 'node_id: 1\nrho: 1\nrho: 2\n' > "$out/c5.yaml"
+expect 2 "c5.yaml:3: rho is set twice (first on line 2)" "$agent" --config="$out/c5.yaml"
+mkdir -p "$out/c6.yaml"
+expect 2 "c6.yaml: a directory" "$agent" --config="$out/c6.yaml"
+printf '[node_id, 1]\n' > "$out/c7.yaml"
+expect 2 "c7.yaml:1: expected a map" "$agent" --config="$out/c7.yaml"
 
 # TLS.
 expect 2 "no TLS settings" "$agent" --node_id=1 --topology="$net" --theta=1

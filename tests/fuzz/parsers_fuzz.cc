@@ -1,4 +1,5 @@
-// libFuzzer targets for what agents and tools read from files: the topology YAML, CSV and SVMlight.
+// libFuzzer targets for what agents and tools read from files: the topology YAML, CSV, SVMlight and
+// the agent's config file.
 // Built once per target (DADMM_FUZZ_TARGET). A parser must refuse what it cannot read with an error,
 // never crash; what it accepts must hold its invariants.
 #include <cmath>
@@ -7,6 +8,9 @@
 #include <cstdlib>
 
 #include "absl/strings/string_view.h"
+#if DADMM_FUZZ_TARGET == 4
+#include "agent/config.h"
+#endif
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
 #include "common/network/topology.h"
@@ -47,8 +51,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (e->labels[i] != 1.0 && e->labels[i] != -1.0) Fail("a label that is not +1 or -1");
     }
   }
+#elif DADMM_FUZZ_TARGET == 4  // the agent's config file (in /etc/dadmm/: relative paths from there)
+  absl::StatusOr<std::vector<dadmm::agent::ConfigSetting> > c = dadmm::agent::ParseConfig(text, "/etc/dadmm/f.yaml");
+  if (c.ok()) {
+    for (std::size_t i = 0; i < c->size(); ++i) {
+      const dadmm::agent::ConfigSetting& s = (*c)[i];
+      if (s.key.empty() || s.line < 1) Fail("a setting without a key or a line");
+      for (std::size_t j = 0; j < i; ++j) {
+        if ((*c)[j].key == s.key) Fail("a key set twice was accepted");
+      }
+      if ((s.key == "topology" || s.key == "data") && !s.value.empty() && s.value[0] != '/') {
+        Fail("a relative path not taken from the file's directory");
+      }
+    }
+  }
 #else
-#error "DADMM_FUZZ_TARGET: 1 topology, 2 csv, 3 svmlight"
+#error "DADMM_FUZZ_TARGET: 1 topology, 2 csv, 3 svmlight, 4 config"
 #endif
   return 0;
 }
