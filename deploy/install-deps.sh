@@ -21,10 +21,13 @@ elif [[ -n "${1:-}" ]]; then
   exit 2
 fi
 
+native=$(dpkg --print-architecture)
 missing=()
 for p in "${pkgs[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  # One line per installed architecture (a cross-build adds arm64 copies of the -dev packages): the
+  # machine's own architecture, or "all", must be among them.
+  dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null |
+    grep -Eq "^install ok installed ($native|all)$" || missing+=("$p")
 done
 
 if ((${#missing[@]} == 0)); then

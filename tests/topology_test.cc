@@ -57,6 +57,19 @@ TEST(Topology, RoundTripsThroughYaml) {
   EXPECT_EQ(again->name(), "tri");
 }
 
+// Found by fuzz_topology: a network of one node (no edges) was written as "edges:" with nothing after
+// it, which reads back as null and was refused.
+TEST(Topology, OneNodeWithoutEdgesRoundTrips) {
+  absl::StatusOr<Topology> t = ParseTopologyYaml("name: solo\nnodes:\n  - {id: 1, address: \"a:1\"}\n", "one.yaml");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string written = TopologyToYaml(*t);
+  absl::StatusOr<Topology> again = ParseTopologyYaml(written, "again.yaml");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << written;
+  EXPECT_TRUE(again->edges().empty());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->node(1).address, "a:1");
+}
+
 const char kHeader[] =
     "nodes:\n  - {id: 1, address: \"a:1\"}\n  - {id: 2, address: \"a:2\"}\n  - {id: 3, address: \"a:3\"}\n";
 

@@ -283,7 +283,8 @@ std::string TopologyToYaml(const Topology& topology) {
     }
     out << "}\n";
   }
-  out << "edges:\n";
+  // A network of one node has no edges; "edges:" alone would read back as null, not as a list.
+  out << (topology.edges().empty() ? "edges: []\n" : "edges:\n");
   for (const auto& [a, b] : topology.edges()) out << "  - [" << a << ", " << b << "]\n";
   return out.str();
 }
