@@ -78,7 +78,7 @@ def flood(pb, tls, stop, counts, lock, new_connection_every):
             counts[k] += v
 
 
-def flood_worker(tls, threads):
+def flood_worker(tls, threads, reconnect):
     """The flooding client, a process of its own: floods until SIGTERM, then prints its counts."""
     work = tempfile.mkdtemp(prefix="dadmm-flood-pb-")
     pb = load_pb(work)
@@ -87,8 +87,8 @@ def flood_worker(tls, threads):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     workers = []
     for i in range(threads):
-        # Half the threads keep their channels; the others open a new connection every 10th call.
-        w = threading.Thread(target=flood, args=(pb, tls, stop, counts, lock, 10 if i % 2 else 0))
+        # Half the threads keep their channels; the others open a new connection every reconnect-th call.
+        w = threading.Thread(target=flood, args=(pb, tls, stop, counts, lock, reconnect if i % 2 else 0))
         w.start()
         workers.append(w)
     for w in workers:
@@ -97,7 +97,7 @@ def flood_worker(tls, threads):
     print(json.dumps(counts), flush=True)
 
 
-def run(build, iterations, threads, nice):
+def run(build, iterations, threads, nice, reconnect):
     """One run; with `threads` > 0, flooded by a client at niceness `nice`. Returns the run's wall
     seconds, the agents' mean seconds per iteration, the CPU seconds the agents (and their launcher)
     used, and the client's counts and calls per second."""
@@ -113,7 +113,7 @@ def run(build, iterations, threads, nice):
         while not os.path.exists(os.path.join(tls, "ctl", "key.pem")) and p.poll() is None:
             time.sleep(0.01)
         flooder = subprocess.Popen(["nice", "-n", str(nice), sys.executable, os.path.abspath(__file__),
-                                    "--flood-worker", tls, str(threads)], stdout=subprocess.PIPE, text=True)
+                                    "--flood-worker", tls, str(threads), str(reconnect)], stdout=subprocess.PIPE, text=True)
         flood_started = time.monotonic()
     output, _ = p.communicate()
     wall = time.monotonic() - started
@@ -136,8 +136,8 @@ def run(build, iterations, threads, nice):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--flood-worker":
-        flood_worker(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--flood-worker":
+        flood_worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -147,6 +147,8 @@ def main():
     parser.add_argument("--nice", type=int, default=19,
                         help="the client's niceness: 19 stands for a client on another machine (it gets the "
                              "CPU the agents leave), 0 for one that competes for these cores")
+    parser.add_argument("--reconnect", type=int, default=10,
+                        help="half the threads open a new TLS connection every N-th call (0: never)")
     args = parser.parse_args()
     quiet, flooded = [], []
     print(f"consensus on Figure 1, {args.iterations} iterations; flooding client: {args.threads} threads at "
@@ -156,7 +158,7 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in range(args.repeat):  # alternate, so that drift in the machine's load hits both alike
         for threads, into in ((0, quiet), (args.threads, flooded)):
-            wall, per_it, cpu, c, rate = run(args.build_dir, args.iterations, threads, args.nice)
+            wall, per_it, cpu, c, rate = run(args.build_dir, args.iterations, threads, args.nice, args.reconnect)
             into.append((wall, per_it, cpu))
             label = f"{'flooded' if threads else 'quiet'} {r + 1}"
             print(f"| {label} | {wall:.2f} s | {per_it * 1e6:.0f} us | {cpu:.2f} s | {c['answered']} "
