@@ -125,6 +125,7 @@ struct Agent::Impl {
   // The run, owned by the algorithm thread (the transport's Wake and Liveness excepted).
   std::unique_ptr<PeerTransport> transport;
   std::unique_ptr<NodeSession> session;
+  StatusService* status = nullptr;  // served on the transport's queue, by this thread
   SessionOutput out;                // what the session asked for in the last call
   std::map<NodeId, Vector> latest;  // the latest estimate from each neighbour (Status residuals)
   Vector published_x;               // x_p when Status last saw it
@@ -159,7 +160,7 @@ struct Agent::Impl {
         l.changed = live.changed;
       }
     }
-    public_state.changed.notify_all();
+    if (status != nullptr && (s == pb::AGENT_STATE_DONE || s == pb::AGENT_STATE_FAILED)) status->StateIsFinal();
   }
   // What Status shows of the estimate: residuals, f_p(x_p), a summary of x_p. At most ten times a
   // second (f_p can cost as much as a step), and at the end (`force`).
@@ -376,7 +377,7 @@ absl::Status Agent::Impl::Fail(absl::Status error) {
     public_state.state = pb::AGENT_STATE_FAILED;
     public_state.error = std::string(error.message());
   }
-  public_state.changed.notify_all();
+  if (status != nullptr) status->StateIsFinal();
   // What is queued (our hello first) still goes out, so that the neighbours see the same mismatch.
   transport->BeginClose();
   transport->Linger(Clock::now() + std::chrono::seconds(5), /*links_only=*/true);
@@ -409,7 +410,7 @@ absl::Status Agent::Impl::NeighbourLost(NodeId j, Clock::time_point started) {
     public_state.state = pb::AGENT_STATE_FAILED;
     public_state.error = why;
   }
-  public_state.changed.notify_all();
+  if (status != nullptr) status->StateIsFinal();
   absl::Status written = absl::OkStatus();
   if (program != nullptr) {
     algorithm_finished = Clock::now();
@@ -460,12 +461,26 @@ absl::Status Agent::Impl::Run() {
       options.listen_address,
       options.tls != nullptr ? options.tls->ServerCredentials() : grpc::InsecureServerCredentials(), &bound_port);
   transport->AddTo(builder);
-  builder.RegisterService(&status_service);
+  status_service.AddTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  // On every way out below: the Status service stops, then the transport drains the queue and shuts
+  // the server down (once; the `shutdown` below does the same earlier), before either goes.
+  struct ShutdownGuard {
+    Impl& impl;
+    StatusService& status_service;
+    grpc::Server* server;
+    ~ShutdownGuard() {
+      status_service.Stop();
+      if (server != nullptr) impl.transport->Shutdown(server);
+      impl.status = nullptr;
+    }
+  } shutdown_guard{*this, status_service, server.get()};
   if (server == nullptr || bound_port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or not local?)"));
   }
+  status_service.Start(transport.get());
+  status = &status_service;
   log.Info(absl::StrCat("listening on ", options.listen_address, "; ", topology.degree(self),
                         " neighbour(s); topology ", session->hello().topology_fingerprint.substr(0, 12),
                         "...; handshake and "
@@ -496,7 +511,15 @@ absl::Status Agent::Impl::Run() {
     public_state.incarnation = session->incarnation();
   }
   transport->Start();
-  auto shutdown = [&] { transport->Shutdown(server.get()); };
+  // The Status calls in flight end first (a watch's last state goes out), for half a second at most.
+  auto shutdown = [&] {
+    status_service.Stop();
+    const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(500);
+    while (status_service.open_calls() > 0 && Clock::now() < deadline) {
+      transport->Poll(std::min(deadline, Clock::now() + std::chrono::milliseconds(10)));
+    }
+    transport->Shutdown(server.get());
+  };
 
   // The hello goes first on every stream; then this node's first colour announcements; with no
   // neighbours, the program starts at once. Resumed: the hello of the next incarnation, and the
@@ -512,7 +535,7 @@ absl::Status Agent::Impl::Run() {
   if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait(session->awaited()));
 
   // What Status shows is refreshed at most ten times a second (and when the state changes), not per
-  // message: watchers are woken by SetState, and the wait text costs a string per neighbour.
+  // message: the wait text costs a string per neighbour. Watches are told when the state is final.
   std::vector<NodeId> last_wait = session->awaited().nodes;
   std::uint64_t last_steps = 0;
   std::optional<NodeId> lost;  // --neighbour_timeout
@@ -630,7 +653,9 @@ absl::Status Agent::Impl::Run() {
     log.Info(absl::StrCat("answering Status for ", absl::FormatDuration(absl::FromChrono(options.hold)),
                           " more (--hold_seconds)"));
     const Clock::time_point hold_until = Clock::now() + options.hold;
-    while (Clock::now() < hold_until && !stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (Clock::now() < hold_until && !stop_requested) {
+      transport->RunUntil(std::min(hold_until, Clock::now() + std::chrono::milliseconds(50)));
+    }
   }
   shutdown();
   return written;

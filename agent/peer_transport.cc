@@ -53,13 +53,6 @@ std::string HostOf(const std::string& peer) {
 }  // namespace
 
 // What a completion-queue tag stands for: one kind of operation on one object.
-struct PeerTransport::Tag {
-  enum Kind { kWake, kAccepted, kRead, kInFinished, kStream, kWatch, kBackoff };
-  Kind kind;
-  void* object = nullptr;
-  int op = 0;  // kStream: which operation
-};
-
 // One stream a neighbour opened to this agent. At most one operation outstanding at a time:
 // accept, then one Read after another, then Finish; deleted when Finish (or, at shutdown, whatever
 // was outstanding) returns.
@@ -246,6 +239,9 @@ void PeerTransport::Dispatch(Tag* tag, bool ok) {
       break;
     case Tag::kWatch:
       OnWatch(*static_cast<Link*>(tag->object), ok);
+      break;
+    case Tag::kTask:
+      static_cast<Task*>(tag->object)->Completed(tag->op, ok);
       break;
     case Tag::kBackoff: {
       Link& link = *static_cast<Link*>(tag->object);
@@ -779,11 +775,31 @@ void PeerTransport::Taken(const Incoming& in) {
 bool PeerTransport::Linger(Clock::time_point deadline, bool links_only) {
   auto closed = [&] { return links_only ? LinksDone() : Closed(); };
   while (!closed() && Clock::now() < deadline) {
-    Next(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
-    for (const Incoming& in : ready_) Taken(in);  // this agent is done: acknowledged and dropped
+    std::optional<Incoming> in = Next(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+    if (in.has_value()) Taken(*in);  // this agent is done: acknowledged and dropped
+    for (const Incoming& queued : ready_) Taken(queued);
     ready_.clear();
   }
   return closed();
+}
+
+void PeerTransport::Poll(Clock::time_point until) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (!queue_shut_down_ &&
+         cq_->AsyncNext(&tag, &ok,
+                        std::chrono::system_clock::now() + std::max(until - Clock::now(), Clock::duration(0))) ==
+             grpc::CompletionQueue::GOT_EVENT) {
+    Dispatch(static_cast<Tag*>(tag), ok);
+  }
+}
+
+void PeerTransport::RunUntil(Clock::time_point until) {
+  while (Clock::now() < until) {
+    if (std::optional<Incoming> in = Next(until); in.has_value()) Taken(*in);  // done: acknowledged and dropped
+    for (const Incoming& in : ready_) Taken(in);
+    ready_.clear();
+  }
 }
 
 std::vector<std::string> PeerTransport::Unacknowledged() const {
@@ -795,6 +811,7 @@ std::vector<std::string> PeerTransport::Unacknowledged() const {
 }
 
 void PeerTransport::Shutdown(grpc::Server* server) {
+  if (drained_) return;
   for (auto& [j, link] : links_) {
     if (link->stream != nullptr) BreakStream(*link->stream, "shutting down");
     if (link->backing_off) link->backoff_alarm.Cancel();
@@ -805,6 +822,7 @@ void PeerTransport::Shutdown(grpc::Server* server) {
     if (wake_alarm_ != nullptr) wake_alarm_->Cancel();
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  queue_shut_down_ = true;
   cq_->Shutdown();
   void* tag = nullptr;
   bool ok = false;

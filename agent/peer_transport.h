@@ -33,8 +33,12 @@
 // its restart (FAILED_PRECONDITION). Every refusal and rejection is counted; each is logged the first
 // time it happens for a peer (a node, or without TLS a host) and kind, then only counted.
 //
+// Other services on the queue. The Status service's calls run on this queue too (Task, TagFor), so
+// that a monitor's calls are served by the same thread between messages: no server thread, no
+// thread started per call, no second thread polling the connections.
+//
 // Threads: everything but Wake() and the Liveness accessors runs on the one thread that calls Next;
-// those two are for other threads (Stop, Status).
+// those two are for other threads (Stop).
 #pragma once
 
 #include <grpcpp/alarm.h>
@@ -97,6 +101,28 @@ class PeerTransport {
   // This node's hello: sent on every stream it opens, and what the hellos of streams to it are
   // checked against. Set before Start.
   void set_hello(const Hello& hello);
+  // An operation of another service on this transport's queue: its tag is a TaskTag, and the
+  // thread that runs the queue calls Completed(op, ok) when it completes.
+  class Task {
+   public:
+    virtual void Completed(int op, bool ok) = 0;
+
+   protected:
+    ~Task() = default;
+  };
+  // A tag on the queue: what completed.
+  struct Tag {
+    enum Kind { kWake, kAccepted, kRead, kInFinished, kStream, kWatch, kBackoff, kTask };
+    Kind kind;
+    void* object = nullptr;
+    int op = 0;  // kStream, kTask: which operation
+  };
+  static Tag TaskTag(Task* task, int op) { return Tag{Tag::kTask, task, op}; }
+  // The queue, for other services' operations (tagged with TaskTag); valid after AddTo.
+  grpc::ServerCompletionQueue* queue() const { return cq_.get(); }
+  // Shutdown has shut the queue down: no operation may be started on it any more.
+  bool queue_shut_down() const { return queue_shut_down_; }
+
   // Runs the queue until a message is admitted (returned), `deadline`, or Wake() (nothing).
   std::optional<Incoming> Next(Clock::time_point deadline);
   // The agent has taken `in` (its session handled it, and the checkpoint that must hold it is
@@ -113,7 +139,13 @@ class PeerTransport {
   // With `links_only`, Linger returns once the links are done (the neighbours have everything).
   void BeginClose();
   bool Linger(Clock::time_point deadline, bool links_only = false);
+  // Runs the queue (other services' operations, the links) until `until`; what neighbours send
+  // meanwhile is acknowledged and dropped (this agent's program is done).
+  void RunUntil(Clock::time_point until);
+  // Runs the queue's operations until `until`; messages admitted meanwhile stay queued, not taken.
+  void Poll(Clock::time_point until);
   // Cancels every stream, shuts the server and the queue down and waits for what is outstanding.
+  // Once; later calls do nothing.
   void Shutdown(grpc::Server* server);
 
   // Links that still hold messages not acknowledged, as "j (k message(s))" entries.
@@ -137,7 +169,6 @@ class PeerTransport {
   void Reject(const std::string& peer, const std::string& kind, const std::string& line);
 
  private:
-  struct Tag;
   struct Link;
   struct OutStream;
   struct InStream;
@@ -210,6 +241,7 @@ class PeerTransport {
   bool drained_ = false;
 
   // Wake (other threads).
+  bool queue_shut_down_ = false;
   std::unique_ptr<grpc::Alarm> wake_alarm_;
   std::unique_ptr<Tag> wake_tag_;
   std::mutex wake_mu_;

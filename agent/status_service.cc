@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/alarm.h"
 
 #ifndef DADMM_VERSION
 #define DADMM_VERSION "unknown"
@@ -61,32 +62,228 @@ pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeI
   return total;
 }
 
-grpc::Status StatusService::Refuse(grpc::ServerContext* context, grpc::StatusCode code, const std::string& kind,
+// --- calls ---------------------------------------------------------------------------------------
+//
+// Each call is an object that owns its context and counts its operations in flight; it is deleted
+// when none is left. The "done" notification (AsyncNotifyWhenDone) comes only for a request that
+// was matched, so it is counted from then on. Once the transport has shut its queue down, a call
+// starts nothing more: what is in flight completes, and the call goes.
+
+class StatusService::Call : public PeerTransport::Task {
+ public:
+  explicit Call(StatusService* service) : service_(service) {}
+  virtual ~Call() = default;
+  void Completed(int op, bool ok) final {
+    --pending_;
+    if (op == kRequest && ok) {
+      ++pending_;  // kDone will come
+      ++service_->open_;
+    }
+    if (op == kDone) --service_->open_;
+    Handle(op, ok);
+    if (pending_ == 0) service_->Forget(this);  // deletes this
+  }
+  virtual void Wake() {}  // the state is final, or the service stops
+  bool idle() const { return pending_ == 0; }
+
+ protected:
+  enum Op { kRequest, kWrite, kAlarm, kFinish, kDone, kOps };
+  virtual void Handle(int op, bool ok) = 0;
+  void* tag(Op op) {
+    tags_[op] = PeerTransport::TaskTag(this, op);
+    ++pending_;
+    return &tags_[op];
+  }
+  // The queue is shut down: nothing may be started.
+  bool closed() const { return service_->transport_->queue_shut_down(); }
+  grpc::Status Unavailable() const {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("node ", service_->self_, " is shutting down"));
+  }
+
+  StatusService* const service_;
+  grpc::ServerContext context_;
+  int pending_ = 0;
+
+ private:
+  PeerTransport::Tag tags_[kOps];
+};
+
+class StatusService::UnaryCall final : public StatusService::Call {
+ public:
+  explicit UnaryCall(StatusService* service) : Call(service), responder_(&context_) {
+    context_.AsyncNotifyWhenDone(tag(kDone));
+    --pending_;  // counted when the request is matched
+    service_->service_.RequestGetStatus(&context_, &request_, &responder_, service_->cq_, service_->cq_, tag(kRequest));
+  }
+
+ private:
+  void Handle(int op, bool ok) override {
+    if (op != kRequest || !ok || closed()) return;
+    if (service_->stopping_) return responder_.FinishWithError(Unavailable(), tag(kFinish));
+    service_->calls_.insert(new UnaryCall(service_));  // the next caller's
+    if (grpc::Status admitted = service_->Admit(context_); !admitted.ok()) {
+      return responder_.FinishWithError(admitted, tag(kFinish));
+    }
+    service_->Fill(&reply_);
+    responder_.Finish(reply_, grpc::Status::OK, tag(kFinish));
+  }
+
+  pb::StatusRequest request_;
+  pb::StatusReply reply_;
+  grpc::ServerAsyncResponseWriter<pb::StatusReply> responder_;
+};
+
+class StatusService::WatchCall final : public StatusService::Call {
+ public:
+  explicit WatchCall(StatusService* service) : Call(service), writer_(&context_) {
+    context_.AsyncNotifyWhenDone(tag(kDone));
+    --pending_;  // counted when the request is matched
+    service_->service_.RequestWatchStatus(&context_, &request_, &writer_, service_->cq_, service_->cq_, tag(kRequest));
+  }
+  ~WatchCall() override {
+    if (counted_) --service_->watches_;
+  }
+  void Wake() override {
+    if (alarm_pending_) alarm_.Cancel();  // completes at once, not OK
+  }
+
+ private:
+  void Handle(int op, bool ok) override {
+    if (op == kDone) {
+      done_ = true;
+      return Wake();
+    }
+    if (op == kAlarm) alarm_pending_ = false;
+    if (closed() || op == kFinish) return;
+    switch (op) {
+      case kRequest:
+        if (!ok) return;
+        if (service_->stopping_) return writer_.Finish(Unavailable(), tag(kFinish));
+        return Begin();
+      case kWrite:
+        if (done_) return;
+        if (!ok || final_ || last_) return Finish();  // gone, or its last state went out
+        if (service_->stopping_ || service_->Final()) return Write();
+        return Arm();
+      case kAlarm:
+        if (done_) return;  // the caller went away
+        if (service_->stopping_ || Clock::now() >= next_write_ || service_->Final()) return Write();
+        return Arm();
+    }
+  }
+  void Begin() {
+    service_->calls_.insert(new WatchCall(service_));  // the next caller's
+    grpc::Status admitted = service_->Admit(context_);
+    if (admitted.ok() && service_->watches_ >= kMaxWatches) {
+      admitted =
+          service_->Refuse(context_, grpc::StatusCode::RESOURCE_EXHAUSTED, "watch",
+                           absl::StrCat("node ", service_->self_, " serves at most ", kMaxWatches, " watches at once"));
+    }
+    if (!admitted.ok()) return writer_.Finish(admitted, tag(kFinish));
+    counted_ = true;
+    ++service_->watches_;
+    double interval = request_.interval_seconds();
+    if (!(interval > 0.0) || !std::isfinite(interval)) interval = 0.5;
+    interval = std::clamp(interval, 0.05, 3600.0);
+    period_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
+    Write();
+  }
+  void Write() {
+    reply_.Clear();
+    service_->Fill(&reply_);
+    final_ = reply_.state() == pb::AGENT_STATE_DONE || reply_.state() == pb::AGENT_STATE_FAILED;
+    last_ = service_->stopping_;
+    next_write_ = Clock::now() + period_;
+    writer_.Write(reply_, tag(kWrite));
+  }
+  void Arm() {
+    alarm_pending_ = true;
+    alarm_.Set(service_->cq_, std::chrono::system_clock::now() + (next_write_ - Clock::now()), tag(kAlarm));
+  }
+  void Finish() { writer_.Finish(grpc::Status::OK, tag(kFinish)); }
+
+  pb::WatchRequest request_;
+  pb::StatusReply reply_;
+  grpc::ServerAsyncWriter<pb::StatusReply> writer_;
+  grpc::Alarm alarm_;
+  Clock::duration period_{};
+  Clock::time_point next_write_;
+  bool counted_ = false, final_ = false, done_ = false, alarm_pending_ = false;
+  bool last_ = false;  // written after Stop: the stream ends with it
+};
+
+// --- the service -------------------------------------------------------------------------------
+
+StatusService::StatusService(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
+                             SharedCounters* counters, std::shared_ptr<Tls> tls, const Logger* log)
+    : topology_(topology),
+      self_(self),
+      radio_(radio),
+      neighbours_(topology.neighbours(self)),
+      state_(state),
+      counters_(counters),
+      tls_(std::move(tls)),
+      log_(log) {}
+
+// After the transport's drain every call is idle; one that is not (the queue never drained) would
+// be completed later into freed memory, so it is left, not deleted.
+StatusService::~StatusService() {
+  for (Call* call : calls_) {
+    if (call->idle()) delete call;
+  }
+}
+
+void StatusService::AddTo(grpc::ServerBuilder& builder) { builder.RegisterService(&service_); }
+
+void StatusService::Start(PeerTransport* transport) {
+  transport_ = transport;
+  cq_ = transport->queue();
+  calls_.insert(new UnaryCall(this));
+  calls_.insert(new WatchCall(this));
+}
+
+void StatusService::StateIsFinal() {
+  for (Call* call : calls_) call->Wake();
+}
+
+void StatusService::Stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (Call* call : calls_) call->Wake();
+}
+
+void StatusService::Forget(Call* call) {
+  calls_.erase(call);
+  delete call;
+}
+
+bool StatusService::Final() {
+  std::lock_guard lock(state_->mu);
+  return state_->state == pb::AGENT_STATE_DONE || state_->state == pb::AGENT_STATE_FAILED;
+}
+
+grpc::Status StatusService::Refuse(grpc::ServerContext& context, grpc::StatusCode code, const std::string& kind,
                                    const std::string& why) {
   counters_->RecordRejected();
-  std::string host = context->peer();
+  std::string host = context.peer();
   if (const std::size_t colon = host.rfind(':'); colon != std::string::npos && colon > 5) host.resize(colon);
   bool first = false;
-  {
-    std::lock_guard lock(pace_mu_);
-    if (refusals_.size() < 10000) first = ++refusals_[{host, kind}] == 1;
-  }
+  if (refusals_.size() < 10000) first = ++refusals_[{host, kind}] == 1;
   if (first && log_ != nullptr) {
-    log_->Info(absl::StrCat("refused a Status call from ", context->peer(), ": ", why, " [more of this kind from ",
-                            host, " are counted, not logged]"));
+    log_->Info(absl::StrCat("refused a Status call from ", context.peer(), ": ", why, " [more of this kind from ", host,
+                            " are counted, not logged]"));
   }
   return grpc::Status(code, why);
 }
 
-grpc::Status StatusService::Admit(grpc::ServerContext* context) {
+grpc::Status StatusService::Admit(grpc::ServerContext& context) {
   if (tls_ != nullptr) {
-    absl::StatusOr<PeerIdentity> caller = tls_->Verify(*context->auth_context());
+    absl::StatusOr<PeerIdentity> caller = tls_->Verify(*context.auth_context());
     if (!caller.ok()) {
       return Refuse(context, grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()),
                     absl::StrCat("node ", self_, " refuses the caller: ", caller.status().message()));
     }
   }
-  std::lock_guard lock(pace_mu_);
   const Clock::time_point now = Clock::now();
   tokens_ =
       std::min(kCallsPerSecond, tokens_ + kCallsPerSecond * std::chrono::duration<double>(now - refilled_).count());
@@ -97,47 +294,6 @@ grpc::Status StatusService::Admit(grpc::ServerContext* context) {
   }
   tokens_ -= 1.0;
   return grpc::Status::OK;
-}
-
-grpc::Status StatusService::GetStatus(grpc::ServerContext* context, const pb::StatusRequest*, pb::StatusReply* reply) {
-  if (grpc::Status admitted = Admit(context); !admitted.ok()) return admitted;
-  Fill(reply);
-  return grpc::Status::OK;
-}
-
-grpc::Status StatusService::WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
-                                        grpc::ServerWriter<pb::StatusReply>* writer) {
-  if (grpc::Status admitted = Admit(context); !admitted.ok()) return admitted;
-  if (watches_.fetch_add(1) >= kMaxWatches) {
-    watches_.fetch_sub(1);
-    return Refuse(context, grpc::StatusCode::RESOURCE_EXHAUSTED, "watch",
-                  absl::StrCat("node ", self_, " serves at most ", kMaxWatches, " watches at once"));
-  }
-  struct Release {
-    std::atomic<int>& n;
-    ~Release() { n.fetch_sub(1); }
-  } release{watches_};
-  double interval = request->interval_seconds();
-  if (!(interval > 0.0) || !std::isfinite(interval)) interval = 0.5;
-  interval = std::clamp(interval, 0.05, 3600.0);
-  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
-  for (;;) {
-    pb::StatusReply reply;
-    Fill(&reply);
-    if (!writer->Write(reply)) return grpc::Status::OK;  // the caller went away
-    if (reply.state() == pb::AGENT_STATE_DONE || reply.state() == pb::AGENT_STATE_FAILED) return grpc::Status::OK;
-    std::unique_lock lock(state_->mu);
-    const Clock::time_point until = Clock::now() + period;
-    while (Clock::now() < until && !context->IsCancelled()) {
-      // Wake early when the agent finishes, so that the final state goes out at once.
-      if (state_->changed.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(200)), [&] {
-            return state_->state == pb::AGENT_STATE_DONE || state_->state == pb::AGENT_STATE_FAILED;
-          })) {
-        break;
-      }
-    }
-    if (context->IsCancelled()) return grpc::Status::CANCELLED;
-  }
 }
 
 void StatusService::Fill(pb::StatusReply* reply) {

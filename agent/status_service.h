@@ -7,16 +7,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "agent/counters.h"
 #include "agent/log.h"
+#include "agent/peer_transport.h"
 #include "agent/tls.h"
 #include "common/accounting/energy.h"
 #include "common/network/topology.h"
@@ -36,7 +37,6 @@ struct NeighbourLiveness {
 
 struct PublicState {
   std::mutex mu;
-  std::condition_variable changed;  // notified on every state change (for WatchStatus)
   // Fixed at start.
   Clock::time_point started = Clock::now();
   std::string problem, algorithm;
@@ -72,36 +72,51 @@ void FillNeighbourCounters(const CountersSnapshot& c, const std::map<NodeId, std
 pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeId self, const RadioModel& radio,
                       google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* neighbours);
 
-class StatusService final : public pb::Status::Service {
+// The Status service, on gRPC's asynchronous API and on the peer transport's completion queue: its
+// calls are served by the agent's own thread between messages. (On gRPC's synchronous server, a
+// flood of calls started a thread per call; on a queue and thread of its own, the second thread
+// polling the connections slowed every run by a third, flood or not: bench/README.md.) Each call
+// costs the agent one Fill and one reply; beyond the pacing, a refusal costs less.
+// Lifetime: AddTo before the server is built; Start after it started (the transport's queue then
+// exists); Stop before the transport shuts the server and the queue down; the queue's drain
+// (PeerTransport::Shutdown) completes what is in flight, and the destructor deletes what is left.
+class StatusService {
  public:
   // With `tls`, a caller must present a certificate of the network (a node's or a monitor's).
   // Calls are paced: beyond kCallsPerSecond (with a burst of as many), and beyond kMaxWatches
-  // concurrent watches, a call is refused with RESOURCE_EXHAUSTED at once, so that a flood of them
-  // costs the algorithm thread as little as possible. Refusals are counted as rejected and logged
-  // once per caller host and kind.
+  // concurrent watches, a call is refused with RESOURCE_EXHAUSTED at once. Refusals other than
+  // pacing are counted as rejected and logged once per caller host and kind.
   static constexpr double kCallsPerSecond = 50.0;
   static constexpr int kMaxWatches = 16;
   StatusService(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
-                SharedCounters* counters, std::shared_ptr<Tls> tls = nullptr, const Logger* log = nullptr)
-      : topology_(topology),
-        self_(self),
-        radio_(radio),
-        neighbours_(topology.neighbours(self)),
-        state_(state),
-        counters_(counters),
-        tls_(std::move(tls)),
-        log_(log) {}
+                SharedCounters* counters, std::shared_ptr<Tls> tls = nullptr, const Logger* log = nullptr);
+  ~StatusService();
+  StatusService(const StatusService&) = delete;
+  StatusService& operator=(const StatusService&) = delete;
 
-  grpc::Status GetStatus(grpc::ServerContext* context, const pb::StatusRequest*, pb::StatusReply* reply) override;
-  grpc::Status WatchStatus(grpc::ServerContext* context, const pb::WatchRequest* request,
-                           grpc::ServerWriter<pb::StatusReply>* writer) override;
+  void AddTo(grpc::ServerBuilder& builder);
+  // Serves calls on `transport`'s queue, from now on.
+  void Start(PeerTransport* transport);
+  // The agent's state became final (done or failed): watches send it now rather than at their next
+  // interval.
+  void StateIsFinal();
+  // No new calls; watches end (their last state goes out while the queue runs).
+  void Stop();
+  // Calls that have begun and not ended.
+  int open_calls() const { return open_; }
 
  private:
+  class Call;
+  class UnaryCall;
+  class WatchCall;
+
   void Fill(pb::StatusReply* reply);
   // OK, or why the call is refused.
-  grpc::Status Admit(grpc::ServerContext* context);
-  grpc::Status Refuse(grpc::ServerContext* context, grpc::StatusCode code, const std::string& kind,
+  grpc::Status Admit(grpc::ServerContext& context);
+  grpc::Status Refuse(grpc::ServerContext& context, grpc::StatusCode code, const std::string& kind,
                       const std::string& why);
+  bool Final();  // the agent is done or failed: watches end
+  void Forget(Call* call);
 
   const Topology& topology_;
   const NodeId self_;
@@ -112,10 +127,16 @@ class StatusService final : public pb::Status::Service {
   const std::shared_ptr<Tls> tls_;
   const Logger* const log_;
 
-  std::mutex pace_mu_;
+  pb::Status::AsyncService service_;
+  PeerTransport* transport_ = nullptr;
+  grpc::ServerCompletionQueue* cq_ = nullptr;  // the transport's
+  // Everything below is used by the agent's thread only.
+  bool stopping_ = false;  // no new operations but those that end a call
+  std::set<Call*> calls_;
   double tokens_ = kCallsPerSecond;
   Clock::time_point refilled_ = Clock::now();
-  std::atomic<int> watches_{0};
+  int watches_ = 0;
+  int open_ = 0;
   std::map<std::pair<std::string, std::string>, std::uint64_t> refusals_;  // by caller host and kind
 };
 

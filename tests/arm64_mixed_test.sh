@@ -30,7 +30,7 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 started=$(date +%s)
-"$root/deploy/raspberry-pi/cross-build.sh" "$build/arm64" > "$out/cross-build.log" 2>&1 \
+"$root/deploy/raspberry-pi/cross-build.sh" --agent-only --no-debug-info "$build/arm64" > "$out/cross-build.log" 2>&1 \
   || { tail -20 "$out/cross-build.log"; echo "FAIL: cross-build"; exit 1; }
 echo "cross-built in $(( $(date +%s) - started )) s: $(tail -1 "$out/cross-build.log")"
 
