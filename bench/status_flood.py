@@ -56,6 +56,11 @@ def flood(pb, tls, stop, counts, lock, new_connection_every):
                                             request_serializer=pb.StatusRequest.SerializeToString,
                                             response_deserializer=pb.StatusReply.FromString)
     kept = {port: stub(port) for port in PORTS}
+    for port in PORTS:  # the flood starts once every agent listens (a channel in backoff fails at once)
+        try:
+            kept[port][1](pb.StatusRequest(), timeout=30, wait_for_ready=True)
+        except grpc.RpcError:
+            pass
     n = 0
     local = {"answered": 0, "refused": 0, "failed": 0}
     while not stop.is_set():
@@ -97,13 +102,15 @@ def flood_worker(tls, threads, reconnect):
     print(json.dumps(counts), flush=True)
 
 
-def run(build, iterations, threads, nice, reconnect):
+def run(build, iterations, threads, nice, reconnect, pin):
     """One run; with `threads` > 0, flooded by a client at niceness `nice`. Returns the run's wall
     seconds, the agents' mean seconds per iteration, the CPU seconds the agents (and their launcher)
     used, and the client's counts and calls per second."""
     out = tempfile.mkdtemp(prefix="dadmm-flood-bench-")
     cmd = [os.path.join(ROOT, "deploy/run-local-cluster.sh"), "--build-dir", build, "--problem", "consensus",
            "--iterations", str(iterations), "--tolerance", "0", "--out", out]
+    if pin:  # the agents on core 0, the client on core 1: a client on a machine of its own
+        cmd = ["taskset", "-c", "0"] + cmd
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -112,7 +119,10 @@ def run(build, iterations, threads, nice, reconnect):
         tls = os.path.join(out, "tls")
         while not os.path.exists(os.path.join(tls, "ctl", "key.pem")) and p.poll() is None:
             time.sleep(0.01)
-        flooder = subprocess.Popen(["nice", "-n", str(nice), sys.executable, os.path.abspath(__file__),
+        scheduling = ["chrt", "--idle", "0"] if nice == "idle" else ["nice", "-n", str(nice)]
+        if pin:
+            scheduling = ["taskset", "-c", "1"] + scheduling
+        flooder = subprocess.Popen(scheduling + [sys.executable, os.path.abspath(__file__),
                                     "--flood-worker", tls, str(threads), str(reconnect)], stdout=subprocess.PIPE, text=True)
         flood_started = time.monotonic()
     output, _ = p.communicate()
@@ -144,21 +154,25 @@ def main():
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8, help="flooding threads (one client process)")
-    parser.add_argument("--nice", type=int, default=19,
-                        help="the client's niceness: 19 stands for a client on another machine (it gets the "
-                             "CPU the agents leave), 0 for one that competes for these cores")
+    parser.add_argument("--nice", default="19",
+                        help="the client's niceness, or 'idle' (SCHED_IDLE: it runs only when a core would "
+                             "otherwise idle, and a waking agent preempts it at once): 19 or idle stand for a "
+                             "client on another machine, 0 for one that competes for these cores")
     parser.add_argument("--reconnect", type=int, default=10,
                         help="half the threads open a new TLS connection every N-th call (0: never)")
+    parser.add_argument("--pin", action="store_true",
+                        help="run the agents on core 0 only (quiet and flooded alike) and the client on core 1, "
+                             "so that the client has a CPU of its own, as on another machine")
     args = parser.parse_args()
     quiet, flooded = [], []
     print(f"consensus on Figure 1, {args.iterations} iterations; flooding client: {args.threads} threads at "
-          f"nice {args.nice}")
+          f"nice {args.nice}" + ("; agents on core 0, client on core 1" if args.pin else ""))
     print("| run | wall | per iteration (agents) | agents' CPU | Status answered | refused (paced) "
           "| failed (not up yet, ...) | calls/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in range(args.repeat):  # alternate, so that drift in the machine's load hits both alike
         for threads, into in ((0, quiet), (args.threads, flooded)):
-            wall, per_it, cpu, c, rate = run(args.build_dir, args.iterations, threads, args.nice, args.reconnect)
+            wall, per_it, cpu, c, rate = run(args.build_dir, args.iterations, threads, args.nice, args.reconnect, args.pin)
             into.append((wall, per_it, cpu))
             label = f"{'flooded' if threads else 'quiet'} {r + 1}"
             print(f"| {label} | {wall:.2f} s | {per_it * 1e6:.0f} us | {cpu:.2f} s | {c['answered']} "
