@@ -4,7 +4,7 @@
 # into FUZZ_BUILD_DIR (default build-fuzz/ at the repository root), replays each target's corpus
 # (tests/fuzz/corpus/<target>: seeds, and every input that once broke something), then fuzzes each.
 #   deploy/fuzz.sh                 30 s per target, as many targets at once as there are cores
-#                                  (not in the test command yet: with its clang build, 4 minutes more)
+#                                  (the README's test command runs deploy/fuzz.sh --seconds 10)
 #   deploy/fuzz.sh --runs 10000000 each target to 10^7 executions, printing the counts
 #   deploy/fuzz.sh --seconds 600   each target for 10 minutes
 # New inputs the fuzzer finds interesting go to a scratch directory, not the repository; an input
