@@ -63,6 +63,8 @@ absl::StatusOr<dadmm::agent::MonitorCredentials> Credentials() {
 }
 
 int Status(const std::string& address) {
+  const double timeout = absl::GetFlag(FLAGS_timeout_seconds);
+  if (!(timeout > 0 && timeout <= 3600)) return Fail("--timeout_seconds must be in (0, 3600]");
   absl::StatusOr<dadmm::agent::MonitorCredentials> credentials = Credentials();
   if (!credentials.ok()) return Fail(credentials.status().message());
   grpc::ChannelArguments args;
@@ -71,7 +73,7 @@ int Status(const std::string& address) {
   auto stub = pb::Status::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_timeout_seconds) * 1000)));
+                       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
   pb::StatusReply reply;
   const grpc::Status status = stub->GetStatus(&context, pb::StatusRequest(), &reply);
   if (!status.ok()) {
@@ -357,7 +359,7 @@ int main(int argc, char** argv) {
       "  dadmm-ctl report TOPOLOGY --results=DIR --data_dir=DIR\n"
       "                                      what a finished network computed, checked against the\n"
       "                                      simulator on the same inputs (exit 1 if they differ)");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = dadmm::ParseCommandLine(argc, argv);
   if (args.size() != 3) return Fail("expected a command and its argument (see --help)");
   const std::string command = args[1];
   if (command == "status") return Status(args[2]);

@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -124,6 +126,11 @@ std::string CheckListen(const std::string& address) {
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port_number = 0;
+  if (port.empty() || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      port.size() > 5 || !absl::SimpleAtoi(port, &port_number) || port_number < 1 || port_number > 65535) {
+    return absl::StrCat("the port '", port, "' is not a number from 1 to 65535");
+  }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -143,6 +150,19 @@ std::string CheckListen(const std::string& address) {
   }
   freeaddrinfo(found);
   return why;
+}
+
+// Why the result could not be written to `path` at the end of the run, or "".
+std::string CheckOutput(const std::string& path) {
+  if (path.empty()) return "";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "is a directory; give a file name";
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return absl::StrCat("the directory ", dir, " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0) return absl::StrCat("the directory ", dir, " is not writable");
+  return "";
 }
 
 int Fail(const std::string& message, int code = 2) {
@@ -182,7 +202,7 @@ int main(int argc, char** argv) {
   if (const std::string config = dadmm::agent::ConfigPathFromArgs(argc, argv); !config.empty()) {
     if (absl::Status s = dadmm::agent::ApplyConfigFile(config); !s.ok()) return Fail(std::string(s.message()));
   }
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
   const int64_t node_id = absl::GetFlag(FLAGS_node_id);
@@ -250,6 +270,9 @@ int main(int argc, char** argv) {
                              " steps (the network's diameter); give more"));
   }
   options.output_path = absl::GetFlag(FLAGS_output);
+  if (const std::string why = CheckOutput(options.output_path); !why.empty()) {
+    return Fail(absl::StrCat("--output=", options.output_path, ": ", why, " (checked now, not after the run)"));
+  }
   const double linger = absl::GetFlag(FLAGS_linger_seconds);
   if (!(linger >= 0.0 && linger <= 86400.0)) return Fail("--linger_seconds must be in [0, 86400]");
   const double hold = absl::GetFlag(FLAGS_hold_seconds);

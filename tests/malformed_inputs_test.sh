@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Malformed inputs to dadmm-agent, dadmm-ctl and deploy/make-certs.sh: files, flags, config values,
+# Malformed inputs to dadmm-agent, dadmm-ctl, the simulator tools and deploy/make-certs.sh: files, flags, config values,
 # certificates, a port in use, unparsable addresses. Each must exit 2 (dadmm-agent --help: "2 bad
 # flags or files") with one line on stderr that names the file, line or field.
 #   tests/malformed_inputs_test.sh BUILD_DIR OUT_DIR
@@ -128,9 +128,20 @@ expect 2 "no PEM certificate" "$agent" --node_id=1 --topology="$net" --theta=1 \
 
 # Addresses and ports.
 expect 2 "cannot listen on 256.1.1.1:5:" "$agent" "${ok[@]}" --listen=256.1.1.1:5
+expect 2 "the port '70000' is not a number from 1 to 65535" "$agent" "${ok[@]}" --listen=127.0.0.1:70000
+expect 2 "the port 'http' is not a number" "$agent" "${ok[@]}" --listen=127.0.0.1:http
+expect 2 "the directory $out/no-such-dir does not exist" "$agent" "${ok[@]}" --output="$out/no-such-dir/r.json"
+expect 2 "output=$out: is a directory" "$agent" "${ok[@]}" --output="$out"
+expect 2 "theta:1: value 2 is empty" "$agent" --node_id=1 --topology="$net" --theta=1,,2 --insecure
+printf '1\n2,\n' > "$out/trailing-comma.csv"
+expect 2 "trailing-comma.csv:2: value 2 is empty" "$agent" --node_id=1 --topology="$net" --data="$out/trailing-comma.csv" --insecure
+printf '1\ntheta\n' > "$out/late-header.csv"
+expect 2 "late-header.csv:2: 'theta' is not a finite number (a line that starts with # is a comment)" "$agent" \
+  --node_id=1 --topology="$net" --data="$out/late-header.csv" --insecure
 python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(20)" &
 holder=$!
-sleep 0.5
+# Until it listens (python can take a while to start on a loaded machine).
+for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 expect 2 "cannot listen on 127.0.0.1:$port: Address already in use" "$agent" "${ok[@]}"
 kill $holder 2>/dev/null
 
@@ -142,6 +153,9 @@ expect 2 "report needs" "$ctl" report "$net"
 expect 2 "nope.pem" "$ctl" status 127.0.0.1:1 --tls_ca="$out/nope.pem" --tls_cert="$out/certs/ctl/cert.pem" \
   --tls_key="$out/certs/ctl/key.pem"
 expect 2 "expected TOPOLOGY OUT" "$root/deploy/make-certs.sh" "$net"
+expect 2 "timeout_seconds must be in" "$ctl" status 127.0.0.1:1 --timeout_seconds=-1
+expect 2 "max_steps must be >= 1" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --max_steps=0
+expect 2 "p must be in (0, 1] for erdos-renyi" "$build/tools/dadmm-topogen" --model=erdos-renyi --nodes=5 --p=0
 expect 2 "--days must be" "$root/deploy/make-certs.sh" "$net" "$out/x" --days -1 --ctl-bin "$ctl"
 
 echo "malformed_inputs_test: $cases cases, $failures failure(s)"

@@ -15,8 +15,15 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 rm -rf "$out" && mkdir -p "$out"
 
 for tool in "$sim" "$sweep" "$topogen" "$split" "$table1"; do
-  "$tool" --help > "$out/help.txt" 2>&1
+  "$tool" --help > "$out/help.txt" 2>&1 || fail "$(basename "$tool") --help exits $? (expected 0)"
   grep -q -- "--out\|--problem\|--experiment\|--nodes" "$out/help.txt" || fail "$(basename "$tool") --help does not list its flags"
+done
+# Help asked for is not an error: exit 0, on stdout, in every spelling.
+for tool in "$build/agent/dadmm-agent" "$build/agent/dadmm-ctl" "$sim"; do
+  for flag in --help -help -h --helpfull; do
+    "$tool" $flag > "$out/help.txt" 2> "$out/help-err.txt" || fail "$(basename "$tool") $flag exits $?"
+    grep -q "$(basename "$tool"):" "$out/help.txt" || fail "$(basename "$tool") $flag: no usage on stdout"
+  done
 done
 
 # One line, exit 1.

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -43,7 +44,8 @@ ABSL_FLAG(std::string, write_data, "",
 ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 of the subgradient method.");
 ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
 ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
-ABSL_FLAG(int64_t, max_steps, 0, "Maximum communication steps (default 1000; 10000 for svm-iris).");
+ABSL_FLAG(std::optional<int64_t>, max_steps, std::nullopt,
+          "Maximum communication steps, >= 1 (unset: 1000; 10000 for svm-iris).");
 ABSL_FLAG(std::string, delivery, "fifo", "Message delivery order: fifo or shuffled.");
 ABSL_FLAG(std::string, errors_csv, "", "Write the relative error after every step (step,error) to this file.");
 
@@ -64,7 +66,7 @@ int main(int argc, char** argv) {
       "  dadmm-sim --table2=3 --nodes=50 --problem=consensus --algorithm=d-admm --rho_grid\n"
       "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --algorithm=algorithm3 --rho=0.1 --errors_csv=e.csv\n"
       "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --write_data=DIR   (each node's data, for agents)");
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
   std::optional<dadmm::Topology> topology;
@@ -146,8 +148,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
   if (!algorithm.ok()) return Fail(algorithm.status().message());
-  int64_t max_steps = absl::GetFlag(FLAGS_max_steps);
-  if (max_steps == 0) max_steps = problem == "svm-iris" ? 10000 : 1000;
+  const int64_t max_steps = absl::GetFlag(FLAGS_max_steps).value_or(problem == "svm-iris" ? 10000 : 1000);
   if (max_steps < 1) return Fail("--max_steps must be >= 1");
   const double tol = absl::GetFlag(FLAGS_tol);
   if (!(tol >= 0.0 && tol < 1.0)) return Fail("--tol must be in [0, 1)");

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       "Rows are split into contiguous blocks as equal as possible, in node-id order (--shuffle first).\n"
       "lasso is split by columns (seed 000, Fig. 6): node k gets the k-th block of A's columns, and all of b\n"
       "as its last column; its result carries its own block of x.");
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
   if (spec.kind.empty()) {

@@ -363,7 +363,7 @@ int main(int argc, char** argv) {
       "  dadmm-sweep --experiment=fig4 --sizes=10,50,100 --out=/tmp/fig4");
   g_command_line = "dadmm-sweep";
   for (int i = 1; i < argc; ++i) absl::StrAppend(&g_command_line, " ", argv[i]);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
   std::vector<Experiment> chosen;

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       "  dadmm-table1                          (N = 10, K = 10000, M = 10, lambda = 0.1)\n"
       "  dadmm-table1 --nodes=50               (Table 1(b): lambda = 0.15, its c values)\n"
       "  dadmm-table1 --nodes=5 --k=400        (a small instance, seconds)");
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   const int64_t N = absl::GetFlag(FLAGS_nodes), K = absl::GetFlag(FLAGS_k), M = absl::GetFlag(FLAGS_m);
   if (N < 2 || N > 1000) return Fail("--nodes must be in 2..1000");

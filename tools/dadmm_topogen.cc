@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
       "  dadmm-topogen --model=erdos-renyi --nodes=20 --p=0.3 --host=10.0.0.1 --base_port=7000\n\n"
       "Random models are redrawn with nudged parameters until connected; the parameters used are\n"
       "in the file's name and on standard error.");
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "'"));
   const int64_t nodes = absl::GetFlag(FLAGS_nodes);
   if (nodes < 2 || nodes > 100000) return Fail("--nodes must be in 2..100000");
@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     if (!found) return Fail("give --table2=N or --model=erdos-renyi|watts-strogatz|barabasi-albert|geometric|lattice");
     spec.nodes = nodes;
     spec.p = absl::GetFlag(FLAGS_p);
+    if (spec.model == dadmm::NetworkModel::kErdosRenyi && !(spec.p > 0.0 && spec.p <= 1.0)) {
+      return Fail("--p must be in (0, 1] for erdos-renyi (with p = 0 no edge is ever drawn)");
+    }
     spec.neighbourhood = absl::GetFlag(FLAGS_neighbourhood);
     spec.radius = absl::GetFlag(FLAGS_radius);
     spec.seed = absl::GetFlag(FLAGS_seed);

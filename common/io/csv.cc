@@ -13,51 +13,102 @@
 
 namespace dadmm {
 
-absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source) {
-  std::vector<double> values;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line.front() == '#') continue;
-    for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
-      double value = 0.0;
-      if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
-      }
-      values.push_back(value);
-    }
+namespace {
+
+constexpr absl::string_view kCommentHint = " (a line that starts with # is a comment)";
+
+// The values of one line: separated by commas (whitespace around them ignored), or by whitespace
+// alone. An empty value between commas is an error, not skipped: "1,,2" is not two values.
+absl::Status SplitLine(absl::string_view line, absl::string_view where, std::vector<absl::string_view>& fields) {
+  fields.clear();
+  if (line.find(',') == absl::string_view::npos) {
+    for (absl::string_view f : absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty())) fields.push_back(f);
+    return absl::OkStatus();
   }
-  if (values.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no numbers found"));
-  return Eigen::Map<const Vector>(values.data(), static_cast<Eigen::Index>(values.size()));
+  int column = 0;
+  for (absl::string_view f : absl::StrSplit(line, ',')) {
+    ++column;
+    f = absl::StripAsciiWhitespace(f);
+    if (f.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": value ", column, " is empty (two commas in a row, or a comma at an end)"));
+    }
+    fields.push_back(f);
+  }
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source) {
+// A header row: the first row, where no value is a number (column names).
+bool IsHeader(const std::vector<absl::string_view>& fields) {
+  for (absl::string_view f : fields) {
+    double value = 0.0;
+    if (absl::SimpleAtod(f, &value)) return false;
+  }
+  return !fields.empty();
+}
+
+// Every row's values through `row` (its values and line number); the first row is skipped when it
+// is a header and `header` allows one.
+template <typename Row>
+absl::Status ForEachRow(absl::string_view text, absl::string_view source, CsvHeader header, Row row) {
+  std::vector<absl::string_view> fields;
   std::vector<double> values;
-  Eigen::Index columns = -1, rows = 0;
   int line_no = 0;
+  bool first = true;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
-    Eigen::Index in_row = 0;
-    for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
+    const std::string where = absl::StrCat(source, ":", line_no);
+    if (absl::Status s = SplitLine(line, where, fields); !s.ok()) return s;
+    if (first && header == CsvHeader::kDetect && IsHeader(fields)) {
+      first = false;
+      continue;
+    }
+    first = false;
+    values.clear();
+    for (absl::string_view field : fields) {
       double value = 0.0;
       if (!absl::SimpleAtod(field, &value) || !std::isfinite(value)) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ":", line_no, ": '", field, "' is not a finite number"));
+        return absl::InvalidArgumentError(absl::StrCat(where, ": '", field, "' is not a finite number", kCommentHint));
       }
       values.push_back(value);
-      ++in_row;
     }
+    if (absl::Status s = row(values, where); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source, CsvHeader header) {
+  std::vector<double> all;
+  absl::Status s = ForEachRow(text, source, header, [&](const std::vector<double>& values, const std::string&) {
+    all.insert(all.end(), values.begin(), values.end());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (all.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no numbers found"));
+  return Eigen::Map<const Vector>(all.data(), static_cast<Eigen::Index>(all.size()));
+}
+
+absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source, CsvHeader header) {
+  std::vector<double> all;
+  Eigen::Index columns = -1, rows = 0;
+  absl::Status s = ForEachRow(text, source, header, [&](const std::vector<double>& values, const std::string& where) {
+    const Eigen::Index in_row = static_cast<Eigen::Index>(values.size());
     if (columns >= 0 && in_row != columns) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source, ":", line_no, ": ", in_row, " values, but the rows before have ", columns));
+          absl::StrCat(where, ": ", in_row, " values, but the rows before have ", columns));
     }
     columns = in_row;
     ++rows;
-  }
+    all.insert(all.end(), values.begin(), values.end());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   if (rows == 0) return absl::InvalidArgumentError(absl::StrCat(source, ": no numbers found"));
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows,
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(all.data(), rows,
                                                                                                   columns);
 }
 
@@ -66,7 +117,7 @@ absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return ParseMatrixCsv(buffer.str(), path);
+  return ParseMatrixCsv(buffer.str(), path, CsvHeader::kDetect);
 }
 
 absl::StatusOr<Eigen::MatrixXd> ReadSklearnCsv(const std::string& path) {
@@ -109,7 +160,7 @@ absl::StatusOr<Vector> ReadVectorCsv(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open data file"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return ParseVectorCsv(buffer.str(), path);
+  return ParseVectorCsv(buffer.str(), path, CsvHeader::kDetect);
 }
 
 absl::Status WriteVectorCsv(const std::string& path, const Eigen::Ref<const Vector>& values) {

@@ -1,6 +1,8 @@
 // Reading and writing numeric data files: the format a user produces with numpy.savetxt,
 // pandas.to_csv(header=False, index=False) or MATLAB's writematrix. Values are separated by commas
-// and/or whitespace; blank lines and lines starting with '#' are ignored.
+// or whitespace (an empty value between commas is an error); blank lines and lines starting with '#'
+// are ignored. A file may start with a header row (column names: no value in it is a number), which
+// is skipped; a string given on the command line (--theta) may not.
 #pragma once
 
 #include <string>
@@ -11,13 +13,17 @@
 
 namespace dadmm {
 
+enum class CsvHeader { kNone, kDetect };
+
 // All numbers of the file, row by row, as one vector. Errors name the file, line and value.
 absl::StatusOr<Vector> ReadVectorCsv(const std::string& path);
-absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source);
+absl::StatusOr<Vector> ParseVectorCsv(absl::string_view text, absl::string_view source,
+                                      CsvHeader header = CsvHeader::kNone);
 
 // A matrix: one row per line, every row with the same number of values. Errors name the file and line.
 absl::StatusOr<Eigen::MatrixXd> ReadMatrixCsv(const std::string& path);
-absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source);
+absl::StatusOr<Eigen::MatrixXd> ParseMatrixCsv(absl::string_view text, absl::string_view source,
+                                               CsvHeader header = CsvHeader::kNone);
 // A dataset in scikit-learn's CSV format (sklearn/datasets/data/*.csv, deploy/data): a header line
 // "samples,features,class names...", then one sample per line, its features then its class index.
 // The samples as rows, the class last; the header's counts are checked.
