@@ -146,6 +146,12 @@ struct Agent::Impl {
     transport = std::make_unique<PeerTransport>(topology, options.node_id, addresses, options.tls, &counters, &log);
   }
 
+  // Before the program: CONNECTING until every neighbour's hello is in (some may not be up yet),
+  // then COLOURING (the colouring protocol, and estimates that come early).
+  pb::AgentState BootstrapState() const {
+    return session->awaited().what == "hello" ? pb::AGENT_STATE_CONNECTING : pb::AGENT_STATE_COLOURING;
+  }
+
   void SetState(pb::AgentState s, std::uint64_t iteration, std::string waiting_for) {
     {
       std::lock_guard lock(public_state.mu);
@@ -532,14 +538,14 @@ absl::Status Agent::Impl::Run() {
     return Fail(begun);
   }
   Carry("", /*was_running=*/false, 0);
-  if (session->program() == nullptr) SetState(pb::AGENT_STATE_COLOURING, 0, DescribeWait(session->awaited()));
+  if (session->program() == nullptr) SetState(BootstrapState(), 0, DescribeWait(session->awaited()));
 
   // What Status shows is refreshed at most ten times a second (and when the state changes), not per
   // message: the wait text costs a string per neighbour. Watches are told when the state is final.
   std::vector<NodeId> last_wait = session->awaited().nodes;
   std::uint64_t last_steps = 0;
   std::optional<NodeId> lost;  // --neighbour_timeout
-  pb::AgentState last_state = session->program() != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
+  pb::AgentState last_state = session->program() != nullptr ? pb::AGENT_STATE_RUNNING : BootstrapState();
   Clock::time_point waiting_since = Clock::now();
   Clock::time_point next_wait_log = waiting_since + std::chrono::seconds(5);
   Clock::time_point next_status = Clock::now();
@@ -573,7 +579,7 @@ absl::Status Agent::Impl::Run() {
       algorithm_finished = Clock::now();
       PublishEstimate(/*force=*/true);
     }
-    const pb::AgentState state = program != nullptr ? pb::AGENT_STATE_RUNNING : pb::AGENT_STATE_COLOURING;
+    const pb::AgentState state = program != nullptr ? pb::AGENT_STATE_RUNNING : BootstrapState();
     const Clock::time_point now = Clock::now();
     if (state == last_state && now < next_status) continue;
     next_status = now + std::chrono::milliseconds(100);

@@ -695,7 +695,7 @@ TEST(AgentProcesses, AgentWaitsForANeighbourThatNeverComesUpAndSaysWhom) {
   v1::StatusReply reply;
   ASSERT_TRUE(stub->GetStatus(&context, v1::StatusRequest(), &reply).ok());
   EXPECT_EQ(reply.node_id(), 1u);
-  EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
+  EXPECT_EQ(reply.state(), v1::AGENT_STATE_CONNECTING);
   EXPECT_EQ(reply.iteration(), 0u);
   EXPECT_EQ(reply.messages_sent(), 0u);
   EXPECT_THAT(reply.waiting_for(), HasSubstr("hello from 2 (not connected for "));
@@ -851,7 +851,7 @@ TEST(AgentProcesses, PeerStreamsAreCheckedForSenderSequenceAndOneStreamPerNode) 
   EXPECT_EQ(reply.neighbours(0).duplicates_dropped(), 1u);
   // The second stream, the one with no hello, the gap, node 3's message, node 9's stream, the session's.
   EXPECT_EQ(reply.rejected_messages(), 6u);
-  EXPECT_EQ(reply.state(), v1::AGENT_STATE_COLOURING);
+  EXPECT_EQ(reply.state(), v1::AGENT_STATE_CONNECTING);
   kill(one.pid, SIGTERM);
   EXPECT_EQ(testing::WaitFor(one, 20s), 128 + SIGTERM);
 }

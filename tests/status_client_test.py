@@ -71,7 +71,7 @@ def main():
                 break
             time.sleep(0.1)
         check(reply.node_id == 2, "GetStatus answers for node 2")
-        check(reply.state == pb.AGENT_STATE_COLOURING, "node 2 is in the bootstrap while node 3 is missing")
+        check(reply.state == pb.AGENT_STATE_CONNECTING, "node 2 is connecting while node 3 is missing (no hello yet)")
         check("3 (not connected for " in reply.waiting_for, f"it says it waits for node 3: '{reply.waiting_for}'")
         check(by_id[1].connected and not by_id[3].connected, "liveness: node 1 connected, node 3 not")
         check(by_id[1].bootstrap_messages_received >= 1, "node 1's hello was received and counted")
@@ -80,7 +80,7 @@ def main():
 
         stream = watch_status(pb.WatchRequest(interval_seconds=0.05), timeout=60)
         first = next(stream)
-        check(first.state == pb.AGENT_STATE_COLOURING, "WatchStatus streams the current state first")
+        check(first.state == pb.AGENT_STATE_CONNECTING, "WatchStatus streams the current state first")
         agents.append(start(3))
         states, last = set(), first
         for reply in stream:
