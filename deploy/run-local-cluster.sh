@@ -91,6 +91,45 @@ else
 fi
 read -r -a problem_flags < "$out/data/problem.flags"
 mapfile -t nodes < <("$bin/agent/dadmm-ctl" nodes "$topology")
+((${#nodes[@]})) || { echo "run-local-cluster.sh: no nodes read from $topology" >&2; exit 2; }
+
+# The data must be the topology's nodes', no more and no less: a node without its file cannot run,
+# and files of nodes that are not in the topology would silently be left out of the problem.
+if [[ -n "$data_dir" ]]; then
+  declare -A in_topology=()
+  for line in "${nodes[@]}"; do in_topology[${line%% *}]=1; done
+  missing=() extra=()
+  for line in "${nodes[@]}"; do
+    id=${line%% *}
+    [[ -e "$out/data/node-$id.csv" || -e "$out/data/node-$id.svm" ]] || missing+=("$id")
+  done
+  for f in "$out"/data/node-*.csv "$out"/data/node-*.svm; do
+    [[ -e "$f" ]] || continue
+    id=${f##*/node-}; id=${id%.*}
+    [[ -n "${in_topology[$id]:-}" ]] || extra+=("$(basename "$f")")
+  done
+  if ((${#missing[@]})); then
+    echo "run-local-cluster.sh: $data_dir has no node-<id>.csv or .svm for node(s) ${missing[*]} of $topology" >&2
+    exit 2
+  fi
+  if ((${#extra[@]})); then
+    echo "run-local-cluster.sh: $data_dir has data for nodes that are not in $topology: ${extra[*]} (a topology of ${#nodes[@]} nodes; give the one the data were split for)" >&2
+    exit 2
+  fi
+fi
+
+# Ports another process listens on (another network on this machine?): say so now, not in 7 logs.
+if [[ -z "$netns" ]]; then
+  for line in "${nodes[@]}"; do
+    address=${line#* }
+    host=${address%:*} port=${address##*:}
+    host=${host#[}; host=${host%]}
+    if (: > "/dev/tcp/$host/$port") 2>/dev/null; then
+      echo "run-local-cluster.sh: $address (node ${line%% *}) is in use by another process: another network on this machine? (stop it, or give a topology on other ports: dadmm-topogen picks free ones)" >&2
+      exit 2
+    fi
+  done
+fi
 
 # Mutual TLS with a throwaway CA made for this run (OUT/tls), unless the agents are told --insecure.
 tls_dir=""

@@ -143,7 +143,18 @@ holder=$!
 # Until it listens (python can take a while to start on a loaded machine).
 for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 expect 2 "cannot listen on 127.0.0.1:$port: Address already in use" "$agent" "${ok[@]}"
+launcher=("$root/deploy/run-local-cluster.sh" --build-dir "$build")
+expect 2 "127.0.0.1:$port (node 1) is in use by another process" "${launcher[@]}" --topology "$net" --out "$out/launch"
 kill $holder 2>/dev/null
+
+# The local launcher: data that do not match the topology.
+fig1=$root/deploy/examples/fig1/topology.yaml
+"$build/tools/dadmm-sim" --topology "$fig1" --problem consensus --write_data "$out/d" > /dev/null || fail "write_data"
+for i in 8 9 10; do cp "$out/d/node-1.csv" "$out/d/node-$i.csv"; done
+expect 2 "has data for nodes that are not in .*fig1/topology.yaml: node-10.csv node-8.csv node-9.csv" \
+  "${launcher[@]}" --topology "$fig1" --data-dir "$out/d" --out "$out/launch"
+rm "$out"/d/node-{7,8,9,10}.csv
+expect 2 "has no node-<id>.csv or .svm for node(s) 7 of" "${launcher[@]}" --topology "$fig1" --data-dir "$out/d" --out "$out/launch"
 
 # dadmm-ctl and make-certs.sh.
 expect 2 "unknown command" "$ctl" frobnicate x
@@ -156,6 +167,8 @@ expect 2 "expected TOPOLOGY OUT" "$root/deploy/make-certs.sh" "$net"
 expect 2 "timeout_seconds must be in" "$ctl" status 127.0.0.1:1 --timeout_seconds=-1
 expect 2 "max_steps must be >= 1" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --max_steps=0
 expect 2 "p must be in (0, 1] for erdos-renyi" "$build/tools/dadmm-topogen" --model=erdos-renyi --nodes=5 --p=0
+expect 2 "base_port must be a port (1..65535) or 'auto', got 'x'" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --base_port=x
+expect 2 "10.255.255.1 is not an address of this machine" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --host=10.255.255.1
 expect 2 "--days must be" "$root/deploy/make-certs.sh" "$net" "$out/x" --days -1 --ctl-bin "$ctl"
 
 echo "malformed_inputs_test: $cases cases, $failures failure(s)"

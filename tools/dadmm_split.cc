@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/base/numerics.h"
 #include "common/base/random.h"
+#include "common/cli/ports.h"
 #include "common/cli/problem_flags.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
@@ -34,7 +35,10 @@ ABSL_FLAG(int64_t, nodes, 0, "Without --topology: generate a network of this man
 ABSL_FLAG(int, table2, 1, "Without --topology: the Table II network model, 1..7 (1: Erdos-Renyi 0.25).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated network and of --shuffle.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Without --topology: host of every node's address.");
-ABSL_FLAG(int, base_port, 50051, "Without --topology: port of node 1; node i gets base_port + i - 1.");
+ABSL_FLAG(std::string, base_port, "auto",
+          "Without --topology: port of node 1; node i gets base_port + i - 1. "
+          "'auto': the first free run of ports from 50100 on --host (this machine's), checked now, so that the network "
+          "does not collide with one running here.");
 ABSL_FLAG(bool, shuffle, false, "Shuffle the rows (seeded) before splitting them into contiguous blocks.");
 ABSL_FLAG(std::string, out, "", "Directory to write into (required).");
 
@@ -94,7 +98,10 @@ int main(int argc, char** argv) {
         dadmm::TableIISpec(absl::GetFlag(FLAGS_table2), static_cast<std::size_t>(nodes), absl::GetFlag(FLAGS_seed));
     if (!net_spec.ok()) return Fail(absl::StrCat("--table2: ", net_spec.status().message()));
     net_spec->host = absl::GetFlag(FLAGS_host);
-    net_spec->base_port = absl::GetFlag(FLAGS_base_port);
+    absl::StatusOr<int> base_port =
+        dadmm::BasePort(absl::GetFlag(FLAGS_base_port), net_spec->host, static_cast<int>(net_spec->nodes));
+    if (!base_port.ok()) return Fail(std::string(base_port.status().message()));
+    net_spec->base_port = *base_port;
     absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*net_spec);
     if (!net.ok()) return Fail(std::string(net.status().message()));
     topology = std::move(net->topology);

@@ -7,6 +7,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/cli/ports.h"
 #include "common/cli/usage.h"
 #include "common/network/colouring.h"
 #include "common/network/generators.h"
@@ -19,7 +20,10 @@ ABSL_FLAG(int, neighbourhood, 2, "Watts-Strogatz: nodes joined on each side in t
 ABSL_FLAG(double, radius, 0.2, "Geometric: connection distance in the unit square.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Host of every node's address.");
-ABSL_FLAG(int, base_port, 50051, "Port of node 1; node i gets base_port + i - 1.");
+ABSL_FLAG(std::string, base_port, "auto",
+          "Port of node 1; node i gets base_port + i - 1. "
+          "'auto': the first free run of ports from 50100 on --host (this machine's), checked now, so that the network "
+          "does not collide with one running here.");
 ABSL_FLAG(std::string, out, "", "Output file (default: standard output).");
 
 namespace {
@@ -67,7 +71,9 @@ int main(int argc, char** argv) {
     spec.seed = absl::GetFlag(FLAGS_seed);
   }
   spec.host = absl::GetFlag(FLAGS_host);
-  spec.base_port = absl::GetFlag(FLAGS_base_port);
+  absl::StatusOr<int> base_port = dadmm::BasePort(absl::GetFlag(FLAGS_base_port), spec.host, spec.nodes);
+  if (!base_port.ok()) return Fail(base_port.status().message());
+  spec.base_port = *base_port;
   absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(spec);
   if (!net.ok()) return Fail(net.status().message());
   const dadmm::Topology& t = net->topology;
