@@ -22,6 +22,7 @@
 #include "agent/tls.h"
 #include "agent/wire.h"
 #include "common/cli/usage.h"
+#include "common/io/csv.h"
 #include "common/network/colouring.h"
 #include "common/network/topology.h"
 #include "common/problems/node_data.h"
@@ -34,6 +35,9 @@
 
 ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");
 ABSL_FLAG(std::string, data_dir, "", "report: directory with every node's node-<id>.csv (to compute x*).");
+ABSL_FLAG(std::string, x_out, "",
+          "report: write the network's whole solution x here, one value per line (17 digits): the nodes' "
+          "blocks put together (lasso), else the mean of their estimates.");
 ABSL_FLAG(double, timeout_seconds, 5.0, "status: deadline of the call.");
 ABSL_FLAG(double, interval_seconds, 0.5, "watch: how often the table is refreshed.");
 ABSL_FLAG(double, watch_timeout_seconds, 0.0, "watch: give up after this long (0: never).");
@@ -236,6 +240,12 @@ struct Totals {
   }
 };
 
+// An estimate in a table cell: the value itself, or for a vector its norm and nonzeros.
+std::string Summary(const dadmm::Vector& x) {
+  if (x.size() == 1) return absl::StrFormat("%.17g", x[0]);
+  return absl::StrFormat("|x|=%.6g nz=%d/%d", x.norm(), (x.array() != 0.0).count(), x.size());
+}
+
 // Prints what a finished network computed, and checks it against the simulator run on the same inputs
 // and against the centralized reference (common/reference/report.h).
 int Report(const std::string& topology_path) {
@@ -292,9 +302,24 @@ int Report(const std::string& topology_path) {
                       r.computation_iterations() == s.computation_iterations;
     if (!same) differ.push_back(s.id);
     totals.Add(r);
-    std::cout << absl::StrFormat("%-6d %-7d %-24.17g %-7d %-15s %-10d %-14d %-14d %-16d %s\n", s.id, r.colour(), x[0],
-                                 r.iterations(), r.outcome(), r.messages_sent(), r.payload_bytes_sent(),
+    std::cout << absl::StrFormat("%-6d %-7d %-24s %-7d %-15s %-10d %-14d %-14d %-16d %s\n", s.id, r.colour(),
+                                 Summary(x), r.iterations(), r.outcome(), r.messages_sent(), r.payload_bytes_sent(),
                                  r.message_bytes_sent(), r.bootstrap_messages_sent(), same ? "yes" : "NO");
+  }
+  const dadmm::Vector solution = dadmm::AssembledSolution(outcome);
+  if (solution.size() > 1) {
+    std::vector<double> head(solution.data(), solution.data() + std::min<Eigen::Index>(solution.size(), 5));
+    std::cout << absl::StrFormat(
+        "\nx: %d entries, %d nonzero, norm %.6g; first: %s%s\n", solution.size(), (solution.array() != 0.0).count(),
+        solution.norm(),
+        absl::StrJoin(head, ", ", [](std::string* out, double v) { absl::StrAppend(out, absl::StrFormat("%.6g", v)); }),
+        solution.size() > 5 ? ", ..." : "");
+  }
+  if (const std::string x_out = absl::GetFlag(FLAGS_x_out); !x_out.empty()) {
+    if (absl::Status s = dadmm::WriteVectorCsv(x_out, solution); !s.ok()) return Fail(s.message());
+    std::cout << "x written to " << x_out << " (" << solution.size() << " values)\n";
+  } else if (solution.size() > 1) {
+    std::cout << "(--x_out=FILE writes the whole x)\n";
   }
   const uint64_t steps = *final_steps.rbegin();
   const uint64_t expected = 2 * topology->num_edges() * steps;

@@ -67,6 +67,12 @@ if ((status != 0)); then
   exit 1
 fi
 grep -q "bit-identical to simulator: yes, every node" "$out/report.txt" || { echo "FAIL: no bit-identical line"; exit 1; }
+# A vector x: the table shows its norm and nonzeros, and --x_out writes all of it.
+grep -q "|x|=.* nz=" "$out/report.txt" || { echo "FAIL: the table does not summarize the vector estimates"; exit 1; }
+entries=$(sed -n 's/^x: \([0-9]*\) entries.*/\1/p' "$out/report.txt")
+"$build/agent/dadmm-ctl" report "$out/topology.yaml" --results "$out/run/results" --data_dir "$out/run/data" \
+  --x_out "$out/x.csv" > /dev/null
+[[ -n "$entries" && $(wc -l < "$out/x.csv") -eq $entries ]] || { echo "FAIL: --x_out wrote $(wc -l < "$out/x.csv") values, the report says '$entries'"; exit 1; }
 # Each agent listened on its own host's address, not on loopback.
 for i in "${ids[@]}"; do
   grep -q "$net.$i:50051" "$out/run/logs/node-$i.log" || { echo "FAIL: node $i's log does not show $net.$i:50051"; exit 1; }

@@ -54,6 +54,23 @@ TEST(Reference, BpdnWithOrthonormalRowsIsTheSoftThresholdOfB) {
   EXPECT_THAT(*text, HasSubstr("1.395000 at node 1's"));
 }
 
+TEST(Reference, TheAssembledSolutionIsTheBlocksInNodeOrderElseTheMeanEstimate) {
+  NetworkOutcome split{.spec = {.kind = "lasso"}, .nodes = {1, 2}};
+  split.estimates = {Vector::Zero(3), Vector::Zero(3)};
+  split.primal_blocks = {{1.0, 2.0}, {3.0}};
+  const Vector x = AssembledSolution(split);
+  ASSERT_EQ(x.size(), 3);
+  EXPECT_EQ(x[0], 1.0);
+  EXPECT_EQ(x[1], 2.0);
+  EXPECT_EQ(x[2], 3.0);
+  NetworkOutcome rows{.spec = {.kind = "bpdn"}, .nodes = {1, 2}};
+  rows.estimates = {Vector{{1.0, 4.0}}, Vector{{3.0, 0.0}}};
+  const Vector mean = AssembledSolution(rows);
+  ASSERT_EQ(mean.size(), 2);
+  EXPECT_EQ(mean[0], 2.0);
+  EXPECT_EQ(mean[1], 2.0);
+}
+
 TEST(Reference, FilesThatDoNotFitAreNamed) {
   NetworkOutcome o{.spec = {.kind = "bpdn"}, .nodes = {1, 2}};
   o.data_paths = {WriteFile("ref-fit-1.csv", "1,0,3\n"), WriteFile("ref-fit-2.csv", "0,1,2,-0.2\n")};

@@ -68,7 +68,8 @@ absl::StatusOr<int> BasePort(const std::string& flag, const std::string& host, i
   if (flag == "auto") return FindFreePorts(host, nodes, kAutoPortsFrom);
   int port = 0;
   if (!absl::SimpleAtoi(flag, &port) || port < 1 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--base_port must be a port (1..65535) or 'auto', got '", flag, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--base_port must be a port (1..65535) or 'auto', got '", flag, "'"));
   }
   return port;
 }

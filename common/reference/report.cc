@@ -173,6 +173,23 @@ bool HasReference(const std::string& kind) {
                      [&](const ReferenceEntry& e) { return kind == e.kind; });
 }
 
+Vector AssembledSolution(const NetworkOutcome& outcome) {
+  const bool blocks =
+      !outcome.primal_blocks.empty() && std::all_of(outcome.primal_blocks.begin(), outcome.primal_blocks.end(),
+                                                    [](const std::vector<double>& b) { return !b.empty(); });
+  if (blocks) {
+    std::vector<double> x;
+    for (const std::vector<double>& block : outcome.primal_blocks) x.insert(x.end(), block.begin(), block.end());
+    return Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
+  }
+  if (outcome.estimates.empty()) return Vector();
+  Vector mean = Vector::Zero(outcome.estimates.front().size());
+  for (const Vector& x : outcome.estimates) {
+    if (x.size() == mean.size()) mean += x;
+  }
+  return mean / static_cast<double>(outcome.estimates.size());
+}
+
 absl::StatusOr<std::string> CompareWithReference(const NetworkOutcome& outcome) {
   if (outcome.nodes.empty() || outcome.nodes.size() != outcome.data_paths.size() ||
       outcome.nodes.size() != outcome.estimates.size()) {

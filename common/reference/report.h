@@ -27,6 +27,11 @@ struct NetworkOutcome {
 // Errors name the data file that could not be read or does not fit the others.
 absl::StatusOr<std::string> CompareWithReference(const NetworkOutcome& outcome);
 
+// The network's solution as one vector: the primal blocks put together in node order where the
+// nodes recovered blocks (lasso, split by columns), else the mean of the nodes' estimates (each is
+// an estimate of the same x).
+Vector AssembledSolution(const NetworkOutcome& outcome);
+
 // Whether CompareWithReference knows `kind` (every kind agents run; checked by a test).
 bool HasReference(const std::string& kind);
 
