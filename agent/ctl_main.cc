@@ -299,6 +299,7 @@ int Report(const std::string& topology_path) {
     final_steps.insert(r.iterations());
     const bool same = dadmm::agent::SameEstimate(r, s.x) && r.iterations() == sim.steps &&
                       r.colour() == simulated->colouring.colouring.at(s.id) &&
+                      r.network_colours() == dadmm::NumColours(simulated->colouring.colouring) &&
                       r.computation_iterations() == s.computation_iterations;
     if (!same) differ.push_back(s.id);
     totals.Add(r);

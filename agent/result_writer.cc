@@ -51,6 +51,7 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   std::uint32_t colours = colouring->colour();
   for (std::uint32_t k : colouring->neighbour_colours()) colours = std::max(colours, k);
   r.set_colours(colours);
+  if (colouring->chosen() >= 0) r.set_network_colours(colouring->network_colours()[colouring->chosen()]);
   r.set_colouring_rounds(colouring->rounds());
   r.set_iterations(program->steps());
   r.set_outcome(!run.outcome.empty()                      ? run.outcome
