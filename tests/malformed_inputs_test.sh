@@ -63,6 +63,8 @@ expect 2 "t5.yaml:3" "$agent" --node_id=1 --topology="$out/t5.yaml" --theta=1 --
 printf 'name: x\nnodes: []\nextra: 1\n' > "$out/t6.yaml"
 expect 2 "t6.yaml" "$agent" --node_id=1 --topology="$out/t6.yaml" --theta=1 --insecure
 expect 2 "missing.yaml" "$agent" --node_id=1 --topology="$out/missing.yaml" --theta=1 --insecure
+truncate -s 9M "$out/huge.yaml"
+expect 2 "huge.yaml: 9437184 bytes; a topology file is at most 8 MiB" "$agent" --node_id=1 --topology="$out/huge.yaml" --theta=1 --insecure
 expect 2 "not in" "$agent" --node_id=9 --topology="$net" --theta=1 --insecure
 
 # Flags.

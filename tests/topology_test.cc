@@ -141,3 +141,17 @@ TEST(Colouring, CheckFindsAClash) {
 
 }  // namespace
 }  // namespace dadmm
+
+namespace dadmm {
+namespace {
+
+TEST(Topology, AFileLargerThanTheLimitIsRefusedUnparsed) {
+  const std::string text(kMaxTopologyBytes + 1, '#');  // comments only: cheap to parse, were it parsed
+  absl::StatusOr<Topology> t = ParseTopologyYaml(text, "big.yaml");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(), absl::StrCat("big.yaml: ", kMaxTopologyBytes + 1,
+                                               " bytes; a topology file is at most 8 MiB (about 75 000 nodes)"));
+}
+
+}  // namespace
+}  // namespace dadmm

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -254,7 +255,17 @@ absl::StatusOr<Topology> ParseDocument(const YAML::Node& root, absl::string_view
 
 }  // namespace
 
+namespace {
+
+absl::Status TooLarge(absl::string_view source, std::uintmax_t bytes) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", bytes, " bytes; a topology file is at most ",
+                                                 kMaxTopologyBytes >> 20, " MiB (about 75 000 nodes)"));
+}
+
+}  // namespace
+
 absl::StatusOr<Topology> ParseTopologyYaml(absl::string_view text, absl::string_view source) {
+  if (text.size() > kMaxTopologyBytes) return TooLarge(source, text.size());
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     return ParseDocument(root, source);
@@ -266,6 +277,10 @@ absl::StatusOr<Topology> ParseTopologyYaml(absl::string_view text, absl::string_
 absl::StatusOr<Topology> LoadTopologyFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open topology file"));
+  std::error_code error;
+  if (const std::uintmax_t bytes = std::filesystem::file_size(path, error); !error && bytes > kMaxTopologyBytes) {
+    return TooLarge(path, bytes);
+  }
   std::stringstream buffer;
   buffer << in.rdbuf();
   return ParseTopologyYaml(buffer.str(), path);

@@ -68,6 +68,9 @@ class Topology {
 //   edges:
 //     - [1, 2]
 // Errors are one line: "<source>:<line>: <what was expected>".
+// A file is at most kMaxTopologyBytes: parsing takes about 80 bytes of memory per byte of YAML, so
+// 8 MiB (about 75 000 nodes of a lattice) needs some 650 MB; a larger file is refused unread.
+constexpr std::size_t kMaxTopologyBytes = std::size_t{8} << 20;
 absl::StatusOr<Topology> ParseTopologyYaml(absl::string_view text, absl::string_view source);
 absl::StatusOr<Topology> LoadTopologyFile(const std::string& path);
 
