@@ -40,6 +40,11 @@ expect_error() {
 expect_error "unknown problem 'nope'" "$sim" --table2=1 --nodes=10 --problem=nope
 expect_error "--rho must be > 0" "$sim" --table2=1 --nodes=10 --rho=-1
 expect_error "give --topology" "$sim"
+# Both colourings are shown: the experiments' centralized one and the agents' distributed protocol's.
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$sim" --topology "$root/deploy/examples/fig1/topology.yaml" --problem consensus --max_steps 10 > "$out/fig1.txt" 2>&1
+grep -q "3 colours (centralized greedy, used here); agents' distributed colouring: 3 colours in" "$out/fig1.txt" \
+  || fail "dadmm-sim does not show both colourings: $(head -1 "$out/fig1.txt")"
 expect_error "unknown 'fig9'" "$sweep" --experiment=fig9 --out="$out/s"
 expect_error "not a network of Table II" "$sweep" --experiment=fig3 --networks=8 --out="$out/s"
 expect_error "averaging" "$sim" --table2=1 --nodes=10 --problem=bpdn-dct --algorithm=averaging
