@@ -240,10 +240,12 @@ struct Totals {
   }
 };
 
+Eigen::Index Nonzeros(const dadmm::Vector& x) { return (x.array() != 0.0).count(); }
+
 // An estimate in a table cell: the value itself, or for a vector its norm and nonzeros.
 std::string Summary(const dadmm::Vector& x) {
   if (x.size() == 1) return absl::StrFormat("%.17g", x[0]);
-  return absl::StrFormat("|x|=%.6g nz=%d/%d", x.norm(), (x.array() != 0.0).count(), x.size());
+  return absl::StrFormat("|x|=%.6g nz=%d/%d", x.norm(), Nonzeros(x), x.size());
 }
 
 // Prints what a finished network computed, and checks it against the simulator run on the same inputs
@@ -311,8 +313,7 @@ int Report(const std::string& topology_path) {
   if (solution.size() > 1) {
     std::vector<double> head(solution.data(), solution.data() + std::min<Eigen::Index>(solution.size(), 5));
     std::cout << absl::StrFormat(
-        "\nx: %d entries, %d nonzero, norm %.6g; first: %s%s\n", solution.size(), (solution.array() != 0.0).count(),
-        solution.norm(),
+        "\nx: %d entries, %d nonzero, norm %.6g; first: %s%s\n", solution.size(), Nonzeros(solution), solution.norm(),
         absl::StrJoin(head, ", ", [](std::string* out, double v) { absl::StrAppend(out, absl::StrFormat("%.6g", v)); }),
         solution.size() > 5 ? ", ..." : "");
   }

@@ -775,12 +775,15 @@ void PeerTransport::Taken(const Incoming& in) {
 bool PeerTransport::Linger(Clock::time_point deadline, bool links_only) {
   auto closed = [&] { return links_only ? LinksDone() : Closed(); };
   while (!closed() && Clock::now() < deadline) {
-    std::optional<Incoming> in = Next(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
-    if (in.has_value()) Taken(*in);  // this agent is done: acknowledged and dropped
-    for (const Incoming& queued : ready_) Taken(queued);
-    ready_.clear();
+    AcknowledgeAndDrop(std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
   }
   return closed();
+}
+
+void PeerTransport::AcknowledgeAndDrop(Clock::time_point until) {
+  if (std::optional<Incoming> in = Next(until); in.has_value()) Taken(*in);
+  for (const Incoming& queued : ready_) Taken(queued);
+  ready_.clear();
 }
 
 void PeerTransport::Poll(Clock::time_point until) {
@@ -795,11 +798,7 @@ void PeerTransport::Poll(Clock::time_point until) {
 }
 
 void PeerTransport::RunUntil(Clock::time_point until) {
-  while (Clock::now() < until) {
-    if (std::optional<Incoming> in = Next(until); in.has_value()) Taken(*in);  // done: acknowledged and dropped
-    for (const Incoming& in : ready_) Taken(in);
-    ready_.clear();
-  }
+  while (Clock::now() < until) AcknowledgeAndDrop(until);
 }
 
 std::vector<std::string> PeerTransport::Unacknowledged() const {

@@ -187,6 +187,8 @@ class PeerTransport {
   };
 
   void Dispatch(Tag* tag, bool ok);
+  // Waits for messages until `until` and acknowledges and drops every one (this agent is done).
+  void AcknowledgeAndDrop(Clock::time_point until);
   bool LinksDone() const;
   bool Closed() const;
 

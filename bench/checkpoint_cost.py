@@ -10,12 +10,13 @@ Every checkpoint is written before the estimate that depends on it is sent (temp
 rename, fsync of the directory), once per iteration per agent: the figures are that cost."""
 import argparse
 import glob
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+
+from cluster_results import mean_seconds_per_iteration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,13 +31,9 @@ def run(build, iterations, dimension, state_dir, every=1):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         sys.exit(f"checkpoint_cost: the run failed:\n{r.stdout[-2000:]}")
-    per_iteration = []
-    for path in glob.glob(os.path.join(out, "results", "node-*.json")):
-        with open(path) as f:
-            result = json.load(f)
-        per_iteration.append(result["algorithmSeconds"] / int(result["iterations"]))
+    seconds_per_iteration = mean_seconds_per_iteration(out)
     shutil.rmtree(out, ignore_errors=True)
-    return sum(per_iteration) / len(per_iteration)
+    return seconds_per_iteration
 
 
 def checkpoint_size(build, dimension, state_dir):

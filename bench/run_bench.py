@@ -18,23 +18,19 @@
 Needs root for the network namespace (step 3 is skipped otherwise).
 """
 import argparse
-import glob
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
+from cluster_results import results
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def results(out_dir):
-    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(out_dir, "results", "node-*.json")))]
 
 
 def cluster(build, out, topology, iterations, dimension=1, netns=None):

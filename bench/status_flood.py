@@ -12,7 +12,6 @@ The flooding client runs on the same two cores as the seven agents, so part of a
 client's own CPU, not the agents' defence; the agents pace Status at 50 calls a second and refuse the
 rest with RESOURCE_EXHAUSTED."""
 import argparse
-import glob
 import json
 import os
 import resource
@@ -26,6 +25,8 @@ import threading
 import time
 
 import grpc
+
+from cluster_results import mean_seconds_per_iteration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORTS = range(50051, 50058)  # deploy/examples/fig1/topology.yaml
@@ -136,13 +137,9 @@ def run(build, iterations, threads, nice, reconnect, pin):
         rate = sum(counts.values()) / (time.monotonic() - flood_started)
     if p.returncode != 0:
         sys.exit(f"status_flood: the run failed:\n{output[-2000:]}")
-    per_iteration = []
-    for path in glob.glob(os.path.join(out, "results", "node-*.json")):
-        with open(path) as f:
-            result = json.load(f)
-        per_iteration.append(result["algorithmSeconds"] / int(result["iterations"]))
+    seconds_per_iteration = mean_seconds_per_iteration(out)
     shutil.rmtree(out, ignore_errors=True)
-    return wall, sum(per_iteration) / len(per_iteration), cpu, counts, rate
+    return wall, seconds_per_iteration, cpu, counts, rate
 
 
 def main():

@@ -145,11 +145,16 @@ absl::StatusOr<std::string> SparseLr(const NetworkOutcome& o) {
                          central->objective, all->rows(), m.acc, m.cserr);
 }
 
-// Seed 000's (20): the estimates are the dual lambda; the solution x is the nodes' blocks, in order.
-absl::StatusOr<std::string> Lasso(const NetworkOutcome& o) {
+// The nodes' primal blocks, in node order, as one vector.
+Vector ConcatenatedBlocks(const NetworkOutcome& o) {
   std::vector<double> x;
   for (const std::vector<double>& block : o.primal_blocks) x.insert(x.end(), block.begin(), block.end());
-  const auto primal = Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
+  return Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
+}
+
+// Seed 000's (20): the estimates are the dual lambda; the solution x is the nodes' blocks, in order.
+absl::StatusOr<std::string> Lasso(const NetworkOutcome& o) {
+  const Vector primal = ConcatenatedBlocks(o);
   return Spread(o) +
          absl::StrFormat(
              "solution x of (20)      %d entries from the nodes' blocks, ||x||_1 = %.6g, %d above 1e-6 in magnitude\n",
@@ -177,11 +182,7 @@ Vector AssembledSolution(const NetworkOutcome& outcome) {
   const bool blocks =
       !outcome.primal_blocks.empty() && std::all_of(outcome.primal_blocks.begin(), outcome.primal_blocks.end(),
                                                     [](const std::vector<double>& b) { return !b.empty(); });
-  if (blocks) {
-    std::vector<double> x;
-    for (const std::vector<double>& block : outcome.primal_blocks) x.insert(x.end(), block.begin(), block.end());
-    return Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size()));
-  }
+  if (blocks) return ConcatenatedBlocks(outcome);
   if (outcome.estimates.empty()) return Vector();
   Vector mean = Vector::Zero(outcome.estimates.front().size());
   for (const Vector& x : outcome.estimates) {
