@@ -14,7 +14,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config \
       libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libssl-dev \
-      libabsl-dev libeigen3-dev libyaml-cpp-dev \
+      libabsl-dev libeigen3-dev libyaml-cpp-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -32,7 +32,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDADMM_BUILD_TESTS=OFF \
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 \
+ && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 libprometheus-cpp-pull1.0 \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/dadmm --shell /usr/sbin/nologin dadmm \
  && mkdir -p /etc/dadmm /var/lib/dadmm/results /var/lib/dadmm/state \

@@ -23,6 +23,7 @@
 #include "agent/checkpoint_file.h"
 #include "agent/counters.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/peer_transport.h"
 #include "agent/result_writer.h"
 #include "agent/status_service.h"
@@ -268,7 +269,9 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   for (const SessionOutput::Resend& r : out.resends) transport->SendTo(r.to, ToWire(self, r.estimate));
   if (out.finished.has_value()) SendToAll(ToWire(*out.finished));
   for (NodeId j : out.finished_resends) transport->SendTo(j, ToWire(session->end_message()));
-  if (!out.colouring.empty()) {
+  // The colour is final only once the protocol's last pass is done, which may emit nothing: the
+  // program's start shows it too.
+  if (!out.colouring.empty() || (program != nullptr && !was_running)) {
     std::lock_guard lock(public_state.mu);
     public_state.colour = session->colouring().colour();
     public_state.neighbour_colours = session->known_colours();
@@ -455,6 +458,16 @@ absl::Status Agent::Impl::Run() {
   }
 
   StatusService status_service(topology, self, options.radio, &public_state, &counters, options.tls, &log);
+  // Metrics are read from what Status reads, on the exposer's own threads; it stops before those go.
+  const StatusSource metrics_source(topology, self, options.radio, &public_state, &counters);
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started_metrics =
+        MetricsServer::Start(options.metrics_address, &metrics_source);
+    if (!started_metrics.ok()) return started_metrics.status();
+    metrics = *std::move(started_metrics);
+    log.Info(absl::StrCat("Prometheus metrics on http://", options.metrics_address, "/metrics"));
+  }
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   // The largest message a correct peer sends is an estimate: 8 bytes per entry of x, the agreed

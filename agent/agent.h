@@ -47,6 +47,8 @@ struct AgentOptions {
   // Mutual TLS on the peer streams and on Status (agent/tls.h); null: plaintext, anyone who can reach
   // the port may connect (--insecure).
   std::shared_ptr<Tls> tls;
+  // Where to serve Prometheus metrics over plain HTTP (agent/metrics.h), HOST:PORT; empty: nowhere.
+  std::string metrics_address;
 };
 
 // Run's status when --neighbour_timeout ended the run (DEADLINE_EXCEEDED is used for nothing else);

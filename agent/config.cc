@@ -50,7 +50,8 @@ const std::set<std::string>& Keys() {
                                "tls_ca",
                                "tls_cert",
                                "tls_key",
-                               "insecure"};
+                               "insecure",
+                               "metrics_address"};
     // The problems' shared parameters (common/problems/problem_kinds.h).
     for (const ProblemParameter& p : ProblemParameters()) k.emplace(p.name);
     return k;

@@ -110,6 +110,9 @@ ABSL_FLAG(bool, insecure, false,
 ABSL_FLAG(bool, print_hello, false,
           "Print the hello this agent would send its neighbours (serialized dadmm.v1.Hello, hexadecimal) and exit: "
           "for tools and tests that open a stream in a node's name.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics on http://HOST:PORT/metrics (plain HTTP, no authentication: bind it to "
+          "127.0.0.1 or a monitoring network). Empty: off.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
 ABSL_FLAG(double, radio_distance_m, 10.0,
@@ -298,6 +301,15 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat(
         "cannot listen on ", options.listen_address, ": ", why,
         absl::GetFlag(FLAGS_listen).empty() ? " (node's address in the topology; --listen)" : " (--listen)"));
+  }
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!options.metrics_address.empty() && !absl::GetFlag(FLAGS_print_hello)) {
+    if (options.metrics_address == options.listen_address) {
+      return Fail(absl::StrCat("--metrics_address=", options.metrics_address, " is the agent's own peer address"));
+    }
+    if (const std::string why = CheckListen(options.metrics_address); !why.empty()) {
+      return Fail(absl::StrCat("--metrics_address=", options.metrics_address, ": cannot listen: ", why));
+    }
   }
   if (absl::GetFlag(FLAGS_print_hello)) {
     absl::StatusOr<std::string> hello = dadmm::agent::HelloBytes(*topology, *std::move(problem), options);

@@ -124,7 +124,7 @@ class StatusService::UnaryCall final : public StatusService::Call {
     if (grpc::Status admitted = service_->Admit(context_); !admitted.ok()) {
       return responder_.FinishWithError(admitted, tag(kFinish));
     }
-    service_->Fill(&reply_);
+    service_->source_.Fill(&reply_);
     responder_.Finish(reply_, grpc::Status::OK, tag(kFinish));
   }
 
@@ -190,7 +190,7 @@ class StatusService::WatchCall final : public StatusService::Call {
   }
   void Write() {
     reply_.Clear();
-    service_->Fill(&reply_);
+    service_->source_.Fill(&reply_);
     final_ = reply_.state() == pb::AGENT_STATE_DONE || reply_.state() == pb::AGENT_STATE_FAILED;
     last_ = service_->stopping_;
     next_write_ = Clock::now() + period_;
@@ -216,10 +216,8 @@ class StatusService::WatchCall final : public StatusService::Call {
 
 StatusService::StatusService(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
                              SharedCounters* counters, std::shared_ptr<Tls> tls, const Logger* log)
-    : topology_(topology),
+    : source_(topology, self, radio, state, counters),
       self_(self),
-      radio_(radio),
-      neighbours_(topology.neighbours(self)),
       state_(state),
       counters_(counters),
       tls_(std::move(tls)),
@@ -296,7 +294,16 @@ grpc::Status StatusService::Admit(grpc::ServerContext& context) {
   return grpc::Status::OK;
 }
 
-void StatusService::Fill(pb::StatusReply* reply) {
+StatusSource::StatusSource(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
+                           SharedCounters* counters)
+    : topology_(topology),
+      self_(self),
+      radio_(radio),
+      neighbours_(topology.neighbours(self)),
+      state_(state),
+      counters_(counters) {}
+
+void StatusSource::Fill(pb::StatusReply* reply) const {
   reply->set_node_id(self_);
   reply->set_version(DADMM_VERSION);
   std::map<NodeId, std::uint32_t> colours;

@@ -72,6 +72,24 @@ void FillNeighbourCounters(const CountersSnapshot& c, const std::map<NodeId, std
 pb::Energy FillEnergy(const CountersSnapshot& c, const Topology& topology, NodeId self, const RadioModel& radio,
                       google::protobuf::RepeatedPtrField<pb::NeighbourCounters>* neighbours);
 
+// What Status and the metrics (agent/metrics.h) show, read from the state the algorithm thread
+// publishes and the counters, under their locks: Fill may be called from any thread.
+class StatusSource {
+ public:
+  StatusSource(const Topology& topology, NodeId self, const RadioModel& radio, PublicState* state,
+               SharedCounters* counters);
+  void Fill(pb::StatusReply* reply) const;
+  const Topology& topology() const { return topology_; }
+
+ private:
+  const Topology& topology_;
+  const NodeId self_;
+  const RadioModel radio_;
+  const std::vector<NodeId> neighbours_;
+  PublicState* const state_;
+  SharedCounters* const counters_;
+};
+
 // The Status service, on gRPC's asynchronous API and on the peer transport's completion queue: its
 // calls are served by the agent's own thread between messages. (On gRPC's synchronous server, a
 // flood of calls started a thread per call; on a queue and thread of its own, the second thread
@@ -110,7 +128,6 @@ class StatusService {
   class UnaryCall;
   class WatchCall;
 
-  void Fill(pb::StatusReply* reply);
   // OK, or why the call is refused.
   grpc::Status Admit(grpc::ServerContext& context);
   grpc::Status Refuse(grpc::ServerContext& context, grpc::StatusCode code, const std::string& kind,
@@ -118,10 +135,8 @@ class StatusService {
   bool Final();  // the agent is done or failed: watches end
   void Forget(Call* call);
 
-  const Topology& topology_;
+  const StatusSource source_;
   const NodeId self_;
-  const RadioModel radio_;
-  const std::vector<NodeId> neighbours_;
   PublicState* const state_;
   SharedCounters* const counters_;
   const std::shared_ptr<Tls> tls_;

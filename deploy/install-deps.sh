@@ -7,11 +7,11 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config clang-format clang-tidy clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libssl-dev openssl
-  libabsl-dev libeigen3-dev libasio-dev libyaml-cpp-dev
+  libabsl-dev libeigen3-dev libasio-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-protobuf python3-yaml iproute2 nftables docker-compose
+  python3 python3-grpcio python3-protobuf python3-yaml iproute2 nftables docker-compose prometheus
 )
-runtime_pkgs=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 openssl)
+runtime_pkgs=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 openssl libprometheus-cpp-pull1.0)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--runtime-only" ]]; then

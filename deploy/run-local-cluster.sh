@@ -5,7 +5,7 @@
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
 #                               [--iterations K] [--tolerance T] [--dimension N] [--data-dir DIR]
 #                               [--build-dir DIR] [--out DIR] [--netns PREFIX]
-#                               [--arm64 IDS --arm64-build DIR] [-- AGENT_FLAGS...]
+#                               [--arm64 IDS --arm64-build DIR] [--metrics-port BASE] [-- AGENT_FLAGS...]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
 # over the nodes), lasso-gaussian or lasso-dct (split by columns), svm-cancer, logreg-cancer,
@@ -14,7 +14,9 @@
 # theta_p for consensus (default 1), K for sparse-lr-textures (a square; default 10000); --data-dir: use the node-<id>.csv and
 # problem.flags there (as dadmm-split writes them) instead of generating data; --netns: run node i's
 # agent in the network namespace PREFIX<i> (hosts made by tests/netns_cluster_test.sh); --arm64: run
-# these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user. Flags after
+# these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user;
+# --metrics-port: node i serves Prometheus metrics on 127.0.0.1:BASE+i, and OUT/prometheus-targets.json
+# lists them for a Prometheus file_sd_configs (deploy/prometheus/). Flags after
 # `--` go to every agent as they are (e.g. -- --eps_abs=1e-4 --eps_rel=1e-2 --tolerance=0, the residual
 # stop of seed 002 §3.3, or --vary_rho_every=20).
 #
@@ -40,6 +42,7 @@ out=""
 netns=""
 arm64_ids=""
 arm64_build=""
+metrics_port=""
 extra_flags=()
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -59,6 +62,7 @@ while (($#)); do
     --netns) netns=$2; shift 2 ;;
     --arm64) arm64_ids=$2; shift 2 ;;
     --arm64-build) arm64_build=$2; shift 2 ;;
+    --metrics-port) metrics_port=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; extra_flags=("$@"); break ;;
     *) echo "run-local-cluster.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -139,6 +143,19 @@ if [[ " ${extra_flags[*]:-} " != *" --insecure "* ]]; then
   "$here/make-certs.sh" "$topology" "$tls_dir" --ctl-bin "$bin/agent/dadmm-ctl" >/dev/null
 fi
 
+# Prometheus metrics: node i on BASE+i, and the targets in Prometheus's file_sd format.
+if [[ -n "$metrics_port" ]]; then
+  [[ "$metrics_port" =~ ^[0-9]+$ ]] && ((metrics_port >= 1 && metrics_port <= 65535)) ||
+    { echo "run-local-cluster.sh: --metrics-port '$metrics_port' is not a port number" >&2; exit 2; }
+  targets=()
+  for line in "${nodes[@]}"; do
+    port=$((metrics_port + ${line%% *}))
+    ((port <= 65535)) || { echo "run-local-cluster.sh: --metrics-port $metrics_port + node id ${line%% *} is above 65535" >&2; exit 2; }
+    targets+=("\"127.0.0.1:$port\"")
+  done
+  (IFS=,; echo "[{\"targets\": [${targets[*]}], \"labels\": {\"job\": \"dadmm\"}}]") >"$out/prometheus-targets.json"
+fi
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
@@ -157,7 +174,8 @@ for line in "${nodes[@]}"; do
   data_file="$out/data/node-$id.csv"
   if [[ -e "$out/data/node-$id.svm" ]]; then data_file="$out/data/node-$id.svm"; fi  # sparse features, SVMlight
   tls_flags=()
-  [[ -z "$tls_dir" ]] || tls_flags=(--tls_ca "$tls_dir/ca.pem" --tls_cert "$tls_dir/node-$id/cert.pem" --tls_key "$tls_dir/node-$id/key.pem")
+  [[ -z "$metrics_port" ]] || tls_flags+=(--metrics_address "127.0.0.1:$((metrics_port + id))")
+  [[ -z "$tls_dir" ]] || tls_flags+=(--tls_ca "$tls_dir/ca.pem" --tls_cert "$tls_dir/node-$id/cert.pem" --tls_key "$tls_dir/node-$id/key.pem")
   "${launch[@]}" --node_id "$id" --topology "$topology" --data "$data_file" "${tls_flags[@]}" \
     "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" "${extra_flags[@]}" \
     --output "$out/results/node-$id.json" \

@@ -60,6 +60,30 @@ yaml.safe_dump(t, open(sys.argv[2], "w"))' "$out/compose/topology.yaml" "$out/co
 mutate address 'c["services"] = {k: dict(v, volumes=[x.replace("topology.yaml:", "topology-bad.yaml:", 1) for x in v["volumes"]]) for k, v in c["services"].items()}'
 expect_problem "node 1's address 127.0.0.1:50051 should be node-1:PORT" "$out/address.yml"
 
+# With Prometheus and Grafana: the prometheus service scrapes exactly the agents' metrics addresses.
+"$make" --topology "$out/net/topology.yaml" --data-dir "$out/net" --out-dir "$out/compose-m" \
+  --compose "$out/compose-m.yml" --rho 10 --metrics 9100 --grafana > /dev/null || fail "make-compose.py --metrics --grafana"
+"$check" "$out/compose-m.yml" > "$out/ok-m.txt" || fail "a compose file with metrics does not pass: $(cat "$out/ok-m.txt")"
+grep -q "prometheus" "$out/compose-m.yml" && grep -q "grafana" "$out/compose-m.yml" || fail "no prometheus or grafana service"
+python3 -c '
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1])); c["scrape_configs"][0]["static_configs"][0]["targets"].remove("node-3:9100")
+yaml.safe_dump(c, open(sys.argv[2], "w"))' "$out/compose-m/prometheus.yml" "$out/compose-m/prometheus-bad.yml"
+python3 - "$out/compose-m.yml" "$out/no-target.yml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+v = c["services"]["prometheus"]["volumes"]; v[0] = v[0].replace("prometheus.yml:", "prometheus-bad.yml:", 1)
+yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)
+PY
+expect_problem "does not scrape node-3:9100" "$out/no-target.yml"
+python3 - "$out/compose-m.yml" "$out/no-datasource.yml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c["services"]["grafana"]["volumes"] = [v for v in c["services"]["grafana"]["volumes"] if "datasources" not in v]
+yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)
+PY
+expect_problem "no datasource http://prometheus:PORT" "$out/no-datasource.yml"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1

@@ -132,6 +132,9 @@ expect 2 "no PEM certificate" "$agent" --node_id=1 --topology="$net" --theta=1 \
 expect 2 "cannot listen on 256.1.1.1:5:" "$agent" "${ok[@]}" --listen=256.1.1.1:5
 expect 2 "the port '70000' is not a number from 1 to 65535" "$agent" "${ok[@]}" --listen=127.0.0.1:70000
 expect 2 "the port 'http' is not a number" "$agent" "${ok[@]}" --listen=127.0.0.1:http
+expect 2 "metrics_address=9100: cannot listen: not HOST:PORT" "$agent" "${ok[@]}" --metrics_address=9100
+expect 2 "run-local-cluster.sh: --metrics-port 'x' is not a port number" "$root/deploy/run-local-cluster.sh" \
+  --build-dir "$build" --out "$out/launch-m" --metrics-port x
 expect 2 "the directory $out/no-such-dir does not exist" "$agent" "${ok[@]}" --output="$out/no-such-dir/r.json"
 expect 2 "output=$out: is a directory" "$agent" "${ok[@]}" --output="$out"
 expect 2 "theta:1: value 2 is empty" "$agent" --node_id=1 --topology="$net" --theta=1,,2 --insecure
@@ -145,6 +148,8 @@ holder=$!
 # Until it listens (python can take a while to start on a loaded machine).
 for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 expect 2 "cannot listen on 127.0.0.1:$port: Address already in use" "$agent" "${ok[@]}"
+expect 2 "metrics_address=127.0.0.1:$port: cannot listen: Address already in use" "$agent" "${ok[@]}" \
+  --listen=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') --metrics_address=127.0.0.1:$port
 launcher=("$root/deploy/run-local-cluster.sh" --build-dir "$build")
 expect 2 "127.0.0.1:$port (node 1) is in use by another process" "${launcher[@]}" --topology "$net" --out "$out/launch"
 kill $holder 2>/dev/null

@@ -13,9 +13,13 @@ Checks, for a file written by make-compose.py or by hand:
     read-only; its config names its node, the mounted topology and data, a listen port equal to the
     port of its address, and an output inside a writable volume;
   - every node's address is its service name (how containers find each other) and its config's port;
-  - the monitor runs dadmm-ctl watch on the mounted topology, on the same network.
+  - the monitor runs dadmm-ctl watch on the mounted topology, on the same network;
+  - a prometheus service, if any, scrapes exactly every agent's metrics_address (its mounted config;
+    promtool check config too, when promtool is installed); a grafana service, if any, mounts a
+    dashboard that parses and a datasource that is the prometheus service.
 Exit 0 and a summary line, or exit 1 and one line per problem.
 """
+import json
 import os
 import posixpath
 import re
@@ -105,11 +109,13 @@ def main():
         problem(f"{compose_path}: no service {missing} for node {missing[5:]} of {topology_path}")
     for extra in sorted(agents - expected):
         problem(f"{compose_path}: service {extra} has no node in {topology_path}")
-    for other in sorted(set(services) - agents - {"monitor"}):
-        problem(f"{compose_path}: service {other} is neither an agent (node-<id>) nor the monitor")
+    for other in sorted(set(services) - agents - {"monitor", "prometheus", "grafana"}):
+        problem(f"{compose_path}: service {other} is neither an agent (node-<id>), the monitor, prometheus nor grafana")
 
     all_data = {}  # data file -> service
     service_networks = {}
+    service_mounts = {}
+    agent_configs = {}
     for name, service in services.items():
         where = f"{compose_path}: service {name}"
         if "image" not in service and "build" not in service:
@@ -136,6 +142,7 @@ def main():
                 if source not in named_volumes:
                     problem(f"{where}: named volume '{source}' is not declared under volumes")
                 mounts[target] = (None, ro)
+        service_mounts[name] = mounts
         if name not in agents:
             continue
 
@@ -154,6 +161,7 @@ def main():
             if host is not None and not ro:
                 problem(f"{where}: {target} is mounted writable (config, topology and data should be read-only)")
         config = load_yaml(mounts[config_target][0], "config") or {}
+        agent_configs[name] = config
         config_dir = posixpath.dirname(config_target)
 
         def inside(path):
@@ -214,12 +222,66 @@ def main():
             if words[2] not in mounted:
                 problem(f"{compose_path}: the monitor watches {words[2]}, which it does not mount")
 
+    if "prometheus" in services:
+        check_prometheus(compose_path, service_mounts["prometheus"], agent_configs)
+    if "grafana" in services:
+        check_grafana(compose_path, service_mounts["grafana"], services)
+
     if shutil.which("docker-compose"):
         result = subprocess.run(["docker-compose", "-f", compose_path, "config", "-q"], capture_output=True, text=True)
         if result.returncode != 0:
             first = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
             problem(f"{compose_path}: docker-compose config: {first}")
     return report(compose_path, len(agents), len(topology.get("edges", []) or []))
+
+
+def check_prometheus(compose_path, mounts, agent_configs):
+    where = f"{compose_path}: service prometheus"
+    config_path = (mounts.get("/etc/prometheus/prometheus.yml") or (None, False))[0]
+    if config_path is None:
+        problem(f"{where}: mounts no /etc/prometheus/prometheus.yml")
+        return
+    config = load_yaml(config_path, "Prometheus config") or {}
+    targets = set()
+    for job in config.get("scrape_configs", []) or []:
+        for static in job.get("static_configs", []) or []:
+            targets.update(static.get("targets", []) or [])
+    wanted = set()
+    for name, agent in sorted(agent_configs.items()):
+        address = str(agent.get("metrics_address", ""))
+        if not address:
+            problem(f"{where}: scrapes the agents, but {name} serves no metrics (no metrics_address in its config)")
+            continue
+        wanted.add(f"{name}:{address.rpartition(':')[2]}")
+    for missing in sorted(wanted - targets):
+        problem(f"{config_path}: does not scrape {missing}")
+    for extra in sorted(targets - wanted):
+        problem(f"{config_path}: scrapes {extra}, which is no agent's metrics address")
+    if shutil.which("promtool"):
+        result = subprocess.run(["promtool", "check", "config", config_path], capture_output=True, text=True)
+        if result.returncode != 0:
+            first = ((result.stderr or result.stdout).strip().splitlines() or ["(no message)"])[-1]
+            problem(f"{config_path}: promtool check config: {first}")
+
+
+def check_grafana(compose_path, mounts, services):
+    where = f"{compose_path}: service grafana"
+    dashboards = [host for target, (host, _) in mounts.items() if host and target.endswith(".json")]
+    if not dashboards:
+        problem(f"{where}: mounts no dashboard (.json)")
+    for path in dashboards:
+        try:
+            with open(path) as f:
+                dashboard = json.load(f)
+            if not dashboard.get("panels"):
+                problem(f"{path}: a dashboard without panels")
+        except (OSError, ValueError) as e:
+            problem(f"{path}: not a dashboard ({e})")
+    sources = [host for target, (host, _) in mounts.items()
+               if host and target.startswith("/etc/grafana/provisioning/datasources/")]
+    urls = [d.get("url", "") for path in sources for d in (load_yaml(path, "datasources") or {}).get("datasources", [])]
+    if not any(u.startswith("http://prometheus:") for u in urls) or "prometheus" not in services:
+        problem(f"{where}: no datasource http://prometheus:PORT (the prometheus service), found {urls}")
 
 
 def report(compose_path, agents=0, edges=0):

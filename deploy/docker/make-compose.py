@@ -8,6 +8,9 @@ Writes into OUT_DIR the network's topology with every node addressed by its serv
 (node-<id>:PORT) and one agent config per node (node-<id>.yaml); then the compose file: a service
 per node on one bridge network, each mounting the topology, its own config and its own data file
 only, read-only, and a named volume for its result; and a monitor service running dadmm-ctl watch.
+With --metrics PORT every agent serves Prometheus metrics on PORT in its container and a prometheus
+service scrapes them (OUT_DIR/prometheus.yml); with --grafana, a grafana service shows them with
+deploy/grafana/dadmm-network.json provisioned (http://127.0.0.1:3000, anonymous viewers).
 DATA_DIR holds node-<id>.csv and problem.flags, as dadmm-split and dadmm-sim --write_data write them.
 deploy/docker/check-compose.py validates the result against the topology.
 """
@@ -25,6 +28,10 @@ CONTAINER_RESULTS = "/var/lib/dadmm/results"
 CONTAINER_TLS = "/etc/dadmm/tls"  # ca.pem, and the node's own cert.pem and key.pem
 CONTAINER_UID = 10001  # the Dockerfile's user dadmm
 CONTAINER_STATE = "/var/lib/dadmm/state"  # the checkpoint (--state_dir), on its own named volume
+# The monitoring services' images (Prometheus as in Debian 12; Grafana's open-source image).
+PROMETHEUS_IMAGE = "prom/prometheus:v2.42.0"
+GRAFANA_IMAGE = "grafana/grafana-oss:9.5.3"
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
 def fail(message):
@@ -100,7 +107,14 @@ def main():
     parser.add_argument("--ctl-bin", default=None, help="dadmm-ctl for deploy/make-certs.sh (default: build/ or PATH)")
     parser.add_argument("--hold-seconds", type=float, default=10.0,
                         help="each agent answers Status this long after finishing (for the monitor)")
+    parser.add_argument("--metrics", type=int, default=None, metavar="PORT",
+                        help="agents serve Prometheus metrics on PORT; adds a prometheus service")
+    parser.add_argument("--grafana", action="store_true", help="adds Grafana with the dadmm dashboard (needs --metrics)")
     args = parser.parse_args()
+    if args.metrics is not None and not (1 <= args.metrics <= 65535 and args.metrics != args.port):
+        fail(f"--metrics must be a port in 1..65535 other than --port, got {args.metrics}")
+    if args.grafana and args.metrics is None:
+        fail("--grafana needs --metrics PORT (Grafana shows what Prometheus scrapes)")
     if not 1 <= args.port <= 65535:
         fail(f"--port must be in 1..65535, got {args.port}")
     if not args.rho > 0:
@@ -168,6 +182,8 @@ def main():
                        # a run can be shorter than the monitor's and the health check's polling
                        "hold_seconds": args.hold_seconds})
         config.update(tls_config if tls_config else {"insecure": True})
+        if args.metrics is not None:
+            config["metrics_address"] = f"0.0.0.0:{args.metrics}"
         config_path = os.path.join(args.out_dir, f"node-{nid}.yaml")
         with open(config_path, "w") as f:
             f.write(f"# Agent {nid} in its container (written by make-compose.py)\n")
@@ -199,6 +215,46 @@ def main():
         "depends_on": [f"node-{node['id']}" for node in nodes],
         "healthcheck": {"disable": True},
     }
+    volumes = {**{f"node-{node['id']}-results": {} for node in nodes},
+               **{f"node-{node['id']}-state": {} for node in nodes}}
+    if args.metrics is not None:
+        prometheus_config = os.path.join(args.out_dir, "prometheus.yml")
+        with open(prometheus_config, "w") as f:
+            f.write("# Scrapes every agent of the compose network (written by make-compose.py)\n")
+            yaml.safe_dump({"global": {"scrape_interval": "5s"},
+                            "scrape_configs": [{"job_name": "dadmm", "static_configs": [
+                                {"targets": [f"node-{node['id']}:{args.metrics}" for node in nodes]}]}]},
+                           f, sort_keys=False)
+        services["prometheus"] = {
+            "image": PROMETHEUS_IMAGE,
+            "command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+            "volumes": [f"{from_compose(prometheus_config)}:/etc/prometheus/prometheus.yml:ro", "prometheus-data:/prometheus"],
+            "ports": ["127.0.0.1:9090:9090"],
+            "networks": [args.network],
+        }
+        volumes["prometheus-data"] = {}
+    if args.grafana:
+        grafana_dir = os.path.join(args.out_dir, "grafana")
+        os.makedirs(grafana_dir, exist_ok=True)
+        with open(os.path.join(grafana_dir, "datasources.yml"), "w") as f:
+            yaml.safe_dump({"apiVersion": 1, "datasources": [
+                {"name": "Prometheus", "type": "prometheus", "access": "proxy", "url": "http://prometheus:9090",
+                 "isDefault": True}]}, f, sort_keys=False)
+        with open(os.path.join(grafana_dir, "dashboards.yml"), "w") as f:
+            yaml.safe_dump({"apiVersion": 1, "providers": [
+                {"name": "dadmm", "type": "file", "options": {"path": "/var/lib/grafana/dashboards"}}]}, f, sort_keys=False)
+        services["grafana"] = {
+            "image": GRAFANA_IMAGE,
+            "environment": {"GF_AUTH_ANONYMOUS_ENABLED": "true", "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer"},
+            "volumes": [
+                f"{from_compose(os.path.join(grafana_dir, 'datasources.yml'))}:/etc/grafana/provisioning/datasources/dadmm.yml:ro",
+                f"{from_compose(os.path.join(grafana_dir, 'dashboards.yml'))}:/etc/grafana/provisioning/dashboards/dadmm.yml:ro",
+                f"{from_compose(os.path.join(REPO, 'deploy/grafana/dadmm-network.json'))}:/var/lib/grafana/dashboards/dadmm-network.json:ro",
+            ],
+            "ports": ["127.0.0.1:3000:3000"],
+            "networks": [args.network],
+            "depends_on": ["prometheus"],
+        }
     # The first service builds the image; the others use it.
     first = services[f"node-{nodes[0]['id']}"]
     services[f"node-{nodes[0]['id']}"] = {"build": {"context": from_compose(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")),
@@ -206,8 +262,7 @@ def main():
     compose = {
         "services": services,
         "networks": {args.network: {"driver": "bridge"}},
-        "volumes": {**{f"node-{node['id']}-results": {} for node in nodes},
-                    **{f"node-{node['id']}-state": {} for node in nodes}},
+        "volumes": volumes,
     }
     with open(args.compose, "w") as f:
         f.write(f"# {len(nodes)} dadmm agents of {args.topology} ({problem['problem']}, {args.algorithm}), and a monitor.\n"
@@ -216,7 +271,8 @@ def main():
                    f"# Mutual TLS: the certificates are in {tls_dir} (not in git; remake them, or renew them in place,\n"
                    f"# with deploy/make-certs.sh {topology_path} {tls_dir}); each node mounts its own key only.\n"))
         yaml.safe_dump(compose, f, sort_keys=False, default_flow_style=False)
-    print(f"wrote {args.compose}: {len(nodes)} agents and a monitor on network '{args.network}'; "
+    extras = "".join(f", {name}" for name in ("prometheus", "grafana") if name in services)
+    print(f"wrote {args.compose}: {len(nodes)} agents and a monitor{extras} on network '{args.network}'; "
           f"configs and topology in {args.out_dir}")
 
 

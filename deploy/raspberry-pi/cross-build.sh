@@ -10,7 +10,9 @@
 # (deploy/raspberry-pi/README.md).
 #
 # libyaml-cpp-dev is not multiarch-co-installable in Debian 12 (its :arm64 package would replace the
-# host's), so it is unpacked into BUILD_DIR/sysroot instead of installed.
+# host's), so it is unpacked into BUILD_DIR/sysroot instead of installed. prometheus-cpp's :arm64 -dev
+# package would pull libcurl's and civetweb's: the agent links the arm64 runtime libraries directly,
+# with the host's (architecture-independent) headers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 targets=(dadmm-agent dadmm-ctl)
@@ -31,7 +33,8 @@ mkdir -p "$build_dir"
 build_dir=$(cd "$build_dir" && pwd)
 
 pkgs=(crossbuild-essential-arm64 qemu-user-static cmake pkg-config protobuf-compiler protobuf-compiler-grpc
-      libeigen3-dev libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 libyaml-cpp0.7:arm64)
+      libeigen3-dev libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 libyaml-cpp0.7:arm64
+      prometheus-cpp-dev libprometheus-cpp-pull1.0:arm64 libprometheus-cpp-core1.0:arm64)
 missing=()
 for p in "${pkgs[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
@@ -56,6 +59,8 @@ fi
 
 cmake -S "$root" -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$root/deploy/raspberry-pi/arm64-toolchain.cmake" \
   -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DDADMM_BUILD_TESTS=OFF \
-  -Dyaml-cpp_DIR="$sysroot/usr/lib/aarch64-linux-gnu/cmake/yaml-cpp" >/dev/null
+  -Dyaml-cpp_DIR="$sysroot/usr/lib/aarch64-linux-gnu/cmake/yaml-cpp" \
+  -DPROMETHEUS_CPP_PULL_LIBRARY=/usr/lib/aarch64-linux-gnu/libprometheus-cpp-pull.so.1.0 \
+  -DPROMETHEUS_CPP_CORE_LIBRARY=/usr/lib/aarch64-linux-gnu/libprometheus-cpp-core.so.1.0 >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]}"
 file "$build_dir/agent/dadmm-agent" | sed 's/, BuildID.*//'

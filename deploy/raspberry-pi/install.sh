@@ -43,7 +43,7 @@ if [[ -n "$data" ]]; then
     || fail "$config: its data: should be $(basename "$data")"
 fi
 
-runtime=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3)
+runtime=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 libprometheus-cpp-pull1.0)
 missing=()
 for p in "${runtime[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
