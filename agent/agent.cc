@@ -132,6 +132,10 @@ struct Agent::Impl {
   Vector published_x;               // x_p when Status last saw it
   Clock::time_point next_publish{};
   Clock::time_point algorithm_started{}, algorithm_finished{};
+  // --history: the points so far, the stride between them, and x_p of the step before.
+  std::vector<pb::HistoryPoint> history;
+  std::uint32_t history_stride = 1;
+  Vector history_x;
 
   Impl(Topology t, std::unique_ptr<LocalProblem> p, AgentOptions o)
       : topology(std::move(t)),
@@ -169,6 +173,9 @@ struct Agent::Impl {
     }
     if (status != nullptr && (s == pb::AGENT_STATE_DONE || s == pb::AGENT_STATE_FAILED)) status->StateIsFinal();
   }
+  // --history: this step as a point, when the stride says so; a full history drops every other point
+  // and doubles the stride.
+  void RecordHistory();
   // What Status shows of the estimate: residuals, f_p(x_p), a summary of x_p. At most ten times a
   // second (f_p can cost as much as a step), and at the end (`force`).
   void PublishEstimate(bool force);
@@ -278,6 +285,7 @@ void Agent::Impl::Carry(const std::string& peer, bool was_running, std::uint64_t
   }
   out.clear();
   if (program == nullptr || program->steps() == steps_before) return;
+  if (options.history > 0) RecordHistory();
   PublishEstimate(/*force=*/false);
   if (options.log_iterations) {
     const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
@@ -342,6 +350,45 @@ std::string Agent::Impl::DescribeWait(const NodeSession::Wait& wait) {
   return absl::StrCat(wait.what == "estimate" ? "" : wait.what + " from ", absl::StrJoin(parts, ", "));
 }
 
+void Agent::Impl::RecordHistory() {
+  const NodeProgram* program = session->program();
+  const Vector& x = program->x();
+  const std::uint64_t step = program->steps();
+  if (step % history_stride == 0) {
+    const double scale = std::max(1.0, x.norm());
+    pb::HistoryPoint p;
+    p.set_iteration(step);
+    p.set_seconds(std::chrono::duration<double>(Clock::now() - algorithm_started).count());
+    p.set_change(history_x.size() == x.size() ? (x - history_x).norm() / scale : 0.0);
+    double disagreement = 0.0;
+    for (const auto& [j, xj] : latest) {
+      if (xj.size() == x.size()) disagreement = std::max(disagreement, (x - xj).norm() / scale);
+    }
+    p.set_disagreement(disagreement);
+    const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
+    p.set_primal_residual(stop.has_value() ? stop->primal_residual : 0.0);
+    p.set_dual_residual(stop.has_value() ? stop->dual_residual : 0.0);
+    p.set_rho(stop.has_value() ? stop->penalty : options.settings.dadmm.rho);
+    const LocalProblem* local = program->local_problem();
+    p.set_objective(local != nullptr ? local->Objective(x) : std::numeric_limits<double>::quiet_NaN());
+    const CountersSnapshot c = counters.Snapshot();
+    p.set_messages_sent(c.algorithm.Total().messages_sent);
+    std::uint64_t bytes = 0;
+    for (const auto& [j, w] : c.message_bytes) bytes += w.sent;
+    p.set_message_bytes_sent(bytes);
+    google::protobuf::RepeatedPtrField<pb::NeighbourCounters> links;
+    FillNeighbourCounters(c, {}, &links, topology.neighbours(options.node_id));
+    const pb::Energy energy = FillEnergy(c, topology, options.node_id, options.radio, &links);
+    p.set_energy_joules(energy.sent() + energy.received());
+    history.push_back(std::move(p));
+    while (history.size() > options.history) {
+      history_stride *= 2;
+      std::erase_if(history, [&](const pb::HistoryPoint& h) { return h.iteration() % history_stride != 0; });
+    }
+  }
+  history_x = x;
+}
+
 void Agent::Impl::PublishEstimate(bool force) {
   const Clock::time_point now = Clock::now();
   if (!force && now < next_publish) return;
@@ -402,7 +449,9 @@ absl::Status Agent::Impl::Write(Clock::time_point started, std::string outcome) 
        .counters = counters.Snapshot(),
        .wall_seconds = std::chrono::duration<double>(Clock::now() - started).count(),
        .algorithm_seconds = std::chrono::duration<double>(algorithm_finished - algorithm_started).count(),
-       .outcome = std::move(outcome)},
+       .outcome = std::move(outcome),
+       .history = &history,
+       .history_stride = history_stride},
       log);
 }
 

@@ -49,6 +49,8 @@ struct AgentOptions {
   std::shared_ptr<Tls> tls;
   // Where to serve Prometheus metrics over plain HTTP (agent/metrics.h), HOST:PORT; empty: nowhere.
   std::string metrics_address;
+  // At most this many points of the run, step by step, in the result (0: none): pb::HistoryPoint.
+  std::size_t history = 0;
 };
 
 // Run's status when --neighbour_timeout ended the run (DEADLINE_EXCEEDED is used for nothing else);

@@ -51,7 +51,8 @@ const std::set<std::string>& Keys() {
                                "tls_cert",
                                "tls_key",
                                "insecure",
-                               "metrics_address"};
+                               "metrics_address",
+                               "history"};
     // The problems' shared parameters (common/problems/problem_kinds.h).
     for (const ProblemParameter& p : ProblemParameters()) k.emplace(p.name);
     return k;

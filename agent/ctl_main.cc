@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -21,6 +23,7 @@
 #include "agent/results.h"
 #include "agent/tls.h"
 #include "agent/wire.h"
+#include "common/cli/data_dir.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
 #include "common/network/colouring.h"
@@ -38,6 +41,7 @@ ABSL_FLAG(std::string, data_dir, "", "report: directory with every node's node-<
 ABSL_FLAG(std::string, x_out, "",
           "report: write the network's whole solution x here, one value per line (17 digits): the nodes' "
           "blocks put together (lasso), else the mean of their estimates.");
+ABSL_FLAG(std::string, out, "", "plot: the image to write (.png, .svg or .pdf).");
 ABSL_FLAG(double, timeout_seconds, 5.0, "status: deadline of the call.");
 ABSL_FLAG(double, interval_seconds, 0.5, "watch: how often the table is refreshed.");
 ABSL_FLAG(double, watch_timeout_seconds, 0.0, "watch: give up after this long (0: never).");
@@ -371,6 +375,21 @@ int Report(const std::string& topology_path) {
   return differ.empty() && final_steps.size() == 1 && totals.messages == expected ? 0 : 1;
 }
 
+// The plot is drawn by deploy/plot-history.py (matplotlib), run in this process's place.
+int Plot(const std::string& results_dir) {
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) return Fail("plot needs --out=FILE.png");
+  const std::string script = dadmm::BundledPath(DADMM_PLOT_SCRIPT, "plot-history.py");
+  if (access(script.c_str(), R_OK) != 0) return Fail(absl::StrCat(script, ": the plotting script is missing"));
+  const std::string out_flag = absl::StrCat("--out=", out);
+  std::vector<const char*> command = {"/usr/bin/python3", script.c_str(), results_dir.c_str(), out_flag.c_str(),
+                                      nullptr};
+  execv(command[0], const_cast<char* const*>(command.data()));
+  return Fail(absl::StrCat("cannot run /usr/bin/python3 (", std::strerror(errno),
+                           "): dadmm-ctl plot needs python3 "
+                           "and python3-matplotlib"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -385,7 +404,11 @@ int main(int argc, char** argv) {
       "  dadmm-ctl identities TOPOLOGY       the identity each node's TLS certificate must name, per line\n"
       "  dadmm-ctl report TOPOLOGY --results=DIR --data_dir=DIR\n"
       "                                      what a finished network computed, checked against the\n"
-      "                                      simulator on the same inputs (exit 1 if they differ)");
+      "                                      simulator on the same inputs (exit 1 if they differ)\n"
+      "  dadmm-ctl plot RESULTS_DIR --out=FILE.png\n"
+      "                                      residuals, objective, messages and energy over the\n"
+      "                                      iterations, from results the agents wrote with --history=N\n"
+      "                                      (needs python3-matplotlib)");
   std::vector<char*> args = dadmm::ParseCommandLine(argc, argv);
   if (args.size() != 3) return Fail("expected a command and its argument (see --help)");
   const std::string command = args[1];
@@ -394,5 +417,7 @@ int main(int argc, char** argv) {
   if (command == "identities") return Identities(args[2]);
   if (command == "watch") return WatchNetwork(args[2]);
   if (command == "report") return Report(args[2]);
-  return Fail(absl::StrCat("unknown command '", command, "' (expected status, watch, nodes, identities or report)"));
+  if (command == "plot") return Plot(args[2]);
+  return Fail(
+      absl::StrCat("unknown command '", command, "' (expected status, watch, nodes, identities, report or plot)"));
 }

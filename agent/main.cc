@@ -113,6 +113,10 @@ ABSL_FLAG(bool, print_hello, false,
 ABSL_FLAG(std::string, metrics_address, "",
           "Serve Prometheus metrics on http://HOST:PORT/metrics (plain HTTP, no authentication: bind it to "
           "127.0.0.1 or a monitoring network). Empty: off.");
+ABSL_FLAG(int64_t, history, 0,
+          "Record the run step by step in the result, at most this many points (residuals, f_p(x_p), "
+          "messages, energy; for dadmm-ctl plot). When full, every other point goes and the stride doubles. "
+          "0: off.");
 ABSL_FLAG(double, radio_e_elec_nj, 50.0, "Radio model: electronics energy E_elec, nJ per bit (sent or received).");
 ABSL_FLAG(double, radio_eps_amp_pj, 100.0, "Radio model: amplifier energy eps_amp, pJ per bit per m^2.");
 ABSL_FLAG(double, radio_distance_m, 10.0,
@@ -302,6 +306,9 @@ int main(int argc, char** argv) {
         "cannot listen on ", options.listen_address, ": ", why,
         absl::GetFlag(FLAGS_listen).empty() ? " (node's address in the topology; --listen)" : " (--listen)"));
   }
+  const int64_t history = absl::GetFlag(FLAGS_history);
+  if (history < 0 || history > 1000000) return Fail("--history must be in 0..1000000 (points)");
+  options.history = static_cast<std::size_t>(history);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (!options.metrics_address.empty() && !absl::GetFlag(FLAGS_print_hello)) {
     if (options.metrics_address == options.listen_address) {

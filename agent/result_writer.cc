@@ -107,6 +107,11 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
     r.set_reconnects(r.reconnects() + d.reconnects);
   }
 
+  if (run.history != nullptr && !run.history->empty()) {
+    r.mutable_history()->Add(run.history->begin(), run.history->end());
+    r.set_history_stride(run.history_stride);
+  }
+
   const int shown = std::min(r.x_size(), 8);
   std::cout << "node " << options.node_id << ": " << r.outcome() << " after " << program->steps() << " steps, colour "
             << r.colour() << ", x = [" << absl::StrJoin(r.x().begin(), r.x().begin() + shown, ", ")

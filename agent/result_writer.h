@@ -3,7 +3,9 @@
 // half a result).
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/agent.h"
@@ -22,6 +24,8 @@ struct RunRecord {
   double wall_seconds = 0.0;
   double algorithm_seconds = 0.0;
   std::string outcome;  // empty: the program's ("stopped" or "max-iterations"); else e.g. "neighbour-lost"
+  const std::vector<dadmm::v1::HistoryPoint>* history = nullptr;  // --history
+  std::uint32_t history_stride = 1;
 };
 
 absl::Status WriteResult(const RunRecord& run, const Logger& log);

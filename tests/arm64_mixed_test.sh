@@ -19,14 +19,14 @@ fi
 
 # The unit file: systemd's own parser must accept every line (it warns on stderr and still exits 0).
 if command -v systemd-analyze >/dev/null; then
-  sed "s|/usr/local/bin/dadmm-agent|$build/agent/dadmm-agent|" "$root/deploy/raspberry-pi/dadmm-agent.service" \
-    > "$out/dadmm-agent.service"
-  systemd-analyze verify "$out/dadmm-agent.service" > "$out/verify.txt" 2>&1 || true
+  sed "s|/usr/bin/dadmm-agent|$build/agent/dadmm-agent|" "$root/deploy/systemd/dadmm-agent@.service" \
+    > "$out/dadmm-agent@.service"
+  systemd-analyze verify "$out/dadmm-agent@3.service" > "$out/verify.txt" 2>&1 || true
   if [[ -s "$out/verify.txt" ]]; then
     echo "FAIL: systemd-analyze verify: $(cat "$out/verify.txt")"
     exit 1
   fi
-  echo "systemd unit: systemd-analyze verify accepts it"
+  echo "systemd unit: systemd-analyze verify accepts dadmm-agent@3.service"
 fi
 
 started=$(date +%s)

@@ -172,6 +172,9 @@ expect 2 "nope.pem" "$ctl" status 127.0.0.1:1 --tls_ca="$out/nope.pem" --tls_cer
   --tls_key="$out/certs/ctl/key.pem"
 expect 2 "expected TOPOLOGY OUT" "$root/deploy/make-certs.sh" "$net"
 expect 2 "timeout_seconds must be in" "$ctl" status 127.0.0.1:1 --timeout_seconds=-1
+expect 2 "plot needs --out=FILE.png" "$ctl" plot "$out"
+expect 2 "dadmm-ctl plot: $out/missing: not a directory" "$ctl" plot "$out/missing" --out="$out/x.png"
+expect 2 "history must be in 0..1000000" "$agent" "${ok[@]}" --history=-1
 expect 2 "max_steps must be >= 1" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --max_steps=0
 expect 2 "p must be in (0, 1] for erdos-renyi" "$build/tools/dadmm-topogen" --model=erdos-renyi --nodes=5 --p=0
 expect 2 "base_port must be a port (1..65535) or 'auto', got 'x'" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --base_port=x

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cli/data_dir.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
 #include "common/io/svmlight.h"
@@ -36,7 +37,8 @@ ABSL_FLAG(std::string, algorithm, "d-admm", dadmm::AlgorithmHelp());
 ABSL_FLAG(std::string, data_dir, "",
           "consensus: a directory with node-<id>.csv per node holding theta_p (default: generated from "
           "--seed, theta_p ~ N(10, 100^2)).");
-ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
+ABSL_FLAG(std::string, datasets, dadmm::BundledDataDir(DADMM_DATA_DIR),
+          "Directory of the bundled datasets (iris.csv, breast_cancer.csv).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the problem data (and of --delivery=shuffled).");
 ABSL_FLAG(int64_t, dimension, 1, "consensus: dimension n of generated theta_p.");
 ABSL_FLAG(std::string, write_data, "",

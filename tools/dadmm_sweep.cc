@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/cli/data_dir.h"
 #include "common/cli/usage.h"
 #include "common/network/colouring.h"
 #include "common/network/generators.h"
@@ -39,7 +40,8 @@ ABSL_FLAG(std::string, networks, "1,2,3,4,5,6,7", "Table II network numbers to r
 ABSL_FLAG(std::string, sizes, "", "fig4 only: network sizes to run (default: all of Table II's).");
 ABSL_FLAG(std::string, problems, "", "Run only these of the experiment's problems (e.g. lasso-dct), to split a sweep.");
 ABSL_FLAG(double, stop_tolerance, 1e-5, "stop only: the agreed stop's tolerance.");
-ABSL_FLAG(std::string, datasets, DADMM_DATA_DIR, "Directory of the bundled datasets (iris.csv).");
+ABSL_FLAG(std::string, datasets, dadmm::BundledDataDir(DADMM_DATA_DIR),
+          "Directory of the bundled datasets (iris.csv, breast_cancer.csv).");
 
 namespace {
 

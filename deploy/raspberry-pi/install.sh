@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs a dadmm agent as a systemd service on a Debian 12 machine (Raspberry Pi OS Bookworm 64-bit
-# included). Run as root from a directory holding dadmm-agent and dadmm-ctl (or give --bin-dir):
+# included) from programs built here, without the package (the dadmm .deb is the other way: README.md).
+# Run as root from a directory holding dadmm-agent and dadmm-ctl (or give --bin-dir):
 #   sudo ./install.sh --config node-3.yaml --topology topology.yaml --data node-3.csv --tls-ca ca.pem \
 #        --tls-dir node-3 [--bin-dir DIR] [--no-start]
 # Installs the runtime libraries, the programs to /usr/local/bin, a system user dadmm, the files to
-# /etc/dadmm (config as node.yaml; topology and data under their own names, which the config must
-# use), the node's certificate and key from --tls-dir (deploy/make-certs.sh's node-<id>/) and the CA to
+# /etc/dadmm (config as node-<id>.yaml, id from its node_id; topology and data under their own names,
+# which the config must use), the node's certificate and key from --tls-dir (deploy/make-certs.sh's node-<id>/) and the CA to
 # /etc/dadmm/tls (key 0640 root:dadmm; the config must name tls/ca.pem, tls/cert.pem, tls/key.pem),
-# and dadmm-agent.service; then enables and starts it (unless --no-start).
+# and the template unit dadmm-agent@.service; then enables and starts dadmm-agent@<id> (unless --no-start).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 config="" topology="" data="" bin_dir="." start=1 tls_ca="" tls_dir=""
@@ -33,9 +34,14 @@ if [[ -n "$tls_dir" ]]; then
   grep -Eq "^tls_key:[[:space:]]*\"?tls/key.pem\"?([[:space:]]|#|$)" "$config" \
     || fail "$config: its tls_key: should be tls/key.pem (and tls_ca: tls/ca.pem, tls_cert: tls/cert.pem)"
 fi
-for f in "$config" "$topology" ${data:+"$data"} ${tls_ca:+"$tls_ca"} ${tls_dir:+"$tls_dir/cert.pem" "$tls_dir/key.pem"} "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" "$here/dadmm-agent.service"; do
+# The template unit: beside this script (copied to the Pi with it) or in the repository's deploy/systemd.
+unit=$here/dadmm-agent@.service
+[[ -f "$unit" ]] || unit=$here/../systemd/dadmm-agent@.service
+for f in "$config" "$topology" ${data:+"$data"} ${tls_ca:+"$tls_ca"} ${tls_dir:+"$tls_dir/cert.pem" "$tls_dir/key.pem"} "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" "$unit"; do
   [[ -f "$f" ]] || fail "$f: no such file"
 done
+node_id=$(sed -n 's/^node_id:[[:space:]]*\([0-9][0-9]*\)[[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$config" | head -1)
+[[ -n "$node_id" ]] || fail "$config: no node_id: line (a number)"
 grep -Eq "^topology:[[:space:]]*\"?$(basename "$topology")\"?([[:space:]]|#|$)" "$config" \
   || fail "$config: its topology: should be $(basename "$topology") (files go to /etc/dadmm under their own names)"
 if [[ -n "$data" ]]; then
@@ -54,7 +60,7 @@ if ((${#missing[@]})); then
     || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
 fi
 install -m 0755 "$bin_dir/dadmm-agent" "$bin_dir/dadmm-ctl" /usr/local/bin/
-# --help exits 1; 126/127 mean the program cannot run here (another architecture, a missing library).
+# --help exits 0; 126/127 mean the program cannot run here (another architecture, a missing library).
 help_status=0
 /usr/local/bin/dadmm-agent --help >/dev/null 2>&1 || help_status=$?
 ((help_status <= 1)) || fail "/usr/local/bin/dadmm-agent does not run on this machine (exit $help_status: another architecture, or a library missing)"
@@ -62,7 +68,7 @@ id dadmm >/dev/null 2>&1 || useradd --system --user-group --no-create-home --hom
   --shell /usr/sbin/nologin dadmm
 install -d -o root -g dadmm -m 0750 /etc/dadmm
 install -d -o dadmm -g dadmm -m 0750 /var/lib/dadmm
-install -o root -g dadmm -m 0640 "$config" /etc/dadmm/node.yaml
+install -o root -g dadmm -m 0640 "$config" "/etc/dadmm/node-$node_id.yaml"
 install -o root -g dadmm -m 0640 "$topology" "/etc/dadmm/$(basename "$topology")"
 [[ -z "$data" ]] || install -o root -g dadmm -m 0640 "$data" "/etc/dadmm/$(basename "$data")"
 if [[ -n "$tls_dir" ]]; then
@@ -73,10 +79,12 @@ if [[ -n "$tls_dir" ]]; then
 fi
 install -d /usr/local/share/doc/dadmm
 install -m 0644 "$here/README.md" /usr/local/share/doc/dadmm/raspberry-pi.md 2>/dev/null || true
-install -m 0644 "$here/dadmm-agent.service" /etc/systemd/system/dadmm-agent.service
-echo "installed: /usr/local/bin/dadmm-agent, /etc/dadmm/node.yaml, /etc/systemd/system/dadmm-agent.service"
+sed 's|/usr/bin/dadmm-agent|/usr/local/bin/dadmm-agent|; s|/usr/share/doc/dadmm/README.md|/usr/local/share/doc/dadmm/raspberry-pi.md|' \
+  "$unit" > /etc/systemd/system/dadmm-agent@.service
+chmod 0644 /etc/systemd/system/dadmm-agent@.service
+echo "installed: /usr/local/bin/dadmm-agent, /etc/dadmm/node-$node_id.yaml, /etc/systemd/system/dadmm-agent@.service"
 if ((start)); then
   systemctl daemon-reload
-  systemctl enable --now dadmm-agent.service
-  echo "started: systemctl status dadmm-agent; journalctl -u dadmm-agent -f"
+  systemctl enable --now "dadmm-agent@$node_id.service"
+  echo "started: systemctl status dadmm-agent@$node_id; journalctl -u dadmm-agent@$node_id -f"
 fi
