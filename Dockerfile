@@ -24,7 +24,7 @@ COPY coordinator-free-bootstrap coordinator-free-bootstrap
 COPY agent agent
 COPY bench bench
 COPY tools tools
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDADMM_BUILD_TESTS=OFF \
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDADMM_BUILD_TESTS=OFF -DDADMM_PACKAGE=OFF \
  && cmake --build build -j "$(nproc)" --target dadmm-agent dadmm-ctl \
  && strip build/agent/dadmm-agent build/agent/dadmm-ctl
 

@@ -7,6 +7,7 @@
 #                                  (the README's test command runs deploy/fuzz.sh --seconds 10)
 #   deploy/fuzz.sh --runs 10000000 each target to 10^7 executions, printing the counts
 #   deploy/fuzz.sh --seconds 600   each target for 10 minutes
+#   --only topology,session        these targets only; --jobs N: N targets at once (default: the cores)
 # New inputs the fuzzer finds interesting go to a scratch directory, not the repository; an input
 # that breaks a target is written as crash-* and the script exits 1.
 set -euo pipefail
@@ -14,17 +15,33 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=30
 runs=-1
+only=""
+jobs=$(nproc)
+all_targets=(fuzz_topology fuzz_csv fuzz_svmlight fuzz_config fuzz_session)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; seconds=0; shift 2 ;;
-    *) echo "fuzz.sh: unknown argument '$1' (--seconds S | --runs N)" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    *) echo "fuzz.sh: unknown argument '$1' (--seconds S | --runs N | --only T,T | --jobs N)" >&2; exit 2 ;;
   esac
 done
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --jobs must be a positive number, got '$jobs'" >&2; exit 2; }
+targets=()
+if [[ -z "$only" ]]; then
+  targets=("${all_targets[@]}")
+else
+  IFS=, read -r -a names <<< "$only"
+  for name in "${names[@]}"; do
+    [[ " ${all_targets[*]} " == *" fuzz_$name "* ]] ||
+      { echo "fuzz.sh: --only: no target '$name' (topology, csv, svmlight, config, session)" >&2; exit 2; }
+    targets+=("fuzz_$name")
+  done
+fi
 "$root/deploy/install-deps.sh"  # clang and libFuzzer's runtime (libclang-rt-14-dev) among them
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="${FUZZ_OPT:--O1} -gline-tables-only" -DDADMM_FUZZ=ON -DDADMM_SANITIZE=ON \
   -DDADMM_BUILD_TESTS=OFF -DDADMM_WERROR=OFF >/dev/null
-targets=(fuzz_topology fuzz_csv fuzz_svmlight fuzz_config fuzz_session)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" fuzz_session_seeds >/dev/null
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -54,7 +71,7 @@ fuzz_one() {
 }
 running=0
 for target in "${targets[@]}"; do
-  if ((running >= $(nproc))); then wait -n || true; running=$((running - 1)); fi
+  if ((running >= jobs)); then wait -n || true; running=$((running - 1)); fi
   fuzz_one "$target" &
   running=$((running + 1))
 done

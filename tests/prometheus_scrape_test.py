@@ -104,19 +104,37 @@ def main():
                 print(open(os.path.join(work, "prometheus.log")).read()[-3000:], file=sys.stderr)
                 raise AssertionError("Prometheus did not become ready")
             time.sleep(0.2)
+        # Prometheus hands its targets to the scrapers a few seconds after it is ready (its discovery
+        # updates are batched): start the agents only once every target has been tried, so that the run
+        # is scraped from its beginning and not only its last seconds.
+        while True:
+            with urllib.request.urlopen(f"http://{web}/api/v1/targets", timeout=10) as r:
+                active = json.load(r)["data"]["activeTargets"]
+            tried = [t for t in active if not t.get("lastScrape", "").startswith("0001-")]
+            if len(tried) == nodes:
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"Prometheus tried {len(tried)} of its {nodes} targets within 60 s")
+            time.sleep(0.2)
         print(f"Prometheus ready on {web}, scraping 127.0.0.1:{base + 1}..{base + nodes} every 0.5 s")
 
         out = os.path.join(work, "run")
         run = subprocess.run([os.path.join(root, "deploy/run-local-cluster.sh"), "--build-dir", build, "--out", out,
                               "--problem", "svm-iris", "--metrics-port", str(base), "--", "--hold_seconds=4"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        during_hold = time.time() - 2.0  # every agent had its result and still answered scrapes
         check(run.returncode == 0 and "bit-identical to simulator: yes" in run.stdout,
               "the seven agents ran with metrics on, bit-identical to the simulator")
         results = {}
+        written = []
         for i in range(1, nodes + 1):
-            with open(os.path.join(out, "results", f"node-{i}.json")) as f:
+            path = os.path.join(out, "results", f"node-{i}.json")
+            with open(path) as f:
                 results[i] = json.load(f)
+            written.append(os.stat(path).st_mtime)
+        # Each agent serves for 4 s after writing its result: a second after the last one wrote, every
+        # agent still answers (they finish within a step of each other) and has its final counts.
+        check(max(written) - min(written) < 2.5, "the agents finished within 2.5 s of each other")
+        during_hold = max(written) + 1.0
 
         # The agents are gone: the series' last samples are the agents' final counts.
         def last(metric, selector=""):
