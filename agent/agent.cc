@@ -22,6 +22,7 @@
 #include "agent/channel_args.h"
 #include "agent/checkpoint_file.h"
 #include "agent/counters.h"
+#include "agent/local_solver_client.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/peer_transport.h"
@@ -483,6 +484,8 @@ absl::Status Agent::Impl::NeighbourLost(NodeId j, Clock::time_point started) {
 absl::Status Agent::Impl::Run() {
   const Clock::time_point started = Clock::now();
   const NodeId self = options.node_id;
+  // A local solver outside the process (--problem=external): the session owns it from here on.
+  ExternalProblem* const external = dynamic_cast<ExternalProblem*>(problem.get());
   absl::StatusOr<std::unique_ptr<NodeSession>> made = NodeSession::Create(
       topology, self, std::move(problem), options.problem.Parameters(), options.settings, ArithmeticProfile());
   if (!made.ok()) return made.status();
@@ -579,6 +582,15 @@ absl::Status Agent::Impl::Run() {
     public_state.incarnation = session->incarnation();
   }
   transport->Start();
+  if (external != nullptr) {
+    // While the local solver computes, Status and the links are served (messages stay queued).
+    external->set_idle([this](Clock::time_point until) { transport->Poll(until); });
+    external->set_waiting([this](const std::string& text) {
+      log.Info(text.empty() ? "the local solver answered" : absl::StrCat("waiting for ", text));
+      std::lock_guard lock(public_state.mu);
+      public_state.waiting_for = text;
+    });
+  }
   // The Status calls in flight end first (a watch's last state goes out), for half a second at most.
   auto shutdown = [&] {
     status_service.Stop();
@@ -592,7 +604,22 @@ absl::Status Agent::Impl::Run() {
   // The hello goes first on every stream; then this node's first colour announcements; with no
   // neighbours, the program starts at once. Resumed: the hello of the next incarnation, and the
   // estimates the neighbours may lack.
-  if (!checkpoint.has_value()) begun = session->Start(out);
+  // A local solver that gives no valid answer (agent/local_solver_client.h) ends the run here:
+  // nothing it did not compute is sent.
+  auto solver_failed = [&](const LocalSolverFailed& e) {
+    absl::Status failed = Fail(absl::ResourceExhaustedError(
+        absl::StrCat(e.what(), "; stopping without sending anything the solver did not compute",
+                     options.state_dir.empty() ? "" : " (a restart resumes from the checkpoint)")));
+    shutdown();
+    return failed;
+  };
+  if (!checkpoint.has_value()) {
+    try {
+      begun = session->Start(out);
+    } catch (const LocalSolverFailed& e) {
+      return solver_failed(e);
+    }
+  }
   CountEmitted();
   if (begun.ok()) begun = Persist();
   if (!begun.ok()) {
@@ -625,7 +652,13 @@ absl::Status Agent::Impl::Run() {
       return failed;
     }
     if (in.has_value()) {
-      if (absl::Status s = Handle(*std::move(in)); !s.ok()) {
+      absl::Status s;
+      try {
+        s = Handle(*std::move(in));
+      } catch (const LocalSolverFailed& e) {
+        return solver_failed(e);
+      }
+      if (!s.ok()) {
         absl::Status failed = Fail(s);
         shutdown();
         return failed;

@@ -64,6 +64,12 @@ inline bool IsNeighbourLost(const absl::Status& s) { return absl::IsDeadlineExce
 constexpr int kExitRefused = 4;
 inline bool IsRefused(const absl::Status& s) { return absl::IsDataLoss(s) || absl::IsAborted(s); }
 
+// Run's status when the local solver (--problem=external, agent/local_solver_client.h) gave no valid
+// answer in time: dadmm-agent exits with kExitSolverFailed. Nothing the solver did not compute was
+// sent; with --state_dir, a restart once the solver is back resumes from the last checkpoint.
+constexpr int kExitSolverFailed = 5;
+inline bool IsSolverFailed(const absl::Status& s) { return absl::IsResourceExhausted(s); }
+
 class Agent {
  public:
   Agent(Topology topology, std::unique_ptr<LocalProblem> problem, AgentOptions options);

@@ -52,9 +52,14 @@ const std::set<std::string>& Keys() {
                                "tls_key",
                                "insecure",
                                "metrics_address",
-                               "history"};
-    // The problems' shared parameters (common/problems/problem_kinds.h).
-    for (const ProblemParameter& p : ProblemParameters()) k.emplace(p.name);
+                               "history",
+                               "solver",
+                               "solver_timeout_seconds"};
+    // The problems' shared parameters (common/problems/problem_kinds.h); solver_problem is what the
+    // local solver says, not a setting.
+    for (const ProblemParameter& p : ProblemParameters()) {
+      if (p.name != "solver_problem") k.emplace(p.name);
+    }
     return k;
   }();
   return keys;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "agent/ctl_watch.h"
+#include "agent/local_solver_client.h"
 #include "agent/results.h"
 #include "agent/tls.h"
 #include "agent/wire.h"
@@ -38,6 +39,10 @@
 
 ABSL_FLAG(std::string, results, "", "report: directory with the agents' node-<id>.json results.");
 ABSL_FLAG(std::string, data_dir, "", "report: directory with every node's node-<id>.csv (to compute x*).");
+ABSL_FLAG(std::string, solver, "",
+          "report of a --problem=external run: where the nodes' local solvers answer, as the agents were told "
+          "({node}: the node id); the simulator's run asks them the same questions.");
+ABSL_FLAG(double, solver_timeout_seconds, 120.0, "report: how long one answer of a local solver may take.");
 ABSL_FLAG(std::string, x_out, "",
           "report: write the network's whole solution x here, one value per line (17 digits): the nodes' "
           "blocks put together (lasso), else the mean of their estimates.");
@@ -259,7 +264,13 @@ int Report(const std::string& topology_path) {
   if (!topology.ok()) return Fail(topology.status().message());
   const std::string results_dir = absl::GetFlag(FLAGS_results);
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (results_dir.empty() || data_dir.empty()) return Fail("report needs --results and --data_dir");
+  const std::string solver = absl::GetFlag(FLAGS_solver);
+  if (results_dir.empty() || (data_dir.empty() && solver.empty())) {
+    return Fail("report needs --results and --data_dir (or --solver, for --problem=external)");
+  }
+  const double solver_timeout = absl::GetFlag(FLAGS_solver_timeout_seconds);
+  if (!(solver_timeout > 0.0 && solver_timeout <= 86400.0))
+    return Fail("--solver_timeout_seconds must be in (0, 86400]");
   auto results = dadmm::agent::ReadNetworkResults(*topology, results_dir);
   if (!results.ok()) return Fail(results.status().message());
 
@@ -278,18 +289,50 @@ int Report(const std::string& topology_path) {
 
   // The same network in the simulator, from the same data files: the colouring protocol, the
   // algorithm, and the agreed stop.
+  // With --problem=external, the same local solvers the agents asked (agent/local_solver_client.h).
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
+  std::map<dadmm::NodeId, std::shared_ptr<dadmm::agent::SolverReplyLog>> reply_logs;
+  const bool external = spec.kind == "external";
+  if (external && solver.empty()) {
+    return Fail(
+        "the agents ran --problem=external: give --solver (where their local solvers answer) to run the "
+        "simulator on the same solvers");
+  }
+  if (!external && !solver.empty()) return Fail(absl::StrCat("--solver: the agents ran ", spec.kind, ", not external"));
   for (const dadmm::NodeSpec& n : topology->nodes()) {
+    if (external) {
+      auto log = std::make_shared<dadmm::agent::SolverReplyLog>();
+      auto connected = dadmm::agent::ExternalProblem::Connect(
+          n.id, {.address = solver,
+                 .timeout = std::chrono::milliseconds(static_cast<int64_t>(solver_timeout * 1000.0)),
+                 .reply_log = log});
+      if (!connected.ok()) return Fail(connected.status().message());
+      if ((*connected)->description().problem() != spec.solver_problem) {
+        return Fail(absl::StrCat("node ", n.id, "'s local solver at ", (*connected)->address(), " solves '",
+                                 (*connected)->description().problem(), "'; the agents solved '", spec.solver_problem,
+                                 "'"));
+      }
+      reply_logs.emplace(n.id, std::move(log));
+      problems.emplace(n.id, *std::move(connected));
+      continue;
+    }
     auto problem = dadmm::LoadLocalProblem(spec, DataPath(data_dir, n.id), topology->size());
     if (!problem.ok()) return Fail(problem.status().message());
     problems.emplace(n.id, *std::move(problem));
   }
-  auto simulated = dadmm::SimulateAgentNetwork(*topology, std::move(problems), run->settings);
+  absl::StatusOr<dadmm::SimulatedNetwork> simulated = absl::UnknownError("not run");
+  try {
+    simulated = dadmm::SimulateAgentNetwork(*topology, std::move(problems), run->settings);
+  } catch (const dadmm::agent::LocalSolverFailed& e) {
+    return Fail(absl::StrCat("the simulator's run: ", e.what()));
+  }
   if (!simulated.ok()) return Fail(simulated.status().message());
   const dadmm::SimulationResult& sim = simulated->result;
 
   dadmm::NetworkOutcome outcome{.spec = spec};
   std::vector<dadmm::NodeId> differ;
+  std::vector<std::string> solver_notes;  // external: where a solver's replies differed
+  double solver_seconds = 0.0;
   std::set<std::uint64_t> final_steps;
   Totals totals;
   std::cout << absl::StrFormat("%-6s %-7s %-24s %-7s %-15s %-10s %-14s %-14s %-16s %s\n", "node", "colour",
@@ -308,6 +351,16 @@ int Report(const std::string& topology_path) {
                       r.network_colours() == dadmm::NumColours(simulated->colouring.colouring) &&
                       r.computation_iterations() == s.computation_iterations;
     if (!same) differ.push_back(s.id);
+    if (auto log = reply_logs.find(s.id); log != reply_logs.end()) {
+      const std::string simulated_hash = absl::StrFormat("%016x", log->second->hash);
+      if (r.solver_reply_hash() != simulated_hash) {
+        solver_notes.push_back(absl::StrCat(
+            "node ", s.id, ": its local solver answered the agent and the simulator differently (reply hash ",
+            r.solver_reply_hash(), " vs ", simulated_hash,
+            "): a solver must answer the same request with the same bits for the run to be checked"));
+      }
+      solver_seconds += r.local_solver_seconds();
+    }
     totals.Add(r);
     std::cout << absl::StrFormat("%-6d %-7d %-24s %-7d %-15s %-10d %-14d %-14d %-16d %s\n", s.id, r.colour(),
                                  Summary(x), r.iterations(), r.outcome(), r.messages_sent(), r.payload_bytes_sent(),
@@ -350,6 +403,13 @@ int Report(const std::string& topology_path) {
   if (!restarted.empty()) {
     std::cout << "restarted from checkpoints " << absl::StrJoin(restarted, ", ")
               << " (resumed: the counts and bits below are the run's as a whole)\n";
+  }
+  if (external) {
+    std::cout << absl::StrFormat(
+        "local solvers           %.3f s per agent waiting for its solver (the rest of the wall time: the algorithm "
+        "and the communication)\n",
+        solver_seconds / static_cast<double>(topology->size()));
+    for (const std::string& note : solver_notes) std::cout << note << "\n";
   }
   if (totals.solves > 0) {
     std::cout << absl::StrFormat("local solves            %d, %d of them stopped at their solver's iteration cap%s\n",

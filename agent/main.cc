@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/local_solver_client.h"
 #include "common/cli/problem_flags.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
@@ -46,6 +47,12 @@ ABSL_FLAG(std::string, theta, "", "consensus: this node's private value theta_p,
 ABSL_FLAG(std::string, data, "",
           "This node's private data, CSV: consensus theta_p; bpdn its rows of [A b]; svm its points, label "
           "(+1/-1) last (see common/node_data.h; dadmm-sim --write_data writes them).");
+ABSL_FLAG(std::string, solver, "",
+          "--problem=external: where this node's local solver answers (proto/local_solver.proto), on this device: "
+          "unix:PATH or localhost:PORT; {node} is replaced by the node id.");
+ABSL_FLAG(double, solver_timeout_seconds, 120.0,
+          "--problem=external: how long one answer of the local solver may take, waits for a solver that is not "
+          "(yet, or again) running included; then the agent stops (exit 5) without sending anything more.");
 ABSL_FLAG(std::string, algorithm, "d-admm", dadmm::AlgorithmHelp());
 ABSL_FLAG(std::string, listen, "",
           "Address to serve on (host:port). Default: this node's address from the topology file "
@@ -223,18 +230,66 @@ int main(int argc, char** argv) {
                              topology->size(), " nodes)"));
   }
 
-  const dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
-  if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
+  dadmm::ProblemSpec spec = dadmm::ProblemSpecFromFlags(absl::GetFlag(FLAGS_problem));
+  const bool external = spec.kind == "external";
+  if (!external) {
+    if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
+  }
   const std::string theta_flag = absl::GetFlag(FLAGS_theta);
   const std::string data_flag = absl::GetFlag(FLAGS_data);
+  const std::string solver_flag = absl::GetFlag(FLAGS_solver);
+  const double solver_timeout = absl::GetFlag(FLAGS_solver_timeout_seconds);
+  if (!(solver_timeout > 0.0 && solver_timeout <= 86400.0))
+    return Fail("--solver_timeout_seconds must be in (0, 86400]");
   if (!theta_flag.empty() && spec.kind != "consensus") return Fail("--theta is for the consensus problem; give --data");
-  if (theta_flag.empty() == data_flag.empty()) return Fail("give exactly one of --theta and --data");
-  absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>> problem =
-      theta_flag.empty() ? dadmm::LoadLocalProblem(spec, data_flag, topology->size()) : [&] {
-        absl::StatusOr<dadmm::Vector> theta = dadmm::ParseVectorCsv(theta_flag, "--theta");
-        if (!theta.ok()) return absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>>(theta.status());
-        return dadmm::MakeLocalProblem(spec, Eigen::MatrixXd(theta->transpose()), "--theta", topology->size());
-      }();
+  if (external) {
+    if (solver_flag.empty()) {
+      return Fail("--problem=external needs --solver (where the local solver answers: unix:PATH or localhost:PORT)");
+    }
+    if (!theta_flag.empty() || !data_flag.empty()) {
+      return Fail("--problem=external: the data are the local solver's; give no --data or --theta");
+    }
+    if (absl::Status s = dadmm::agent::CheckSolverAddress(dadmm::agent::SolverAddressFor(solver_flag, self)); !s.ok()) {
+      return Fail(absl::StrCat("--solver: ", s.message()));
+    }
+  } else {
+    if (!solver_flag.empty()) return Fail("--solver is for --problem=external");
+    if (theta_flag.empty() == data_flag.empty()) return Fail("give exactly one of --theta and --data");
+  }
+  absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>> problem;
+  if (external) {
+    const std::string address = dadmm::agent::SolverAddressFor(solver_flag, self);
+    std::cerr << "dadmm-agent: node " << self << ": asking the local solver at " << address
+              << " what it solves (waiting up to " << solver_timeout << " s for it to answer)" << std::endl;
+    absl::StatusOr<std::unique_ptr<dadmm::agent::ExternalProblem>> connected = dadmm::agent::ExternalProblem::Connect(
+        self,
+        {.address = solver_flag, .timeout = std::chrono::milliseconds(static_cast<int64_t>(solver_timeout * 1000.0))});
+    if (!connected.ok()) {
+      return Fail(absl::StrCat("node ", self, ": ", connected.status().message()), dadmm::agent::kExitSolverFailed);
+    }
+    const dadmm::agent::pb::SolverDescription& d = (*connected)->description();
+    spec.solver_problem = d.problem();
+    if (absl::Status s = spec.Validate(); !s.ok()) {
+      return Fail(absl::StrCat("local solver at ", address, ": ", s.message()), dadmm::agent::kExitSolverFailed);
+    }
+    std::cerr << "dadmm-agent: node " << self << ": local solver: " << d.problem() << ", n = " << d.dimension()
+              << (d.description().empty() ? "" : "; ") << d.description() << std::endl;
+    try {
+      if (const std::string warning = (*connected)->ProbeDeterminism(); !warning.empty()) {
+        std::cerr << "dadmm-agent: node " << self << ": warning: " << warning << std::endl;
+      }
+    } catch (const dadmm::agent::LocalSolverFailed& e) {
+      return Fail(absl::StrCat("node ", self, ": ", e.what()), dadmm::agent::kExitSolverFailed);
+    }
+    problem = std::unique_ptr<dadmm::LocalProblem>(*std::move(connected));
+  } else if (theta_flag.empty()) {
+    problem = dadmm::LoadLocalProblem(spec, data_flag, topology->size());
+  } else {
+    absl::StatusOr<dadmm::Vector> theta = dadmm::ParseVectorCsv(theta_flag, "--theta");
+    problem = theta.ok()
+                  ? dadmm::MakeLocalProblem(spec, Eigen::MatrixXd(theta->transpose()), "--theta", topology->size())
+                  : absl::StatusOr<std::unique_ptr<dadmm::LocalProblem>>(theta.status());
+  }
   if (!problem.ok()) return Fail(std::string(problem.status().message()));
   absl::StatusOr<dadmm::Algorithm> algorithm = dadmm::ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
   if (!algorithm.ok()) return Fail(absl::StrCat("--algorithm: ", algorithm.status().message()));
@@ -381,6 +436,9 @@ int main(int argc, char** argv) {
   if (dadmm::agent::IsNeighbourLost(status)) {
     std::cerr << "dadmm-agent: node " << self << ": " << status.message() << std::endl;
     return dadmm::agent::kExitNeighbourLost;
+  }
+  if (dadmm::agent::IsSolverFailed(status)) {
+    return Fail(absl::StrCat("node ", self, ": ", status.message()), dadmm::agent::kExitSolverFailed);
   }
   if (dadmm::agent::IsRefused(status))
     return Fail(absl::StrCat("node ", self, ": ", status.message()), dadmm::agent::kExitRefused);

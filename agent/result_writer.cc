@@ -9,7 +9,9 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/local_solver_client.h"
 #include "agent/status_service.h"
 #include "agent/wire.h"
 #include "common/problems/lasso.h"
@@ -42,6 +44,10 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
                           " local solves stopped at their solver's iteration cap (not converged)"));
   }
   if (options.settings.algorithm == Algorithm::kIcAdmm) r.set_ic_beta(options.settings.ic_beta);
+  if (const auto* external = dynamic_cast<const ExternalProblem*>(program->local_problem()); external != nullptr) {
+    r.set_local_solver_seconds(external->seconds());
+    r.set_solver_reply_hash(absl::StrFormat("%016x", external->reply_hash()));
+  }
   if (const auto* lasso = dynamic_cast<const LassoDualProblem*>(program->local_problem()); lasso != nullptr) {
     const Vector block = lasso->RecoverBlock(program->x());
     for (Eigen::Index i = 0; i < block.size(); ++i) r.add_primal_block(block[i]);

@@ -9,7 +9,8 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libssl-dev openssl
   libabsl-dev libeigen3-dev libasio-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-protobuf python3-yaml iproute2 nftables docker-compose prometheus python3-matplotlib
+  python3 python3-grpcio python3-protobuf python3-yaml python3-numpy python3-scipy iproute2 nftables docker-compose prometheus
+  python3-matplotlib
 )
 runtime_pkgs=(libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libssl3 openssl libprometheus-cpp-pull1.0)
 

@@ -5,7 +5,8 @@
 #   deploy/run-local-cluster.sh [--topology FILE] [--problem P] [--algorithm A] [--seed N] [--rho R]
 #                               [--iterations K] [--tolerance T] [--dimension N] [--data-dir DIR]
 #                               [--build-dir DIR] [--out DIR] [--netns PREFIX]
-#                               [--arm64 IDS --arm64-build DIR] [--metrics-port BASE] [-- AGENT_FLAGS...]
+#                               [--arm64 IDS --arm64-build DIR] [--metrics-port BASE] [--solver ADDRESS]
+#                               [-- AGENT_FLAGS...]
 #
 # --problem: consensus (default), bpdn-gaussian, bpdn-dct or svm-iris (the data are split by rows
 # over the nodes), lasso-gaussian or lasso-dct (split by columns), svm-cancer, logreg-cancer,
@@ -16,7 +17,9 @@
 # agent in the network namespace PREFIX<i> (hosts made by tests/netns_cluster_test.sh); --arm64: run
 # these nodes (comma-separated ids) with the arm64 agent of --arm64-build under qemu-user;
 # --metrics-port: node i serves Prometheus metrics on 127.0.0.1:BASE+i, and OUT/prometheus-targets.json
-# lists them for a Prometheus file_sd_configs (deploy/prometheus/). Flags after
+# lists them for a Prometheus file_sd_configs (deploy/prometheus/); --solver: --problem=external, each
+# node's f_p from the local solver at ADDRESS ({node}: the node id; start the solvers first, e.g.
+# python/examples/), and the simulator's check asks the same solvers. Flags after
 # `--` go to every agent as they are (e.g. -- --eps_abs=1e-4 --eps_rel=1e-2 --tolerance=0, the residual
 # stop of seed 002 §3.3, or --vary_rho_every=20).
 #
@@ -43,6 +46,7 @@ netns=""
 arm64_ids=""
 arm64_build=""
 metrics_port=""
+solver=""
 extra_flags=()
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -63,6 +67,7 @@ while (($#)); do
     --arm64) arm64_ids=$2; shift 2 ;;
     --arm64-build) arm64_build=$2; shift 2 ;;
     --metrics-port) metrics_port=$2; shift 2 ;;
+    --solver) solver=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; extra_flags=("$@"); break ;;
     *) echo "run-local-cluster.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -82,7 +87,11 @@ fi
 mkdir -p "$out/data" "$out/results" "$out/logs"
 rm -f "$out"/results/*.json "$out"/data/*.csv
 
-if [[ -n "$data_dir" ]]; then
+if [[ -n "$solver" ]]; then
+  [[ -z "$data_dir" ]] || { echo "run-local-cluster.sh: --solver and --data-dir exclude each other (the solvers hold the data)" >&2; exit 2; }
+  echo "--problem=external --solver=$solver" > "$out/data/problem.flags"
+  problem="external (local solvers at $solver)"
+elif [[ -n "$data_dir" ]]; then
   [[ -f "$data_dir/problem.flags" ]] || { echo "run-local-cluster.sh: $data_dir/problem.flags missing (made by dadmm-split)" >&2; exit 2; }
   cp "$data_dir"/problem.flags "$out/data/"
   for f in "$data_dir"/node-*.csv "$data_dir"/node-*.svm; do
@@ -171,12 +180,13 @@ for line in "${nodes[@]}"; do
   else
     launch+=("$bin/agent/dadmm-agent")
   fi
-  data_file="$out/data/node-$id.csv"
-  if [[ -e "$out/data/node-$id.svm" ]]; then data_file="$out/data/node-$id.svm"; fi  # sparse features, SVMlight
+  data_flags=(--data "$out/data/node-$id.csv")
+  if [[ -e "$out/data/node-$id.svm" ]]; then data_flags=(--data "$out/data/node-$id.svm"); fi  # sparse features, SVMlight
+  [[ -z "$solver" ]] || data_flags=()
   tls_flags=()
   [[ -z "$metrics_port" ]] || tls_flags+=(--metrics_address "127.0.0.1:$((metrics_port + id))")
   [[ -z "$tls_dir" ]] || tls_flags+=(--tls_ca "$tls_dir/ca.pem" --tls_cert "$tls_dir/node-$id/cert.pem" --tls_key "$tls_dir/node-$id/key.pem")
-  "${launch[@]}" --node_id "$id" --topology "$topology" --data "$data_file" "${tls_flags[@]}" \
+  "${launch[@]}" --node_id "$id" --topology "$topology" "${data_flags[@]}" "${tls_flags[@]}" \
     "${problem_flags[@]}" --algorithm "$algorithm" --rho "$rho" --iterations "$iterations" --tolerance "$tolerance" "${extra_flags[@]}" \
     --output "$out/results/node-$id.json" \
     >"$out/logs/node-$id.out" 2>"$out/logs/node-$id.log" &
@@ -195,4 +205,6 @@ pids=()
 ((failed == 0)) || exit 1
 
 echo
-"$bin/agent/dadmm-ctl" report "$topology" --results "$out/results" --data_dir "$out/data"
+report_flags=(--data_dir "$out/data")
+[[ -z "$solver" ]] || report_flags=(--solver "$solver")
+"$bin/agent/dadmm-ctl" report "$topology" --results "$out/results" "${report_flags[@]}"

@@ -23,7 +23,8 @@ TEST(ProblemKinds, EveryDatasetIsAnInstanceOfItsKindAndEveryInstanceHasAKind) {
   ASSERT_TRUE(net.ok()) << net.status();
   std::size_t datasets = 0;
   for (const ProblemKind& kind : ProblemKinds()) {
-    EXPECT_FALSE(kind.datasets.empty()) << kind.name;
+    // An external kind's data are with its local solver: no built-in datasets.
+    EXPECT_EQ(kind.datasets.empty(), kind.external) << kind.name;
     for (absl::string_view dataset : kind.datasets) {
       ++datasets;
       // Small where the size is a choice (logreg-sparse's features, the texture patches' pixels).
@@ -45,6 +46,7 @@ TEST(ProblemKinds, ParametersGoToTheirTypedFormAndBack) {
       {.kind = "logreg", .lambda = 0.01, .pgr = 1e-9, .logreg_solver = "fista"},
       {.kind = "logreg", .lambda = 0.02},
       {.kind = "sparse-lr", .lambda = 0.1, .box = 2.0, .pgr = 1e-6, .fista_step = 0.1},
+      {.kind = "external", .solver_problem = "huber delta=1.35"},
   };
   for (const ProblemSpec& spec : specs) {
     ASSERT_TRUE(spec.Validate().ok()) << spec.Describe();

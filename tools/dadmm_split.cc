@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = spec.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   const dadmm::ProblemKind& kind = *dadmm::FindProblemKind(spec.kind);
+  if (kind.external) {
+    return Fail("--problem=external: each node's data stay with its local solver; there is nothing to split");
+  }
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) return Fail("--out is required");
   if (absl::GetFlag(FLAGS_data).empty()) return Fail("--data is required");

@@ -12,6 +12,9 @@
 //              features are kept sparse (zeros in the file are not stored)
 //   sparse-lr  the node's examples (seed 001, (7): no intercept, the box |x_k| <= box): the features, then
 //              the label +1 or -1; local solves (C-ADMM, D-ADMM) by FISTA (16) stopped at pgr
+//   external   no file: a local solver beside the agent holds the data and answers for f_p and X_p
+//              (proto/local_solver.proto, agent/local_solver_client.h); solver_problem is what it says
+//              its problem is, the same at every node
 // logreg and sparse-lr also read examples with sparse features in the SVMlight format (a file ending in
 // .svm, common/svmlight.h; ProblemSpec::features gives n); with logreg_solver = fista they stay sparse.
 // `dadmm-sim --write_data=DIR` writes such files for any network and dataset.
@@ -28,7 +31,7 @@
 namespace dadmm {
 
 struct ProblemSpec {
-  std::string kind = "consensus";  // consensus, bpdn, svm, lasso, logreg, sparse-lr
+  std::string kind = "consensus";  // consensus, bpdn, svm, lasso, logreg, sparse-lr, external
   double beta = 1.0;               // bpdn: the weight of ||x||_1 in (21) for the whole network
   double sigma = 0.5;              // lasso: the bound ||Ax - b|| <= sigma of (20)
   double delta = 1e-3;             // lasso: the regularization delta of (22)
@@ -43,6 +46,9 @@ struct ProblemSpec {
   std::string logreg_solver = "newton";
   // logreg, sparse-lr with an SVMlight data file (.svm): the number of features n (every node the same)
   std::int64_t features = 0;
+  // external: the problem and shared parameters the local solver describes (e.g. "huber delta=1.35"),
+  // compared in the handshake like a built-in kind's parameters
+  std::string solver_problem;
 
   absl::Status Validate() const;
   // Kind and shared parameters, for people: "consensus", "bpdn beta=0.3", "lasso sigma=0.5 delta=0.001".

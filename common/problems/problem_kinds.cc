@@ -63,6 +63,32 @@ const std::vector<ProblemParameter> kParameters = {
     DADMM_REAL_PARAMETER(box, false, ""),
     DADMM_REAL_PARAMETER(pgr, false, ""),
     DADMM_REAL_PARAMETER(fista_step, true, " (0: 1 / L)"),
+    ProblemParameter{"solver_problem",
+                     [](const ProblemSpec& s) {
+                       return NamedValue{"solver_problem", s.solver_problem};
+                     },
+                     [](ProblemSpec& s, const NamedValue& v) -> absl::Status {
+                       const std::string* t = std::get_if<std::string>(&v.value);
+                       if (t == nullptr) return absl::InvalidArgumentError("solver_problem must be a text");
+                       s.solver_problem = *t;
+                       return absl::OkStatus();
+                     },
+                     [](const ProblemSpec& s) -> absl::Status {
+                       // What a solver says is data from outside: printable, one line, bounded.
+                       if (s.solver_problem.size() > 200) {
+                         return absl::InvalidArgumentError("solver_problem is longer than 200 characters");
+                       }
+                       for (const char c : s.solver_problem) {
+                         if (c < 0x20 || c == 0x7f) {
+                           return absl::InvalidArgumentError("solver_problem holds a control character");
+                         }
+                       }
+                       if (s.kind == "external" && s.solver_problem.empty()) {
+                         return absl::InvalidArgumentError(
+                             "external: solver_problem is empty (the local solver's Describe names its problem)");
+                       }
+                       return absl::OkStatus();
+                     }},
 };
 
 #undef DADMM_REAL_PARAMETER
@@ -127,6 +153,12 @@ absl::StatusOr<std::unique_ptr<LocalProblem>> MakeSparseLr(const ProblemSpec& sp
                                            FistaOptions{.step = spec.fista_step, .pgr_tolerance = spec.pgr});
 }
 
+absl::StatusOr<std::unique_ptr<LocalProblem>> MakeExternal(const ProblemSpec&, Eigen::MatrixXd,
+                                                           const std::string& source, std::size_t) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": an external problem's data are with its local solver (--solver), not in a file or flag"));
+}
+
 bool WithFista(const ProblemSpec& spec) { return spec.logreg_solver == "fista"; }
 
 // --- the kinds ---------------------------------------------------------------------------------
@@ -169,6 +201,12 @@ const std::vector<ProblemKind> kKinds = {
      .svmlight = true,
      .make = MakeSparseLr,
      .datasets = {"sparse-lr-textures"}},
+    {.name = "external",
+     .what = "your own f_p and X_p: a local solver beside the agent answers for them (--solver, "
+             "proto/local_solver.proto)",
+     .parameters = {{"solver_problem"}},
+     .external = true,
+     .make = MakeExternal},
 };
 
 }  // namespace

@@ -51,6 +51,9 @@ struct ProblemKind {
   bool labelled = false;    // a data row ends in the label +1 or -1 (then the rows are examples)
   bool svmlight = false;    // reads SVMlight files (.svm) as well as CSV
   bool by_columns = false;  // dadmm-split gives each node a block of A's columns and all of b (lasso)
+  // f_p and X_p are a local solver's, outside the core (proto/local_solver.proto): no data file, no
+  // datasets, and `make` refuses; the agent and dadmm-ctl report connect to the solver instead.
+  bool external = false;
   // Node p's f_p from the values of its data file (`source` names it in errors), its columns and
   // labels checked; `network_size` P enters the kinds whose regularizer is shared out.
   absl::StatusOr<std::unique_ptr<LocalProblem>> (*make)(const ProblemSpec& spec, Eigen::MatrixXd data,
