@@ -586,7 +586,7 @@ absl::Status Agent::Impl::Run() {
     // While the local solver computes, Status and the links are served (messages stay queued).
     external->set_idle([this](Clock::time_point until) { transport->Poll(until); });
     external->set_waiting([this](const std::string& text) {
-      log.Info(text.empty() ? "the local solver answered" : absl::StrCat("waiting for ", text));
+      log.Info(text.empty() ? "no longer waiting for the local solver" : absl::StrCat("waiting for ", text));
       std::lock_guard lock(public_state.mu);
       public_state.waiting_for = text;
     });

@@ -85,8 +85,10 @@ TEST(ProblemKinds, WhatDoesNotFitIsRefusedNamingIt) {
   EXPECT_THAT(
       std::string(ProblemSpec{.kind = "svm", .svm_c = std::numeric_limits<double>::quiet_NaN()}.Validate().message()),
       HasSubstr("svm_c must be a finite number >= 0 (0: the hard margin)"));
-  EXPECT_THAT(std::string(ProblemSpec{.kind = "quadratic"}.Validate().message()),
-              HasSubstr("problem 'quadratic' is not one agents run (consensus, bpdn, svm, lasso, logreg, sparse-lr, external)"));
+  EXPECT_THAT(
+      std::string(ProblemSpec{.kind = "quadratic"}.Validate().message()),
+      HasSubstr(
+          "problem 'quadratic' is not one agents run (consensus, bpdn, svm, lasso, logreg, sparse-lr, external)"));
   // A labelled kind checks the labels; the others need a row of A and b.
   Eigen::MatrixXd points(2, 3);
   points << 1, 2, 1, 3, 4, 0.5;
