@@ -241,7 +241,9 @@ int main(int argc, char** argv) {
   const double solver_timeout = absl::GetFlag(FLAGS_solver_timeout_seconds);
   if (!(solver_timeout > 0.0 && solver_timeout <= 86400.0))
     return Fail("--solver_timeout_seconds must be in (0, 86400]");
-  if (!theta_flag.empty() && spec.kind != "consensus") return Fail("--theta is for the consensus problem; give --data");
+  if (!theta_flag.empty() && spec.kind != "consensus" && !external) {
+    return Fail("--theta is for the consensus problem; give --data");
+  }
   if (external) {
     if (solver_flag.empty()) {
       return Fail("--problem=external needs --solver (where the local solver answers: unix:PATH or localhost:PORT)");

@@ -3,7 +3,8 @@
 --problem=external on Python solvers, each run checked by dadmm-ctl report against the simulator
 asking the same solvers (bit for bit), and the examples against centralized scipy solutions.
 
-  1. consensus in Python (python/examples/consensus.py) = the built-in consensus kind, bit for bit;
+  1. consensus in Python (python/examples/consensus.py) = the built-in consensus kind, bit for bit, and
+     dadmm-sim --problem=external on the same solver = the agents, bit for bit;
   2. Huber regression (python/examples/huber.py) = scipy's trust-exact fit of all the rows, to 1e-4;
   3. box-constrained least squares (python/examples/box_least_squares.py) = scipy's lsq_linear of
      all the rows, to 1e-4, with a bound active;
@@ -184,6 +185,14 @@ def main():
                       and b[i]["localSolverSeconds"] > 0 for i in nodes),
                   "the results record the solver's reply hash and its time")
             check("local solver: consensus-python, n = 3" in logs(out_external, [1])[1], "the agent logs what its solver is")
+            sim = subprocess.run([os.path.join(build, "tools/dadmm-sim"), f"--topology={topology}", "--problem=external",
+                                  f"--solver=unix://{sock}", "--tol=0", "--max_steps=150", "--rho=1"],
+                                 capture_output=True, text=True)
+            rows = {int(f[0]): (f[1], [float(v) for v in f[2:]]) for f in
+                    (line.split() for line in sim.stdout.splitlines()) if f and f[0].isdigit()}
+            check(sim.returncode == 0 and "communication steps 150" in sim.stdout and sorted(rows) == nodes and
+                  all(rows[i] == (b[i]["solverReplyHash"], b[i]["x"]) for i in nodes),
+                  "dadmm-sim --problem=external on the same solver: every node's x and reply hash = the agents'")
 
         if want(2):
             # 2. Huber regression against the centralized fit of all the rows (trust-exact, exact Hessian).

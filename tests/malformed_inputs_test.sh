@@ -181,6 +181,18 @@ expect 2 "base_port must be a port (1..65535) or 'auto', got 'x'" "$build/tools/
 expect 2 "10.255.255.1 is not an address of this machine" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --host=10.255.255.1
 expect 2 "--days must be" "$root/deploy/make-certs.sh" "$net" "$out/x" --days -1 --ctl-bin "$ctl"
 
+# External local solvers (--problem=external).
+expect 2 "needs --solver" "$agent" --node_id=1 --topology="$net" --insecure --problem=external
+expect 2 "must be on this device" "$agent" --node_id=1 --topology="$net" --insecure --problem=external --solver=10.0.0.5:5000
+expect 2 "solver is for --problem=external" "${agent}" "${ok[@]}" --solver=unix:///run/dadmm/solver.sock
+expect 2 "the data are the local solver's" "$agent" --node_id=1 --topology="$net" --insecure --problem=external \
+  --solver=unix:///run/dadmm/solver.sock --theta=1
+expect 2 "solver_timeout_seconds must be in" "$agent" --node_id=1 --topology="$net" --insecure --problem=external \
+  --solver=unix:///run/dadmm/solver.sock --solver_timeout_seconds=0
+expect 2 "an external solver holds its own data" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --problem=external \
+  --solver=unix:///run/dadmm/solver.sock --write_data="$out/x"
+expect 2 "solver is for --problem=external" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --solver=unix:///x.sock
+
 echo "malformed_inputs_test: $cases cases, $failures failure(s)"
 ((cases >= 40)) || fail "only $cases cases"
 [[ $failures -eq 0 ]]

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/local_solver_client.h"
 #include "common/cli/data_dir.h"
 #include "common/cli/usage.h"
 #include "common/io/csv.h"
@@ -26,6 +27,7 @@
 #include "common/programs/algorithms.h"
 #include "common/sim/experiment.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/session_simulation.h"
 
 ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
 ABSL_FLAG(int, table2, 0, "Network number 1..7 of Table II, generated with --nodes and --net_seed.");
@@ -50,6 +52,10 @@ ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps st
 ABSL_FLAG(std::optional<int64_t>, max_steps, std::nullopt,
           "Maximum communication steps, >= 1 (unset: 1000; 10000 for svm-iris).");
 ABSL_FLAG(std::string, delivery, "fifo", "Message delivery order: fifo or shuffled.");
+ABSL_FLAG(std::string, solver, "",
+          "--problem=external: where the nodes' local solvers answer (proto/local_solver.proto), as the agents "
+          "are told: unix:PATH or localhost:PORT, {node} replaced by the node id.");
+ABSL_FLAG(double, solver_timeout_seconds, 120.0, "--problem=external: how long one answer of a local solver may take.");
 ABSL_FLAG(std::string, errors_csv, "", "Write the relative error after every step (step,error) to this file.");
 
 namespace {
@@ -61,6 +67,67 @@ int Fail(absl::string_view message) {
 
 }  // namespace
 
+// --problem=external: the network's programs, as its agents run them (the colouring protocol, the
+// algorithm, the agreed stop at --tol), on the local solvers the agents would ask. There is no
+// reference solution, so what is printed is each node's estimate to the last bit, with its solver's
+// reply hash, for comparison with the agents' results (dadmm-ctl report does this for a run).
+int RunExternal(const dadmm::Topology& topology, dadmm::Algorithm algorithm, double rho, int64_t max_steps,
+                double tol) {
+  const std::string address = absl::GetFlag(FLAGS_solver);
+  if (address.empty()) return Fail("--problem=external needs --solver (where the nodes' local solvers answer)");
+  const double timeout = absl::GetFlag(FLAGS_solver_timeout_seconds);
+  if (!(timeout > 0.0 && timeout <= 86400.0)) return Fail("--solver_timeout_seconds must be in (0, 86400]");
+  std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
+  std::map<dadmm::NodeId, std::shared_ptr<dadmm::agent::SolverReplyLog>> logs;
+  std::string described;
+  for (const dadmm::NodeSpec& n : topology.nodes()) {
+    auto log = std::make_shared<dadmm::agent::SolverReplyLog>();
+    auto connected = dadmm::agent::ExternalProblem::Connect(
+        n.id, {.address = address,
+               .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000.0)),
+               .reply_log = log});
+    if (!connected.ok()) return Fail(connected.status().message());
+    const auto& d = (*connected)->description();
+    const std::string what = absl::StrFormat("%s (n = %d)", d.problem(), d.dimension());
+    if (!described.empty() && what != described) {
+      return Fail(absl::StrCat("node ", n.id, "'s local solver at ", (*connected)->address(), " solves ", what,
+                               "; the others solve ", described));
+    }
+    described = what;
+    logs.emplace(n.id, std::move(log));
+    problems.emplace(n.id, *std::move(connected));
+  }
+  dadmm::PipelineSettings settings{.algorithm = algorithm, .tolerance = tol};
+  settings.dadmm.rho = rho;
+  settings.dadmm.max_iterations = static_cast<uint64_t>(max_steps);
+  absl::StatusOr<dadmm::SimulatedNetwork> net = absl::UnknownError("not run");
+  try {
+    net = dadmm::SimulateAgentNetwork(topology, std::move(problems), settings);
+  } catch (const dadmm::agent::LocalSolverFailed& e) {
+    return Fail(e.what());
+  }
+  if (!net.ok()) return Fail(net.status().message());
+  const dadmm::SimulationResult& r = net->result;
+  std::cout << absl::StrFormat(
+      "network   %s: %d nodes, %d edges, %d colours (the agents' distributed colouring, %d rounds)\n"
+      "problem   external: %s, local solvers at %s\nalgorithm %s\n",
+      topology.name(), topology.size(), topology.num_edges(), dadmm::NumColours(net->colouring.colouring),
+      net->colouring.rounds, described, address, dadmm::AlgorithmName(algorithm));
+  double seconds = 0.0;
+  for (const auto& [id, log] : logs) seconds += log->seconds;
+  std::cout << absl::StrFormat(
+      "communication steps %d%s\nmessages            %d\npayload bytes       %d\nlocal solvers       %.3f s in all\n",
+      r.steps, tol > 0 ? (r.reached_tolerance ? absl::StrFormat(" (tolerance %g agreed)", tol) : " (the maximum)") : "",
+      r.messages, r.payload_bytes, seconds);
+  std::cout << "node  reply hash        x (to the last bit)\n";
+  for (const dadmm::SimulatedNode& node : r.nodes) {
+    std::vector<std::string> values;
+    for (double v : node.x) values.push_back(absl::StrFormat("%.17g", v));
+    std::cout << absl::StrFormat("%-5d %016x  %s\n", node.id, logs.at(node.id)->hash, absl::StrJoin(values, " "));
+  }
+  return r.diverged ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "runs one algorithm on one problem over a whole network in one process, until the relative error\n"
@@ -68,7 +135,9 @@ int main(int argc, char** argv) {
       "messages and bytes (Mota et al., D-ADMM, section V).\n\n"
       "  dadmm-sim --table2=3 --nodes=50 --problem=consensus --algorithm=d-admm --rho_grid\n"
       "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --algorithm=algorithm3 --rho=0.1 --errors_csv=e.csv\n"
-      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --write_data=DIR   (each node's data, for agents)");
+      "  dadmm-sim --topology=net.yaml --problem=bpdn-dct --write_data=DIR   (each node's data, for agents)\n"
+      "  dadmm-sim --topology=net.yaml --problem=external --solver=unix:///run/dadmm/solver-{node}.sock --tol=0\n"
+      "            (the agents' run on your own local solvers; --tol is then the agreed stop's tolerance)");
   const std::vector<char*> positional = dadmm::ParseCommandLine(argc, argv);
   if (positional.size() > 1) return Fail(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
 
@@ -92,8 +161,14 @@ int main(int argc, char** argv) {
 
   const std::string problem = absl::GetFlag(FLAGS_problem);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  if (problem != "external" && !absl::GetFlag(FLAGS_solver).empty()) {
+    return Fail("--solver is for --problem=external (a local solver of your own)");
+  }
   std::unique_ptr<dadmm::ProblemInstance> instance;
-  if (problem == "consensus" && !absl::GetFlag(FLAGS_data_dir).empty()) {
+  if (problem == "external") {
+    if (!absl::GetFlag(FLAGS_write_data).empty()) return Fail("--write_data: an external solver holds its own data");
+    if (absl::GetFlag(FLAGS_rho_grid)) return Fail("--rho_grid needs a reference solution; external has none");
+  } else if (problem == "consensus" && !absl::GetFlag(FLAGS_data_dir).empty()) {
     const std::string dir = absl::GetFlag(FLAGS_data_dir);
     std::map<dadmm::NodeId, dadmm::Vector> thetas;
     for (const dadmm::NodeSpec& n : topology->nodes()) {
@@ -165,6 +240,10 @@ int main(int argc, char** argv) {
     spec.delivery = dadmm::Delivery::kShuffled;
   } else if (d != "fifo") {
     return Fail(absl::StrCat("--delivery: expected fifo or shuffled, got '", d, "'"));
+  }
+
+  if (problem == "external") {
+    return RunExternal(*topology, *algorithm, spec.settings.rho, max_steps, tol);
   }
 
   // The experiments run with a centralized greedy colouring, as the paper's do; agents colour their
