@@ -15,6 +15,8 @@
    same networks and data: per-iteration time side by side, and the agents' CPU per message, for
    Fig. 1 with n = 1 and n = 10 000 and the 50-node network (skipped without mpirun and mpi-dadmm:
    apt-get install openmpi-bin libopenmpi-dev, then rebuild).
+6. One local step: the built-in consensus kind, an external solver in C++ and in Python
+   (bench/local_solver_bench.cc).
 Needs root for the network namespace (step 3 is skipped otherwise).
 """
 import argparse
@@ -169,6 +171,18 @@ def main():
                     f"{wire / messages / (8 * n):.3f} | {rss / 1024:.1f} MiB |")
         finally:
             subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+    say()
+
+    say("## One local step: built in, external C++, external Python")
+    say()
+    say("`build/bench/local-solver-bench` (`bench/local_solver_bench.cc`): consensus's closed form as the built-in "
+        "kind (a function call), as a C++ LocalSolver service and as `python/examples/consensus.py`, both over a "
+        "unix socket; microseconds per local step.")
+    say()
+    say("```")
+    bench = run([os.path.join(build, "bench/local-solver-bench"), "--calls", "200" if args.quick else "2000"])
+    say(bench.stdout.rstrip())
+    say("```")
     say()
     if args.out:
         with open(args.out, "w") as f:
