@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/network/colouring.h"
 
 namespace dadmm {
@@ -68,6 +69,21 @@ TEST(Topology, OneNodeWithoutEdgesRoundTrips) {
   EXPECT_TRUE(again->edges().empty());
   ASSERT_EQ(again->size(), 1u);
   EXPECT_EQ(again->node(1).address, "a:1");
+}
+
+// Found by fuzz_topology: a name ending in a backslash (`name: ba\`) was written inside double quotes
+// unescaped, which does not parse. Backslashes, quotes and control characters are escaped now.
+TEST(Topology, NamesWithBackslashesAndQuotesRoundTrip) {
+  for (const char* name : {"ba\\", "say \\\"hi\\\"", "tab\\t", "\"a\\tb\""}) {
+    const std::string text = absl::StrCat("name: ", name, "\nnodes:\n  - {id: 1, address: \"a:1\"}\n");
+    absl::StatusOr<Topology> t = ParseTopologyYaml(text, "n.yaml");
+    ASSERT_TRUE(t.ok()) << t.status() << "\n" << text;
+    const std::string written = TopologyToYaml(*t);
+    absl::StatusOr<Topology> again = ParseTopologyYaml(written, "again.yaml");
+    ASSERT_TRUE(again.ok()) << again.status() << "\n" << written;
+    EXPECT_EQ(again->name(), t->name());
+    EXPECT_EQ(TopologyToYaml(*again), written);
+  }
 }
 
 const char kHeader[] =

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 
@@ -286,13 +287,35 @@ absl::StatusOr<Topology> LoadTopologyFile(const std::string& path) {
   return ParseTopologyYaml(buffer.str(), path);
 }
 
+namespace {
+
+// `text` as a YAML double-quoted scalar: backslash, quote and control characters escaped (a name
+// such as `ba\` must read back as itself).
+std::string YamlQuoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += absl::StrFormat("\\x%02x", u);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 std::string TopologyToYaml(const Topology& topology) {
   std::ostringstream out;
   out.precision(17);
-  if (!topology.name().empty()) out << "name: \"" << topology.name() << "\"\n";
+  if (!topology.name().empty()) out << "name: " << YamlQuoted(topology.name()) << "\n";
   out << "nodes:\n";
   for (const NodeSpec& n : topology.nodes()) {
-    out << "  - {id: " << n.id << ", address: \"" << n.address << "\"";
+    out << "  - {id: " << n.id << ", address: " << YamlQuoted(n.address);
     if (n.position) {
       out << ", position: [" << (*n.position)[0] << ", " << (*n.position)[1] << ", " << (*n.position)[2] << "]";
     }
