@@ -112,6 +112,20 @@ class Env:
         run = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return out, run
 
+    def fit_against(self, name, script, args, topology, nodes, reference, what, reference_name):
+        """python/examples/SCRIPT on WORK/NAME-data, 300 steps at rho 5: bit-identical to the simulator on the
+        same solver, and every node's x within 1e-4 of `reference`."""
+        sock = os.path.join(self.work, f"{name}.sock")
+        p = self.solver([os.path.join(ROOT, "python/examples", script), "--data", os.path.join(self.work, f"{name}-data"),
+                         "--listen", f"unix://{sock}"] + args, f"{name}-solver")
+        self.wait_socket(sock, p)
+        out, run = self.cluster(name, topology, ["--solver", f"unix://{sock}", "--iterations", "300",
+                                                 "--tolerance", "0", "--rho", "5"])
+        check(run.returncode == 0 and "bit-identical to simulator: yes" in run.stdout,
+              f"{what} ran, bit-identical to the simulator")
+        errors = relative_errors(results(out, nodes), reference)
+        check(max(errors) <= 1e-4, f"every node's x is within 1e-4 of {reference_name} (largest {max(errors):.2e})")
+
     def stop(self):
         for p in self.procs:
             if p.poll() is None:
@@ -209,16 +223,8 @@ def main():
                                hess=lambda x: A.T @ ((np.abs(A @ x - y) <= delta)[:, None] * A),
                                method="trust-exact", options={"gtol": 1e-13})
             check(central.success, "scipy's centralized Huber fit converged")
-            sock = os.path.join(work, "huber.sock")
-            p = env.solver([os.path.join(ROOT, "python/examples/huber.py"), "--data", os.path.join(work, "huber-data"),
-                            "--listen", f"unix://{sock}", "--delta", str(delta)], "huber-solver")
-            env.wait_socket(sock, p)
-            out, run = env.cluster("huber", topology, ["--solver", f"unix://{sock}", "--iterations", "300",
-                                                       "--tolerance", "0", "--rho", "5"])
-            check(run.returncode == 0 and "bit-identical to simulator: yes" in run.stdout,
-                  "Huber regression (scipy L-BFGS-B local steps) ran, bit-identical to the simulator")
-            errors = relative_errors(results(out, nodes), central.x)
-            check(max(errors) <= 1e-4, f"every node's x is within 1e-4 of scipy's centralized fit (largest {max(errors):.2e})")
+            env.fit_against("huber", "huber.py", ["--delta", str(delta)], topology, nodes, central.x,
+                            "Huber regression (scipy L-BFGS-B local steps)", "scipy's centralized fit")
 
         if want(3):
             # 3. Box-constrained least squares against lsq_linear on all the rows (trust-region reflective).
@@ -226,16 +232,9 @@ def main():
             central = lsq_linear(rows[:, :-1], rows[:, -1], bounds=(-0.5, 0.5), method="trf", tol=1e-15)
             active = int(np.sum(np.abs(np.abs(central.x) - 0.5) < 1e-9))
             check(central.success and active >= 1, f"scipy's centralized box fit converged, {active} bound(s) active")
-            sock = os.path.join(work, "box.sock")
-            p = env.solver([os.path.join(ROOT, "python/examples/box_least_squares.py"), "--data",
-                            os.path.join(work, "box-data"), "--listen", f"unix://{sock}"], "box-solver")
-            env.wait_socket(sock, p)
-            out, run = env.cluster("box", topology, ["--solver", f"unix://{sock}", "--iterations", "300",
-                                                     "--tolerance", "0", "--rho", "5"])
-            check(run.returncode == 0 and "bit-identical to simulator: yes" in run.stdout,
-                  "box-constrained least squares (scipy lsq_linear local steps) ran, bit-identical to the simulator")
-            errors = relative_errors(results(out, nodes), central.x)
-            check(max(errors) <= 1e-4, f"every node's x is within 1e-4 of scipy's centralized solution (largest {max(errors):.2e})")
+            env.fit_against("box", "box_least_squares.py", [], topology, nodes, central.x,
+                            "box-constrained least squares (scipy lsq_linear local steps)",
+                            "scipy's centralized solution")
 
         if want(4):
             # 4. A solver that crashes after 300 local steps, restarted a second later.
