@@ -299,26 +299,24 @@ int Report(const std::string& topology_path) {
         "simulator on the same solvers");
   }
   if (!external && !solver.empty()) return Fail(absl::StrCat("--solver: the agents ran ", spec.kind, ", not external"));
-  for (const dadmm::NodeSpec& n : topology->nodes()) {
-    if (external) {
-      auto log = std::make_shared<dadmm::agent::SolverReplyLog>();
-      auto connected = dadmm::agent::ExternalProblem::Connect(
-          n.id, {.address = solver,
-                 .timeout = std::chrono::milliseconds(static_cast<int64_t>(solver_timeout * 1000.0)),
-                 .reply_log = log});
-      if (!connected.ok()) return Fail(connected.status().message());
-      if ((*connected)->description().problem() != spec.solver_problem) {
-        return Fail(absl::StrCat("node ", n.id, "'s local solver at ", (*connected)->address(), " solves '",
-                                 (*connected)->description().problem(), "'; the agents solved '", spec.solver_problem,
-                                 "'"));
+  if (external) {
+    absl::StatusOr<dadmm::agent::NetworkSolvers> solvers = dadmm::agent::ConnectEveryNode(
+        *topology, solver, std::chrono::milliseconds(static_cast<int64_t>(solver_timeout * 1000.0)));
+    if (!solvers.ok()) return Fail(solvers.status().message());
+    for (auto& [id, problem] : solvers->problems) {
+      if (problem->description().problem() != spec.solver_problem) {
+        return Fail(absl::StrCat("node ", id, "'s local solver at ", problem->address(), " solves '",
+                                 problem->description().problem(), "'; the agents solved '", spec.solver_problem, "'"));
       }
-      reply_logs.emplace(n.id, std::move(log));
-      problems.emplace(n.id, *std::move(connected));
-      continue;
+      problems.emplace(id, std::move(problem));
     }
-    auto problem = dadmm::LoadLocalProblem(spec, DataPath(data_dir, n.id), topology->size());
-    if (!problem.ok()) return Fail(problem.status().message());
-    problems.emplace(n.id, *std::move(problem));
+    reply_logs = std::move(solvers->logs);
+  } else {
+    for (const dadmm::NodeSpec& n : topology->nodes()) {
+      auto problem = dadmm::LoadLocalProblem(spec, DataPath(data_dir, n.id), topology->size());
+      if (!problem.ok()) return Fail(problem.status().message());
+      problems.emplace(n.id, *std::move(problem));
+    }
   }
   absl::StatusOr<dadmm::SimulatedNetwork> simulated = absl::UnknownError("not run");
   try {

@@ -392,4 +392,18 @@ CompositeProblem::Constants ExternalCompositeProblem::constants() const {
           .gram_norm = description().gram_norm()};
 }
 
+absl::StatusOr<NetworkSolvers> ConnectEveryNode(const Topology& topology, const std::string& address,
+                                                std::chrono::milliseconds timeout) {
+  NetworkSolvers solvers;
+  for (const NodeSpec& n : topology.nodes()) {
+    auto log = std::make_shared<SolverReplyLog>();
+    absl::StatusOr<std::unique_ptr<ExternalProblem>> connected =
+        ExternalProblem::Connect(n.id, {.address = address, .timeout = timeout, .reply_log = log});
+    if (!connected.ok()) return connected.status();
+    solvers.logs.emplace(n.id, std::move(log));
+    solvers.problems.emplace(n.id, *std::move(connected));
+  }
+  return solvers;
+}
+
 }  // namespace dadmm::agent

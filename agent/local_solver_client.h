@@ -22,12 +22,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/base/types.h"
+#include "common/network/topology.h"
 #include "common/problems/problem.h"
 #include "dadmm/proto/local_solver.grpc.pb.h"
 
@@ -137,5 +139,15 @@ class ExternalCompositeProblem final : public ExternalProblem, public CompositeP
   void Prox(const Eigen::Ref<const Vector>& s, double gamma, Vector& x) const override;
   Constants constants() const override;
 };
+
+// Every node's solver of a network, for a simulator run (dadmm-sim, dadmm-ctl report): connected at
+// `address` ({node} replaced per node) with its own reply log, which outlives the problem the
+// simulator takes and drops. The first error names its node and address.
+struct NetworkSolvers {
+  std::map<NodeId, std::unique_ptr<ExternalProblem>> problems;
+  std::map<NodeId, std::shared_ptr<SolverReplyLog>> logs;
+};
+absl::StatusOr<NetworkSolvers> ConnectEveryNode(const Topology& topology, const std::string& address,
+                                                std::chrono::milliseconds timeout);
 
 }  // namespace dadmm::agent

@@ -150,10 +150,10 @@ Topology SmallNetwork() {
 
 std::map<NodeId, std::unique_ptr<LocalProblem>> External(const Topology& t, const std::string& address) {
   std::map<NodeId, std::unique_ptr<LocalProblem>> problems;
-  for (const NodeSpec& n : t.nodes()) {
-    auto p = ExternalProblem::Connect(n.id, {.address = address, .timeout = std::chrono::milliseconds(20000)});
-    EXPECT_TRUE(p.ok()) << p.status();
-    if (p.ok()) problems.emplace(n.id, *std::move(p));
+  absl::StatusOr<NetworkSolvers> solvers = ConnectEveryNode(t, address, std::chrono::milliseconds(20000));
+  EXPECT_TRUE(solvers.ok()) << solvers.status();
+  if (solvers.ok()) {
+    for (auto& [id, p] : solvers->problems) problems.emplace(id, std::move(p));
   }
   return problems;
 }

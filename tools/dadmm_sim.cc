@@ -77,26 +77,22 @@ int RunExternal(const dadmm::Topology& topology, dadmm::Algorithm algorithm, dou
   if (address.empty()) return Fail("--problem=external needs --solver (where the nodes' local solvers answer)");
   const double timeout = absl::GetFlag(FLAGS_solver_timeout_seconds);
   if (!(timeout > 0.0 && timeout <= 86400.0)) return Fail("--solver_timeout_seconds must be in (0, 86400]");
+  absl::StatusOr<dadmm::agent::NetworkSolvers> solvers = dadmm::agent::ConnectEveryNode(
+      topology, address, std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000.0)));
+  if (!solvers.ok()) return Fail(solvers.status().message());
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::LocalProblem>> problems;
-  std::map<dadmm::NodeId, std::shared_ptr<dadmm::agent::SolverReplyLog>> logs;
   std::string described;
-  for (const dadmm::NodeSpec& n : topology.nodes()) {
-    auto log = std::make_shared<dadmm::agent::SolverReplyLog>();
-    auto connected = dadmm::agent::ExternalProblem::Connect(
-        n.id, {.address = address,
-               .timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000.0)),
-               .reply_log = log});
-    if (!connected.ok()) return Fail(connected.status().message());
-    const auto& d = (*connected)->description();
+  for (auto& [id, problem] : solvers->problems) {
+    const auto& d = problem->description();
     const std::string what = absl::StrFormat("%s (n = %d)", d.problem(), d.dimension());
     if (!described.empty() && what != described) {
-      return Fail(absl::StrCat("node ", n.id, "'s local solver at ", (*connected)->address(), " solves ", what,
+      return Fail(absl::StrCat("node ", id, "'s local solver at ", problem->address(), " solves ", what,
                                "; the others solve ", described));
     }
     described = what;
-    logs.emplace(n.id, std::move(log));
-    problems.emplace(n.id, *std::move(connected));
+    problems.emplace(id, std::move(problem));
   }
+  const auto& logs = solvers->logs;
   dadmm::PipelineSettings settings{.algorithm = algorithm, .tolerance = tol};
   settings.dadmm.rho = rho;
   settings.dadmm.max_iterations = static_cast<uint64_t>(max_steps);
