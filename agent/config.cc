@@ -36,6 +36,7 @@ const std::set<std::string>& Keys() {
                                "vary_rho_votes",
                                "vary_rho_mu",
                                "vary_rho_tau",
+                               "vary_rho_rule",
                                "output",
                                "linger_seconds",
                                "hold_seconds",

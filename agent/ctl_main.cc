@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -203,6 +204,14 @@ absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
   if (r.vary_rho_votes() > 0) run.settings.vary_rho_votes = r.vary_rho_votes();
   if (r.vary_rho_mu() > 0) run.settings.vary_rho_mu = r.vary_rho_mu();
   if (r.vary_rho_tau() > 0) run.settings.vary_rho_tau = r.vary_rho_tau();
+  if (!r.vary_rho_rule().empty()) {
+    const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(r.vary_rho_rule());
+    if (!rule) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node ", r.node_id(), ": vary_rho_rule '", r.vary_rho_rule(), "' (expected vote or balance)"));
+    }
+    run.settings.vary_rho_rule = *rule;
+  }
   return run;
 }
 
@@ -218,7 +227,7 @@ bool SameRun(const pb::AgentResult& a, const pb::AgentResult& b) {
          a.problem() == b.problem() && same_problem && a.features() == b.features() && a.ic_beta() == b.ic_beta() &&
          a.eps_abs() == b.eps_abs() && a.eps_rel() == b.eps_rel() && a.vary_rho_every() == b.vary_rho_every() &&
          a.vary_rho_votes() == b.vary_rho_votes() && a.vary_rho_mu() == b.vary_rho_mu() &&
-         a.vary_rho_tau() == b.vary_rho_tau() && a.algorithm() == b.algorithm();
+         a.vary_rho_tau() == b.vary_rho_tau() && a.vary_rho_rule() == b.vary_rho_rule() && a.algorithm() == b.algorithm();
 }
 
 // Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.

@@ -80,7 +80,12 @@ ABSL_FLAG(int64_t, vary_rho_every, 0,
           "same step. 0: rho stays fixed.");
 ABSL_FLAG(int64_t, vary_rho_votes, 10, "The varying penalty: at most this many votes, then rho stays fixed.");
 ABSL_FLAG(double, vary_rho_mu, 10.0, "The varying penalty's mu > 1 of (3.13).");
-ABSL_FLAG(double, vary_rho_tau, 2.0, "The varying penalty's tau > 1 of (3.13).");
+ABSL_FLAG(double, vary_rho_tau, 2.0,
+          "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance).");
+ABSL_FLAG(std::string, vary_rho_rule, "vote",
+          "How a vote changes rho: 'vote' is seed 002's (3.13) on the largest residuals; 'balance' balances the "
+          "relative residuals with the factor sqrt(R/S), at most --vary_rho_tau (Wohlberg 2017; see "
+          "coordinator-free-bootstrap/stopping_program.h).");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -328,6 +333,11 @@ int main(int argc, char** argv) {
   options.settings.vary_rho_votes = static_cast<uint32_t>(votes);
   options.settings.vary_rho_mu = absl::GetFlag(FLAGS_vary_rho_mu);
   options.settings.vary_rho_tau = absl::GetFlag(FLAGS_vary_rho_tau);
+  const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(absl::GetFlag(FLAGS_vary_rho_rule));
+  if (!rule) {
+    return Fail(absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected vote or balance"));
+  }
+  options.settings.vary_rho_rule = *rule;
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   if (every > 0 && static_cast<uint32_t>(every) <= dadmm::DiameterBound(*topology)) {
     return Fail(absl::StrCat("--vary_rho_every=", every, ": a vote floods for ", dadmm::DiameterBound(*topology),

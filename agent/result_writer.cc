@@ -97,6 +97,7 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
   r.set_vary_rho_votes(options.settings.vary_rho_votes);
   r.set_vary_rho_mu(options.settings.vary_rho_mu);
   r.set_vary_rho_tau(options.settings.vary_rho_tau);
+  r.set_vary_rho_rule(dadmm::PenaltyRuleName(options.settings.vary_rho_rule));
   r.set_max_iterations(options.settings.dadmm.max_iterations);
   if (const std::optional<StopDiagnostics> stop = program->stop_diagnostics(); stop.has_value()) {
     r.set_change(stop->change);

@@ -47,7 +47,8 @@ StopRule PipelineSettings::stop_rule(std::uint32_t diameter_bound) const {
           .adapt_interval = vary_rho_every,
           .adapt_votes = vary_rho_votes,
           .adapt_mu = vary_rho_mu,
-          .adapt_tau = vary_rho_tau};
+          .adapt_tau = vary_rho_tau,
+          .penalty_rule = vary_rho_rule};
 }
 
 RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& settings) {
@@ -66,6 +67,7 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
     add("vary_rho_votes", integer(settings.vary_rho_votes));
     add("vary_rho_mu", settings.vary_rho_mu);
     add("vary_rho_tau", settings.vary_rho_tau);
+    if (settings.vary_rho_rule != PenaltyRule::kVote) add("vary_rho_rule", std::string(PenaltyRuleName(settings.vary_rho_rule)));
   }
   if (settings.checkpoint_every != 1) add("checkpoint_every", integer(settings.checkpoint_every));
   return config;

@@ -36,6 +36,7 @@ struct PipelineSettings {
   std::uint32_t vary_rho_votes = 10;
   double vary_rho_mu = 10.0;
   double vary_rho_tau = 2.0;
+  PenaltyRule vary_rho_rule = PenaltyRule::kVote;  // how a vote changes rho (stopping_program.h)
 
   // Whether the program is wrapped in AgreedStopProgram (an early stop, or the penalty votes).
   bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0 || vary_rho_every > 0; }

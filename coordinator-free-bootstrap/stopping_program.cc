@@ -10,6 +10,14 @@
 
 namespace dadmm {
 
+const char* PenaltyRuleName(PenaltyRule rule) { return rule == PenaltyRule::kBalance ? "balance" : "vote"; }
+
+std::optional<PenaltyRule> ParsePenaltyRule(absl::string_view name) {
+  if (name == "vote") return PenaltyRule::kVote;
+  if (name == "balance") return PenaltyRule::kBalance;
+  return std::nullopt;
+}
+
 std::uint32_t DiameterBound(const Topology& topology) {
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(topology.Diameter()));
 }
@@ -63,6 +71,9 @@ absl::StatusOr<std::unique_ptr<AgreedStopProgram>> AgreedStopProgram::Create(std
     return absl::InvalidArgumentError(
         "the varying penalty needs an ADMM with a penalty rho > 0: d-admm, algorithm3 "
         "(c-admm) or ic-admm");
+  }
+  if (rule.adapts() && rule.penalty_rule == PenaltyRule::kBalance && program->dual() == nullptr) {
+    return absl::InvalidArgumentError("the balancing penalty rule needs an ADMM with a dual variable");
   }
   std::sort(neighbours.begin(), neighbours.end());
   if (std::adjacent_find(neighbours.begin(), neighbours.end()) != neighbours.end()) {
@@ -145,6 +156,7 @@ AgreedStopProgram::Seen AgreedStopProgram::EstimateOf(std::size_t i, std::uint64
 bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
   const std::uint64_t label = b.iteration;
   bool test = false;
+  double neighbours2 = 0.0;  // sum_j ||x_j^{L-1}||^2, the residuals' scale
   std::vector<const StopBits*> previous;
   std::vector<const Vote*> previous_votes;
   if (last_label_ != 0) {
@@ -154,7 +166,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
     const double scale = std::max(1.0, b.x.norm());
     change_ = (b.x - previous_x_).norm() / scale;
     double disagreement = 0.0;
-    double r2 = 0.0, neighbours2 = 0.0;  // for the residuals: sum_j ||x_p - x_j||^2, sum_j ||x_j||^2
+    double r2 = 0.0;  // for the residuals: sum_j ||x_p - x_j||^2, sum_j ||x_j||^2
     bool complete = true;
     for (std::size_t i = 0; i < neighbours_.size(); ++i) {
       const Seen seen = EstimateOf(i, label - 1);
@@ -199,11 +211,28 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
   b.control = stop_.Step(test, previous);
   if (rule_.adapts()) {
     // The vote of window m (labels first + m T .. + D), see the header.
-    const std::uint64_t since = label - wrapped().first_label();
+    // The vote's windows start at labels first + m T, m = 1 .. votes; the balancing rule's at
+    // first + 1 + m T, m = 0 .. votes - 1: its first measurement is the first one there is (the second
+    // estimate), so that a poor rho is corrected after D + 1 steps, not T + D.
+    const bool balance = rule_.penalty_rule == PenaltyRule::kBalance;
+    const std::uint64_t first = wrapped().first_label() + (balance ? 1 : 0);
+    const std::uint64_t since = label >= first ? label - first : 0;
     const std::uint64_t window = since / rule_.adapt_interval, offset = since % rule_.adapt_interval;
-    const bool voting = window >= 1 && window <= rule_.adapt_votes && offset <= rule_.diameter_bound;
+    const bool voting = label >= first && (balance ? window < rule_.adapt_votes
+                                                   : window >= 1 && window <= rule_.adapt_votes) &&
+                        offset <= rule_.diameter_bound;
     double r = 0.0, s = 0.0;
-    if (voting && offset == 0) {
+    if (voting && offset == 0 && balance) {
+      // Relative residuals (see the header); a zero scale (every estimate 0, or gamma_p = 0) leaves
+      // the residual as it is rather than dividing by 0.
+      const double degree = static_cast<double>(neighbours_.size());
+      const double primal_scale = std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));
+      const double dual_scale = wrapped().dual()->norm();
+      r = primal_scale > 0.0 ? primal_residual_ / primal_scale : primal_residual_;
+      s = dual_scale > 0.0 ? dual_residual_ / dual_scale : dual_residual_;
+      if (!std::isfinite(r)) r = 0.0;
+      if (!std::isfinite(s)) s = 0.0;
+    } else if (voting && offset == 0) {
       r = primal_residual_;
       s = dual_residual_;
     } else if (voting) {
@@ -223,8 +252,14 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
     if (voting && offset == rule_.diameter_bound) {
       // Every node now holds the same R and S: (3.13).
       double next = rho_;
-      if (r > rule_.adapt_mu * s) next = rho_ * rule_.adapt_tau;
-      if (s > rule_.adapt_mu * r) next = rho_ / rule_.adapt_tau;
+      if (balance) {
+        // Wohlberg (22)-(23): the factor sqrt(R / S), at most tau.
+        if (r > rule_.adapt_mu * s) next = rho_ * (s > 0.0 ? std::min(std::sqrt(r / s), rule_.adapt_tau) : rule_.adapt_tau);
+        if (s > rule_.adapt_mu * r) next = rho_ / (r > 0.0 ? std::min(std::sqrt(s / r), rule_.adapt_tau) : rule_.adapt_tau);
+      } else {
+        if (r > rule_.adapt_mu * s) next = rho_ * rule_.adapt_tau;
+        if (s > rule_.adapt_mu * r) next = rho_ / rule_.adapt_tau;
+      }
       if (next != rho_) {
         rho_ = next;
         inner().set_penalty(rho_);
@@ -246,6 +281,8 @@ std::string StopRule::Describe() const {
   if (adapts()) {
     absl::StrAppend(&s, " vary-rho every=", adapt_interval, " votes=", adapt_votes, " mu=", exact(adapt_mu),
                     " tau=", exact(adapt_tau));
+    // The balancing rule only (the vote's description stays what agents of earlier versions compare).
+    if (penalty_rule != PenaltyRule::kVote) absl::StrAppend(&s, " rule=", PenaltyRuleName(penalty_rule));
   }
   return s;
 }

@@ -33,21 +33,45 @@
 // rho <- rho / tau if S > mu R, right after emitting that estimate; so every node computes its estimate
 // of that label with the old rho and everything after with the new one. After `votes` windows rho stays
 // fixed (the convergence proof of ADMM holds once rho is constant).
+//
+// The balancing rule (PenaltyRule::kBalance) keeps that schedule and that agreement and changes what
+// is measured and how far rho moves, after Wohlberg, "ADMM penalty parameter selection by residual
+// balancing" (arXiv:1704.06209, 2017), which refines He, Yang and Wang (JOTA 106, 2000) and (3.13):
+// (a) the residuals are relative, each divided by the scale (3.12) measures it against,
+//   r~_p = r_p / max(sqrt(D_p) ||x_p^{L-1}||, sqrt(sum_j ||x_j^{L-1}||^2))     (eps_pri's scale)
+//   s~_p = s_p / ||gamma_p||                                               (eps_dual's scale)
+// so that the balance does not depend on the units of x or of the objective (Wohlberg §3: with
+// absolute residuals the rule's fixed point moves with a scaling of the problem; relative ones are
+// invariant); the nodes flood R = max_p r~_p and S = max_p s~_p as before. (b) The step is the
+// balance's own size, tau_k = sqrt(R / S) (or sqrt(S / R)), clamped to [1, tau] (Wohlberg (22)-(23)),
+// instead of a fixed factor: from rho 1e4 times too small, two votes with tau = 100 reach it, where
+// (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu times
+// the other, at most `votes` times (then it is fixed, as for the vote), and never by more than tau.
+// The measurement is taken at the first estimate of a window, T steps after the last change, so
+// T >= 2 (D + 1) lets the residuals settle for D + 1 steps after a change before they are measured.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/network/topology.h"
 #include "common/programs/node_program.h"
 #include "coordinator-free-bootstrap/agreed_stop.h"
 
 namespace dadmm {
+
+// How the votes change rho (see the header): seed 002's (3.13), or residual balancing on relative
+// residuals with an adaptive factor.
+enum class PenaltyRule { kVote, kBalance };
+const char* PenaltyRuleName(PenaltyRule rule);  // "vote", "balance"
+std::optional<PenaltyRule> ParsePenaltyRule(absl::string_view name);
 
 struct StopRule {
   double tolerance = 0.0;            // the change test: > 0; 0 with the residual rule
@@ -62,7 +86,8 @@ struct StopRule {
   std::uint32_t adapt_interval = 0;
   std::uint32_t adapt_votes = 10;
   double adapt_mu = 10.0;
-  double adapt_tau = 2.0;
+  double adapt_tau = 2.0;  // kVote: the factor; kBalance: the largest factor of one change
+  PenaltyRule penalty_rule = PenaltyRule::kVote;
 
   // The rule's own consistency (the program it wraps is checked by AgreedStopProgram::Create).
   absl::Status Validate() const;

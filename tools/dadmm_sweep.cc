@@ -2,7 +2,10 @@
 // best rho of the paper's grid on every network, written as CSV and Markdown tables.
 #include <sys/resource.h>
 
+#include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +43,16 @@ ABSL_FLAG(std::string, networks, "1,2,3,4,5,6,7", "Table II network numbers to r
 ABSL_FLAG(std::string, sizes, "", "fig4 only: network sizes to run (default: all of Table II's).");
 ABSL_FLAG(std::string, problems, "", "Run only these of the experiment's problems (e.g. lasso-dct), to split a sweep.");
 ABSL_FLAG(double, stop_tolerance, 1e-5, "stop only: the agreed stop's tolerance.");
+ABSL_FLAG(std::string, rules, "vote,balance", "penalty only: the penalty rules to compare (vote, balance).");
+ABSL_FLAG(std::string, starts, "1e-4,1e-2,1,100", "penalty only: the starting values of rho.");
+ABSL_FLAG(int64_t, vary_every, 0,
+          "penalty only: steps between votes; 0: D + 1 + --vary_settle with D the network's diameter.");
+ABSL_FLAG(int64_t, vary_settle, -1, "penalty only: with --vary_every=0, the steps between a change and the next "
+          "measurement; -1: D + 1.");
+ABSL_FLAG(int64_t, vary_votes, 10, "penalty only: at most this many votes.");
+ABSL_FLAG(double, balance_mu, 5.0, "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R).");
+ABSL_FLAG(double, balance_tau, 100.0, "penalty only: the balancing rule's largest factor of one change.");
+ABSL_FLAG(std::string, algorithms, "d-admm,algorithm3", "penalty only: the algorithms to run.");
 ABSL_FLAG(std::string, datasets, dadmm::BundledDataDir(DADMM_DATA_DIR),
           "Directory of the bundled datasets (iris.csv, breast_cancer.csv).");
 
@@ -347,6 +360,198 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
   return 0;
 }
 
+// One run of `algorithm` from `start`, its penalty varied by `rule` (the programs the agents run, in
+// the simulator), until the relative error reaches `tolerance` or `max_steps`.
+struct AdaptiveOutcome {
+  dadmm::RunOutcome run;
+  double final_rho = 0.0;
+  std::uint32_t changes = 0;
+};
+
+absl::StatusOr<AdaptiveOutcome> RunAdaptive(const dadmm::Topology& t, const dadmm::Colouring& colouring,
+                                            const dadmm::ProblemInstance& instance, Algorithm algorithm, double start,
+                                            const dadmm::StopRule& rule, std::uint64_t max_steps, double tolerance) {
+  std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
+  std::map<dadmm::NodeId, const dadmm::AgreedStopProgram*> voters;
+  for (const dadmm::NodeSpec& n : t.nodes()) {
+    absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p = dadmm::MakeNodeProgram(
+        t, colouring, n.id, instance.MakeLocal(n.id), {.algorithm = algorithm, .rho = start, .max_iterations = max_steps});
+    if (!p.ok()) return p.status();
+    absl::StatusOr<std::unique_ptr<dadmm::AgreedStopProgram>> wrapped =
+        dadmm::AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
+    if (!wrapped.ok()) return wrapped.status();
+    voters[n.id] = wrapped->get();
+    programs[n.id] = *std::move(wrapped);
+  }
+  absl::StatusOr<dadmm::SimulationResult> r =
+      dadmm::Simulate(t, programs, {.error = instance.error_measure(), .tolerance = tolerance});
+  if (!r.ok()) return r.status();
+  AdaptiveOutcome out;
+  out.run = {.rho = start,
+             .steps = r->steps,
+             .reached = r->reached_tolerance,
+             .diverged = r->diverged,
+             .messages = r->messages,
+             .payload_bytes = r->payload_bytes,
+             .final_error = r->errors.empty() ? 0.0 : r->errors.back()};
+  if (out.run.diverged) out.run.final_error = std::numeric_limits<double>::infinity();
+  // The votes are agreed: nodes that have sent the same estimate hold the same penalty (when the
+  // tolerance ends the run, nodes of early colours may be one estimate ahead, past a change).
+  std::map<std::uint64_t, std::set<double>> by_steps;  // by the label of the last estimate
+  for (const auto& [id, p] : voters) {
+    by_steps[p->last_label()].insert(p->penalty());
+    if (by_steps.begin()->first == p->last_label()) {
+      out.final_rho = p->penalty();
+      out.changes = p->penalty_changes();
+    }
+  }
+  for (const auto& [steps, penalties] : by_steps) {
+    if (penalties.size() != 1) {
+      return absl::InternalError(absl::StrCat("nodes that sent estimate ", steps, " hold different penalties"));
+    }
+  }
+  return out;
+}
+
+// Penalty rules without a grid (issue: rho that finds itself): D-ADMM and Algorithm 3 on the 50-node
+// networks, started from poor values of rho, their penalty varied by the agreed votes
+// (coordinator-free-bootstrap/stopping_program.h), against the best of the paper's grid. A run is
+// cut at 4x the best grid's steps (it has missed the target of 1.25x by then).
+int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const std::vector<int>& networks,
+                         const std::vector<std::string>& problems, const std::string& datasets) {
+  const absl::Time start_time = absl::Now();
+  std::vector<dadmm::PenaltyRule> rules;
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_rules), ',', absl::SkipEmpty())) {
+    std::optional<dadmm::PenaltyRule> r = dadmm::ParsePenaltyRule(name);
+    if (!r) return Fail(absl::StrCat("--rules: unknown rule '", name, "' (expected vote or balance)"));
+    rules.push_back(*r);
+  }
+  std::vector<double> starts;
+  for (absl::string_view v : absl::StrSplit(absl::GetFlag(FLAGS_starts), ',', absl::SkipEmpty())) {
+    double x = 0.0;
+    if (!absl::SimpleAtod(v, &x) || !(x > 0.0) || !std::isfinite(x)) {
+      return Fail(absl::StrCat("--starts: '", v, "' is not a number > 0"));
+    }
+    starts.push_back(x);
+  }
+  std::vector<Algorithm> algorithms;
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_algorithms), ',', absl::SkipEmpty())) {
+    absl::StatusOr<Algorithm> a = dadmm::ParseAlgorithm(std::string(name));
+    if (!a.ok()) return Fail(absl::StrCat("--algorithms: ", a.status().message()));
+    if (*a != Algorithm::kDadmm && *a != Algorithm::kAlgorithm3) {
+      return Fail(absl::StrCat("--algorithms: ", name, " (the experiment runs d-admm and algorithm3)"));
+    }
+    algorithms.push_back(*a);
+  }
+  const std::int64_t every_flag = absl::GetFlag(FLAGS_vary_every), votes = absl::GetFlag(FLAGS_vary_votes);
+  if (every_flag < 0 || votes < 1) return Fail("--vary_every must be >= 0 and --vary_votes >= 1");
+  if (rules.empty() || starts.empty() || algorithms.empty()) return Fail("--rules, --starts, --algorithms: give some");
+
+  std::ofstream csv(absl::StrCat(out_dir, "/penalty.csv"));
+  std::ofstream md(absl::StrCat(out_dir, "/penalty.md"));
+  if (!csv || !md) return Fail(absl::StrCat(out_dir, ": cannot write"));
+  csv << "problem,network,model,algorithm,diameter_bound,every,grid_rho,grid_steps,rule,start_rho,steps,reached,"
+         "diverged,cap,ratio,final_rho,changes,final_error,seconds\n";
+  md << "# Penalty rules without a grid on the 50-node networks\n\n"
+     << absl::StrFormat(
+            "Steps to a relative error of 1e-4 (SVM: at most 1e4 steps, else 1e3) from each starting rho, the penalty "
+            "varied by the agreed votes (every %s steps, at most %d votes; vote = seed 002 (3.13), mu 10, tau 2; "
+            "balance = relative residual balancing, mu %g, largest factor %g), against the best of the paper's grid "
+            "{1e-4, ..., 1e2} (the oracle). Each cell: steps (ratio to the grid's best; final rho). A run is cut at 4x "
+            "the grid's best. Seed %d. Made by `%s`.\n\n",
+            every_flag > 0 ? absl::StrCat(every_flag) : "2 (D + 1)", votes, absl::GetFlag(FLAGS_balance_mu),
+            absl::GetFlag(FLAGS_balance_tau), seed, g_command_line);
+  md << "| problem | network | algorithm | grid best (rho) | rule |";
+  for (double s : starts) md << absl::StrFormat(" from %g |", s);
+  md << "\n| --- | --- | --- | --- | --- |";
+  for (std::size_t i = 0; i < starts.size(); ++i) md << " --- |";
+  md << "\n" << std::flush;
+  std::map<dadmm::PenaltyRule, std::array<int, 4>> tally;  // cases, within 1.25x, diverged, not reached
+  for (const std::string& problem : problems) {
+    const std::uint64_t max_steps = problem.rfind("svm", 0) == 0 ? 10000 : 1000;
+    for (int number : networks) {
+      absl::StatusOr<dadmm::NetworkSpec> spec = dadmm::TableIISpec(number, 50, seed);
+      if (!spec.ok()) return Fail(spec.status().message());
+      absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
+      if (!net.ok()) return Fail(net.status().message());
+      const dadmm::Topology& t = net->topology;
+      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance = dadmm::MakeInstance(problem, t, seed, datasets);
+      if (!instance.ok()) return Fail(instance.status().message());
+      const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(t);
+      const std::uint32_t diameter = dadmm::DiameterBound(t);
+      const std::int64_t settle = absl::GetFlag(FLAGS_vary_settle);
+      const std::uint32_t every = every_flag > 0 ? static_cast<std::uint32_t>(every_flag)
+                                                 : diameter + 1 + static_cast<std::uint32_t>(settle >= 0 ? settle : diameter + 1);
+      for (Algorithm a : algorithms) {
+        const dadmm::RunSpec oracle{.settings = {.algorithm = a, .rho = 1.0, .max_iterations = max_steps},
+                                    .tolerance = 1e-4};
+        absl::StatusOr<dadmm::GridOutcome> grid = dadmm::RunRhoGrid(t, colouring, **instance, oracle, dadmm::PaperRhoGrid());
+        if (!grid.ok()) return Fail(grid.status().message());
+        const dadmm::RunOutcome& best = grid->best;
+        const std::uint64_t cap = best.reached ? std::min<std::uint64_t>(max_steps, 4 * best.steps) : max_steps;
+        const std::string best_cell =
+            best.reached ? absl::StrFormat("%d (%g)", best.steps, best.rho) : absl::StrFormat("> %d", max_steps);
+        for (dadmm::PenaltyRule rule_kind : rules) {
+          md << absl::StrFormat("| %s | %d | %s | %s | %s |", problem, number, dadmm::AlgorithmName(a), best_cell,
+                                dadmm::PenaltyRuleName(rule_kind));
+          for (double start : starts) {
+            const bool balance = rule_kind == dadmm::PenaltyRule::kBalance;
+            const dadmm::StopRule rule{.diameter_bound = diameter,
+                                       .rho = start,
+                                       .adapt_interval = every,
+                                       .adapt_votes = static_cast<std::uint32_t>(votes),
+                                       .adapt_mu = balance ? absl::GetFlag(FLAGS_balance_mu) : 10.0,
+                                       .adapt_tau = balance ? absl::GetFlag(FLAGS_balance_tau) : 2.0,
+                                       .penalty_rule = rule_kind};
+            const absl::Time run_start = absl::Now();
+            absl::StatusOr<AdaptiveOutcome> r = RunAdaptive(t, colouring, **instance, a, start, rule, cap, 1e-4);
+            if (!r.ok()) return Fail(r.status().message());
+            const double seconds = absl::ToDoubleSeconds(absl::Now() - run_start);
+            const dadmm::RunOutcome& run = r->run;
+            const double ratio = best.reached && run.reached ? static_cast<double>(run.steps) / best.steps : 0.0;
+            std::array<int, 4>& c = tally[rule_kind];
+            if (best.reached) {
+              ++c[0];
+              if (run.reached && ratio <= 1.25) ++c[1];
+              if (run.diverged) ++c[2];
+              if (!run.reached) ++c[3];
+            }
+            csv << absl::StrFormat("%s,%d,%s,%s,%d,%d,%g,%s,%s,%g,%d,%d,%d,%d,%s,%g,%d,%.6e,%.3f\n", problem, number,
+                                   dadmm::ModelName(spec->model), dadmm::AlgorithmName(a), diameter, every, best.rho,
+                                   best.reached ? absl::StrCat(best.steps) : "", dadmm::PenaltyRuleName(rule_kind),
+                                   start, run.steps, run.reached ? 1 : 0, run.diverged ? 1 : 0, cap,
+                                   ratio > 0 ? absl::StrFormat("%.3f", ratio) : "", r->final_rho, r->changes,
+                                   run.final_error, seconds)
+                << std::flush;
+            const std::string cell =
+                run.diverged  ? "diverged"
+                : run.reached ? absl::StrFormat("%d (%.2fx; %.3g)", run.steps, ratio, r->final_rho)
+                              : absl::StrFormat("> %d (%.3g)", cap, r->final_rho);
+            md << " " << cell << " |";
+            std::cerr << absl::StrFormat("[penalty] %s network %d %s %s from %g: %s, grid %s; %s\n", problem, number,
+                                         dadmm::AlgorithmName(a), dadmm::PenaltyRuleName(rule_kind), start, cell,
+                                         best_cell, absl::FormatDuration(absl::Trunc(absl::Now() - start_time,
+                                                                                     absl::Seconds(1))));
+          }
+          md << "\n" << std::flush;
+        }
+      }
+    }
+  }
+  md << "\n| rule | cases | within 1.25x of the grid's best | not reached within 4x | diverged |\n"
+     << "| --- | --- | --- | --- | --- |\n";
+  for (const auto& [rule, c] : tally) {
+    md << absl::StrFormat("| %s | %d | %d (%.0f%%) | %d | %d |\n", dadmm::PenaltyRuleName(rule), c[0], c[1],
+                          c[0] > 0 ? 100.0 * c[1] / c[0] : 0.0, c[3], c[2]);
+    std::cout << absl::StrFormat("penalty %s: %d of %d cases within 1.25x of the grid's best, %d not reached, %d diverged\n",
+                                 dadmm::PenaltyRuleName(rule), c[1], c[0], c[3], c[2]);
+  }
+  md << absl::StrFormat("\nTime %s, peak memory %.0f MiB.\n",
+                        absl::FormatDuration(absl::Trunc(absl::Now() - start_time, absl::Seconds(1))), PeakRssMiB());
+  std::cout << "penalty: wrote " << out_dir << "/penalty.{csv,md}" << std::endl;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "dadmm-sweep: regenerates the experiments of Mota et al., D-ADMM, section V, in the simulator:\n"
@@ -359,6 +564,9 @@ int main(int argc, char** argv) {
       "  colouring  the distributed colouring protocol on all 56 networks: colours, rounds, messages\n"
       "  stop  the agreed stop on the 50-node networks (consensus and BPDN Gaussian by default;\n"
       "        --problems selects others), against the oracle's step count\n"
+      "  penalty  the penalty rules (--rules) from poor starting rho (--starts) on the 50-node networks,\n"
+      "        D-ADMM and Algorithm 3 on consensus, BPDN (DCT), SVM and logistic regression, against the\n"
+      "        best of the grid (hours: split it with --problems and --networks)\n"
       "Every point is the best rho of {1e-4, ..., 1e2}. Writes OUT/<fig>.csv (best runs), OUT/<fig>_grid.csv\n"
       "(every rho), OUT/<fig>.md (tables); prints a progress line per run.\n\n"
       "  dadmm-sweep --experiment=fig3,fig5,fig6,fig7 --out=results/seed1\n"
@@ -370,7 +578,7 @@ int main(int argc, char** argv) {
 
   std::vector<Experiment> chosen;
   const std::vector<Experiment> all = AllExperiments();
-  bool colouring = false, stop = false;
+  bool colouring = false, stop = false, penalty = false;
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_experiment), ',', absl::SkipEmpty())) {
     if (name == "colouring") {
       colouring = true;
@@ -380,12 +588,16 @@ int main(int argc, char** argv) {
       stop = true;
       continue;
     }
+    if (name == "penalty") {
+      penalty = true;
+      continue;
+    }
     auto it = std::find_if(all.begin(), all.end(), [&](const Experiment& e) { return e.name == name; });
     if (it == all.end())
-      return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring or stop)"));
+      return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring, stop or penalty)"));
     chosen.push_back(*it);
   }
-  if (chosen.empty() && !colouring && !stop) return Fail("give --experiment (see --help)");
+  if (chosen.empty() && !colouring && !stop && !penalty) return Fail("give --experiment (see --help)");
   absl::StatusOr<std::vector<int>> networks = ParseInts(absl::GetFlag(FLAGS_networks), "networks");
   if (!networks.ok()) return Fail(networks.status().message());
   for (int n : *networks) {
@@ -420,6 +632,18 @@ int main(int argc, char** argv) {
     if (int rc = RunStopExperiment(out_dir, seed, *networks, problems, absl::GetFlag(FLAGS_stop_tolerance),
                                    absl::GetFlag(FLAGS_datasets));
         rc != 0) {
+      return rc;
+    }
+  }
+  if (penalty) {
+    std::vector<std::string> problems = {"consensus", "bpdn-dct", "svm-iris", "logreg-cancer"};
+    if (!only.empty()) problems = absl::StrSplit(only, ',', absl::SkipEmpty());
+    for (const std::string& p : problems) {
+      if (std::find(dadmm::InstanceNames().begin(), dadmm::InstanceNames().end(), p) == dadmm::InstanceNames().end()) {
+        return Fail(absl::StrCat("--problems: unknown problem '", p, "'"));
+      }
+    }
+    if (int rc = RunPenaltyExperiment(out_dir, seed, *networks, problems, absl::GetFlag(FLAGS_datasets)); rc != 0) {
       return rc;
     }
   }
