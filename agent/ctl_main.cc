@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <optional>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/flags/flag.h"
@@ -227,7 +227,8 @@ bool SameRun(const pb::AgentResult& a, const pb::AgentResult& b) {
          a.problem() == b.problem() && same_problem && a.features() == b.features() && a.ic_beta() == b.ic_beta() &&
          a.eps_abs() == b.eps_abs() && a.eps_rel() == b.eps_rel() && a.vary_rho_every() == b.vary_rho_every() &&
          a.vary_rho_votes() == b.vary_rho_votes() && a.vary_rho_mu() == b.vary_rho_mu() &&
-         a.vary_rho_tau() == b.vary_rho_tau() && a.vary_rho_rule() == b.vary_rho_rule() && a.algorithm() == b.algorithm();
+         a.vary_rho_tau() == b.vary_rho_tau() && a.vary_rho_rule() == b.vary_rho_rule() &&
+         a.algorithm() == b.algorithm();
 }
 
 // Each node's data file: node-<id>.svm (SVMlight) if there is one, else node-<id>.csv.

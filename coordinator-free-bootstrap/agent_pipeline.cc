@@ -67,7 +67,8 @@ RunConfig DescribeRun(std::vector<NamedValue> problem, const PipelineSettings& s
     add("vary_rho_votes", integer(settings.vary_rho_votes));
     add("vary_rho_mu", settings.vary_rho_mu);
     add("vary_rho_tau", settings.vary_rho_tau);
-    if (settings.vary_rho_rule != PenaltyRule::kVote) add("vary_rho_rule", std::string(PenaltyRuleName(settings.vary_rho_rule)));
+    if (settings.vary_rho_rule != PenaltyRule::kVote)
+      add("vary_rho_rule", std::string(PenaltyRuleName(settings.vary_rho_rule)));
   }
   if (settings.checkpoint_every != 1) add("checkpoint_every", integer(settings.checkpoint_every));
   return config;

@@ -218,8 +218,8 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
     const std::uint64_t first = wrapped().first_label() + (balance ? 1 : 0);
     const std::uint64_t since = label >= first ? label - first : 0;
     const std::uint64_t window = since / rule_.adapt_interval, offset = since % rule_.adapt_interval;
-    const bool voting = label >= first && (balance ? window < rule_.adapt_votes
-                                                   : window >= 1 && window <= rule_.adapt_votes) &&
+    const bool voting = label >= first &&
+                        (balance ? window < rule_.adapt_votes : window >= 1 && window <= rule_.adapt_votes) &&
                         offset <= rule_.diameter_bound;
     double r = 0.0, s = 0.0;
     if (voting && offset == 0 && balance) {
@@ -254,8 +254,10 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       double next = rho_;
       if (balance) {
         // Wohlberg (22)-(23): the factor sqrt(R / S), at most tau.
-        if (r > rule_.adapt_mu * s) next = rho_ * (s > 0.0 ? std::min(std::sqrt(r / s), rule_.adapt_tau) : rule_.adapt_tau);
-        if (s > rule_.adapt_mu * r) next = rho_ / (r > 0.0 ? std::min(std::sqrt(s / r), rule_.adapt_tau) : rule_.adapt_tau);
+        if (r > rule_.adapt_mu * s)
+          next = rho_ * (s > 0.0 ? std::min(std::sqrt(r / s), rule_.adapt_tau) : rule_.adapt_tau);
+        if (s > rule_.adapt_mu * r)
+          next = rho_ / (r > 0.0 ? std::min(std::sqrt(s / r), rule_.adapt_tau) : rule_.adapt_tau);
       } else {
         if (r > rule_.adapt_mu * s) next = rho_ * rule_.adapt_tau;
         if (s > rule_.adapt_mu * r) next = rho_ / rule_.adapt_tau;

@@ -330,6 +330,31 @@ TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
   EXPECT_LE(RelativeErrorOf(run), 1e-4);
 }
 
+TEST(AgentProcesses, BalancingPenaltyAgreesAtEveryAgentAndMatchesTheSimulator) {
+  // The balancing rule (relative residuals, factor sqrt(R/S) at most 100) from the same poor rho = 10,
+  // a vote every D + 1 = 4 steps.
+  const NetworkRun run = RunFig1("balance", "bpdn-dct",
+                                 {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=4",
+                                  "--vary_rho_rule=balance", "--vary_rho_mu=2", "--vary_rho_tau=100"},
+                                 {.dadmm = {.rho = 10.0, .max_iterations = 3000},
+                                  .tolerance = 1e-6,
+                                  .vary_rho_every = 4,
+                                  .vary_rho_mu = 2.0,
+                                  .vary_rho_tau = 100.0,
+                                  .vary_rho_rule = PenaltyRule::kBalance});
+  ExpectMatchesSimulator(run);
+  const auto& first = *run.results.begin();
+  EXPECT_GT(first.second.rho_changes(), 0u);
+  EXPECT_LT(first.second.final_rho(), 10.0);
+  for (const auto& [id, r] : run.results) {
+    EXPECT_EQ(r.outcome(), "stopped");
+    EXPECT_EQ(r.vary_rho_rule(), "balance");
+    EXPECT_EQ(r.final_rho(), first.second.final_rho()) << "node " << id;
+    EXPECT_EQ(r.rho_changes(), first.second.rho_changes()) << "node " << id;
+  }
+  EXPECT_LE(RelativeErrorOf(run), 1e-4);
+}
+
 TEST(AgentProcesses, SparseFeatureLogRegAgentsReachTheCentralizedFit) {
   // Seed 002 §10.2's kind of data, small: 3500 examples with ~10 nonzero of 200 features; the agents
   // keep their features sparse and solve by FISTA (--logreg_solver=fista), stopping by §3.3's rule with

@@ -83,6 +83,7 @@ expect 2 "linger_seconds" "${agent}" "${ok[@]}" --linger_seconds=-3
 expect 2 "neighbour_timeout" "${agent}" "${ok[@]}" --neighbour_timeout=-1
 expect 2 "checkpoint_every" "${agent}" "${ok[@]}" --checkpoint_every=0
 expect 2 "vary_rho_every" "${agent}" "${ok[@]}" --vary_rho_every=-2
+expect 2 "vary_rho_rule=fancy: expected vote or balance" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
 expect 2 "unexpected argument" "${agent}" "${ok[@]}" stray
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=2=nohost
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=7=127.0.0.1:5

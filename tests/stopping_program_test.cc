@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "common/network/generators.h"
 #include "common/problems/consensus.h"
 #include "common/problems/instances.h"
@@ -319,6 +320,137 @@ TEST(VaryingPenalty, EveryNodeChangesRhoAtTheSameStepAndAPoorRhoRecovers) {
   EXPECT_LT(adaptive.result.steps, fixed.result.steps);
   // Each estimate carries the stop bits and the two doubles of the vote.
   EXPECT_EQ(adaptive.result.control_bytes, adaptive.result.messages * (DiameterBound(t) / 8 + 1 + 16));
+}
+
+// The balancing rule (stopping_program.h): relative residuals, the factor sqrt(R / S) at most tau.
+StopRule BalanceRule(const Topology& t, double rho, std::uint32_t votes = 10) {
+  return {.tolerance = 1e-6,
+          .diameter_bound = DiameterBound(t),
+          .rho = rho,
+          .adapt_interval = DiameterBound(t) + 1,
+          .adapt_votes = votes,
+          .adapt_mu = 2.0,
+          .adapt_tau = 100.0,
+          .penalty_rule = PenaltyRule::kBalance};
+}
+
+TEST(BalancingPenalty, EveryNodeAgreesAndPoorStartsRecover) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(1, 20, 2));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("bpdn-dct", t, 1, "", 1);
+  ASSERT_TRUE(instance.ok());
+  for (double start : {1e-4, 10.0}) {
+    SCOPED_TRACE(absl::StrCat("from rho ", start));
+    const AlgorithmSettings settings{.algorithm = Algorithm::kDadmm, .rho = start, .max_iterations = 3000};
+    // The poor rho kept, for at most 600 steps (it needs more).
+    AlgorithmSettings capped = settings;
+    capped.max_iterations = 600;
+    const StoppedRun fixed =
+        RunWithRule(t, **instance, capped, {.tolerance = 1e-6, .diameter_bound = DiameterBound(t)});
+    const StoppedRun balanced = RunWithRule(t, **instance, settings, BalanceRule(t, start));
+    const StoppedRun shuffled = RunWithRule(t, **instance, settings, BalanceRule(t, start), Delivery::kShuffled);
+    ASSERT_EQ(balanced.result.nodes.size(), t.size());
+    const auto& first = static_cast<const AgreedStopProgram&>(*balanced.programs.begin()->second);
+    EXPECT_GT(first.penalty_changes(), 0u);
+    EXPECT_LE(first.penalty_changes(), 10u);  // at most one change per vote
+    for (const auto& [id, p] : balanced.programs) {
+      const auto& a = static_cast<const AgreedStopProgram&>(*p);
+      EXPECT_EQ(a.penalty(), first.penalty()) << "node " << id;
+      EXPECT_EQ(a.outcome(), Outcome::kStopped) << "node " << id;
+    }
+    ASSERT_EQ(shuffled.result.steps, balanced.result.steps);
+    for (std::size_t i = 0; i < t.size(); ++i) EXPECT_EQ(shuffled.result.nodes[i].x, balanced.result.nodes[i].x);
+    std::cout << "bpdn-dct, 20 nodes, from rho " << start << ": fixed " << fixed.result.steps << " steps; balanced "
+              << balanced.result.steps << " steps, rho " << first.penalty() << " after " << first.penalty_changes()
+              << " changes\n";
+    // The centralized solution (the instance's x*), reached sooner than with the poor rho kept.
+    EXPECT_LT(balanced.result.errors.back(), 1e-3);
+    EXPECT_LT(balanced.result.steps, fixed.result.steps);
+  }
+}
+
+// k f_p: argmin k f + v'x + (c/2)||x||^2 = argmin f + (v/k)'x + (c/(2k))||x||^2.
+class ScaledProblem final : public LocalProblem {
+ public:
+  ScaledProblem(std::unique_ptr<LocalProblem> f, double k) : f_(std::move(f)), k_(k) {}
+  absl::string_view kind() const override { return f_->kind(); }
+  Eigen::Index dimension() const override { return f_->dimension(); }
+  SolveInfo Solve(const Eigen::Ref<const Vector>& v, double c, Vector& x) override {
+    return f_->Solve(v / k_, c / k_, x);
+  }
+  double Objective(const Eigen::Ref<const Vector>& x) const override { return k_ * f_->Objective(x); }
+  Vector Subgradient(const Eigen::Ref<const Vector>& x) const override { return k_ * f_->Subgradient(x); }
+
+ private:
+  std::unique_ptr<LocalProblem> f_;
+  double k_;
+};
+
+class ScaledInstance final : public ProblemInstance {
+ public:
+  ScaledInstance(const ProblemInstance& f, double k) : f_(f), k_(k) {}
+  std::string kind() const override { return f_.kind(); }
+  Eigen::Index dimension() const override { return f_.dimension(); }
+  std::unique_ptr<LocalProblem> MakeLocal(NodeId id) const override {
+    return std::make_unique<ScaledProblem>(f_.MakeLocal(id), k_);
+  }
+  const Vector& solution() const override { return f_.solution(); }
+  ErrorMeasure error_measure() const override { return f_.error_measure(); }
+
+ private:
+  const ProblemInstance& f_;
+  double k_;
+};
+
+// Scaling the objective by k is the same problem; ADMM on k f with k rho runs as on f with rho (the
+// dual scales by k). With relative residuals the balancing rule sees exactly that (k a power of 2:
+// every operation scales exactly), so it picks k times the penalty at the same steps; (3.13) on
+// absolute residuals does not (its s_p scales with k, r_p does not).
+TEST(BalancingPenalty, DoesNotDependOnTheObjectivesUnits) {
+  absl::StatusOr<GeneratedNetwork> net = GenerateNetwork(*TableIISpec(3, 20, 1));
+  ASSERT_TRUE(net.ok());
+  const Topology& t = net->topology;
+  auto instance = MakeInstance("consensus", t, 1, "", 3);
+  ASSERT_TRUE(instance.ok());
+  const double k = 1024.0;
+  const ScaledInstance scaled(**instance, k);
+  const double rho = 1e-3;
+  auto run = [&](const ProblemInstance& inst, double start, PenaltyRule rule) {
+    StopRule r = BalanceRule(t, start);
+    r.penalty_rule = rule;
+    if (rule == PenaltyRule::kVote) {
+      r.adapt_mu = 10.0;
+      r.adapt_tau = 2.0;
+    }
+    return RunWithRule(t, inst, {.algorithm = Algorithm::kDadmm, .rho = start, .max_iterations = 2000}, r);
+  };
+  auto final_rho = [](const StoppedRun& r) {
+    return static_cast<const AgreedStopProgram&>(*r.programs.begin()->second).penalty();
+  };
+  const StoppedRun a = run(**instance, rho, PenaltyRule::kBalance), b = run(scaled, k * rho, PenaltyRule::kBalance);
+  EXPECT_GT(static_cast<const AgreedStopProgram&>(*a.programs.begin()->second).penalty_changes(), 1u);
+  EXPECT_EQ(final_rho(b), k * final_rho(a));
+  ASSERT_EQ(a.result.steps, b.result.steps);
+  for (std::size_t i = 0; i < t.size(); ++i) EXPECT_EQ(a.result.nodes[i].x, b.result.nodes[i].x);
+  const StoppedRun va = run(**instance, rho, PenaltyRule::kVote), vb = run(scaled, k * rho, PenaltyRule::kVote);
+  EXPECT_NE(final_rho(vb), k * final_rho(va));
+}
+
+TEST(BalancingPenalty, IsNamedInTheRunDescriptionAndNeedsADual) {
+  StopRule rule{.tolerance = 1e-6, .diameter_bound = 2, .rho = 1.0, .adapt_interval = 3};
+  EXPECT_EQ(rule.Describe(), "change tol=1e-06 vary-rho every=3 votes=10 mu=10 tau=2");
+  rule.penalty_rule = PenaltyRule::kBalance;
+  EXPECT_EQ(rule.Describe(), "change tol=1e-06 vary-rho every=3 votes=10 mu=10 tau=2 rule=balance");
+  EXPECT_EQ(ParsePenaltyRule("balance"), PenaltyRule::kBalance);
+  EXPECT_EQ(ParsePenaltyRule("vote"), PenaltyRule::kVote);
+  EXPECT_EQ(ParsePenaltyRule("spectral"), std::nullopt);
+  const Topology t =
+      *Topology::Create("pair", {{.id = 1, .address = "h:1"}, {.id = 2, .address = "h:2"}}, {{.a = 1, .b = 2}});
+  auto sub = MakeNodeProgram(t, {}, 1, std::make_unique<ConsensusProblem>(Vector::Ones(1)),
+                             {.algorithm = Algorithm::kSubgradient, .rho = 0.1, .max_iterations = 10});
+  ASSERT_TRUE(sub.ok());
+  EXPECT_FALSE(AgreedStopProgram::Create(*std::move(sub), {2}, rule).ok());
 }
 
 TEST(VaryingPenalty, RefusesAnIntervalShorterThanTheFlood) {

@@ -5,11 +5,11 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -47,10 +47,11 @@ ABSL_FLAG(std::string, rules, "vote,balance", "penalty only: the penalty rules t
 ABSL_FLAG(std::string, starts, "1e-4,1e-2,1,100", "penalty only: the starting values of rho.");
 ABSL_FLAG(int64_t, vary_every, 0,
           "penalty only: steps between votes; 0: D + 1 + --vary_settle with D the network's diameter.");
-ABSL_FLAG(int64_t, vary_settle, -1, "penalty only: with --vary_every=0, the steps between a change and the next "
+ABSL_FLAG(int64_t, vary_settle, 0,
+          "penalty only: with --vary_every=0, the steps between a change and the next "
           "measurement; -1: D + 1.");
 ABSL_FLAG(int64_t, vary_votes, 10, "penalty only: at most this many votes.");
-ABSL_FLAG(double, balance_mu, 5.0, "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R).");
+ABSL_FLAG(double, balance_mu, 2.0, "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R).");
 ABSL_FLAG(double, balance_tau, 100.0, "penalty only: the balancing rule's largest factor of one change.");
 ABSL_FLAG(std::string, algorithms, "d-admm,algorithm3", "penalty only: the algorithms to run.");
 ABSL_FLAG(std::string, datasets, dadmm::BundledDataDir(DADMM_DATA_DIR),
@@ -374,8 +375,9 @@ absl::StatusOr<AdaptiveOutcome> RunAdaptive(const dadmm::Topology& t, const dadm
   std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
   std::map<dadmm::NodeId, const dadmm::AgreedStopProgram*> voters;
   for (const dadmm::NodeSpec& n : t.nodes()) {
-    absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p = dadmm::MakeNodeProgram(
-        t, colouring, n.id, instance.MakeLocal(n.id), {.algorithm = algorithm, .rho = start, .max_iterations = max_steps});
+    absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p =
+        dadmm::MakeNodeProgram(t, colouring, n.id, instance.MakeLocal(n.id),
+                               {.algorithm = algorithm, .rho = start, .max_iterations = max_steps});
     if (!p.ok()) return p.status();
     absl::StatusOr<std::unique_ptr<dadmm::AgreedStopProgram>> wrapped =
         dadmm::AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
@@ -459,8 +461,10 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
             "balance = relative residual balancing, mu %g, largest factor %g), against the best of the paper's grid "
             "{1e-4, ..., 1e2} (the oracle). Each cell: steps (ratio to the grid's best; final rho). A run is cut at 4x "
             "the grid's best. Seed %d. Made by `%s`.\n\n",
-            every_flag > 0 ? absl::StrCat(every_flag) : "2 (D + 1)", votes, absl::GetFlag(FLAGS_balance_mu),
-            absl::GetFlag(FLAGS_balance_tau), seed, g_command_line);
+            every_flag > 0                          ? absl::StrCat(every_flag)
+            : absl::GetFlag(FLAGS_vary_settle) >= 0 ? absl::StrCat("D + 1 + ", absl::GetFlag(FLAGS_vary_settle))
+                                                    : "2 (D + 1)",
+            votes, absl::GetFlag(FLAGS_balance_mu), absl::GetFlag(FLAGS_balance_tau), seed, g_command_line);
   md << "| problem | network | algorithm | grid best (rho) | rule |";
   for (double s : starts) md << absl::StrFormat(" from %g |", s);
   md << "\n| --- | --- | --- | --- | --- |";
@@ -475,17 +479,20 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
       absl::StatusOr<dadmm::GeneratedNetwork> net = dadmm::GenerateNetwork(*spec);
       if (!net.ok()) return Fail(net.status().message());
       const dadmm::Topology& t = net->topology;
-      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance = dadmm::MakeInstance(problem, t, seed, datasets);
+      absl::StatusOr<std::unique_ptr<dadmm::ProblemInstance>> instance =
+          dadmm::MakeInstance(problem, t, seed, datasets);
       if (!instance.ok()) return Fail(instance.status().message());
       const dadmm::Colouring colouring = dadmm::GreedyLargestFirstColouring(t);
       const std::uint32_t diameter = dadmm::DiameterBound(t);
       const std::int64_t settle = absl::GetFlag(FLAGS_vary_settle);
-      const std::uint32_t every = every_flag > 0 ? static_cast<std::uint32_t>(every_flag)
-                                                 : diameter + 1 + static_cast<std::uint32_t>(settle >= 0 ? settle : diameter + 1);
+      const std::uint32_t every = every_flag > 0
+                                      ? static_cast<std::uint32_t>(every_flag)
+                                      : diameter + 1 + static_cast<std::uint32_t>(settle >= 0 ? settle : diameter + 1);
       for (Algorithm a : algorithms) {
         const dadmm::RunSpec oracle{.settings = {.algorithm = a, .rho = 1.0, .max_iterations = max_steps},
                                     .tolerance = 1e-4};
-        absl::StatusOr<dadmm::GridOutcome> grid = dadmm::RunRhoGrid(t, colouring, **instance, oracle, dadmm::PaperRhoGrid());
+        absl::StatusOr<dadmm::GridOutcome> grid =
+            dadmm::RunRhoGrid(t, colouring, **instance, oracle, dadmm::PaperRhoGrid());
         if (!grid.ok()) return Fail(grid.status().message());
         const dadmm::RunOutcome& best = grid->best;
         const std::uint64_t cap = best.reached ? std::min<std::uint64_t>(max_steps, 4 * best.steps) : max_steps;
@@ -523,15 +530,16 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
                                    ratio > 0 ? absl::StrFormat("%.3f", ratio) : "", r->final_rho, r->changes,
                                    run.final_error, seconds)
                 << std::flush;
-            const std::string cell =
-                run.diverged  ? "diverged"
-                : run.reached ? absl::StrFormat("%d (%.2fx; %.3g)", run.steps, ratio, r->final_rho)
-                              : absl::StrFormat("> %d (%.3g)", cap, r->final_rho);
+            const std::string cell = run.diverged ? "diverged"
+                                     : run.reached && best.reached
+                                         ? absl::StrFormat("%d (%.2fx; %.3g)", run.steps, ratio, r->final_rho)
+                                     : run.reached ? absl::StrFormat("%d (grid: none; %.3g)", run.steps, r->final_rho)
+                                                   : absl::StrFormat("> %d (%.3g)", cap, r->final_rho);
             md << " " << cell << " |";
             std::cerr << absl::StrFormat("[penalty] %s network %d %s %s from %g: %s, grid %s; %s\n", problem, number,
                                          dadmm::AlgorithmName(a), dadmm::PenaltyRuleName(rule_kind), start, cell,
-                                         best_cell, absl::FormatDuration(absl::Trunc(absl::Now() - start_time,
-                                                                                     absl::Seconds(1))));
+                                         best_cell,
+                                         absl::FormatDuration(absl::Trunc(absl::Now() - start_time, absl::Seconds(1))));
           }
           md << "\n" << std::flush;
         }
@@ -543,8 +551,9 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
   for (const auto& [rule, c] : tally) {
     md << absl::StrFormat("| %s | %d | %d (%.0f%%) | %d | %d |\n", dadmm::PenaltyRuleName(rule), c[0], c[1],
                           c[0] > 0 ? 100.0 * c[1] / c[0] : 0.0, c[3], c[2]);
-    std::cout << absl::StrFormat("penalty %s: %d of %d cases within 1.25x of the grid's best, %d not reached, %d diverged\n",
-                                 dadmm::PenaltyRuleName(rule), c[1], c[0], c[3], c[2]);
+    std::cout << absl::StrFormat(
+        "penalty %s: %d of %d cases within 1.25x of the grid's best, %d not reached, %d diverged\n",
+        dadmm::PenaltyRuleName(rule), c[1], c[0], c[3], c[2]);
   }
   md << absl::StrFormat("\nTime %s, peak memory %.0f MiB.\n",
                         absl::FormatDuration(absl::Trunc(absl::Now() - start_time, absl::Seconds(1))), PeakRssMiB());
@@ -594,7 +603,8 @@ int main(int argc, char** argv) {
     }
     auto it = std::find_if(all.begin(), all.end(), [&](const Experiment& e) { return e.name == name; });
     if (it == all.end())
-      return Fail(absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring, stop or penalty)"));
+      return Fail(
+          absl::StrCat("--experiment: unknown '", name, "' (expected fig3 .. fig7, colouring, stop or penalty)"));
     chosen.push_back(*it);
   }
   if (chosen.empty() && !colouring && !stop && !penalty) return Fail("give --experiment (see --help)");
