@@ -20,6 +20,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -74,14 +75,19 @@ ABSL_FLAG(double, eps_abs, 0.0,
           "Agreed stop with seed 002's primal/dual residual rule (3.3) instead of --tolerance: its absolute "
           "tolerance (per node: r_p <= sqrt(n D_p) eps_abs + eps_rel ..., see stopping_program.h).");
 ABSL_FLAG(double, eps_rel, 0.0, "The residual rule's relative tolerance (seed 002 suggests 1e-3 or 1e-4).");
-ABSL_FLAG(int64_t, vary_rho_every, 0,
-          "Seed 002's varying penalty (3.4.1), decided with no coordinator: every this many steps (> the "
-          "network's diameter) the nodes flood the largest primal and dual residuals and all apply (3.13) at the "
-          "same step. 0: rho stays fixed.");
-ABSL_FLAG(int64_t, vary_rho_votes, 10, "The varying penalty: at most this many votes, then rho stays fixed.");
-ABSL_FLAG(double, vary_rho_mu, 10.0, "The varying penalty's mu > 1 of (3.13).");
-ABSL_FLAG(double, vary_rho_tau, 2.0,
-          "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance).");
+ABSL_FLAG(std::string, vary_rho_every, "0",
+          "The varying penalty, decided with no coordinator (see --vary_rho_rule): every this many steps (> the "
+          "network's diameter D) the nodes flood their largest primal and dual residuals and all change rho at the "
+          "same step. 'auto': every D + 1 steps; 0: rho stays fixed.");
+ABSL_FLAG(int64_t, vary_rho_votes, 0,
+          "The varying penalty: at most this many votes, then rho stays fixed; 0: the rule's default (vote 10, "
+          "balance 100).");
+ABSL_FLAG(double, vary_rho_mu, 0.0,
+          "The varying penalty's mu > 1: rho changes when one residual exceeds mu times the other; 0: the rule's "
+          "default (vote 10, balance 2).");
+ABSL_FLAG(double, vary_rho_tau, 0.0,
+          "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance); 0: "
+          "the rule's default (vote 2, balance 100).");
 ABSL_FLAG(std::string, vary_rho_rule, "vote",
           "How a vote changes rho: 'vote' is seed 002's (3.13) on the largest residuals; 'balance' balances the "
           "relative residuals with the factor sqrt(R/S), at most --vary_rho_tau (Wohlberg 2017; see "
@@ -326,22 +332,31 @@ int main(int argc, char** argv) {
   options.settings.ic_beta = absl::GetFlag(FLAGS_ic_beta);
   options.settings.eps_abs = absl::GetFlag(FLAGS_eps_abs);
   options.settings.eps_rel = absl::GetFlag(FLAGS_eps_rel);
-  const int64_t every = absl::GetFlag(FLAGS_vary_rho_every), votes = absl::GetFlag(FLAGS_vary_rho_votes);
-  if (every < 0 || every > 1000000) return Fail("--vary_rho_every must be in 0..1e6");
-  if (votes < 1 || votes > 1000000) return Fail("--vary_rho_votes must be in 1..1e6");
-  options.settings.vary_rho_every = static_cast<uint32_t>(every);
-  options.settings.vary_rho_votes = static_cast<uint32_t>(votes);
-  options.settings.vary_rho_mu = absl::GetFlag(FLAGS_vary_rho_mu);
-  options.settings.vary_rho_tau = absl::GetFlag(FLAGS_vary_rho_tau);
   const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(absl::GetFlag(FLAGS_vary_rho_rule));
   if (!rule) {
     return Fail(absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected vote or balance"));
   }
+  const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(*rule);
+  const std::string every_text = absl::GetFlag(FLAGS_vary_rho_every);
+  int64_t every = 0;
+  if (every_text == "auto") {
+    every = dadmm::DiameterBound(*topology) + 1;
+  } else if (!absl::SimpleAtoi(every_text, &every) || every < 0 || every > 1000000) {
+    return Fail(absl::StrCat("--vary_rho_every=", every_text, ": expected auto or a number of steps in 0..1e6"));
+  }
+  const int64_t votes = absl::GetFlag(FLAGS_vary_rho_votes);
+  if (votes < 0 || votes > 1000000) return Fail("--vary_rho_votes must be in 1..1e6 (0: the rule's default)");
+  options.settings.vary_rho_every = static_cast<uint32_t>(every);
   options.settings.vary_rho_rule = *rule;
+  options.settings.vary_rho_votes = votes > 0 ? static_cast<uint32_t>(votes) : defaults.votes;
+  options.settings.vary_rho_mu =
+      absl::GetFlag(FLAGS_vary_rho_mu) != 0.0 ? absl::GetFlag(FLAGS_vary_rho_mu) : defaults.mu;
+  options.settings.vary_rho_tau =
+      absl::GetFlag(FLAGS_vary_rho_tau) != 0.0 ? absl::GetFlag(FLAGS_vary_rho_tau) : defaults.tau;
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
   if (every > 0 && static_cast<uint32_t>(every) <= dadmm::DiameterBound(*topology)) {
     return Fail(absl::StrCat("--vary_rho_every=", every, ": a vote floods for ", dadmm::DiameterBound(*topology),
-                             " steps (the network's diameter); give more"));
+                             " steps (the network's diameter); give more, or auto"));
   }
   options.output_path = absl::GetFlag(FLAGS_output);
   if (const std::string why = CheckOutput(options.output_path); !why.empty()) {

@@ -12,6 +12,11 @@ namespace dadmm {
 
 const char* PenaltyRuleName(PenaltyRule rule) { return rule == PenaltyRule::kBalance ? "balance" : "vote"; }
 
+PenaltyRuleDefaults DefaultsOf(PenaltyRule rule) {
+  return rule == PenaltyRule::kBalance ? PenaltyRuleDefaults{.votes = 100, .mu = 2.0, .tau = 100.0}
+                                       : PenaltyRuleDefaults{.votes = 10, .mu = 10.0, .tau = 2.0};
+}
+
 std::optional<PenaltyRule> ParsePenaltyRule(absl::string_view name) {
   if (name == "vote") return PenaltyRule::kVote;
   if (name == "balance") return PenaltyRule::kBalance;

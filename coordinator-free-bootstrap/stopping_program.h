@@ -71,6 +71,15 @@ namespace dadmm {
 // residuals with an adaptive factor.
 enum class PenaltyRule { kVote, kBalance };
 const char* PenaltyRuleName(PenaltyRule rule);  // "vote", "balance"
+// Each rule's parameters where a user gives none: the vote's are seed 002's (mu 10, tau 2) and 10
+// votes; the balancing rule's were chosen on the penalty experiment (results/README.md): mu 2, a
+// factor of at most 100 per change, 100 votes, a vote every D + 1 steps (the flood's minimum).
+struct PenaltyRuleDefaults {
+  std::uint32_t votes;
+  double mu;
+  double tau;
+};
+PenaltyRuleDefaults DefaultsOf(PenaltyRule rule);
 std::optional<PenaltyRule> ParsePenaltyRule(absl::string_view name);
 
 struct StopRule {

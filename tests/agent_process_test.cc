@@ -331,17 +331,18 @@ TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
 }
 
 TEST(AgentProcesses, BalancingPenaltyAgreesAtEveryAgentAndMatchesTheSimulator) {
-  // The balancing rule (relative residuals, factor sqrt(R/S) at most 100) from the same poor rho = 10,
-  // a vote every D + 1 = 4 steps.
-  const NetworkRun run = RunFig1("balance", "bpdn-dct",
-                                 {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=4",
-                                  "--vary_rho_rule=balance", "--vary_rho_mu=2", "--vary_rho_tau=100"},
-                                 {.dadmm = {.rho = 10.0, .max_iterations = 3000},
-                                  .tolerance = 1e-6,
-                                  .vary_rho_every = 4,
-                                  .vary_rho_mu = 2.0,
-                                  .vary_rho_tau = 100.0,
-                                  .vary_rho_rule = PenaltyRule::kBalance});
+  // The balancing rule from the same poor rho = 10, as a user gets it: --vary_rho_every=auto is a vote
+  // every D + 1 = 4 steps, and the rule's defaults (100 votes, mu 2, factor at most 100).
+  const NetworkRun run =
+      RunFig1("balance", "bpdn-dct",
+              {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=auto", "--vary_rho_rule=balance"},
+              {.dadmm = {.rho = 10.0, .max_iterations = 3000},
+               .tolerance = 1e-6,
+               .vary_rho_every = 4,
+               .vary_rho_votes = 100,
+               .vary_rho_mu = 2.0,
+               .vary_rho_tau = 100.0,
+               .vary_rho_rule = PenaltyRule::kBalance});
   ExpectMatchesSimulator(run);
   const auto& first = *run.results.begin();
   EXPECT_GT(first.second.rho_changes(), 0u);
@@ -349,6 +350,8 @@ TEST(AgentProcesses, BalancingPenaltyAgreesAtEveryAgentAndMatchesTheSimulator) {
   for (const auto& [id, r] : run.results) {
     EXPECT_EQ(r.outcome(), "stopped");
     EXPECT_EQ(r.vary_rho_rule(), "balance");
+    EXPECT_EQ(r.vary_rho_every(), 4u);
+    EXPECT_EQ(r.vary_rho_votes(), 100u);
     EXPECT_EQ(r.final_rho(), first.second.final_rho()) << "node " << id;
     EXPECT_EQ(r.rho_changes(), first.second.rho_changes()) << "node " << id;
   }

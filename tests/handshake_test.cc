@@ -148,6 +148,10 @@ TEST(Handshake, ValuesThatDifferInTheTenthDigitAreRefused) {
   EXPECT_THAT(CheckHello(HelloOf(3, a), HelloOf(5, c), 5).message(),
               HasSubstr("rho differs (node 3 has 1, node 5 has 1.0000000000000002)"));
   EXPECT_TRUE(CheckHello(HelloOf(3, a), HelloOf(5, a), 5).ok());
+  // The penalty rule is part of the run: a node balancing residuals and one voting by (3.13) differ.
+  PipelineSettings d = a;
+  d.vary_rho_rule = PenaltyRule::kBalance;
+  EXPECT_THAT(CheckHello(HelloOf(3, a), HelloOf(5, d), 5).message(), HasSubstr("vary_rho_rule"));
 }
 
 TEST(Handshake, ValuesPrintSoThatTheyReadBack) {

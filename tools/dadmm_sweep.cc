@@ -50,9 +50,12 @@ ABSL_FLAG(int64_t, vary_every, 0,
 ABSL_FLAG(int64_t, vary_settle, 0,
           "penalty only: with --vary_every=0, the steps between a change and the next "
           "measurement; -1: D + 1.");
-ABSL_FLAG(int64_t, vary_votes, 10, "penalty only: at most this many votes.");
-ABSL_FLAG(double, balance_mu, 2.0, "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R).");
-ABSL_FLAG(double, balance_tau, 100.0, "penalty only: the balancing rule's largest factor of one change.");
+ABSL_FLAG(int64_t, vary_votes, 0,
+          "penalty only: at most this many votes; 0: each rule's default (vote 10, balance 100).");
+ABSL_FLAG(double, balance_mu, 0.0,
+          "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R); 0: its default, 2.");
+ABSL_FLAG(double, balance_tau, 0.0,
+          "penalty only: the balancing rule's largest factor of one change; 0: its default, 100.");
 ABSL_FLAG(std::string, algorithms, "d-admm,algorithm3", "penalty only: the algorithms to run.");
 ABSL_FLAG(std::string, datasets, dadmm::BundledDataDir(DADMM_DATA_DIR),
           "Directory of the bundled datasets (iris.csv, breast_cancer.csv).");
@@ -446,7 +449,11 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
     algorithms.push_back(*a);
   }
   const std::int64_t every_flag = absl::GetFlag(FLAGS_vary_every), votes = absl::GetFlag(FLAGS_vary_votes);
-  if (every_flag < 0 || votes < 1) return Fail("--vary_every must be >= 0 and --vary_votes >= 1");
+  if (every_flag < 0 || votes < 0) return Fail("--vary_every and --vary_votes must be >= 0");
+  const dadmm::PenaltyRuleDefaults balance_defaults = dadmm::DefaultsOf(dadmm::PenaltyRule::kBalance);
+  const double balance_mu = absl::GetFlag(FLAGS_balance_mu) > 0 ? absl::GetFlag(FLAGS_balance_mu) : balance_defaults.mu;
+  const double balance_tau =
+      absl::GetFlag(FLAGS_balance_tau) > 0 ? absl::GetFlag(FLAGS_balance_tau) : balance_defaults.tau;
   if (rules.empty() || starts.empty() || algorithms.empty()) return Fail("--rules, --starts, --algorithms: give some");
 
   std::ofstream csv(absl::StrCat(out_dir, "/penalty.csv"));
@@ -457,14 +464,15 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
   md << "# Penalty rules without a grid on the 50-node networks\n\n"
      << absl::StrFormat(
             "Steps to a relative error of 1e-4 (SVM: at most 1e4 steps, else 1e3) from each starting rho, the penalty "
-            "varied by the agreed votes (every %s steps, at most %d votes; vote = seed 002 (3.13), mu 10, tau 2; "
+            "varied by the agreed votes (every %s steps, at most %s votes; vote = seed 002 (3.13), mu 10, tau 2; "
             "balance = relative residual balancing, mu %g, largest factor %g), against the best of the paper's grid "
             "{1e-4, ..., 1e2} (the oracle). Each cell: steps (ratio to the grid's best; final rho). A run is cut at 4x "
             "the grid's best. Seed %d. Made by `%s`.\n\n",
             every_flag > 0                          ? absl::StrCat(every_flag)
             : absl::GetFlag(FLAGS_vary_settle) >= 0 ? absl::StrCat("D + 1 + ", absl::GetFlag(FLAGS_vary_settle))
                                                     : "2 (D + 1)",
-            votes, absl::GetFlag(FLAGS_balance_mu), absl::GetFlag(FLAGS_balance_tau), seed, g_command_line);
+            votes > 0 ? absl::StrCat(votes) : std::string("10 (vote) or 100 (balance)"), balance_mu, balance_tau, seed,
+            g_command_line);
   md << "| problem | network | algorithm | grid best (rho) | rule |";
   for (double s : starts) md << absl::StrFormat(" from %g |", s);
   md << "\n| --- | --- | --- | --- | --- |";
@@ -503,13 +511,14 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
                                 dadmm::PenaltyRuleName(rule_kind));
           for (double start : starts) {
             const bool balance = rule_kind == dadmm::PenaltyRule::kBalance;
-            const dadmm::StopRule rule{.diameter_bound = diameter,
-                                       .rho = start,
-                                       .adapt_interval = every,
-                                       .adapt_votes = static_cast<std::uint32_t>(votes),
-                                       .adapt_mu = balance ? absl::GetFlag(FLAGS_balance_mu) : 10.0,
-                                       .adapt_tau = balance ? absl::GetFlag(FLAGS_balance_tau) : 2.0,
-                                       .penalty_rule = rule_kind};
+            const dadmm::StopRule rule{
+                .diameter_bound = diameter,
+                .rho = start,
+                .adapt_interval = every,
+                .adapt_votes = votes > 0 ? static_cast<std::uint32_t>(votes) : dadmm::DefaultsOf(rule_kind).votes,
+                .adapt_mu = balance ? balance_mu : dadmm::DefaultsOf(rule_kind).mu,
+                .adapt_tau = balance ? balance_tau : dadmm::DefaultsOf(rule_kind).tau,
+                .penalty_rule = rule_kind};
             const absl::Time run_start = absl::Now();
             absl::StatusOr<AdaptiveOutcome> r = RunAdaptive(t, colouring, **instance, a, start, rule, cap, 1e-4);
             if (!r.ok()) return Fail(r.status().message());
