@@ -506,6 +506,32 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
         const std::uint64_t cap = best.reached ? std::min<std::uint64_t>(max_steps, 4 * best.steps) : max_steps;
         const std::string best_cell =
             best.reached ? absl::StrFormat("%d (%g)", best.steps, best.rho) : absl::StrFormat("> %d", max_steps);
+        // rho fixed at each start (the grid's own runs where the start is a grid value; a run the grid
+        // cut short, at the best's steps or the maximum, is shown with its error there): what a user
+        // without a rule gets.
+        md << absl::StrFormat("| %s | %d | %s | %s | fixed |", problem, number, dadmm::AlgorithmName(a), best_cell);
+        for (double start : starts) {
+          const auto& g = dadmm::PaperRhoGrid();
+          const auto at = std::find(g.begin(), g.end(), start);
+          if (at == g.end()) {
+            md << " |";
+            continue;
+          }
+          const dadmm::RunOutcome& f = grid->runs[static_cast<std::size_t>(at - g.begin())];
+          const std::string cell = f.diverged   ? "diverged"
+                                   : !f.reached ? absl::StrFormat("> %d (error %.0e)", f.steps, f.final_error)
+                                   : best.reached
+                                       ? absl::StrFormat("%d (%.2fx)", f.steps, static_cast<double>(f.steps) / best.steps)
+                                       : absl::StrCat(f.steps);
+          md << " " << cell << " |";
+          csv << absl::StrFormat("%s,%d,%s,%s,%d,%d,%g,%s,fixed,%g,%d,%d,%d,%d,%s,%g,0,%.6e,\n", problem, number,
+                                 dadmm::ModelName(spec->model), dadmm::AlgorithmName(a), diameter, every, best.rho,
+                                 best.reached ? absl::StrCat(best.steps) : "", start, f.steps, f.reached ? 1 : 0,
+                                 f.diverged ? 1 : 0, f.steps,
+                                 f.reached && best.reached ? absl::StrFormat("%.3f", static_cast<double>(f.steps) / best.steps) : "",
+                                 start, f.final_error);
+        }
+        md << "\n";
         for (dadmm::PenaltyRule rule_kind : rules) {
           md << absl::StrFormat("| %s | %d | %s | %s | %s |", problem, number, dadmm::AlgorithmName(a), best_cell,
                                 dadmm::PenaltyRuleName(rule_kind));
