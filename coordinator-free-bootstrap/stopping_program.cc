@@ -258,7 +258,7 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       // Every node now holds the same R and S: (3.13).
       double next = rho_;
       if (balance) {
-        // Wohlberg (22)-(23): the factor sqrt(R / S), at most tau.
+        // Wohlberg's adaptive multiplier: the factor sqrt(R / S), at most tau.
         if (r > rule_.adapt_mu * s)
           next = rho_ * (s > 0.0 ? std::min(std::sqrt(r / s), rule_.adapt_tau) : rule_.adapt_tau);
         if (s > rule_.adapt_mu * r)

@@ -34,21 +34,32 @@
 // of that label with the old rho and everything after with the new one. After `votes` windows rho stays
 // fixed (the convergence proof of ADMM holds once rho is constant).
 //
-// The balancing rule (PenaltyRule::kBalance) keeps that schedule and that agreement and changes what
-// is measured and how far rho moves, after Wohlberg, "ADMM penalty parameter selection by residual
+// The balancing rule (PenaltyRule::kBalance) keeps that agreement and changes what is measured, how
+// far rho moves and when, after Wohlberg, "ADMM penalty parameter selection by residual
 // balancing" (arXiv:1704.06209, 2017), which refines He, Yang and Wang (JOTA 106, 2000) and (3.13):
 // (a) the residuals are relative, each divided by the scale (3.12) measures it against,
 //   r~_p = r_p / max(sqrt(D_p) ||x_p^{L-1}||, sqrt(sum_j ||x_j^{L-1}||^2))     (eps_pri's scale)
 //   s~_p = s_p / ||gamma_p||                                               (eps_dual's scale)
-// so that the balance does not depend on the units of x or of the objective (Wohlberg §3: with
-// absolute residuals the rule's fixed point moves with a scaling of the problem; relative ones are
-// invariant); the nodes flood R = max_p r~_p and S = max_p s~_p as before. (b) The step is the
-// balance's own size, tau_k = sqrt(R / S) (or sqrt(S / R)), clamped to [1, tau] (Wohlberg (22)-(23)),
-// instead of a fixed factor: from rho 1e4 times too small, two votes with tau = 100 reach it, where
-// (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu times
-// the other, at most `votes` times (then it is fixed, as for the vote), and never by more than tau.
-// The measurement is taken at the first estimate of a window, T steps after the last change, so
-// T >= 2 (D + 1) lets the residuals settle for D + 1 steps after a change before they are measured.
+// so that the balance does not depend on the units of the objective (Wohlberg's point: with absolute
+// residuals the rule's fixed point moves when the problem is scaled; with relative ones it moves with
+// it; test BalancingPenalty.DoesNotDependOnTheObjectivesUnits); the nodes flood R = max_p r~_p and S = max_p s~_p as
+// before. (b) The step is the balance's own size, tau_k = sqrt(R / S) (or sqrt(S / R)), clamped to [1, tau] (Wohlberg's
+// adaptive multiplier), instead of a fixed factor: from rho 1e4 times too small, two votes with tau = 100 reach it,
+// where (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu times the other,
+// at most `votes` times (then it is fixed, as for the vote), and never by more than tau. (c) Schedule: the balancing
+// rule's windows start at labels first + 1 + m T, m = 0 .. votes - 1 (its first measurement is the first there is, so a
+// poor rho is corrected after D + 1 steps), and agents use T = D + 1 by default (--vary_rho_every=auto); with 100
+// votes, rho can change during the first 100 (D + 1) steps and is fixed after. Chosen on the penalty experiment
+// (dadmm-sweep
+// --experiment=penalty, results/README.md): 10 votes stopped the balancing too early for
+// logistic regression (ending 2-6x above the best rho); more did not hurt consensus.
+//
+// Why not spectral (Barzilai-Borwein) penalties (Xu, Figueiredo, Goldstein, AISTATS 2017; node-wise,
+// Xu et al., ICML 2017): their estimate is a ratio of inner products summed over the whole network,
+// <dlambda, dlambda> / <dH, dlambda>. A flood computes maxima and minima exactly in D steps but not
+// sums (a sum by flooding carries every node's term, P values per message); and node-wise penalties
+// break the equal penalty on both ends of an edge that D-ADMM's dual update (gamma_p += rho sum_j
+// (x_p - x_j)) needs. Balancing needs only two maxima.
 #pragma once
 
 #include <array>

@@ -78,6 +78,15 @@ grep -q '^sigma: 2' "$out/split-l/node-1.yaml" || fail "lasso split: node-1.yaml
 grep -q "tolerance 0.0001 reached" "$out/sim.txt" || fail "dadmm-sim did not reach the tolerance: $(cat "$out/sim.txt")"
 line=$(grep '^messages' "$out/sim.txt")
 echo "$line" | awk '{ gsub(/\)/, "", $NF); if ($2 != $NF) exit 1 }' || fail "messages != 2E x steps: $line"
+
+# From a poor rho, the balancing rule finds a workable one (the same network at fixed rho 1e-4 does not
+# reach the tolerance in 1000 steps).
+"$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --vary_rho=balance --max_steps=1000 > "$out/vary.txt" \
+  || fail "dadmm-sim --vary_rho failed"
+grep -q "tolerance 0.0001 reached" "$out/vary.txt" || fail "--vary_rho=balance from 1e-4: $(cat "$out/vary.txt")"
+grep -q "^penalty   balance, a vote every" "$out/vary.txt" || fail "--vary_rho: no penalty line: $(cat "$out/vary.txt")"
+"$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --max_steps=1000 > "$out/fixed.txt" || true
+grep -q "tolerance 0.0001 NOT reached" "$out/fixed.txt" || fail "fixed rho 1e-4 reached the tolerance: $(cat "$out/fixed.txt")"
 [ "$(head -1 "$out/e.csv")" = "step,relative_error" ] || fail "errors CSV header"
 
 # Seed 001's Table 1 on a small instance: every column reaches the targets, and the table is printed.

@@ -27,6 +27,7 @@
 #include "common/programs/algorithms.h"
 #include "common/sim/experiment.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/penalty_simulation.h"
 #include "coordinator-free-bootstrap/session_simulation.h"
 
 ABSL_FLAG(std::string, topology, "", "Topology file. Or use --table2 and --nodes.");
@@ -48,6 +49,10 @@ ABSL_FLAG(std::string, write_data, "",
           "consensus, bpdn-*, svm-iris).");
 ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 of the subgradient method.");
 ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
+ABSL_FLAG(std::string, vary_rho, "",
+          "Vary rho from --rho by a penalty rule, as agents do with --vary_rho_every=auto --vary_rho_rule=RULE: "
+          "balance (relative residual balancing) or vote (seed 002's (3.13)); a vote every D + 1 steps, the "
+          "rule's defaults. Empty: rho fixed.");
 ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
 ABSL_FLAG(std::optional<int64_t>, max_steps, std::nullopt,
           "Maximum communication steps, >= 1 (unset: 1000; 10000 for svm-iris).");
@@ -238,6 +243,16 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--delivery: expected fifo or shuffled, got '", d, "'"));
   }
 
+  const std::string vary = absl::GetFlag(FLAGS_vary_rho);
+  if (!vary.empty()) {
+    if (!dadmm::ParsePenaltyRule(vary)) return Fail(absl::StrCat("--vary_rho=", vary, ": expected balance or vote"));
+    if (absl::GetFlag(FLAGS_rho_grid)) return Fail("--vary_rho and --rho_grid: give one (a rule varies rho itself)");
+    if (*algorithm != dadmm::Algorithm::kDadmm && *algorithm != dadmm::Algorithm::kAlgorithm3 &&
+        *algorithm != dadmm::Algorithm::kIcAdmm) {
+      return Fail(absl::StrCat("--vary_rho: ", dadmm::AlgorithmName(*algorithm), " has no penalty to vary"));
+    }
+    if (problem == "external") return Fail("--vary_rho: not with --problem=external (the agents' flags do it there)");
+  }
   if (problem == "external") {
     return RunExternal(*topology, *algorithm, spec.settings.rho, max_steps, tol);
   }
@@ -265,6 +280,22 @@ int main(int argc, char** argv) {
                                    r.final_error);
     }
     best = grid->best;
+  } else if (!vary.empty()) {
+    const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(vary);
+    const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(*rule);
+    const std::uint32_t diameter = dadmm::DiameterBound(*topology);
+    absl::StatusOr<dadmm::PenaltyRunOutcome> r = dadmm::RunWithPenaltyRule(*topology, colouring, *instance, spec,
+                                                                           {.diameter_bound = diameter,
+                                                                            .rho = spec.settings.rho,
+                                                                            .adapt_interval = diameter + 1,
+                                                                            .adapt_votes = defaults.votes,
+                                                                            .adapt_mu = defaults.mu,
+                                                                            .adapt_tau = defaults.tau,
+                                                                            .penalty_rule = *rule});
+    if (!r.ok()) return Fail(r.status().message());
+    std::cout << absl::StrFormat("penalty   %s, a vote every %d steps: rho %g -> %g in %d changes\n", vary,
+                                 diameter + 1, spec.settings.rho, r->final_rho, r->changes);
+    best = std::move(r->run);
   } else {
     absl::StatusOr<dadmm::RunOutcome> r = dadmm::RunExperiment(*topology, colouring, *instance, spec);
     if (!r.ok()) return Fail(r.status().message());

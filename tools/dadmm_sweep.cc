@@ -34,6 +34,7 @@
 #include "common/programs/algorithms.h"
 #include "common/sim/experiment.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
+#include "coordinator-free-bootstrap/penalty_simulation.h"
 #include "coordinator-free-bootstrap/stopping_program.h"
 
 ABSL_FLAG(std::string, experiment, "", "fig3, fig4, fig5, fig6, fig7, colouring, or a comma-separated list of them.");
@@ -364,61 +365,7 @@ int RunStopExperiment(const std::string& out_dir, std::uint64_t seed, const std:
   return 0;
 }
 
-// One run of `algorithm` from `start`, its penalty varied by `rule` (the programs the agents run, in
-// the simulator), until the relative error reaches `tolerance` or `max_steps`.
-struct AdaptiveOutcome {
-  dadmm::RunOutcome run;
-  double final_rho = 0.0;
-  std::uint32_t changes = 0;
-};
-
-absl::StatusOr<AdaptiveOutcome> RunAdaptive(const dadmm::Topology& t, const dadmm::Colouring& colouring,
-                                            const dadmm::ProblemInstance& instance, Algorithm algorithm, double start,
-                                            const dadmm::StopRule& rule, std::uint64_t max_steps, double tolerance) {
-  std::map<dadmm::NodeId, std::unique_ptr<dadmm::NodeProgram>> programs;
-  std::map<dadmm::NodeId, const dadmm::AgreedStopProgram*> voters;
-  for (const dadmm::NodeSpec& n : t.nodes()) {
-    absl::StatusOr<std::unique_ptr<dadmm::NodeProgram>> p =
-        dadmm::MakeNodeProgram(t, colouring, n.id, instance.MakeLocal(n.id),
-                               {.algorithm = algorithm, .rho = start, .max_iterations = max_steps});
-    if (!p.ok()) return p.status();
-    absl::StatusOr<std::unique_ptr<dadmm::AgreedStopProgram>> wrapped =
-        dadmm::AgreedStopProgram::Create(*std::move(p), t.neighbours(n.id), rule);
-    if (!wrapped.ok()) return wrapped.status();
-    voters[n.id] = wrapped->get();
-    programs[n.id] = *std::move(wrapped);
-  }
-  absl::StatusOr<dadmm::SimulationResult> r =
-      dadmm::Simulate(t, programs, {.error = instance.error_measure(), .tolerance = tolerance});
-  if (!r.ok()) return r.status();
-  AdaptiveOutcome out;
-  out.run = {.rho = start,
-             .steps = r->steps,
-             .reached = r->reached_tolerance,
-             .diverged = r->diverged,
-             .messages = r->messages,
-             .payload_bytes = r->payload_bytes,
-             .final_error = r->errors.empty() ? 0.0 : r->errors.back()};
-  if (out.run.diverged) out.run.final_error = std::numeric_limits<double>::infinity();
-  // The votes are agreed: nodes that have sent the same estimate hold the same penalty (when the
-  // tolerance ends the run, nodes of early colours may be one estimate ahead, past a change).
-  std::map<std::uint64_t, std::set<double>> by_steps;  // by the label of the last estimate
-  for (const auto& [id, p] : voters) {
-    by_steps[p->last_label()].insert(p->penalty());
-    if (by_steps.begin()->first == p->last_label()) {
-      out.final_rho = p->penalty();
-      out.changes = p->penalty_changes();
-    }
-  }
-  for (const auto& [steps, penalties] : by_steps) {
-    if (penalties.size() != 1) {
-      return absl::InternalError(absl::StrCat("nodes that sent estimate ", steps, " hold different penalties"));
-    }
-  }
-  return out;
-}
-
-// Penalty rules without a grid (issue: rho that finds itself): D-ADMM and Algorithm 3 on the 50-node
+// Penalty rules without a grid: D-ADMM and Algorithm 3 on the 50-node
 // networks, started from poor values of rho, their penalty varied by the agreed votes
 // (coordinator-free-bootstrap/stopping_program.h), against the best of the paper's grid. A run is
 // cut at 4x the best grid's steps (it has missed the target of 1.25x by then).
@@ -518,18 +465,19 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
             continue;
           }
           const dadmm::RunOutcome& f = grid->runs[static_cast<std::size_t>(at - g.begin())];
-          const std::string cell = f.diverged   ? "diverged"
-                                   : !f.reached ? absl::StrFormat("> %d (error %.0e)", f.steps, f.final_error)
-                                   : best.reached
-                                       ? absl::StrFormat("%d (%.2fx)", f.steps, static_cast<double>(f.steps) / best.steps)
-                                       : absl::StrCat(f.steps);
+          const std::string cell =
+              f.diverged     ? "diverged"
+              : !f.reached   ? absl::StrFormat("> %d (error %.0e)", f.steps, f.final_error)
+              : best.reached ? absl::StrFormat("%d (%.2fx)", f.steps, static_cast<double>(f.steps) / best.steps)
+                             : absl::StrCat(f.steps);
           md << " " << cell << " |";
-          csv << absl::StrFormat("%s,%d,%s,%s,%d,%d,%g,%s,fixed,%g,%d,%d,%d,%d,%s,%g,0,%.6e,\n", problem, number,
-                                 dadmm::ModelName(spec->model), dadmm::AlgorithmName(a), diameter, every, best.rho,
-                                 best.reached ? absl::StrCat(best.steps) : "", start, f.steps, f.reached ? 1 : 0,
-                                 f.diverged ? 1 : 0, f.steps,
-                                 f.reached && best.reached ? absl::StrFormat("%.3f", static_cast<double>(f.steps) / best.steps) : "",
-                                 start, f.final_error);
+          csv << absl::StrFormat(
+              "%s,%d,%s,%s,%d,%d,%g,%s,fixed,%g,%d,%d,%d,%d,%s,%g,0,%.6e,\n", problem, number,
+              dadmm::ModelName(spec->model), dadmm::AlgorithmName(a), diameter, every, best.rho,
+              best.reached ? absl::StrCat(best.steps) : "", start, f.steps, f.reached ? 1 : 0, f.diverged ? 1 : 0,
+              f.steps,
+              f.reached && best.reached ? absl::StrFormat("%.3f", static_cast<double>(f.steps) / best.steps) : "",
+              start, f.final_error);
         }
         md << "\n";
         for (dadmm::PenaltyRule rule_kind : rules) {
@@ -546,7 +494,9 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
                 .adapt_tau = balance ? balance_tau : dadmm::DefaultsOf(rule_kind).tau,
                 .penalty_rule = rule_kind};
             const absl::Time run_start = absl::Now();
-            absl::StatusOr<AdaptiveOutcome> r = RunAdaptive(t, colouring, **instance, a, start, rule, cap, 1e-4);
+            absl::StatusOr<dadmm::PenaltyRunOutcome> r = dadmm::RunWithPenaltyRule(
+                t, colouring, **instance,
+                {.settings = {.algorithm = a, .rho = start, .max_iterations = cap}, .tolerance = 1e-4}, rule);
             if (!r.ok()) return Fail(r.status().message());
             const double seconds = absl::ToDoubleSeconds(absl::Now() - run_start);
             const dadmm::RunOutcome& run = r->run;
