@@ -81,17 +81,17 @@ ABSL_FLAG(std::string, vary_rho_every, "0",
           "same step. 'auto': every D + 1 steps; 0: rho stays fixed.");
 ABSL_FLAG(int64_t, vary_rho_votes, 0,
           "The varying penalty: at most this many votes, then rho stays fixed; 0: the rule's default (vote 10, "
-          "balance 100).");
+          "balance 1000).");
 ABSL_FLAG(double, vary_rho_mu, 0.0,
           "The varying penalty's mu > 1: rho changes when one residual exceeds mu times the other; 0: the rule's "
           "default (vote 10, balance 2).");
 ABSL_FLAG(double, vary_rho_tau, 0.0,
           "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance); 0: "
           "the rule's default (vote 2, balance 100).");
-ABSL_FLAG(std::string, vary_rho_rule, "vote",
-          "How a vote changes rho: 'vote' is seed 002's (3.13) on the largest residuals; 'balance' balances the "
-          "relative residuals with the factor sqrt(R/S), at most --vary_rho_tau (Wohlberg 2017; see "
-          "coordinator-free-bootstrap/stopping_program.h).");
+ABSL_FLAG(std::string, vary_rho_rule, "balance",
+          "How a vote changes rho: 'balance' balances the relative residuals with the factor sqrt(R/S), at most "
+          "--vary_rho_tau (Wohlberg 2017; coordinator-free-bootstrap/stopping_program.h); 'vote' is seed 002's "
+          "(3.13) on the largest residuals.");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");

@@ -13,7 +13,7 @@ namespace dadmm {
 const char* PenaltyRuleName(PenaltyRule rule) { return rule == PenaltyRule::kBalance ? "balance" : "vote"; }
 
 PenaltyRuleDefaults DefaultsOf(PenaltyRule rule) {
-  return rule == PenaltyRule::kBalance ? PenaltyRuleDefaults{.votes = 100, .mu = 2.0, .tau = 100.0}
+  return rule == PenaltyRule::kBalance ? PenaltyRuleDefaults{.votes = 1000, .mu = 2.0, .tau = 100.0}
                                        : PenaltyRuleDefaults{.votes = 10, .mu = 10.0, .tau = 2.0};
 }
 

@@ -42,17 +42,20 @@
 //   s~_p = s_p / ||gamma_p||                                               (eps_dual's scale)
 // so that the balance does not depend on the units of the objective (Wohlberg's point: with absolute
 // residuals the rule's fixed point moves when the problem is scaled; with relative ones it moves with
-// it; test BalancingPenalty.DoesNotDependOnTheObjectivesUnits); the nodes flood R = max_p r~_p and S = max_p s~_p as
-// before. (b) The step is the balance's own size, tau_k = sqrt(R / S) (or sqrt(S / R)), clamped to [1, tau] (Wohlberg's
-// adaptive multiplier), instead of a fixed factor: from rho 1e4 times too small, two votes with tau = 100 reach it,
-// where (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu times the other,
-// at most `votes` times (then it is fixed, as for the vote), and never by more than tau. (c) Schedule: the balancing
-// rule's windows start at labels first + 1 + m T, m = 0 .. votes - 1 (its first measurement is the first there is, so a
-// poor rho is corrected after D + 1 steps), and agents use T = D + 1 by default (--vary_rho_every=auto); with 100
-// votes, rho can change during the first 100 (D + 1) steps and is fixed after. Chosen on the penalty experiment
-// (dadmm-sweep
-// --experiment=penalty, results/README.md): 10 votes stopped the balancing too early for
-// logistic regression (ending 2-6x above the best rho); more did not hurt consensus.
+// it; test BalancingPenalty.DoesNotDependOnTheObjectivesUnits); the nodes flood R = max_p r~_p and
+// S = max_p s~_p as before. (b) The step is the balance's own size, tau_k = sqrt(R / S) (or
+// sqrt(S / R)), clamped to [1, tau] (Wohlberg's adaptive multiplier), instead of a fixed factor: from
+// rho 1e4 times too small, two votes with tau = 100 reach it,
+// where (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu
+// times the other, at most `votes` times (then it is fixed, as for the vote: a finite number of changes
+// keeps ADMM's convergence), and never by more than tau at once.
+// (c) Schedule: the balancing rule's windows start at labels first + 1 + m T, m = 0 .. votes - 1 (its
+// first measurement is the first there is, so a poor rho is corrected after D + 1 steps), and agents use
+// T = D + 1 by default (--vary_rho_every=auto); with 1000 votes, rho can change during the first
+// 1000 (D + 1) steps and is fixed after. Chosen on the penalty experiment (dadmm-sweep
+// --experiment=penalty, results/README.md): 10 votes stopped the balancing too early for logistic
+// regression (ending 2-6x above the best rho) and 100 too early for the SVM (2-3x the grid's steps on
+// some networks, 1.3x with 1000); consensus was the same with 10, 100 or 1000.
 //
 // Why not spectral (Barzilai-Borwein) penalties (Xu, Figueiredo, Goldstein, AISTATS 2017; node-wise,
 // Xu et al., ICML 2017): their estimate is a ratio of inner products summed over the whole network,
@@ -84,7 +87,7 @@ enum class PenaltyRule { kVote, kBalance };
 const char* PenaltyRuleName(PenaltyRule rule);  // "vote", "balance"
 // Each rule's parameters where a user gives none: the vote's are seed 002's (mu 10, tau 2) and 10
 // votes; the balancing rule's were chosen on the penalty experiment (results/README.md): mu 2, a
-// factor of at most 100 per change, 100 votes, a vote every D + 1 steps (the flood's minimum).
+// factor of at most 100 per change, 1000 votes, a vote every D + 1 steps (the flood's minimum).
 struct PenaltyRuleDefaults {
   std::uint32_t votes;
   double mu;

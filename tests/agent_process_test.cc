@@ -316,7 +316,8 @@ TEST(AgentProcesses, ResidualStoppingRuleEndsEveryAgentAtTheSameStep) {
 TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
   // Seed 002 §3.4.1 with no coordinator: BPDN from a poor rho = 10, votes every 10 steps.
   const NetworkRun run =
-      RunFig1("vary-rho", "bpdn-dct", {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=10"},
+      RunFig1("vary-rho", "bpdn-dct",
+              {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=10", "--vary_rho_rule=vote"},
               {.dadmm = {.rho = 10.0, .max_iterations = 3000}, .tolerance = 1e-6, .vary_rho_every = 10});
   ExpectMatchesSimulator(run);
   const auto& first = *run.results.begin();
@@ -332,14 +333,14 @@ TEST(AgentProcesses, VaryingPenaltyChangesRhoAtEveryAgentTogether) {
 
 TEST(AgentProcesses, BalancingPenaltyAgreesAtEveryAgentAndMatchesTheSimulator) {
   // The balancing rule from the same poor rho = 10, as a user gets it: --vary_rho_every=auto is a vote
-  // every D + 1 = 4 steps, and the rule's defaults (100 votes, mu 2, factor at most 100).
+  // every D + 1 = 4 steps, and the rule's defaults (1000 votes, mu 2, factor at most 100).
   const NetworkRun run =
       RunFig1("balance", "bpdn-dct",
               {"--rho=10", "--iterations=3000", "--tolerance=1e-6", "--vary_rho_every=auto", "--vary_rho_rule=balance"},
               {.dadmm = {.rho = 10.0, .max_iterations = 3000},
                .tolerance = 1e-6,
                .vary_rho_every = 4,
-               .vary_rho_votes = 100,
+               .vary_rho_votes = 1000,
                .vary_rho_mu = 2.0,
                .vary_rho_tau = 100.0,
                .vary_rho_rule = PenaltyRule::kBalance});
@@ -351,7 +352,7 @@ TEST(AgentProcesses, BalancingPenaltyAgreesAtEveryAgentAndMatchesTheSimulator) {
     EXPECT_EQ(r.outcome(), "stopped");
     EXPECT_EQ(r.vary_rho_rule(), "balance");
     EXPECT_EQ(r.vary_rho_every(), 4u);
-    EXPECT_EQ(r.vary_rho_votes(), 100u);
+    EXPECT_EQ(r.vary_rho_votes(), 1000u);
     EXPECT_EQ(r.final_rho(), first.second.final_rho()) << "node " << id;
     EXPECT_EQ(r.rho_changes(), first.second.rho_changes()) << "node " << id;
   }

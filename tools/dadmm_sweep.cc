@@ -52,7 +52,7 @@ ABSL_FLAG(int64_t, vary_settle, 0,
           "penalty only: with --vary_every=0, the steps between a change and the next "
           "measurement; -1: D + 1.");
 ABSL_FLAG(int64_t, vary_votes, 0,
-          "penalty only: at most this many votes; 0: each rule's default (vote 10, balance 100).");
+          "penalty only: at most this many votes; 0: each rule's default (vote 10, balance 1000).");
 ABSL_FLAG(double, balance_mu, 0.0,
           "penalty only: the balancing rule's mu (change rho when R > mu S or S > mu R); 0: its default, 2.");
 ABSL_FLAG(double, balance_tau, 0.0,
@@ -418,7 +418,7 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
             every_flag > 0                          ? absl::StrCat(every_flag)
             : absl::GetFlag(FLAGS_vary_settle) >= 0 ? absl::StrCat("D + 1 + ", absl::GetFlag(FLAGS_vary_settle))
                                                     : "2 (D + 1)",
-            votes > 0 ? absl::StrCat(votes) : std::string("10 (vote) or 100 (balance)"), balance_mu, balance_tau, seed,
+            votes > 0 ? absl::StrCat(votes) : std::string("10 (vote) or 1000 (balance)"), balance_mu, balance_tau, seed,
             g_command_line);
   md << "| problem | network | algorithm | grid best (rho) | rule |";
   for (double s : starts) md << absl::StrFormat(" from %g |", s);
