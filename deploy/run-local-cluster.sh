@@ -21,7 +21,7 @@
 # node's f_p from the local solver at ADDRESS ({node}: the node id; start the solvers first, e.g.
 # python/examples/), and the simulator's check asks the same solvers. Flags after
 # `--` go to every agent as they are (e.g. -- --eps_abs=1e-4 --eps_rel=1e-2 --tolerance=0, the residual
-# stop of seed 002 §3.3, or --vary_rho_every=20).
+# stop of seed 002 §3.3, or --vary_rho_every=auto: rho chosen by the nodes, see README "Choosing rho").
 #
 # Each agent gets only its own private value theta_p (node-<id>.csv, generated with theta_p ~
 # N(10, 100^2) from --seed) and talks only to its neighbours: a handshake, the distributed colouring,
