@@ -401,8 +401,9 @@ int Report(const std::string& topology_path) {
         first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
   }
   if (run->settings.vary_rho_every > 0) {
-    std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, a vote every %d steps)\n",
-                                 first.rho(), first.final_rho(), first.rho_changes(), run->settings.vary_rho_every);
+    std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, %s, a vote every %d steps)\n",
+                                 first.rho(), first.final_rho(), first.rho_changes(),
+                                 dadmm::PenaltyRuleName(run->settings.vary_rho_rule), run->settings.vary_rho_every);
   }
   std::vector<std::string> restarted;
   for (const auto& [id, r] : *results) {
