@@ -43,7 +43,8 @@
 // so that the balance does not depend on the units of the objective (Wohlberg's point: with absolute
 // residuals the rule's fixed point moves when the problem is scaled; with relative ones it moves with
 // it; test BalancingPenalty.DoesNotDependOnTheObjectivesUnits); the nodes flood R = max_p r~_p and
-// S = max_p s~_p as before. (b) The step is the balance's own size, tau_k = sqrt(R / S) (or
+// S = max_p s~_p as before (the maximum of the nodes' ratios; max_p r_p / max_p scale_p was tried and
+// let rho run away on the SVM, results/README.md). (b) The step is the balance's own size, tau_k = sqrt(R / S) (or
 // sqrt(S / R)), clamped to [1, tau] (Wohlberg's adaptive multiplier), instead of a fixed factor: from
 // rho 1e4 times too small, two votes with tau = 100 reach it,
 // where (3.13)'s factor 2 needs 14 windows. Safeguards: rho changes only when one residual exceeds mu
