@@ -546,6 +546,17 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
   return 0;
 }
 
+// --problems (`only`, comma-separated) or the experiment's `defaults`, each a built-in problem.
+absl::StatusOr<std::vector<std::string>> ChosenProblems(const std::string& only, std::vector<std::string> defaults) {
+  if (!only.empty()) defaults = absl::StrSplit(only, ',', absl::SkipEmpty());
+  for (const std::string& p : defaults) {
+    if (std::find(dadmm::InstanceNames().begin(), dadmm::InstanceNames().end(), p) == dadmm::InstanceNames().end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--problems: unknown problem '", p, "'"));
+    }
+  }
+  return defaults;
+}
+
 int main(int argc, char** argv) {
   dadmm::SetUsage(
       "dadmm-sweep: regenerates the experiments of Mota et al., D-ADMM, section V, in the simulator:\n"
@@ -617,28 +628,19 @@ int main(int argc, char** argv) {
 
   const std::string only = absl::GetFlag(FLAGS_problems);
   if (stop) {
-    std::vector<std::string> problems = {"consensus", "bpdn-gaussian"};
-    if (!only.empty()) problems = absl::StrSplit(only, ',', absl::SkipEmpty());
-    for (const std::string& p : problems) {
-      if (std::find(dadmm::InstanceNames().begin(), dadmm::InstanceNames().end(), p) == dadmm::InstanceNames().end()) {
-        return Fail(absl::StrCat("--problems: unknown problem '", p, "'"));
-      }
-    }
-    if (int rc = RunStopExperiment(out_dir, seed, *networks, problems, absl::GetFlag(FLAGS_stop_tolerance),
+    absl::StatusOr<std::vector<std::string>> problems = ChosenProblems(only, {"consensus", "bpdn-gaussian"});
+    if (!problems.ok()) return Fail(problems.status().message());
+    if (int rc = RunStopExperiment(out_dir, seed, *networks, *problems, absl::GetFlag(FLAGS_stop_tolerance),
                                    absl::GetFlag(FLAGS_datasets));
         rc != 0) {
       return rc;
     }
   }
   if (penalty) {
-    std::vector<std::string> problems = {"consensus", "bpdn-dct", "svm-iris", "logreg-cancer"};
-    if (!only.empty()) problems = absl::StrSplit(only, ',', absl::SkipEmpty());
-    for (const std::string& p : problems) {
-      if (std::find(dadmm::InstanceNames().begin(), dadmm::InstanceNames().end(), p) == dadmm::InstanceNames().end()) {
-        return Fail(absl::StrCat("--problems: unknown problem '", p, "'"));
-      }
-    }
-    if (int rc = RunPenaltyExperiment(out_dir, seed, *networks, problems, absl::GetFlag(FLAGS_datasets)); rc != 0) {
+    absl::StatusOr<std::vector<std::string>> problems =
+        ChosenProblems(only, {"consensus", "bpdn-dct", "svm-iris", "logreg-cancer"});
+    if (!problems.ok()) return Fail(problems.status().message());
+    if (int rc = RunPenaltyExperiment(out_dir, seed, *networks, *problems, absl::GetFlag(FLAGS_datasets)); rc != 0) {
       return rc;
     }
   }
