@@ -369,7 +369,7 @@ void Agent::Impl::RecordHistory() {
     const std::optional<StopDiagnostics> stop = program->stop_diagnostics();
     p.set_primal_residual(stop.has_value() ? stop->primal_residual : 0.0);
     p.set_dual_residual(stop.has_value() ? stop->dual_residual : 0.0);
-    p.set_rho(stop.has_value() ? stop->penalty : options.settings.dadmm.rho);
+    p.set_rho(PenaltyNow(*program, stop, options.settings.dadmm.rho));
     const LocalProblem* local = program->local_problem();
     p.set_objective(local != nullptr ? local->Objective(x) : std::numeric_limits<double>::quiet_NaN());
     const CountersSnapshot c = counters.Snapshot();
@@ -416,7 +416,7 @@ void Agent::Impl::PublishEstimate(bool force) {
   public_state.disagreement = disagreement;
   public_state.primal_residual = stop.has_value() ? stop->primal_residual : 0.0;
   public_state.dual_residual = stop.has_value() ? stop->dual_residual : 0.0;
-  public_state.rho = stop.has_value() ? stop->penalty : options.settings.dadmm.rho;
+  public_state.rho = PenaltyNow(*program, stop, options.settings.dadmm.rho);
   public_state.computation_iterations = program->computation_iterations();
   const NodeProgram::SolveCounts solves = program->local_solves();
   public_state.local_solves = solves.solves;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -207,8 +208,8 @@ absl::StatusOr<RecordedRun> RunOf(const pb::AgentResult& r) {
   if (!r.vary_rho_rule().empty()) {
     const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(r.vary_rho_rule());
     if (!rule) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("node ", r.node_id(), ": vary_rho_rule '", r.vary_rho_rule(), "' (expected vote or balance)"));
+      return absl::InvalidArgumentError(absl::StrCat("node ", r.node_id(), ": vary_rho_rule '", r.vary_rho_rule(),
+                                                     "' (expected vote, balance or edge)"));
     }
     run.settings.vary_rho_rule = *rule;
   }
@@ -400,7 +401,20 @@ int Report(const std::string& topology_path) {
         static_cast<double>(totals.computation) / static_cast<double>(topology->size()),
         first.algorithm() == "ic-admm" ? "one gradient step per estimate" : "FISTA steps of the local solves");
   }
-  if (run->settings.vary_rho_every > 0) {
+  if (run->settings.edge_penalties()) {
+    double least = std::numeric_limits<double>::infinity(), largest = 0.0;
+    std::uint64_t changes = 0;
+    for (const auto& [id, r] : *results) {
+      least = std::min(least, r.final_rho_min());
+      largest = std::max(largest, r.final_rho_max());
+      changes += r.rho_changes();
+    }
+    // Each edge's changes are counted at both of its ends.
+    std::cout << absl::StrFormat(
+        "per-edge penalties      rho %g -> %g to %g over the edges (%d changes, measured "
+        "every %d steps)\n",
+        first.rho(), least, largest, changes / 2, run->settings.vary_rho_every);
+  } else if (run->settings.vary_rho_every > 0) {
     std::cout << absl::StrFormat("varying penalty         rho %g -> %g (%d changes, %s, a vote every %d steps)\n",
                                  first.rho(), first.final_rho(), first.rho_changes(),
                                  dadmm::PenaltyRuleName(run->settings.vary_rho_rule), run->settings.vary_rho_every);

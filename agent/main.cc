@@ -78,20 +78,23 @@ ABSL_FLAG(double, eps_rel, 0.0, "The residual rule's relative tolerance (seed 00
 ABSL_FLAG(std::string, vary_rho_every, "0",
           "The varying penalty, decided with no coordinator (see --vary_rho_rule): every this many steps (> the "
           "network's diameter D) the nodes flood their largest primal and dual residuals and all change rho at the "
-          "same step. 'auto': every D + 1 steps; 0: rho stays fixed.");
+          "same step. 'auto': every D + 1 steps (with --vary_rho_rule=edge: after every step); 0: rho stays "
+          "fixed.");
 ABSL_FLAG(int64_t, vary_rho_votes, 0,
-          "The varying penalty: at most this many votes, then rho stays fixed; 0: the rule's default (vote 10, "
-          "balance 1000).");
+          "The varying penalty: at most this many votes, then rho stays fixed (edge: changes per edge); 0: the "
+          "rule's default (vote 10, balance 1000, edge 100).");
 ABSL_FLAG(double, vary_rho_mu, 0.0,
           "The varying penalty's mu > 1: rho changes when one residual exceeds mu times the other; 0: the rule's "
-          "default (vote 10, balance 2).");
+          "default (vote 10, balance and edge 2).");
 ABSL_FLAG(double, vary_rho_tau, 0.0,
           "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance); 0: "
-          "the rule's default (vote 2, balance 100).");
+          "the rule's default (vote 2, balance and edge 100).");
 ABSL_FLAG(std::string, vary_rho_rule, "balance",
           "How a vote changes rho: 'balance' balances the relative residuals with the factor sqrt(R/S), at most "
           "--vary_rho_tau (Wohlberg 2017; coordinator-free-bootstrap/stopping_program.h); 'vote' is seed 002's "
-          "(3.13) on the largest residuals.");
+          "(3.13) on the largest residuals; 'edge' needs no vote (d-admm only): each edge keeps its own penalty that "
+          "both ends balance alike on the edge's own residuals, changing it at the same step with no message "
+          "(Song et al. 2016; common/programs/edge_penalties.h).");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -334,13 +337,15 @@ int main(int argc, char** argv) {
   options.settings.eps_rel = absl::GetFlag(FLAGS_eps_rel);
   const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(absl::GetFlag(FLAGS_vary_rho_rule));
   if (!rule) {
-    return Fail(absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected vote or balance"));
+    return Fail(
+        absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected vote, balance or edge"));
   }
   const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(*rule);
   const std::string every_text = absl::GetFlag(FLAGS_vary_rho_every);
   int64_t every = 0;
+  const bool edge = *rule == dadmm::PenaltyRule::kEdge;
   if (every_text == "auto") {
-    every = dadmm::DiameterBound(*topology) + 1;
+    every = edge ? 1 : dadmm::DiameterBound(*topology) + 1;
   } else if (!absl::SimpleAtoi(every_text, &every) || every < 0 || every > 1000000) {
     return Fail(absl::StrCat("--vary_rho_every=", every_text, ": expected auto or a number of steps in 0..1e6"));
   }
@@ -354,7 +359,7 @@ int main(int argc, char** argv) {
   options.settings.vary_rho_tau =
       absl::GetFlag(FLAGS_vary_rho_tau) != 0.0 ? absl::GetFlag(FLAGS_vary_rho_tau) : defaults.tau;
   if (absl::Status s = options.settings.Validate(); !s.ok()) return Fail(absl::StrCat("--", s.message()));
-  if (every > 0 && static_cast<uint32_t>(every) <= dadmm::DiameterBound(*topology)) {
+  if (!edge && every > 0 && static_cast<uint32_t>(every) <= dadmm::DiameterBound(*topology)) {
     return Fail(absl::StrCat("--vary_rho_every=", every, ": a vote floods for ", dadmm::DiameterBound(*topology),
                              " steps (the network's diameter); give more, or auto"));
   }

@@ -107,6 +107,14 @@ absl::Status WriteResult(const RunRecord& run, const Logger& log) {
     r.set_primal_residual(stop->primal_residual);
     r.set_dual_residual(stop->dual_residual);
   }
+  if (const EdgePenalties* edges = program->edge_penalties(); edges != nullptr && edges->adaptive()) {
+    // Per-edge penalties (edge_penalties.h): their geometric mean over this node's edges, the least
+    // and the largest, and how many times they changed.
+    r.set_final_rho(edges->geometric_mean());
+    r.set_final_rho_min(edges->min());
+    r.set_final_rho_max(edges->max());
+    r.set_rho_changes(static_cast<std::uint32_t>(edges->changes()));
+  }
   r.set_rejected_messages(c.rejected);
   for (const auto& [j, d] : c.delivery) {
     r.set_resent_messages(r.resent_messages() + d.resent);

@@ -9,6 +9,10 @@ namespace dadmm {
 
 absl::Status PipelineSettings::Validate() const {
   if (absl::Status s = dadmm.Validate(); !s.ok()) return s;
+  if (edge_penalties() && algorithm != Algorithm::kDadmm) {
+    return absl::InvalidArgumentError(absl::StrCat("vary_rho_rule edge (per-edge penalties) applies to d-admm, not ",
+                                                   AlgorithmName(algorithm), " (use vary_rho_rule balance)"));
+  }
   if (vary_rho_every > 0 && (!(vary_rho_mu > 1.0) || !std::isfinite(vary_rho_mu) || !(vary_rho_tau > 1.0) ||
                              !std::isfinite(vary_rho_tau) || vary_rho_votes < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("the varying penalty needs mu > 1, tau > 1 and votes >= 1, got ",
@@ -28,12 +32,23 @@ absl::Status PipelineSettings::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
   }
+  if (edge_penalties() && (eps_abs > 0.0 || eps_rel > 0.0)) {
+    return absl::InvalidArgumentError(
+        "the residual rule measures s_p with one rho; with per-edge penalties (vary_rho_rule edge) stop with "
+        "tolerance (the change test)");
+  }
   if (tolerance > 0.0 && (eps_abs > 0.0 || eps_rel > 0.0)) {
     return absl::InvalidArgumentError(
         "give either tolerance (the change test) or eps_abs / eps_rel (the residual "
         "rule of seed 002 §3.3), not both");
   }
   return absl::OkStatus();
+}
+
+EdgePenaltySettings PipelineSettings::edge() const {
+  if (!edge_penalties()) return {};
+  return {
+      .adaptive = true, .mu = vary_rho_mu, .tau = vary_rho_tau, .every = vary_rho_every, .max_changes = vary_rho_votes};
 }
 
 StopRule PipelineSettings::stop_rule(const Topology& topology) const { return stop_rule(DiameterBound(topology)); }
@@ -44,7 +59,7 @@ StopRule PipelineSettings::stop_rule(std::uint32_t diameter_bound) const {
           .eps_abs = eps_abs,
           .eps_rel = eps_rel,
           .rho = dadmm.rho,
-          .adapt_interval = vary_rho_every,
+          .adapt_interval = edge_penalties() ? 0 : vary_rho_every,
           .adapt_votes = vary_rho_votes,
           .adapt_mu = vary_rho_mu,
           .adapt_tau = vary_rho_tau,
@@ -82,7 +97,8 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeAgentProgram(const NodeView& vi
                                                                       {.algorithm = settings.algorithm,
                                                                        .rho = settings.dadmm.rho,
                                                                        .max_iterations = settings.dadmm.max_iterations,
-                                                                       .beta = settings.ic_beta});
+                                                                       .beta = settings.ic_beta,
+                                                                       .edge = settings.edge()});
   if (!node.ok()) return node.status();
   if (!settings.agreed_stop()) return node;
   std::vector<NodeId> neighbours;

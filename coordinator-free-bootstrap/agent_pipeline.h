@@ -27,7 +27,9 @@ struct PipelineSettings {
   double eps_abs = 0.0;
   double eps_rel = 0.0;
 
-  // > 0: seed 002 §3.4.1's varying penalty, voted every vary_rho_every steps (stopping_program.h).
+  // > 0: seed 002 §3.4.1's varying penalty, voted every vary_rho_every steps (stopping_program.h);
+  // with vary_rho_rule kEdge, no vote: D-ADMM's per-edge penalties, measured
+  // every vary_rho_every steps, at most vary_rho_votes changes per edge (edge_penalties.h).
   std::uint32_t vary_rho_every = 0;
   // Crash recovery (node_session.h): a checkpoint every this many communication steps. Nodes keep
   // checkpoint_every + 3 of their own estimates for a restarted neighbour, so neighbours must agree
@@ -38,8 +40,13 @@ struct PipelineSettings {
   double vary_rho_tau = 2.0;
   PenaltyRule vary_rho_rule = PenaltyRule::kVote;  // how a vote changes rho (stopping_program.h)
 
+  // Whether the penalty varies per edge (no vote), and those settings for the program.
+  bool edge_penalties() const { return vary_rho_every > 0 && vary_rho_rule == PenaltyRule::kEdge; }
+  EdgePenaltySettings edge() const;
   // Whether the program is wrapped in AgreedStopProgram (an early stop, or the penalty votes).
-  bool agreed_stop() const { return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0 || vary_rho_every > 0; }
+  bool agreed_stop() const {
+    return tolerance > 0.0 || eps_abs > 0.0 || eps_rel > 0.0 || (vary_rho_every > 0 && !edge_penalties());
+  }
   // The agreed stop's rule for a network whose diameter is at most `diameter_bound` (DiameterBound
   // of the topology every node holds; its Describe() goes into the handshake), or for `topology`.
   StopRule stop_rule(std::uint32_t diameter_bound) const;

@@ -10,16 +10,34 @@
 
 namespace dadmm {
 
-const char* PenaltyRuleName(PenaltyRule rule) { return rule == PenaltyRule::kBalance ? "balance" : "vote"; }
+const char* PenaltyRuleName(PenaltyRule rule) {
+  switch (rule) {
+    case PenaltyRule::kBalance:
+      return "balance";
+    case PenaltyRule::kEdge:
+      return "edge";
+    case PenaltyRule::kVote:
+      break;
+  }
+  return "vote";
+}
 
 PenaltyRuleDefaults DefaultsOf(PenaltyRule rule) {
-  return rule == PenaltyRule::kBalance ? PenaltyRuleDefaults{.votes = 1000, .mu = 2.0, .tau = 100.0}
-                                       : PenaltyRuleDefaults{.votes = 10, .mu = 10.0, .tau = 2.0};
+  switch (rule) {
+    case PenaltyRule::kBalance:
+      return {.votes = 1000, .mu = 2.0, .tau = 100.0};
+    case PenaltyRule::kEdge:  // votes: the changes per edge
+      return {.votes = 100, .mu = 2.0, .tau = 100.0};
+    case PenaltyRule::kVote:
+      break;
+  }
+  return {.votes = 10, .mu = 10.0, .tau = 2.0};
 }
 
 std::optional<PenaltyRule> ParsePenaltyRule(absl::string_view name) {
   if (name == "vote") return PenaltyRule::kVote;
   if (name == "balance") return PenaltyRule::kBalance;
+  if (name == "edge") return PenaltyRule::kEdge;
   return std::nullopt;
 }
 
@@ -45,6 +63,9 @@ absl::Status StopRule::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be a finite number > 0, got ", tolerance));
   }
   if (adapts()) {
+    if (penalty_rule == PenaltyRule::kEdge) {
+      return absl::InvalidArgumentError("the per-edge penalty rule has no votes: it is the program's (its settings)");
+    }
     if (adapt_interval <= diameter_bound) {
       return absl::InvalidArgumentError(absl::StrCat("the varying penalty votes every ", adapt_interval,
                                                      " steps; the flood of a vote takes ", diameter_bound,

@@ -84,8 +84,10 @@ namespace dadmm {
 
 // How the votes change rho (see the header): seed 002's (3.13), or residual balancing on relative
 // residuals with an adaptive factor.
-enum class PenaltyRule { kVote, kBalance };
-const char* PenaltyRuleName(PenaltyRule rule);  // "vote", "balance"
+// kEdge: no vote; D-ADMM adapts a penalty per edge, both ends alike
+// (common/programs/edge_penalties.h), and the program's settings carry it.
+enum class PenaltyRule { kVote, kBalance, kEdge };
+const char* PenaltyRuleName(PenaltyRule rule);  // "vote", "balance", "edge"
 // Each rule's parameters where a user gives none: the vote's are seed 002's (mu 10, tau 2) and 10
 // votes; the balancing rule's were chosen on the penalty experiment (results/README.md): mu 2, a
 // factor of at most 100 per change, 1000 votes, a vote every D + 1 steps (the flood's minimum).

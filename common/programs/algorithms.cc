@@ -57,7 +57,7 @@ std::string DescribeAlgorithm(const AlgorithmSettings& settings) {
   if (settings.algorithm == Algorithm::kIcAdmm) {
     return absl::StrFormat("%s beta=%.17g", AlgorithmName(settings.algorithm), settings.beta);
   }
-  return AlgorithmName(settings.algorithm);
+  return AlgorithmName(settings.algorithm) + settings.edge.Describe();
 }
 
 bool HasRho(Algorithm a) { return a != Algorithm::kAveraging; }
@@ -89,6 +89,12 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const NodeView& nod
   const NodeId self = node.id;
   std::vector<NeighbourDegree> neighbours;
   for (const NodeView::Neighbour& n : node.neighbours) neighbours.push_back({.id = n.id, .degree = n.degree});
+  if (settings.edge.adaptive && settings.algorithm != Algorithm::kDadmm) {
+    // Algorithm 3 was tried: its Jacobi iterates oscillate, the edges' residual ratios flip from step
+    // to step, and the penalties ran to their bound of changes far apart (results/README.md).
+    return absl::InvalidArgumentError(
+        absl::StrCat("per-edge penalties apply to d-admm, not ", AlgorithmName(settings.algorithm)));
+  }
   switch (settings.algorithm) {
     case Algorithm::kDadmm: {
       if (node.colour == NodeView::kNoColour) return absl::NotFoundError(absl::StrCat("node ", self, " has no colour"));
@@ -98,7 +104,7 @@ absl::StatusOr<std::unique_ptr<NodeProgram>> MakeNodeProgram(const NodeView& nod
         coloured.push_back({.id = n.id, .colour = n.colour});
       }
       return DadmmNode::Create(self, node.colour, std::move(coloured), std::move(problem),
-                               {.rho = settings.rho, .max_iterations = settings.max_iterations});
+                               {.rho = settings.rho, .max_iterations = settings.max_iterations, .edge = settings.edge});
     }
     case Algorithm::kAlgorithm3:
       return Algorithm3Node::Create(self, std::move(neighbours), std::move(problem),

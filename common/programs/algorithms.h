@@ -10,6 +10,7 @@
 #include "common/network/colouring.h"
 #include "common/network/topology.h"
 #include "common/problems/problem.h"
+#include "common/programs/edge_penalties.h"
 #include "common/programs/node_program.h"
 
 namespace dadmm {
@@ -35,11 +36,12 @@ struct AlgorithmSettings {
   Algorithm algorithm = Algorithm::kDadmm;
   double rho = 1.0;  // D-ADMM, Algorithm 3, IC-ADMM: the penalty (c); subgradient: step scale alpha_0
   std::uint64_t max_iterations = 100;
-  double beta = 1.2;  // IC-ADMM: the proximal weight beta of seed 001 (8)
+  double beta = 1.2;         // IC-ADMM: the proximal weight beta of seed 001 (8)
+  EdgePenaltySettings edge;  // D-ADMM only: per-edge penalties (edge_penalties.h)
 };
 
 // The algorithm and the parameters that all nodes must share besides rho, as the handshake compares
-// them: "d-admm", "ic-admm beta=1.2".
+// them: "d-admm", "ic-admm beta=1.2", "d-admm edge-rho mu=2 tau=100 every=1 changes=100".
 std::string DescribeAlgorithm(const AlgorithmSettings& settings);
 
 // What a node knows that its program needs: itself, its colour, and each neighbour's id, colour and

@@ -13,7 +13,7 @@ absl::Status DadmmSettings::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("rho must be a finite number > 0, got ", rho));
   }
   if (max_iterations < 1) return absl::InvalidArgumentError("max_iterations must be >= 1");
-  return absl::OkStatus();
+  return edge.Validate();
 }
 
 absl::StatusOr<std::unique_ptr<DadmmNode>> DadmmNode::Create(NodeId self, std::uint32_t colour,
@@ -54,12 +54,14 @@ DadmmNode::DadmmNode(NodeId self, std::vector<NodeId> ids, std::vector<std::uint
       lower_(std::move(lower)),
       problem_(std::move(problem)),
       settings_(settings),
-      degree_rho_(static_cast<double>(neighbours_.size()) * settings.rho) {
+      degree_rho_(static_cast<double>(neighbours_.size()) * settings.rho),
+      edges_(neighbours_.size(), problem_->dimension(), settings.rho, settings.edge) {
   const Eigen::Index n = problem_->dimension();
   last_step_ = settings_.max_iterations;
   x_ = Vector::Zero(n);      // x_p^1 = 0
   gamma_ = Vector::Zero(n);  // gamma_p^1 = 0
   v_ = Vector::Zero(n);
+  x_previous_ = Vector::Zero(n);
 }
 
 void DadmmNode::Start(std::vector<Broadcast>& out) {
@@ -81,17 +83,28 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
       if (!HaveAll(/*lower=*/true)) return;
       // Step 3: v_p^k = gamma_p^k - rho sum_{lower j} x_j^{k+1} - rho sum_{higher j} x_j^k,
       // summed in neighbour-id order so that every driver rounds identically.
-      v_.setZero();
-      for (std::size_t i = 0; i < neighbours_.size(); ++i) {
-        if (lower_[i] != 0) {
-          v_ += neighbours_.next(i);
-        } else {
-          v_ += neighbours_.current(i);
+      if (edges_.adaptive()) {
+        // With a penalty per edge (edge_penalties.h): v_p^k = gamma_p^k - sum_j rho_pj x_j, and the
+        // quadratic term (sum_j rho_pj / 2) ||x||^2.
+        v_ = gamma_;
+        for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+          v_ -= edges_.rho(i) * (lower_[i] != 0 ? neighbours_.next(i) : neighbours_.current(i));
         }
+        x_previous_ = x_;
+        solves_.Add(problem_->Solve(v_, edges_.sum(), x_));
+      } else {
+        v_.setZero();
+        for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+          if (lower_[i] != 0) {
+            v_ += neighbours_.next(i);
+          } else {
+            v_ += neighbours_.current(i);
+          }
+        }
+        v_ = gamma_ - settings_.rho * v_;
+        // Step 4: x_p^{k+1} = argmin_{x in X_p} f_p(x) + v'x + (D_p rho / 2) ||x||^2.
+        solves_.Add(problem_->Solve(v_, degree_rho_, x_));
       }
-      v_ = gamma_ - settings_.rho * v_;
-      // Step 4: x_p^{k+1} = argmin_{x in X_p} f_p(x) + v'x + (D_p rho / 2) ||x||^2.
-      solves_.Add(problem_->Solve(v_, degree_rho_, x_));
       // Step 5: send x_p^{k+1} to every neighbour.
       if (Emit({.iteration = k_ + 1, .x = x_}, out)) {
         // The stop rule made x_p^{k+1} the last estimate: iteration k, ending with step 8, is the last.
@@ -103,9 +116,16 @@ void DadmmNode::Advance(std::vector<Broadcast>& out) {
     if (phase_ == Phase::kAwaitHigher) {
       if (!HaveAll(/*lower=*/false)) return;
       // Step 8: gamma_p^{k+1} = gamma_p^k + rho sum_j (x_p^{k+1} - x_j^{k+1}).
-      v_.setZero();
-      for (std::size_t i = 0; i < neighbours_.size(); ++i) v_ += neighbours_.next(i);
-      gamma_ += settings_.rho * (static_cast<double>(neighbours_.size()) * x_ - v_);
+      if (edges_.adaptive()) {
+        // gamma_p^{k+1} = gamma_p^k + sum_j rho_pj (x_p^{k+1} - x_j^{k+1}); then both ends of each
+        // edge adapt its penalty for iteration k + 1 from the same estimates.
+        for (std::size_t i = 0; i < neighbours_.size(); ++i) gamma_ += edges_.rho(i) * (x_ - neighbours_.next(i));
+        edges_.Update(k_, x_, x_previous_, neighbours_);
+      } else {
+        v_.setZero();
+        for (std::size_t i = 0; i < neighbours_.size(); ++i) v_ += neighbours_.next(i);
+        gamma_ += settings_.rho * (static_cast<double>(neighbours_.size()) * x_ - v_);
+      }
       neighbours_.Shift();
       ++k_;  // step 10
       if (steps() >= last_step_) {
@@ -184,6 +204,7 @@ absl::StatusOr<std::unique_ptr<DadmmNode>> MakeDadmmNode(const Topology& topolog
 bool DadmmNode::set_penalty(double rho) {
   settings_.rho = rho;
   degree_rho_ = static_cast<double>(neighbours_.size()) * rho;
+  edges_.SetAll(rho);
   return true;
 }
 
@@ -203,6 +224,10 @@ void DadmmNode::SaveState(StateWriter& w) const {
   w.U64(static_cast<std::uint64_t>(outcome_));
   w.Vec(x_);
   w.Vec(gamma_);
+  if (edges_.adaptive()) {
+    edges_.SaveState(w);
+    w.Vec(x_previous_);
+  }
 }
 
 absl::Status DadmmNode::LoadState(StateReader& r) {
@@ -229,6 +254,10 @@ absl::Status DadmmNode::LoadState(StateReader& r) {
   outcome_ = static_cast<Outcome>(outcome);
   x_ = r.Vec(x_.size(), "x");
   gamma_ = r.Vec(gamma_.size(), "gamma");
+  if (edges_.adaptive()) {
+    edges_.LoadState(r);
+    x_previous_ = r.Vec(x_.size(), "x_previous");
+  }
   return r.status(/*whole=*/false);
 }
 

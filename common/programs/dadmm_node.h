@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/problems/problem.h"
+#include "common/programs/edge_penalties.h"
 #include "common/programs/neighbour_estimates.h"
 #include "common/programs/node_program.h"
 
@@ -25,6 +26,7 @@ namespace dadmm {
 struct DadmmSettings {
   double rho = 1.0;                    // the augmented Lagrangian's penalty, rho > 0
   std::uint64_t max_iterations = 100;  // communication steps to run, >= 1
+  EdgePenaltySettings edge;            // per-edge penalties adapted by both ends (edge_penalties.h)
 
   absl::Status Validate() const;
 };
@@ -56,6 +58,7 @@ class DadmmNode final : public NodeProgram {
   const Vector& gamma() const { return gamma_; }
   const Vector* dual() const override { return &gamma_; }
   bool set_penalty(double rho) override;
+  const EdgePenalties* edge_penalties() const override { return &edges_; }
   void SaveState(StateWriter& w) const override;
   absl::Status LoadState(StateReader& r) override;
 
@@ -84,6 +87,8 @@ class DadmmNode final : public NodeProgram {
   Vector x_;      // x_p^k, or x_p^{k+1} once computed
   Vector gamma_;  // gamma_p^k
   Vector v_;      // workspace for v_p^k
+  EdgePenalties edges_;
+  Vector x_previous_;  // x_p^k while x_ holds x_p^{k+1}, for the per-edge penalties
 };
 
 }  // namespace dadmm

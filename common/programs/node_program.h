@@ -21,6 +21,8 @@
 
 namespace dadmm {
 
+class EdgePenalties;
+
 // x_sender^iteration, as received from a neighbour. A view: the vector stays owned by the driver
 // and is valid only during the Receive call it is passed to.
 struct Estimate {
@@ -111,6 +113,8 @@ class NodeProgram {
   // Changes the penalty rho for every computation from now on (seed 002 §3.4.1's varying penalty; the
   // dual is unscaled, so it needs no rescaling); false if the program has no penalty to vary.
   virtual bool set_penalty(double /*rho*/) { return false; }
+  // The per-edge penalties of D-ADMM and Algorithm 3 (edge_penalties.h); nullptr for other programs.
+  virtual const EdgePenalties* edge_penalties() const { return nullptr; }
   virtual std::uint64_t computation_iterations() const {
     return local_problem() != nullptr ? local_problem()->solver_iterations() : 0;
   }
@@ -166,6 +170,7 @@ class ProgramWrapper : public NodeProgram {
   std::vector<NodeId> awaited() const override { return program_->awaited(); }
   const LocalProblem* local_problem() const override { return program_->local_problem(); }
   const Vector* dual() const override { return program_->dual(); }
+  const EdgePenalties* edge_penalties() const override { return program_->edge_penalties(); }
   bool set_penalty(double rho) override { return program_->set_penalty(rho); }
   std::uint64_t computation_iterations() const override { return program_->computation_iterations(); }
   SolveCounts local_solves() const override { return program_->local_solves(); }
