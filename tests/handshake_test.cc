@@ -152,6 +152,11 @@ TEST(Handshake, ValuesThatDifferInTheTenthDigitAreRefused) {
   PipelineSettings d = a;
   d.vary_rho_rule = PenaltyRule::kBalance;
   EXPECT_THAT(CheckHello(HelloOf(3, a), HelloOf(5, d), 5).message(), HasSubstr("vary_rho_rule"));
+  // And per-edge penalties against a balancing vote: the two ends of an edge must adapt it alike.
+  PipelineSettings e = d;
+  e.vary_rho_rule = PenaltyRule::kEdge;
+  EXPECT_THAT(std::string(CheckHello(HelloOf(3, d), HelloOf(5, e), 5).message()),
+              HasSubstr("vary_rho_rule differs (node 3 has 'balance', node 5 has 'edge')"));
 }
 
 TEST(Handshake, ValuesPrintSoThatTheyReadBack) {

@@ -219,7 +219,15 @@ async def scenario_resets(net, varying=False):
     await net.finish(timeout=240)
     totals = net.report()
     check(totals["reconnects"] >= 1, "the agents reconnected after the resets (counted)")
-    if varying:
+    if varying == "edge":
+        # Per-edge penalties: no vote to agree on; each node reports its edges' (bit-identical x to
+        # the simulator's, checked by finish, shows both ends of every edge changed alike).
+        results = [json.load(open(os.path.join(net.work, "results", f"node-{i}.json"))) for i in net.ids]
+        check(all(r.get("rhoChanges", 0) > 0 for r in results), "every node changed its edges' penalties")
+        check(all(r["finalRhoMin"] <= r["finalRho"] <= r["finalRhoMax"] for r in results),
+              "each node's penalty (geometric mean) lies between its edges' least and largest")
+        check(any(r["finalRhoMin"] < r["finalRhoMax"] for r in results), "the edges ended with different penalties")
+    elif varying:
         results = [json.load(open(os.path.join(net.work, "results", f"node-{i}.json"))) for i in net.ids]
         finals = {(r.get("finalRho"), r.get("rhoChanges")) for r in results}
         check(len(finals) == 1, f"every node ended with the same rho after the same changes: {finals}")
@@ -268,11 +276,15 @@ SCENARIOS = {
     # The same with rho varied by the nodes from a poor 0.001 (README "Choosing rho"): every change
     # agreed at the same step although streams break and messages are sent again.
     "resets-balance": (functools.partial(scenario_resets, varying=True), 1500, ["--rho=0.001", "--vary_rho_every=auto"]),
+    # Per-edge penalties (--vary_rho_rule=edge): both ends of an edge change its penalty at the same
+    # step from the same estimates, however the streams break.
+    "resets-edge": (functools.partial(scenario_resets, varying="edge"), 1500,
+                    ["--rho=0.001", "--vary_rho_every=auto", "--vary_rho_rule=edge"]),
     "sigstop": (functools.partial(stop, seconds=15), 1500),
     "partition30": (functools.partial(partition, seconds=30), 1500),
     "sigstop90": (functools.partial(stop, seconds=90), 1500),
 }
-DEFAULT = ["delay", "partition", "resets", "resets-balance", "sigstop"]
+DEFAULT = ["delay", "partition", "resets", "resets-balance", "resets-edge", "sigstop"]
 
 
 def main():

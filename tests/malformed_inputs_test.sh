@@ -83,7 +83,9 @@ expect 2 "linger_seconds" "${agent}" "${ok[@]}" --linger_seconds=-3
 expect 2 "neighbour_timeout" "${agent}" "${ok[@]}" --neighbour_timeout=-1
 expect 2 "checkpoint_every" "${agent}" "${ok[@]}" --checkpoint_every=0
 expect 2 "vary_rho_every" "${agent}" "${ok[@]}" --vary_rho_every=-2
-expect 2 "vary_rho_rule=fancy: expected vote or balance" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
+expect 2 "vary_rho_rule=fancy: expected vote, balance or edge" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
+expect 2 "applies to d-admm, not algorithm3" "${agent}" "${ok[@]}" --algorithm=algorithm3 --vary_rho_every=auto --vary_rho_rule=edge
+expect 2 "with per-edge penalties" "${agent}" "${ok[@]}" --vary_rho_every=auto --vary_rho_rule=edge --eps_abs=1e-4
 expect 2 "unexpected argument" "${agent}" "${ok[@]}" stray
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=2=nohost
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=7=127.0.0.1:5
@@ -177,7 +179,7 @@ expect 2 "plot needs --out=FILE.png" "$ctl" plot "$out"
 expect 2 "dadmm-ctl plot: $out/missing: not a directory" "$ctl" plot "$out/missing" --out="$out/x.png"
 expect 2 "history must be in 0..1000000" "$agent" "${ok[@]}" --history=-1
 expect 2 "max_steps must be >= 1" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --max_steps=0
-expect 2 "--vary_rho=fancy: expected balance or vote" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --vary_rho=fancy
+expect 2 "--vary_rho=fancy: expected balance, vote or edge" "$build/tools/dadmm-sim" --table2=1 --nodes=10 --vary_rho=fancy
 expect 2 "p must be in (0, 1] for erdos-renyi" "$build/tools/dadmm-topogen" --model=erdos-renyi --nodes=5 --p=0
 expect 2 "base_port must be a port (1..65535) or 'auto', got 'x'" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --base_port=x
 expect 2 "10.255.255.1 is not an address of this machine" "$build/tools/dadmm-topogen" --model=lattice --nodes=4 --host=10.255.255.1

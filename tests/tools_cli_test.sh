@@ -85,6 +85,10 @@ echo "$line" | awk '{ gsub(/\)/, "", $NF); if ($2 != $NF) exit 1 }' || fail "mes
   || fail "dadmm-sim --vary_rho failed"
 grep -q "tolerance 0.0001 reached" "$out/vary.txt" || fail "--vary_rho=balance from 1e-4: $(cat "$out/vary.txt")"
 grep -q "^penalty   balance, a vote every" "$out/vary.txt" || fail "--vary_rho: no penalty line: $(cat "$out/vary.txt")"
+"$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --vary_rho=edge --max_steps=1000 > "$out/edge.txt" \
+  || fail "dadmm-sim --vary_rho=edge failed"
+grep -q "tolerance 0.0001 reached" "$out/edge.txt" || fail "--vary_rho=edge from 1e-4: $(cat "$out/edge.txt")"
+grep -q "^penalty   edge, per edge after every step" "$out/edge.txt" || fail "--vary_rho=edge: no penalty line"
 "$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --max_steps=1000 > "$out/fixed.txt" || true
 grep -q "tolerance 0.0001 NOT reached" "$out/fixed.txt" || fail "fixed rho 1e-4 reached the tolerance: $(cat "$out/fixed.txt")"
 [ "$(head -1 "$out/e.csv")" = "step,relative_error" ] || fail "errors CSV header"

@@ -26,6 +26,7 @@
 #include "common/problems/sparse_lr.h"
 #include "common/programs/algorithms.h"
 #include "common/sim/experiment.h"
+#include "coordinator-free-bootstrap/agent_pipeline.h"
 #include "coordinator-free-bootstrap/colouring_simulation.h"
 #include "coordinator-free-bootstrap/penalty_simulation.h"
 #include "coordinator-free-bootstrap/session_simulation.h"
@@ -51,8 +52,9 @@ ABSL_FLAG(double, rho, 1.0, "rho of D-ADMM and Algorithm 3; step scale alpha_0 o
 ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and report the best.");
 ABSL_FLAG(std::string, vary_rho, "",
           "Vary rho from --rho by a penalty rule, as agents do with --vary_rho_every=auto --vary_rho_rule=RULE: "
-          "balance (relative residual balancing) or vote (seed 002's (3.13)); a vote every D + 1 steps, the "
-          "rule's defaults. Empty: rho fixed.");
+          "balance (relative residual balancing) or vote (seed 002's (3.13)), a vote every D + 1 steps; or edge "
+          "(d-admm: a penalty per edge, balanced by its two ends after every step); the rule's defaults. Empty: "
+          "rho fixed.");
 ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
 ABSL_FLAG(std::optional<int64_t>, max_steps, std::nullopt,
           "Maximum communication steps, >= 1 (unset: 1000; 10000 for svm-iris).");
@@ -245,7 +247,7 @@ int main(int argc, char** argv) {
 
   const std::string vary = absl::GetFlag(FLAGS_vary_rho);
   if (!vary.empty()) {
-    if (!dadmm::ParsePenaltyRule(vary)) return Fail(absl::StrCat("--vary_rho=", vary, ": expected balance or vote"));
+    if (!dadmm::ParsePenaltyRule(vary)) return Fail(absl::StrCat("--vary_rho=", vary, ": expected balance, vote or edge"));
     if (absl::GetFlag(FLAGS_rho_grid)) return Fail("--vary_rho and --rho_grid: give one (a rule varies rho itself)");
     if (*algorithm != dadmm::Algorithm::kDadmm && *algorithm != dadmm::Algorithm::kAlgorithm3 &&
         *algorithm != dadmm::Algorithm::kIcAdmm) {
@@ -284,17 +286,28 @@ int main(int argc, char** argv) {
     const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(vary);
     const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(*rule);
     const std::uint32_t diameter = dadmm::DiameterBound(*topology);
-    absl::StatusOr<dadmm::PenaltyRunOutcome> r = dadmm::RunWithPenaltyRule(*topology, colouring, *instance, spec,
-                                                                           {.diameter_bound = diameter,
-                                                                            .rho = spec.settings.rho,
-                                                                            .adapt_interval = diameter + 1,
-                                                                            .adapt_votes = defaults.votes,
-                                                                            .adapt_mu = defaults.mu,
-                                                                            .adapt_tau = defaults.tau,
-                                                                            .penalty_rule = *rule});
+    const bool edge = *rule == dadmm::PenaltyRule::kEdge;
+    // The agents' settings for --vary_rho_every=auto --vary_rho_rule=RULE, translated as they are.
+    const dadmm::PipelineSettings agents{.algorithm = *algorithm,
+                                         .dadmm = {.rho = spec.settings.rho},
+                                         .vary_rho_every = edge ? 1 : diameter + 1,
+                                         .vary_rho_votes = defaults.votes,
+                                         .vary_rho_mu = defaults.mu,
+                                         .vary_rho_tau = defaults.tau,
+                                         .vary_rho_rule = *rule};
+    if (absl::Status s = agents.Validate(); !s.ok()) return Fail(absl::StrCat("--vary_rho=", vary, ": ", s.message()));
+    spec.settings.edge = agents.edge();
+    absl::StatusOr<dadmm::PenaltyRunOutcome> r =
+        dadmm::RunWithPenaltyRule(*topology, colouring, *instance, spec, agents.stop_rule(diameter));
     if (!r.ok()) return Fail(r.status().message());
-    std::cout << absl::StrFormat("penalty   %s, a vote every %d steps: rho %g -> %g in %d changes\n", vary,
-                                 diameter + 1, spec.settings.rho, r->final_rho, r->changes);
+    if (edge) {
+      std::cout << absl::StrFormat(
+          "penalty   edge, per edge after every step: rho %g -> %g to %g (geometric mean %g), %d changes\n",
+          spec.settings.rho, r->rho_min, r->rho_max, r->final_rho, r->changes);
+    } else {
+      std::cout << absl::StrFormat("penalty   %s, a vote every %d steps: rho %g -> %g in %d changes\n", vary,
+                                   diameter + 1, spec.settings.rho, r->final_rho, r->changes);
+    }
     best = std::move(r->run);
   } else {
     absl::StatusOr<dadmm::RunOutcome> r = dadmm::RunExperiment(*topology, colouring, *instance, spec);

@@ -18,6 +18,9 @@ double Norm(const A& a) {
   return std::sqrt(s);
 }
 
+// Relative residuals below this are rounding (a few hundred ulps of 1).
+constexpr double kRoundingFloor = 1e-13;
+
 }  // namespace
 
 absl::Status EdgePenaltySettings::Validate() const {
@@ -85,6 +88,8 @@ void EdgePenalties::Update(std::uint64_t k, const Vector& x, const Vector& x_pre
     if (!(primal_scale > 0.0) || !(dual_scale > 0.0)) continue;
     const double r = std::sqrt(r2) / primal_scale;
     const double s = rho_[i] * 0.5 * std::sqrt(z2) / dual_scale;
+    // Residuals at the level of rounding say nothing about the penalty: a converged edge keeps it.
+    if (r < kRoundingFloor && s < kRoundingFloor) continue;
     double next_rho = rho_[i];
     if (r > settings_.mu * s) {
       next_rho = rho_[i] * (s > 0.0 ? std::min(std::sqrt(r / s), settings_.tau) : settings_.tau);

@@ -27,7 +27,8 @@
 // (and seed 002 (3.12)'s) relative test: r / max(||x_p||, ||x_j||) and s / ||lambda_pj||, lambda_pj
 // the edge's multiplier (lambda_pj += rho_pj (x_p - x_j); the two ends hold it with opposite signs,
 // exactly). When the ratio of the relative residuals leaves [1/mu, mu], rho_pj is multiplied (or
-// divided) by sqrt(ratio), at most tau. Safeguard: each edge changes at most max_changes times, so the
+// divided) by sqrt(ratio), at most tau; not when both are below 1e-13, rounding's level (a converged
+// edge would otherwise wander on noise). Safeguard: each edge changes at most max_changes times, so the
 // penalties are fixed after finitely many iterations and the fixed-penalty convergence applies.
 #pragma once
 
