@@ -89,12 +89,13 @@ ABSL_FLAG(double, vary_rho_mu, 0.0,
 ABSL_FLAG(double, vary_rho_tau, 0.0,
           "The varying penalty's tau > 1: (3.13)'s factor (vote), or the largest factor of one change (balance); 0: "
           "the rule's default (vote 2, balance and edge 100).");
-ABSL_FLAG(std::string, vary_rho_rule, "balance",
-          "How a vote changes rho: 'balance' balances the relative residuals with the factor sqrt(R/S), at most "
-          "--vary_rho_tau (Wohlberg 2017; coordinator-free-bootstrap/stopping_program.h); 'vote' is seed 002's "
-          "(3.13) on the largest residuals; 'edge' needs no vote (d-admm only): each edge keeps its own penalty that "
-          "both ends balance alike on the edge's own residuals, changing it at the same step with no message "
-          "(Song et al. 2016; common/programs/edge_penalties.h).");
+ABSL_FLAG(std::string, vary_rho_rule, "auto",
+          "How rho varies (with --vary_rho_every): 'edge' (d-admm only) keeps a penalty per edge that both ends "
+          "balance alike on the edge's own residuals, changing it at the same step with no message or vote "
+          "(Song et al. 2016; common/programs/edge_penalties.h); 'balance' is a network-wide vote every D + 1 steps "
+          "that balances the relative residuals with the factor sqrt(R/S), at most --vary_rho_tau (Wohlberg 2017; "
+          "coordinator-free-bootstrap/stopping_program.h); 'vote' is seed 002's (3.13) on the largest residuals. "
+          "'auto': edge for d-admm, balance for the other ADMMs (what won the penalty experiment, results/README.md).");
 ABSL_FLAG(std::string, output, "", "Write the result (x_p, steps, counters) as JSON to this file.");
 ABSL_FLAG(double, linger_seconds, 30.0,
           "After finishing, how long to wait for neighbours to receive the last estimates and close.");
@@ -335,10 +336,14 @@ int main(int argc, char** argv) {
   options.settings.ic_beta = absl::GetFlag(FLAGS_ic_beta);
   options.settings.eps_abs = absl::GetFlag(FLAGS_eps_abs);
   options.settings.eps_rel = absl::GetFlag(FLAGS_eps_rel);
-  const std::optional<dadmm::PenaltyRule> rule = dadmm::ParsePenaltyRule(absl::GetFlag(FLAGS_vary_rho_rule));
+  const std::string rule_text = absl::GetFlag(FLAGS_vary_rho_rule);
+  const std::optional<dadmm::PenaltyRule> rule =
+      rule_text == "auto" ? std::optional(*algorithm == dadmm::Algorithm::kDadmm ? dadmm::PenaltyRule::kEdge
+                                                                                  : dadmm::PenaltyRule::kBalance)
+                          : dadmm::ParsePenaltyRule(rule_text);
   if (!rule) {
     return Fail(
-        absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected vote, balance or edge"));
+        absl::StrCat("--vary_rho_rule=", absl::GetFlag(FLAGS_vary_rho_rule), ": expected auto, edge, balance or vote"));
   }
   const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(*rule);
   const std::string every_text = absl::GetFlag(FLAGS_vary_rho_every);

@@ -709,7 +709,7 @@ TEST(AgentProcesses, BadFlagsAreRefusedWithOneLine) {
        dir + "/examples.svm: an SVMlight file needs --features"},
       {{"--node_id=1", topo, "--data=" + dir + "/examples.svm", "--problem=bpdn"},
        "holds labelled examples, for logreg or sparse-lr, not bpdn"},
-      {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=2"},
+      {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=2", "--vary_rho_rule=balance"},
        "--vary_rho_every=2: a vote floods for 3 steps (the network's diameter); give more"},
       {{"--node_id=1", topo, "--theta=1", "--vary_rho_every=20", "--vary_rho_tau=1"},
        "the varying penalty needs mu > 1, tau > 1"},

@@ -275,7 +275,8 @@ SCENARIOS = {
     "resets": (scenario_resets, 1500),
     # The same with rho varied by the nodes from a poor 0.001 (README "Choosing rho"): every change
     # agreed at the same step although streams break and messages are sent again.
-    "resets-balance": (functools.partial(scenario_resets, varying=True), 1500, ["--rho=0.001", "--vary_rho_every=auto"]),
+    "resets-balance": (functools.partial(scenario_resets, varying=True), 1500,
+                       ["--rho=0.001", "--vary_rho_every=auto", "--vary_rho_rule=balance"]),
     # Per-edge penalties (--vary_rho_rule=edge): both ends of an edge change its penalty at the same
     # step from the same estimates, however the streams break.
     "resets-edge": (functools.partial(scenario_resets, varying="edge"), 1500,

@@ -83,7 +83,7 @@ expect 2 "linger_seconds" "${agent}" "${ok[@]}" --linger_seconds=-3
 expect 2 "neighbour_timeout" "${agent}" "${ok[@]}" --neighbour_timeout=-1
 expect 2 "checkpoint_every" "${agent}" "${ok[@]}" --checkpoint_every=0
 expect 2 "vary_rho_every" "${agent}" "${ok[@]}" --vary_rho_every=-2
-expect 2 "vary_rho_rule=fancy: expected vote, balance or edge" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
+expect 2 "vary_rho_rule=fancy: expected auto, edge, balance or vote" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
 expect 2 "applies to d-admm, not algorithm3" "${agent}" "${ok[@]}" --algorithm=algorithm3 --vary_rho_every=auto --vary_rho_rule=edge
 expect 2 "with per-edge penalties" "${agent}" "${ok[@]}" --vary_rho_every=auto --vary_rho_rule=edge --eps_abs=1e-4
 expect 2 "unexpected argument" "${agent}" "${ok[@]}" stray
