@@ -78,7 +78,7 @@ ABSL_FLAG(double, eps_rel, 0.0, "The residual rule's relative tolerance (seed 00
 ABSL_FLAG(std::string, vary_rho_every, "0",
           "The varying penalty, decided with no coordinator (see --vary_rho_rule): every this many steps (> the "
           "network's diameter D) the nodes flood their largest primal and dual residuals and all change rho at the "
-          "same step. 'auto': every D + 1 steps (with --vary_rho_rule=edge: after every step); 0: rho stays "
+          "same step. 'auto': every D + 1 steps (with --vary_rho_rule=edge: every 2 steps); 0: rho stays "
           "fixed.");
 ABSL_FLAG(int64_t, vary_rho_votes, 0,
           "The varying penalty: at most this many votes, then rho stays fixed (edge: changes per edge); 0: the "
@@ -339,7 +339,7 @@ int main(int argc, char** argv) {
   const std::string rule_text = absl::GetFlag(FLAGS_vary_rho_rule);
   const std::optional<dadmm::PenaltyRule> rule =
       rule_text == "auto" ? std::optional(*algorithm == dadmm::Algorithm::kDadmm ? dadmm::PenaltyRule::kEdge
-                                                                                  : dadmm::PenaltyRule::kBalance)
+                                                                                 : dadmm::PenaltyRule::kBalance)
                           : dadmm::ParsePenaltyRule(rule_text);
   if (!rule) {
     return Fail(
@@ -350,7 +350,7 @@ int main(int argc, char** argv) {
   int64_t every = 0;
   const bool edge = *rule == dadmm::PenaltyRule::kEdge;
   if (every_text == "auto") {
-    every = edge ? 1 : dadmm::DiameterBound(*topology) + 1;
+    every = edge ? dadmm::EdgePenaltySettings{}.every : dadmm::DiameterBound(*topology) + 1;
   } else if (!absl::SimpleAtoi(every_text, &every) || every < 0 || every > 1000000) {
     return Fail(absl::StrCat("--vary_rho_every=", every_text, ": expected auto or a number of steps in 0..1e6"));
   }

@@ -2,7 +2,8 @@
 """Summarizes penalty.csv files of `dadmm-sweep --experiment=penalty` (one or several parts of a sweep) as
 a Markdown table: per problem, algorithm and rule, how many runs reached the relative error 1e-4 within
 1.25x (and 1x, 2x) of the steps of the best rho of the paper's grid, how many did not within 4x (or the
-maximum), how many diverged, and how many reached it where no value of the grid did.
+maximum), how many diverged, and how many reached it where no value of the grid did; then the same
+over all problems per algorithm, over everything, and for what an agent's --vary_rho_rule=auto runs.
 
   deploy/penalty-summary.py results/seed1/penalty/*/penalty.csv
 """
@@ -27,7 +28,12 @@ def main(paths):
     for r in rows:
         if r.get("rule") in (None, "fixed"):
             continue
-        for key in ((r["problem"], r["algorithm"], r["rule"]), ("all", "all", r["rule"])):
+        keys = [(r["problem"], r["algorithm"], r["rule"]), ("all", r["algorithm"], r["rule"]), ("all", "all", r["rule"])]
+        # What an agent's --vary_rho_rule=auto runs: per-edge penalties with D-ADMM, the balancing vote
+        # with the others.
+        if (r["algorithm"], r["rule"]) in (("d-admm", "edge"), ("algorithm3", "balance")):
+            keys.append(("all", "all", "auto (edge with d-admm, balance with algorithm3)"))
+        for key in keys:
             c = counts[key]
             reached = r["reached"] == "1"
             if r["grid_steps"] == "":
@@ -44,7 +50,7 @@ def main(paths):
     print("| problem | algorithm | rule | runs | within 1.25x | at most 1x | within 2x | not within 4x | diverged "
           "| reached where no grid value did |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (problem, algorithm, rule), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "all", kv[0])):
+    for (problem, algorithm, rule), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "all", kv[0][1] == "all", kv[0])):
         share = 100.0 * c["x1.25"] / c["cases"] if c["cases"] else 0.0
         print(f"| {problem} | {algorithm} | {rule} | {c['cases']} | {c['x1.25']} ({share:.0f}%) | {c['x1']} | "
               f"{c['x2']} | {c['missed']} | {c['diverged']} | {c['no_grid_reached']} of {c['no_grid']} |")

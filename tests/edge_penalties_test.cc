@@ -58,7 +58,7 @@ std::vector<Vector> FinalEstimates(const Network& n, const AlgorithmSettings& se
 }
 
 EdgePenaltySettings Adaptive(std::uint32_t max_changes = 100) {
-  return {.adaptive = true, .mu = 2.0, .tau = 100.0, .every = 1, .max_changes = max_changes};
+  return {.adaptive = true, .mu = 2.0, .tau = 100.0, .every = 2, .max_changes = max_changes};
 }
 
 TEST(EdgePenalties, WithoutChangesTheyAreThePapersOneRho) {
@@ -150,7 +150,7 @@ TEST(EdgePenalties, ChangesStopAfterTheirBoundAndSettingsAreChecked) {
   EXPECT_EQ(DescribeAlgorithm({.algorithm = Algorithm::kDadmm}), "d-admm");
   AlgorithmSettings described{.algorithm = Algorithm::kDadmm};
   described.edge = Adaptive();
-  EXPECT_EQ(DescribeAlgorithm(described), "d-admm edge-rho mu=2 tau=100 every=1 changes=100");
+  EXPECT_EQ(DescribeAlgorithm(described), "d-admm edge-rho mu=2 tau=100 every=2 changes=100");
 }
 
 }  // namespace

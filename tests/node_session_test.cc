@@ -222,7 +222,7 @@ TEST(NodeSession, CrashesAndRestartsChangeNothingSeedBySeed) {
       {c.instance.get(),
        {.dadmm = {.rho = 0.05, .max_iterations = 400},
         .tolerance = 1e-6,
-        .vary_rho_every = 1,
+        .vary_rho_every = 2,
         .vary_rho_votes = 100,
         .vary_rho_mu = 2.0,
         .vary_rho_tau = 100.0,

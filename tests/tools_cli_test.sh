@@ -88,7 +88,7 @@ grep -q "^penalty   balance, a vote every" "$out/vary.txt" || fail "--vary_rho: 
 "$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --vary_rho=edge --max_steps=1000 > "$out/edge.txt" \
   || fail "dadmm-sim --vary_rho=edge failed"
 grep -q "tolerance 0.0001 reached" "$out/edge.txt" || fail "--vary_rho=edge from 1e-4: $(cat "$out/edge.txt")"
-grep -q "^penalty   edge, per edge after every step" "$out/edge.txt" || fail "--vary_rho=edge: no penalty line"
+grep -q "^penalty   edge, per edge every 2 steps" "$out/edge.txt" || fail "--vary_rho=edge: no penalty line"
 "$sim" --table2=7 --nodes=10 --problem=consensus --rho=1e-4 --max_steps=1000 > "$out/fixed.txt" || true
 grep -q "tolerance 0.0001 NOT reached" "$out/fixed.txt" || fail "fixed rho 1e-4 reached the tolerance: $(cat "$out/fixed.txt")"
 [ "$(head -1 "$out/e.csv")" = "step,relative_error" ] || fail "errors CSV header"

@@ -53,7 +53,7 @@ ABSL_FLAG(bool, rho_grid, false, "Try the paper's grid {1e-4, ..., 1e2} and repo
 ABSL_FLAG(std::string, vary_rho, "",
           "Vary rho from --rho by a penalty rule, as agents do with --vary_rho_every=auto --vary_rho_rule=RULE: "
           "balance (relative residual balancing) or vote (seed 002's (3.13)), a vote every D + 1 steps; or edge "
-          "(d-admm: a penalty per edge, balanced by its two ends after every step); the rule's defaults. Empty: "
+          "(d-admm: a penalty per edge, balanced by its two ends every 2 steps); the rule's defaults. Empty: "
           "rho fixed.");
 ABSL_FLAG(double, tol, 1e-4, "Stop at this relative error (0: run --max_steps steps).");
 ABSL_FLAG(std::optional<int64_t>, max_steps, std::nullopt,
@@ -247,7 +247,8 @@ int main(int argc, char** argv) {
 
   const std::string vary = absl::GetFlag(FLAGS_vary_rho);
   if (!vary.empty()) {
-    if (!dadmm::ParsePenaltyRule(vary)) return Fail(absl::StrCat("--vary_rho=", vary, ": expected balance, vote or edge"));
+    if (!dadmm::ParsePenaltyRule(vary))
+      return Fail(absl::StrCat("--vary_rho=", vary, ": expected balance, vote or edge"));
     if (absl::GetFlag(FLAGS_rho_grid)) return Fail("--vary_rho and --rho_grid: give one (a rule varies rho itself)");
     if (*algorithm != dadmm::Algorithm::kDadmm && *algorithm != dadmm::Algorithm::kAlgorithm3 &&
         *algorithm != dadmm::Algorithm::kIcAdmm) {
@@ -290,7 +291,7 @@ int main(int argc, char** argv) {
     // The agents' settings for --vary_rho_every=auto --vary_rho_rule=RULE, translated as they are.
     const dadmm::PipelineSettings agents{.algorithm = *algorithm,
                                          .dadmm = {.rho = spec.settings.rho},
-                                         .vary_rho_every = edge ? 1 : diameter + 1,
+                                         .vary_rho_every = edge ? dadmm::EdgePenaltySettings{}.every : diameter + 1,
                                          .vary_rho_votes = defaults.votes,
                                          .vary_rho_mu = defaults.mu,
                                          .vary_rho_tau = defaults.tau,
@@ -302,8 +303,8 @@ int main(int argc, char** argv) {
     if (!r.ok()) return Fail(r.status().message());
     if (edge) {
       std::cout << absl::StrFormat(
-          "penalty   edge, per edge after every step: rho %g -> %g to %g (geometric mean %g), %d changes\n",
-          spec.settings.rho, r->rho_min, r->rho_max, r->final_rho, r->changes);
+          "penalty   edge, per edge every %d steps: rho %g -> %g to %g (geometric mean %g), %d changes\n",
+          agents.vary_rho_every, spec.settings.rho, r->rho_min, r->rho_max, r->final_rho, r->changes);
     } else {
       std::cout << absl::StrFormat("penalty   %s, a vote every %d steps: rho %g -> %g in %d changes\n", vary,
                                    diameter + 1, spec.settings.rho, r->final_rho, r->changes);

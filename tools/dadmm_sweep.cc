@@ -413,8 +413,10 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
      << absl::StrFormat(
             "Steps to a relative error of 1e-4 (SVM: at most 1e4 steps, else 1e3) from each starting rho, the penalty "
             "varied by the agreed votes (every %s steps, at most %s votes; vote = seed 002 (3.13), mu 10, tau 2; "
-            "balance = relative residual balancing, mu %g, largest factor %g; edge = a penalty per edge, balanced by its "
-            "two ends on the edge's own residuals after every step, the same mu and factor, at most 100 changes per "
+            "balance = relative residual balancing, mu %g, largest factor %g; edge = a penalty per edge, balanced by "
+            "its "
+            "two ends on the edge's own residuals every 2 steps (--vary_every), the same mu and factor, at most 100 "
+            "changes per "
             "edge, D-ADMM only), against the best of the paper's grid "
             "{1e-4, ..., 1e2} (the oracle). Each cell: steps (ratio to the grid's best; final rho). A run is cut at 4x "
             "the grid's best. Seed %d. Made by `%s`.\n\n",
@@ -494,11 +496,12 @@ int RunPenaltyExperiment(const std::string& out_dir, std::uint64_t seed, const s
             const dadmm::PenaltyRuleDefaults defaults = dadmm::DefaultsOf(rule_kind);
             dadmm::AlgorithmSettings settings{.algorithm = a, .rho = start, .max_iterations = cap};
             if (edge) {
-              settings.edge = {.adaptive = true,
-                               .mu = balance_mu,
-                               .tau = balance_tau,
-                               .every = every_flag > 0 ? static_cast<std::uint32_t>(every_flag) : 1,
-                               .max_changes = votes > 0 ? static_cast<std::uint32_t>(votes) : defaults.votes};
+              settings.edge = {
+                  .adaptive = true,
+                  .mu = balance_mu,
+                  .tau = balance_tau,
+                  .every = every_flag > 0 ? static_cast<std::uint32_t>(every_flag) : dadmm::EdgePenaltySettings{}.every,
+                  .max_changes = votes > 0 ? static_cast<std::uint32_t>(votes) : defaults.votes};
             }
             const dadmm::StopRule rule{
                 .diameter_bound = diameter,

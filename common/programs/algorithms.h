@@ -41,7 +41,7 @@ struct AlgorithmSettings {
 };
 
 // The algorithm and the parameters that all nodes must share besides rho, as the handshake compares
-// them: "d-admm", "ic-admm beta=1.2", "d-admm edge-rho mu=2 tau=100 every=1 changes=100".
+// them: "d-admm", "ic-admm beta=1.2", "d-admm edge-rho mu=2 tau=100 every=2 changes=100".
 std::string DescribeAlgorithm(const AlgorithmSettings& settings);
 
 // What a node knows that its program needs: itself, its colour, and each neighbour's id, colour and
