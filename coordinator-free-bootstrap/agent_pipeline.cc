@@ -32,11 +32,6 @@ absl::Status PipelineSettings::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("eps_abs and eps_rel must be finite numbers >= 0, got ", eps_abs, " and ", eps_rel));
   }
-  if (edge_penalties() && (eps_abs > 0.0 || eps_rel > 0.0)) {
-    return absl::InvalidArgumentError(
-        "the residual rule measures s_p with one rho; with per-edge penalties (vary_rho_rule edge) stop with "
-        "tolerance (the change test)");
-  }
   if (tolerance > 0.0 && (eps_abs > 0.0 || eps_rel > 0.0)) {
     return absl::InvalidArgumentError(
         "give either tolerance (the change test) or eps_abs / eps_rel (the residual "

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/named_value.h"
+#include "common/programs/edge_penalties.h"
 
 namespace dadmm {
 
@@ -221,7 +222,12 @@ bool AgreedStopProgram::OnBroadcast(Broadcast& b) {
       // Seed 002 §3.3, per node (see the header).
       const double n = static_cast<double>(b.x.size()), degree = static_cast<double>(neighbours_.size());
       primal_residual_ = std::sqrt(r2);
-      dual_residual_ = rho_ * std::sqrt(degree) * (b.x - previous_x_).norm();
+      // With per-edge penalties (edge_penalties.h) the block of A'rho over p's edges has the norm
+      // sqrt(sum_j rho_pj^2) instead of rho sqrt(D_p): the penalties that computed this estimate.
+      const EdgePenalties* edges = wrapped().edge_penalties();
+      const double penalty_norm =
+          edges != nullptr && edges->adaptive() ? edges->root_sum_of_squares() : rho_ * std::sqrt(degree);
+      dual_residual_ = penalty_norm * (b.x - previous_x_).norm();
       if (rule_.residual()) {
         const double eps_pri = std::sqrt(n * degree) * rule_.eps_abs +
                                rule_.eps_rel * std::max(std::sqrt(degree) * previous_x_.norm(), std::sqrt(neighbours2));

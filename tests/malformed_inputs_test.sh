@@ -85,7 +85,7 @@ expect 2 "checkpoint_every" "${agent}" "${ok[@]}" --checkpoint_every=0
 expect 2 "vary_rho_every" "${agent}" "${ok[@]}" --vary_rho_every=-2
 expect 2 "vary_rho_rule=fancy: expected auto, edge, balance or vote" "${agent}" "${ok[@]}" --vary_rho_rule=fancy
 expect 2 "applies to d-admm, not algorithm3" "${agent}" "${ok[@]}" --algorithm=algorithm3 --vary_rho_every=auto --vary_rho_rule=edge
-expect 2 "with per-edge penalties" "${agent}" "${ok[@]}" --vary_rho_every=auto --vary_rho_rule=edge --eps_abs=1e-4
+expect 2 "vary_rho_votes must be in 1..1e6" "${agent}" "${ok[@]}" --vary_rho_every=auto --vary_rho_votes=-1
 expect 2 "unexpected argument" "${agent}" "${ok[@]}" stray
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=2=nohost
 expect 2 "dial" "${agent}" "${ok[@]}" --dial=7=127.0.0.1:5

@@ -60,6 +60,12 @@ double EdgePenalties::geometric_mean() const {
   return std::exp(log_sum / static_cast<double>(rho_.size()));
 }
 
+double EdgePenalties::root_sum_of_squares() const {
+  double s = 0.0;
+  for (double r : rho_) s += r * r;
+  return std::sqrt(s);
+}
+
 void EdgePenalties::SetAll(double rho) { std::fill(rho_.begin(), rho_.end(), rho); }
 
 void EdgePenalties::Update(std::uint64_t k, const Vector& x, const Vector& x_previous,

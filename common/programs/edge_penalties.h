@@ -71,7 +71,8 @@ class EdgePenalties {
   double sum() const;
   double min() const;
   double max() const;
-  double geometric_mean() const;  // of this node's edges' penalties
+  double geometric_mean() const;       // of this node's edges' penalties
+  double root_sum_of_squares() const;  // (sum_j rho_pj^2)^(1/2), in neighbour order
   std::uint64_t changes() const { return changes_total_; }
   // Every edge to `rho` (the driver's set_penalty; the adaptive rule's changes start over from it).
   void SetAll(double rho);
