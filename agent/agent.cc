@@ -30,6 +30,7 @@
 #include "agent/status_service.h"
 #include "agent/wire.h"
 #include "common/base/portable_float.h"
+#include "common/programs/edge_penalties.h"
 #include "coordinator-free-bootstrap/node_session.h"
 #include "dadmm/proto/dadmm.grpc.pb.h"
 
@@ -417,6 +418,12 @@ void Agent::Impl::PublishEstimate(bool force) {
   public_state.primal_residual = stop.has_value() ? stop->primal_residual : 0.0;
   public_state.dual_residual = stop.has_value() ? stop->dual_residual : 0.0;
   public_state.rho = PenaltyNow(*program, stop, options.settings.dadmm.rho);
+  if (const EdgePenalties* edges = program->edge_penalties(); edges != nullptr && edges->adaptive()) {
+    // The program holds its edges in the order of the neighbours' ids.
+    std::vector<NodeId> ids = topology.neighbours(options.node_id);
+    std::sort(ids.begin(), ids.end());
+    for (std::size_t i = 0; i < ids.size(); ++i) public_state.edge_rho[ids[i]] = edges->rho(i);
+  }
   public_state.computation_iterations = program->computation_iterations();
   const NodeProgram::SolveCounts solves = program->local_solves();
   public_state.local_solves = solves.solves;

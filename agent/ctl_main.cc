@@ -128,11 +128,12 @@ int Status(const std::string& address) {
   for (const pb::NeighbourCounters& n : reply.neighbours()) {
     std::cout << absl::StrFormat(
         "  neighbour %-6d colour %-4d %-13s last iteration heard %-7d %s sent %-8d received %-8d payload bytes sent "
-        "%d\n",
+        "%d%s\n",
         n.node_id(), n.colour(), n.connected() ? "connected" : "not connected", n.last_iteration_heard(),
         n.seconds_since_heard() < 0 ? std::string("(never heard)")
                                     : absl::StrFormat("(%.1f s ago)", n.seconds_since_heard()),
-        n.messages_sent(), n.messages_received(), n.payload_bytes_sent());
+        n.messages_sent(), n.messages_received(), n.payload_bytes_sent(),
+        n.rho() > 0.0 ? absl::StrFormat("  edge rho %g", n.rho()) : std::string());
   }
   // The exit status is a health check (the Dockerfile's HEALTHCHECK, systemd): a failed agent is not healthy.
   return reply.state() == pb::AGENT_STATE_FAILED ? 1 : 0;

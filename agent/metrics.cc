@@ -1,5 +1,6 @@
 #include "agent/metrics.h"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -111,6 +112,10 @@ std::vector<MetricFamily> MetricFamilies(const pb::StatusReply& s, const std::st
   using N = const pb::NeighbourCounters&;
   using V = std::optional<double>;
   const MetricType kCounter = MetricType::Counter, kGauge = MetricType::Gauge;
+  if (std::any_of(s.neighbours().begin(), s.neighbours().end(), [](N n) { return n.rho() > 0.0; })) {
+    f.PerNeighbour(s, "dadmm_edge_rho", "The edge's own penalty (--vary_rho_rule=edge).", kGauge,
+                   [](N n) -> V { return n.rho(); });
+  }
   f.PerNeighbour(s, "dadmm_messages_sent_total", "Estimates sent to the neighbour (resends not counted).", kCounter,
                  [](N n) -> V { return n.messages_sent(); });
   f.PerNeighbour(s, "dadmm_messages_received_total", "Estimates received from the neighbour.", kCounter,

@@ -308,6 +308,7 @@ void StatusSource::Fill(pb::StatusReply* reply) const {
   reply->set_version(DADMM_VERSION);
   std::map<NodeId, std::uint32_t> colours;
   std::map<NodeId, NeighbourLiveness> liveness;
+  std::map<NodeId, double> edge_rho;
   {
     std::lock_guard lock(state_->mu);
     reply->set_state(state_->state);
@@ -336,6 +337,7 @@ void StatusSource::Fill(pb::StatusReply* reply) const {
     for (double v : state_->x_head) reply->add_x_head(v);
     colours = state_->neighbour_colours;
     liveness = state_->liveness;
+    edge_rho = state_->edge_rho;
   }
   const CountersSnapshot c = counters_->Snapshot();
   const LinkCounters total = c.algorithm.Total();
@@ -360,6 +362,7 @@ void StatusSource::Fill(pb::StatusReply* reply) const {
       n.set_duplicates_dropped(d->second.duplicates);
     }
     n.set_last_iteration_heard(l.last_label);
+    if (auto e = edge_rho.find(n.node_id()); e != edge_rho.end()) n.set_rho(e->second);
     n.set_seconds_since_heard(l.last_heard ? std::chrono::duration<double>(now - *l.last_heard).count() : -1.0);
   }
 }

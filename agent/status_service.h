@@ -52,6 +52,7 @@ struct PublicState {
   double change = 0.0;
   double disagreement = 0.0;
   double primal_residual = 0.0, dual_residual = 0.0, rho = 0.0;
+  std::map<NodeId, double> edge_rho;  // per-edge penalties (--vary_rho_rule=edge), by neighbour
   std::string stop_rule;
   std::uint64_t computation_iterations = 0;
   std::uint64_t local_solves = 0, local_solves_capped = 0;

@@ -216,6 +216,9 @@ async def scenario_resets(net, varying=False):
     reply = await net.astatus(1)
     check(reply is not None, "node 1 answers Status after the resets")
     check(reply.iteration < net.iterations, f"the 20 resets fell within the run (node 1 at {reply.iteration})")
+    if varying == "edge":
+        check(all(n.rho > 0 for n in reply.neighbours),
+              f"Status shows each edge's penalty: {[(n.node_id, n.rho) for n in reply.neighbours]}")
     await net.finish(timeout=240)
     totals = net.report()
     check(totals["reconnects"] >= 1, "the agents reconnected after the resets (counted)")
