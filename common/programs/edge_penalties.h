@@ -13,7 +13,9 @@
 // same iteration, or gamma's sum over the network drifts from zero (dual feasibility).
 // Algorithm 3 (Jacobi updates) was tried with the same rule and refused: its iterates oscillate, the
 // edges' residual ratios flip from step to step, and on BPDN from rho = 10 the penalties ran through
-// their bound of changes to 0.05-140 and the run did not converge in 3000 steps (results/README.md).
+// their bound of changes to 0.05-140 and the run did not converge in 3000 steps; with the larger of
+// the two nodes' changes as the dual residual instead, they settled 2-20x below the best
+// (results/README.md).
 //
 // Both ends hold the same data about their edge after iteration k: x_p^{k+1}, x_j^{k+1}, x_p^k, x_j^k
 // (estimates travel as exact doubles), so each computes the edge's residuals itself, bit for bit as
@@ -26,10 +28,11 @@
 // x_p^k) + (x_j^{k+1} - x_j^k)|| / 2 (the change of z_pj), each relative to its scale as in Wohlberg's
 // (and seed 002 (3.12)'s) relative test: r / max(||x_p||, ||x_j||) and s / ||lambda_pj||, lambda_pj
 // the edge's multiplier (lambda_pj += rho_pj (x_p - x_j); the two ends hold it with opposite signs,
-// exactly). When the ratio of the relative residuals leaves [1/mu, mu], rho_pj is multiplied (or
-// divided) by sqrt(ratio), at most tau; not when both are below 1e-13, rounding's level (a converged
-// edge would otherwise wander on noise). Safeguard: each edge changes at most max_changes times, so the
-// penalties are fixed after finitely many iterations and the fixed-penalty convergence applies.
+// exactly). Every `every` iterations (2 by default), when the ratio of the relative residuals leaves
+// [1/mu, mu], rho_pj is multiplied (or divided) by sqrt(ratio), at most tau; not when both are below
+// 1e-13, rounding's level (a converged edge would otherwise wander on noise). Safeguard: each edge
+// changes at most max_changes times, so the penalties are fixed after finitely many iterations and
+// the fixed-penalty convergence applies.
 #pragma once
 
 #include <cstdint>
